@@ -1,0 +1,34 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+
+namespace hookd {
+
+// Returns `<prefix>_<ULID>`: 26 Crockford base32 characters, 48 bits of milliseconds then 80
+// random bits. Ids made later sort after earlier ones; within one millisecond of one process the
+// random part is incremented, so ids stay strictly increasing there too.
+std::string NewId(std::string_view prefix);
+
+// The state behind NewId, as a class so tests can run their own clock against a fresh one.
+class IdGenerator {
+ public:
+  // Like NewId at `time`; a time before the last one used is taken as the last one, so ids of
+  // one generator never go backwards when the clock does.
+  std::string Next(std::string_view prefix, absl::Time time);
+
+ private:
+  std::mutex mu_;
+  uint64_t last_ms_ = 0;
+  std::array<uint8_t, 10> last_random_{};
+};
+
+// Whether `id` is `<prefix>_` followed by a well-formed ULID.
+bool IsValidId(std::string_view id, std::string_view prefix);
+
+}  // namespace hookd

@@ -1,0 +1,90 @@
+#include "hookd/db/pg_pool.h"
+
+#include <string>
+
+#include "hookd/common/status.h"
+
+namespace hookd::db {
+
+absl::Status TranslateCurrentException(std::string_view what) {
+  try {
+    throw;
+  } catch (const pqxx::unique_violation& e) {
+    return absl::AlreadyExistsError(std::string(what) + ": already exists");
+  } catch (const pqxx::foreign_key_violation& e) {
+    return absl::FailedPreconditionError(std::string(what) + ": referenced row missing");
+  } catch (const pqxx::check_violation& e) {
+    return absl::FailedPreconditionError(std::string(what) + ": constraint violated");
+  } catch (const pqxx::transaction_rollback& e) {
+    return absl::AbortedError(std::string(what) + ": transaction rolled back, retry");
+  } catch (const pqxx::in_doubt_error& e) {
+    return absl::UnavailableError(std::string(what) + ": commit outcome unknown");
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(std::string(what) + ": postgres unavailable");
+  } catch (const pqxx::sql_error& e) {
+    // sql_error::what() carries the server's message only; the query text is in e.query(),
+    // which we leave out because parameters could hold secrets in other call sites.
+    return absl::InternalError(std::string(what) + ": " + e.what());
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string(what) + ": " + e.what());
+  } catch (...) {
+    return absl::InternalError(std::string(what) + ": unknown error");
+  }
+}
+
+absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(std::string url, int size) {
+  if (url.empty()) return InvalidField("database_url", "required (HOOKD_DATABASE_URL)");
+  if (size < 1) return InvalidField("database_pool_size", "must be at least 1");
+  std::unique_ptr<PgPool> pool(new PgPool(std::move(url), size));
+  // Fail fast at startup rather than on the first request.
+  HOOKD_RETURN_IF_ERROR(pool->Run("connect", [](pqxx::connection&) { return absl::OkStatus(); }));
+  return pool;
+}
+
+std::unique_ptr<pqxx::connection> PgPool::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !idle_.empty() || outstanding_ < size_; });
+  ++outstanding_;
+  if (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    return conn;
+  }
+  return nullptr;  // the caller opens a new one outside the lock
+}
+
+void PgPool::Release(std::unique_ptr<pqxx::connection> conn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --outstanding_;
+    if (conn != nullptr && conn->is_open()) idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+absl::Status PgPool::Run(std::string_view what,
+                         const std::function<absl::Status(pqxx::connection&)>& fn) {
+  std::unique_ptr<pqxx::connection> conn = Acquire();
+  absl::Status status;
+  try {
+    if (conn == nullptr) conn = std::make_unique<pqxx::connection>(url_);
+    status = fn(*conn);
+  } catch (...) {
+    status = TranslateCurrentException(what);
+    if (status.code() == absl::StatusCode::kUnavailable) conn.reset();
+  }
+  Release(std::move(conn));
+  return status;
+}
+
+absl::Status PgPool::Transact(std::string_view what,
+                              const std::function<absl::Status(pqxx::work&)>& fn) {
+  return Run(what, [&](pqxx::connection& conn) -> absl::Status {
+    pqxx::work txn(conn);
+    HOOKD_RETURN_IF_ERROR(fn(txn));  // leaving without commit rolls back
+    txn.commit();
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace hookd::db

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "hookd/apps/validation.h"
+
+namespace hookd::subscription {
+
+struct ServerOptions {
+  // host:port to listen on; port 0 picks a free one (see Server::port()).
+  std::string listen = "127.0.0.1:50051";
+  std::string database_url;
+  std::string admin_token;
+  // base64 of 32 bytes.
+  std::string master_key;
+  apps::ValidationOptions validation;
+  // Postgres connections, and as many threads running the blocking part of RPCs.
+  int database_pool_size = 8;
+  // How often watchers look for changes written by other replicas.
+  absl::Duration watch_poll_interval = absl::Milliseconds(200);
+  // How long RotateSecret keeps the previous secret when the request names no grace period.
+  absl::Duration default_grace_period = absl::Hours(24);
+};
+
+// hookd-subscription: AppService, EventTypeService, health and reflection on one gRPC server.
+class Server {
+ public:
+  // Applies migrations, connects and starts serving. INVALID_ARGUMENT naming the setting when
+  // one is missing or malformed; UNAVAILABLE when Postgres is down or the address is taken.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  // Shuts down.
+  ~Server();
+
+  // The port actually bound.
+  int port() const;
+  // Blocks until Shutdown() is called.
+  void Wait();
+  // Ends watches, stops accepting calls, waits up to `grace` for running ones. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+
+  struct State;
+
+ private:
+  explicit Server(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hookd::subscription

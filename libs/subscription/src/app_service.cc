@@ -1,0 +1,308 @@
+#include <set>
+
+#include "absl/time/clock.h"
+#include "google/protobuf/util/field_mask_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "hookd/common/grpc_util.h"
+#include "hookd/common/ids.h"
+#include "hookd/common/status.h"
+#include "hookd/crypto/signing.h"
+#include "page_token.h"
+#include "redact.h"
+#include "services.h"
+
+namespace hookd::subscription {
+namespace {
+
+using google::protobuf::util::FieldMaskUtil;
+using google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+// Old keys kept signing at once during overlapping rotations; older ones are dropped.
+constexpr int kMaxSigningKeys = 5;
+constexpr size_t kMaxReasonLength = 500;
+
+// Paths UpdateApp may change.
+const std::set<std::string>& UpdatablePaths() {
+  static const auto* paths = new std::set<std::string>{
+      "name",    "description",         "url",        "event_types",       "channels",
+      "headers", "auth",                "auth.basic", "auth.basic.username", "auth.basic.password",
+      "timeout", "retry",               "retry.delays", "retry.exponential", "rate_limit_per_second",
+      "signature", "disable_after_failures"};
+  return *paths;
+}
+
+const std::set<std::string>& OutputOnlyPaths() {
+  static const auto* paths = new std::set<std::string>{
+      "id",           "tenant",      "active",      "secret",       "disabled_reason",
+      "failure_streak", "create_time", "update_time", "signing_keys", "version"};
+  return *paths;
+}
+
+absl::Status CheckUpdateMask(const google::protobuf::FieldMask& mask) {
+  if (mask.paths().empty()) {
+    return InvalidField("update_mask", "required: name the fields to change, e.g. \"url\"");
+  }
+  for (const std::string& path : mask.paths()) {
+    if (UpdatablePaths().count(path) > 0) continue;
+    if (path == "active") {
+      return InvalidField("update_mask", "active is changed by EnableApp and DisableApp");
+    }
+    if (path == "secret" || path == "signing_keys") {
+      return InvalidField("update_mask", path + " is changed by RotateSecret");
+    }
+    if (OutputOnlyPaths().count(path) > 0) {
+      return InvalidField("update_mask", path + " cannot be changed");
+    }
+    return InvalidField("update_mask", "unknown field " + path);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequireId(const std::string& id) {
+  if (id.empty()) return InvalidField("id", "required");
+  return absl::OkStatus();
+}
+
+// Another tenant's app answers NOT_FOUND, so a token cannot probe which ids exist.
+absl::Status CheckAccess(const auth::Principal& principal, const v1::App& app) {
+  if (principal.CanAccess(app.tenant())) return absl::OkStatus();
+  return absl::NotFoundError("app " + app.id() + " not found");
+}
+
+v1::SigningKey NewSigningKey(absl::Time now) {
+  v1::SigningKey key;
+  key.set_id(NewId("key"));
+  key.set_secret(NewSigningSecret());
+  *key.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  return key;
+}
+
+// The answer to CreateApp and RotateSecret: redacted, but with the new current secret.
+void AnswerWithSecret(const v1::App& stored, v1::App* response) {
+  *response = stored;
+  std::string secret = stored.signing_keys().empty() ? "" : stored.signing_keys(0).secret();
+  RedactApp(*response);
+  response->set_secret(secret);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext* context,
+                                                    const v1::CreateAppRequest* request,
+                                                    v1::App* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    if (!request->has_app()) return InvalidField("app", "required");
+    v1::App app = request->app();
+    HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(app.tenant(), "app.tenant"));
+    HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, app.tenant()));
+    // Output-only fields a client sent are ignored, as AIP-203 asks.
+    app.clear_id();
+    app.clear_secret();
+    app.clear_disabled_reason();
+    app.clear_failure_streak();
+    app.clear_create_time();
+    app.clear_update_time();
+    app.clear_signing_keys();
+    app.clear_version();
+    app.set_active(true);
+    apps::ApplyDefaults(app);
+    HOOKD_RETURN_IF_ERROR(apps::ValidateApp(app, ctx_.validation));
+    app.set_id(NewId("app"));
+    *app.add_signing_keys() = NewSigningKey(absl::Now());
+    HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Create(app));
+    ctx_.watch_hub.Notify();
+    AnswerWithSecret(stored, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::GetApp(grpc::CallbackServerContext* context,
+                                                 const v1::GetAppRequest* request,
+                                                 v1::App* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
+    HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->id()));
+    HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+    RedactApp(app);
+    *response = std::move(app);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* context,
+                                                   const v1::ListAppsRequest* request,
+                                                   v1::ListAppsResponse* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    std::string tenant = request->tenant();
+    if (tenant.empty() && !p.admin) tenant = p.tenant;
+    if (!tenant.empty()) {
+      HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(tenant, "tenant"));
+      HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, tenant));
+    }
+    HOOKD_ASSIGN_OR_RETURN(int page_size,
+                           ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
+    std::string filters = "tenant=" + tenant;
+    HOOKD_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request->page_token(), filters));
+    HOOKD_ASSIGN_OR_RETURN(apps::AppPage page, ctx_.apps.List(tenant, page_size, after));
+    for (v1::App& app : page.apps) {
+      RedactApp(app);
+      *response->add_apps() = std::move(app);
+    }
+    if (!page.last_id.empty()) {
+      response->set_next_page_token(EncodePageToken(filters, page.last_id));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* context,
+                                                 const std::string& id,
+                                                 std::function<absl::Status(v1::App&)> mutate,
+                                                 v1::App* response, bool answer_with_secret) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(
+      context, ctx_.pool,
+      [this, p = *principal, id, mutate = std::move(mutate), response,
+       answer_with_secret]() -> absl::Status {
+        HOOKD_RETURN_IF_ERROR(RequireId(id));
+        HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Update(id, [&](v1::App& app) {
+          HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+          return mutate(app);
+        }));
+        ctx_.watch_hub.Notify();
+        if (answer_with_secret) {
+          AnswerWithSecret(stored, response);
+        } else {
+          RedactApp(stored);
+          *response = std::move(stored);
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext* context,
+                                                    const v1::UpdateAppRequest* request,
+                                                    v1::App* response) {
+  absl::Status mask = CheckUpdateMask(request->update_mask());
+  if (!mask.ok()) {
+    // Authentication still comes first: an anonymous caller learns nothing about the request.
+    auto principal = ctx_.auth.Authenticate(*context);
+    return FinishNow(context, principal.ok() ? mask : principal.status());
+  }
+  return Mutate(
+      context, request->app().id(),
+      [this, request](v1::App& app) {
+        FieldMaskUtil::MergeOptions options;
+        options.set_replace_message_fields(true);
+        options.set_replace_repeated_fields(true);
+        FieldMaskUtil::MergeMessageTo(request->app(), request->update_mask(), options, &app);
+        apps::ApplyDefaults(app);
+        return apps::ValidateApp(app, ctx_.validation);
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext* context,
+                                                    const v1::DeleteAppRequest* request,
+                                                    google::protobuf::Empty* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request]() {
+    HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
+    HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->id()));
+    HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+    HOOKD_RETURN_IF_ERROR(ctx_.apps.Delete(request->id()));
+    ctx_.watch_hub.Notify();
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext* context,
+                                                    const v1::EnableAppRequest* request,
+                                                    v1::App* response) {
+  return Mutate(
+      context, request->id(),
+      [](v1::App& app) {
+        app.set_active(true);
+        app.clear_disabled_reason();
+        app.set_failure_streak(0);
+        return absl::OkStatus();
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext* context,
+                                                     const v1::DisableAppRequest* request,
+                                                     v1::App* response) {
+  return Mutate(
+      context, request->id(),
+      [request](v1::App& app) {
+        if (request->reason().size() > kMaxReasonLength) {
+          return InvalidField("reason", "at most 500 characters");
+        }
+        app.set_active(false);
+        app.set_disabled_reason(request->reason().empty() ? "disabled by operator"
+                                                          : request->reason());
+        return absl::OkStatus();
+      },
+      response);
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerContext* context,
+                                                       const v1::RotateSecretRequest* request,
+                                                       v1::App* response) {
+  absl::Duration grace = ctx_.default_grace_period;
+  if (request->has_grace_period()) {
+    const auto& d = request->grace_period();
+    grace = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  }
+  if (grace < absl::ZeroDuration() || grace > absl::Hours(24 * 7)) {
+    auto principal = ctx_.auth.Authenticate(*context);
+    return FinishNow(context, principal.ok()
+                                  ? InvalidField("grace_period", "must be between 0 and 7 days")
+                                  : principal.status());
+  }
+  return Mutate(
+      context, request->id(),
+      [grace](v1::App& app) {
+        absl::Time now = absl::Now();
+        auto expire = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now + grace));
+        google::protobuf::RepeatedPtrField<v1::SigningKey> keys;
+        *keys.Add() = NewSigningKey(now);
+        for (v1::SigningKey& key : *app.mutable_signing_keys()) {
+          if (keys.size() == kMaxSigningKeys || grace == absl::ZeroDuration()) break;
+          if (!key.has_expire_time()) *key.mutable_expire_time() = expire;
+          *keys.Add() = std::move(key);
+        }
+        *app.mutable_signing_keys() = std::move(keys);
+        return absl::OkStatus();
+      },
+      response, /*answer_with_secret=*/true);
+}
+
+grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(
+    grpc::CallbackServerContext* context, const v1::TestConnectionRequest* request,
+    v1::TestConnectionResponse* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  return FinishNow(context, principal.ok()
+                                ? absl::UnimplementedError(
+                                      "TestConnection arrives with the delivery worker's HTTP "
+                                      "client; CreateApp skips the test until then")
+                                : principal.status());
+}
+
+grpc::ServerWriteReactor<v1::WatchAppsResponse>* AppServiceImpl::WatchApps(
+    grpc::CallbackServerContext* context, const v1::WatchAppsRequest* request) {
+  return ctx_.watch_hub.Watch(ctx_.auth.Authenticate(*context), *request);
+}
+
+}  // namespace hookd::subscription

@@ -1,0 +1,84 @@
+#include "hookd/apps/validation.h"
+#include "hookd/common/grpc_util.h"
+#include "hookd/common/status.h"
+#include "nlohmann/json.hpp"
+#include "page_token.h"
+#include "services.h"
+
+namespace hookd::subscription {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+constexpr size_t kMaxDescription = 1000;
+constexpr size_t kMaxSchema = 64 * 1024;
+
+absl::Status ValidateEventType(const v1::EventType& type) {
+  HOOKD_RETURN_IF_ERROR(apps::ValidateEventTypeName(type.name(), "event_type.name"));
+  if (type.description().size() > kMaxDescription) {
+    return InvalidField("event_type.description", "at most 1000 characters");
+  }
+  if (type.has_schema()) {
+    if (type.schema().size() > kMaxSchema) {
+      return InvalidField("event_type.schema", "at most 64 KiB");
+    }
+    auto schema = nlohmann::json::parse(type.schema(), nullptr, /*allow_exceptions=*/false);
+    if (schema.is_discarded() || !schema.is_object()) {
+      return InvalidField("event_type.schema", "must be a JSON object (a JSON Schema)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* EventTypeServiceImpl::CreateEventType(
+    grpc::CallbackServerContext* context, const v1::CreateEventTypeRequest* request,
+    v1::EventType* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    HOOKD_RETURN_IF_ERROR(auth::RequireAdmin(p));
+    if (!request->has_event_type()) return InvalidField("event_type", "required");
+    v1::EventType type = request->event_type();
+    type.clear_archived();  // output only
+    HOOKD_RETURN_IF_ERROR(ValidateEventType(type));
+    HOOKD_ASSIGN_OR_RETURN(*response, ctx_.event_types.Create(type));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* EventTypeServiceImpl::ListEventTypes(
+    grpc::CallbackServerContext* context, const v1::ListEventTypesRequest* request,
+    v1::ListEventTypesResponse* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, request, response]() {
+    HOOKD_ASSIGN_OR_RETURN(int page_size,
+                           ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
+    std::string filters = request->include_archived() ? "archived=1" : "archived=0";
+    HOOKD_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request->page_token(), filters));
+    HOOKD_ASSIGN_OR_RETURN(apps::EventTypePage page,
+                           ctx_.event_types.List(page_size, after, request->include_archived()));
+    for (auto& type : page.event_types) *response->add_event_types() = std::move(type);
+    if (!page.last_name.empty()) {
+      response->set_next_page_token(EncodePageToken(filters, page.last_name));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* EventTypeServiceImpl::ArchiveEventType(
+    grpc::CallbackServerContext* context, const v1::ArchiveEventTypeRequest* request,
+    v1::EventType* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    HOOKD_RETURN_IF_ERROR(auth::RequireAdmin(p));
+    if (request->name().empty()) return InvalidField("name", "required");
+    HOOKD_ASSIGN_OR_RETURN(*response, ctx_.event_types.Archive(request->name()));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace hookd::subscription

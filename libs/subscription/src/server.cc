@@ -1,0 +1,101 @@
+#include "hookd/subscription/server.h"
+
+#include <mutex>
+
+#include "absl/time/clock.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/grpcpp.h"
+#include "hookd/apps/app_store.h"
+#include "hookd/apps/event_type_store.h"
+#include "hookd/auth/authenticator.h"
+#include "hookd/common/status.h"
+#include "hookd/common/thread_pool.h"
+#include "hookd/crypto/secret_box.h"
+#include "hookd/db/migrations.h"
+#include "hookd/db/pg_pool.h"
+#include "services.h"
+#include "spdlog/spdlog.h"
+
+namespace hookd::subscription {
+
+// Members are destroyed in reverse order: the gRPC server first, then what its handlers use.
+struct Server::State {
+  std::unique_ptr<db::PgPool> db;
+  std::unique_ptr<SecretBox> box;
+  std::unique_ptr<auth::Authenticator> auth;
+  std::unique_ptr<apps::AppStore> apps;
+  std::unique_ptr<apps::EventTypeStore> event_types;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<AppWatchHub> hub;
+  std::unique_ptr<ServiceContext> context;
+  std::unique_ptr<AppServiceImpl> app_service;
+  std::unique_ptr<EventTypeServiceImpl> event_type_service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::once_flag shutdown_once;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (options.admin_token.empty()) {
+    return InvalidField("admin_token", "required (HOOKD_ADMIN_TOKEN)");
+  }
+  if (options.database_url.empty()) {
+    return InvalidField("database_url", "required (HOOKD_DATABASE_URL)");
+  }
+  if (options.master_key.empty()) {
+    return InvalidField("master_key", "required (HOOKD_MASTER_KEY): base64 of 32 random bytes");
+  }
+  auto state = std::make_unique<State>();
+  HOOKD_ASSIGN_OR_RETURN(state->box, SecretBox::Create(options.master_key));
+  HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));
+  HOOKD_ASSIGN_OR_RETURN(state->db,
+                         db::PgPool::Create(options.database_url, options.database_pool_size));
+  state->auth = std::make_unique<auth::Authenticator>(options.admin_token);
+  state->apps = apps::NewPgAppStore(*state->db, *state->box);
+  state->event_types = apps::NewPgEventTypeStore(*state->db);
+  state->pool = std::make_unique<ThreadPool>(options.database_pool_size, "sub-rpc");
+  state->hub =
+      std::make_unique<AppWatchHub>(*state->apps, *state->pool, options.watch_poll_interval);
+  state->context = std::make_unique<ServiceContext>(ServiceContext{
+      .auth = *state->auth,
+      .apps = *state->apps,
+      .event_types = *state->event_types,
+      .watch_hub = *state->hub,
+      .pool = *state->pool,
+      .validation = options.validation,
+      .default_grace_period = options.default_grace_period,
+  });
+  state->app_service = std::make_unique<AppServiceImpl>(*state->context);
+  state->event_type_service = std::make_unique<EventTypeServiceImpl>(*state->context);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &state->port);
+  builder.RegisterService(state->app_service.get());
+  builder.RegisterService(state->event_type_service.get());
+  state->server = builder.BuildAndStart();
+  if (state->server == nullptr || state->port == 0) {
+    return absl::UnavailableError("listen: cannot listen on " + options.listen);
+  }
+  spdlog::info("hookd-subscription listening on port {}", state->port);
+  return std::unique_ptr<Server>(new Server(std::move(state)));
+}
+
+Server::Server(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Server::~Server() { Shutdown(); }
+
+int Server::port() const { return state_->port; }
+
+void Server::Wait() { state_->server->Wait(); }
+
+void Server::Shutdown(absl::Duration grace) {
+  std::call_once(state_->shutdown_once, [&] {
+    state_->hub->Shutdown();
+    state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  });
+}
+
+}  // namespace hookd::subscription

@@ -1,0 +1,86 @@
+#pragma once
+
+#include "app_watch.h"
+#include "hookd/apps/app_store.h"
+#include "hookd/apps/event_type_store.h"
+#include "hookd/apps/validation.h"
+#include "hookd/auth/authenticator.h"
+#include "hookd/common/thread_pool.h"
+#include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/event_type.grpc.pb.h"
+
+namespace hookd::subscription {
+
+// What the RPC handlers share. Every blocking call runs on `pool`.
+struct ServiceContext {
+  const auth::Authenticator& auth;
+  apps::AppStore& apps;
+  apps::EventTypeStore& event_types;
+  AppWatchHub& watch_hub;
+  ThreadPool& pool;
+  apps::ValidationOptions validation;
+  absl::Duration default_grace_period = absl::Hours(24);
+};
+
+class AppServiceImpl final : public v1::AppService::CallbackService {
+ public:
+  explicit AppServiceImpl(ServiceContext& ctx) : ctx_(ctx) {}
+
+  grpc::ServerUnaryReactor* CreateApp(grpc::CallbackServerContext* context,
+                                      const v1::CreateAppRequest* request,
+                                      v1::App* response) override;
+  grpc::ServerUnaryReactor* GetApp(grpc::CallbackServerContext* context,
+                                   const v1::GetAppRequest* request, v1::App* response) override;
+  grpc::ServerUnaryReactor* ListApps(grpc::CallbackServerContext* context,
+                                     const v1::ListAppsRequest* request,
+                                     v1::ListAppsResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateApp(grpc::CallbackServerContext* context,
+                                      const v1::UpdateAppRequest* request,
+                                      v1::App* response) override;
+  grpc::ServerUnaryReactor* DeleteApp(grpc::CallbackServerContext* context,
+                                      const v1::DeleteAppRequest* request,
+                                      google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* EnableApp(grpc::CallbackServerContext* context,
+                                      const v1::EnableAppRequest* request,
+                                      v1::App* response) override;
+  grpc::ServerUnaryReactor* DisableApp(grpc::CallbackServerContext* context,
+                                       const v1::DisableAppRequest* request,
+                                       v1::App* response) override;
+  grpc::ServerUnaryReactor* RotateSecret(grpc::CallbackServerContext* context,
+                                         const v1::RotateSecretRequest* request,
+                                         v1::App* response) override;
+  grpc::ServerUnaryReactor* TestConnection(grpc::CallbackServerContext* context,
+                                           const v1::TestConnectionRequest* request,
+                                           v1::TestConnectionResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchAppsResponse>* WatchApps(
+      grpc::CallbackServerContext* context, const v1::WatchAppsRequest* request) override;
+
+ private:
+  // Runs `mutate` on the app `id` of a tenant the caller may access and answers it redacted,
+  // or with the new current secret when `answer_with_secret`.
+  grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, const std::string& id,
+                                   std::function<absl::Status(v1::App&)> mutate,
+                                   v1::App* response, bool answer_with_secret = false);
+
+  ServiceContext& ctx_;
+};
+
+class EventTypeServiceImpl final : public v1::EventTypeService::CallbackService {
+ public:
+  explicit EventTypeServiceImpl(ServiceContext& ctx) : ctx_(ctx) {}
+
+  grpc::ServerUnaryReactor* CreateEventType(grpc::CallbackServerContext* context,
+                                            const v1::CreateEventTypeRequest* request,
+                                            v1::EventType* response) override;
+  grpc::ServerUnaryReactor* ListEventTypes(grpc::CallbackServerContext* context,
+                                           const v1::ListEventTypesRequest* request,
+                                           v1::ListEventTypesResponse* response) override;
+  grpc::ServerUnaryReactor* ArchiveEventType(grpc::CallbackServerContext* context,
+                                             const v1::ArchiveEventTypeRequest* request,
+                                             v1::EventType* response) override;
+
+ private:
+  ServiceContext& ctx_;
+};
+
+}  // namespace hookd::subscription
