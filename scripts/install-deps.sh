@@ -9,9 +9,12 @@ packages=(
   libabsl-dev libpqxx-dev libpq-dev libhiredis-dev libssl-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql postgresql-contrib redis-server
-  curl ca-certificates procps iproute2 python3
+  postgresql postgresql-15 postgresql-contrib redis-server
+  curl ca-certificates openssl procps iproute2 python3
 )
+# postgresql-15 is named because scripts/pg.sh runs /usr/lib/postgresql/15/bin directly;
+# openssl generates the dev admin token and master key (scripts/up.sh); procps (ps) and
+# iproute2 (ss) let the scripts check processes and ports.
 
 missing=()
 for p in "${packages[@]}"; do

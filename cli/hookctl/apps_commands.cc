@@ -1,0 +1,521 @@
+// hookctl apps ...: AppService.
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "cli.h"
+#include "hookd/common/status.h"
+#include "hookd/v1/app.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "output.h"
+
+namespace hookd::hookctl {
+namespace {
+
+using v1::App;
+
+constexpr char kSecretWarning[] =
+    "Store the secret now: it is shown only once (rotate-secret issues a new one).";
+
+// Values of the flags that create and update share.
+struct AppFlags {
+  std::string name;
+  std::string url;
+  std::string description;
+  std::vector<std::string> event_types;
+  std::vector<std::string> channels;
+  std::vector<std::string> headers;
+  std::string basic_auth;
+  absl::Duration timeout;
+  std::string retry_delays;
+  std::string retry_exponential;
+  int rate_limit = 0;
+  int disable_after = 0;
+  // Update only: empty a field that repeating flags can only add to.
+  bool no_basic_auth = false;
+  bool no_channels = false;
+  bool no_headers = false;
+};
+
+void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
+  flags.AddString("name", "N", "Display name, 1..200 characters.", &values.name);
+  flags.AddString("url", "U",
+                  "Endpoint url; https, or http when the server runs with HOOKD_ALLOW_HTTP.",
+                  &values.url);
+  flags.AddStrings("event-type", "P",
+                   update ? "Event type pattern (video.ready, video.*, *); replaces the list."
+                          : "Event type pattern to subscribe to: video.ready, video.* or *.",
+                   &values.event_types);
+  flags.AddStrings("channel", "C",
+                   update ? "Only deliver events of this channel; replaces the list."
+                          : "Only deliver events published on this channel.",
+                   &values.channels);
+  flags.AddStrings("header", "K=V",
+                   update ? "Custom header sent with each delivery; replaces all headers."
+                          : "Custom header sent with each delivery.",
+                   &values.headers);
+  flags.AddString("basic-auth", "USER:PASS", "Basic auth credentials sent with each delivery.",
+                  &values.basic_auth);
+  if (update) {
+    flags.AddBool("no-basic-auth", "Stop sending basic auth.", &values.no_basic_auth);
+    flags.AddBool("no-channels", "Deliver events of every channel again.", &values.no_channels);
+    flags.AddBool("no-headers", "Remove every custom header.", &values.no_headers);
+  }
+  flags.AddDuration("timeout", "DURATION",
+                    "Delivery request timeout, 1s..30s; a 2xx within it is success (default 10s).",
+                    &values.timeout);
+  flags.AddString("retry-delays", "D1,D2,...",
+                  "Waits before each retry, e.g. 5s,5m,30m (default 5s,5m,30m,2h,5h,10h,10h).",
+                  &values.retry_delays);
+  flags.AddString("retry-exponential", "INITIAL,MULTIPLIER,MAX,ATTEMPTS",
+                  "Exponential backoff instead of a list, e.g. 1s,2,1h,8.",
+                  &values.retry_exponential);
+  flags.AddInt("rate-limit", "N", "Deliveries per second across all workers; 0 is unlimited.",
+               &values.rate_limit);
+  flags.AddInt("disable-after", "N",
+               "Disable the app after N consecutive failed deliveries (default 10).",
+               &values.disable_after);
+  flags.AddString("description", "D", "Free text for operators.", &values.description);
+}
+
+absl::StatusOr<absl::Duration> ParseDurationValue(const std::string& flag,
+                                                  const std::string& text) {
+  absl::Duration duration;
+  if (!absl::ParseDuration(text, &duration) || duration == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": \"", text, "\" is not a duration such as 5s, 5m, 1h30m"));
+  }
+  return duration;
+}
+
+absl::StatusOr<v1::RetryPolicy> ParseRetry(const AppFlags& values, bool delays_set,
+                                           bool exponential_set) {
+  v1::RetryPolicy retry;
+  if (delays_set) {
+    for (absl::string_view part : absl::StrSplit(values.retry_delays, ',')) {
+      HOOKD_ASSIGN_OR_RETURN(absl::Duration delay,
+                             ParseDurationValue("retry-delays", std::string(part)));
+      *retry.add_delays() = ToProto(delay);
+    }
+    return retry;
+  }
+  std::vector<std::string> parts = absl::StrSplit(values.retry_exponential, ',');
+  const absl::Status malformed = absl::InvalidArgumentError(
+      absl::StrCat("--retry-exponential: expected INITIAL,MULTIPLIER,MAX,ATTEMPTS such as "
+                   "1s,2,1h,8, got \"",
+                   values.retry_exponential, "\""));
+  if (!exponential_set || parts.size() != 4) return malformed;
+  v1::ExponentialBackoff* exponential = retry.mutable_exponential();
+  HOOKD_ASSIGN_OR_RETURN(absl::Duration initial, ParseDurationValue("retry-exponential", parts[0]));
+  HOOKD_ASSIGN_OR_RETURN(absl::Duration max, ParseDurationValue("retry-exponential", parts[2]));
+  double multiplier = 0;
+  int attempts = 0;
+  if (!absl::SimpleAtod(parts[1], &multiplier) || !absl::SimpleAtoi(parts[3], &attempts)) {
+    return malformed;
+  }
+  *exponential->mutable_initial_delay() = ToProto(initial);
+  exponential->set_multiplier(multiplier);
+  *exponential->mutable_max_delay() = ToProto(max);
+  exponential->set_max_attempts(attempts);
+  return retry;
+}
+
+// Copies the flags that were given into `app` and appends the App field path each one changes
+// to `paths`. Returns INVALID_ARGUMENT naming the flag when a value is malformed or two flags
+// contradict each other; the caller reports it as a usage error.
+absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
+                     std::vector<std::string>& paths) {
+  if (flags.IsSet("name")) {
+    app.set_name(values.name);
+    paths.push_back("name");
+  }
+  if (flags.IsSet("url")) {
+    app.set_url(values.url);
+    paths.push_back("url");
+  }
+  if (flags.IsSet("event-type")) {
+    for (const std::string& pattern : values.event_types) app.add_event_types(pattern);
+    paths.push_back("event_types");
+  }
+  if (flags.IsSet("channel") && values.no_channels) {
+    return absl::InvalidArgumentError("--channel and --no-channels exclude each other");
+  }
+  if (flags.IsSet("channel") || values.no_channels) {
+    for (const std::string& channel : values.channels) app.add_channels(channel);
+    paths.push_back("channels");
+  }
+  if (flags.IsSet("header") && values.no_headers) {
+    return absl::InvalidArgumentError("--header and --no-headers exclude each other");
+  }
+  if (flags.IsSet("header") || values.no_headers) {
+    for (const std::string& header : values.headers) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(header, absl::MaxSplits('=', 1));
+      if (kv.first.empty() || header.find('=') == std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--header: expected NAME=VALUE, got \"", header, "\""));
+      }
+      (*app.mutable_headers())[kv.first] = kv.second;
+    }
+    paths.push_back("headers");
+  }
+  if (flags.IsSet("basic-auth") && values.no_basic_auth) {
+    return absl::InvalidArgumentError("--basic-auth and --no-basic-auth exclude each other");
+  }
+  if (flags.IsSet("basic-auth")) {
+    size_t colon = values.basic_auth.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      // The value is not echoed: it holds a password.
+      return absl::InvalidArgumentError("--basic-auth: expected USER:PASS");
+    }
+    v1::BasicAuth* basic = app.mutable_auth()->mutable_basic();
+    basic->set_username(values.basic_auth.substr(0, colon));
+    basic->set_password(values.basic_auth.substr(colon + 1));
+    paths.push_back("auth");
+  } else if (values.no_basic_auth) {
+    app.clear_auth();
+    paths.push_back("auth");
+  }
+  if (flags.IsSet("timeout")) {
+    *app.mutable_timeout() = ToProto(values.timeout);
+    paths.push_back("timeout");
+  }
+  const bool delays_set = flags.IsSet("retry-delays");
+  const bool exponential_set = flags.IsSet("retry-exponential");
+  if (delays_set && exponential_set) {
+    return absl::InvalidArgumentError("--retry-delays and --retry-exponential exclude each other");
+  }
+  if (delays_set || exponential_set) {
+    HOOKD_ASSIGN_OR_RETURN(*app.mutable_retry(), ParseRetry(values, delays_set, exponential_set));
+    paths.push_back("retry");
+  }
+  if (flags.IsSet("rate-limit")) {
+    app.set_rate_limit_per_second(values.rate_limit);
+    paths.push_back("rate_limit_per_second");
+  }
+  if (flags.IsSet("disable-after")) {
+    app.set_disable_after_failures(values.disable_after);
+    paths.push_back("disable_after_failures");
+  }
+  if (flags.IsSet("description")) {
+    app.set_description(values.description);
+    paths.push_back("description");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  return {items.begin(), items.end()};
+}
+
+std::string FormatHeaders(const App& app) {
+  std::vector<std::string> lines;
+  for (const auto& [name, value] : app.headers()) lines.push_back(absl::StrCat(name, "=", value));
+  // Map order is unspecified; sorted output can be compared between runs.
+  std::sort(lines.begin(), lines.end());
+  if (lines.empty()) return "-";
+  return absl::StrJoin(lines, "\n");
+}
+
+std::string FormatAuth(const App& app) {
+  if (app.auth().has_basic())
+    return absl::StrCat("basic, username ", app.auth().basic().username());
+  return "none";
+}
+
+std::string FormatRetry(const v1::RetryPolicy& retry) {
+  if (!retry.delays().empty()) {
+    std::vector<std::string> delays;
+    for (const auto& delay : retry.delays()) delays.push_back(FormatDuration(delay));
+    return absl::StrCat("delays ", absl::StrJoin(delays, ", "));
+  }
+  if (retry.has_exponential()) {
+    const v1::ExponentialBackoff& e = retry.exponential();
+    return absl::StrCat("exponential from ", FormatDuration(e.initial_delay()), " x",
+                        e.multiplier(), " up to ", FormatDuration(e.max_delay()), ", ",
+                        e.max_attempts(), " attempts");
+  }
+  return "default (5s, 5m, 30m, 2h, 5h, 10h, 10h)";
+}
+
+std::string FormatSigningKeys(const App& app) {
+  std::vector<std::string> lines;
+  for (const v1::SigningKey& key : app.signing_keys()) {
+    std::string line = absl::StrCat(key.id(), " created ", FormatTimestamp(key.create_time()));
+    if (key.has_expire_time()) {
+      absl::StrAppend(&line, ", expires ", FormatTimestamp(key.expire_time()));
+    } else {
+      absl::StrAppend(&line, ", current");
+    }
+    lines.push_back(std::move(line));
+  }
+  if (lines.empty()) return "-";
+  return absl::StrJoin(lines, "\n");
+}
+
+std::string OrDash(const std::string& value) { return value.empty() ? "-" : value; }
+
+void PrintApp(std::ostream& out, const App& app) {
+  Fields fields = {
+      {"id", app.id()},
+      {"tenant", app.tenant()},
+      {"name", app.name()},
+      {"description", OrDash(app.description())},
+      {"url", app.url()},
+      {"active", app.active() ? "true" : "false"},
+      {"disabled_reason", OrDash(app.disabled_reason())},
+      {"event_types", JoinOrDash(ToVector(app.event_types()))},
+      {"channels", JoinOrDash(ToVector(app.channels()))},
+      {"headers", FormatHeaders(app)},
+      {"auth", FormatAuth(app)},
+      {"timeout", FormatDuration(app.timeout())},
+      {"retry", FormatRetry(app.retry())},
+      {"rate_limit_per_second", app.rate_limit_per_second() == 0
+                                    ? "0 (unlimited)"
+                                    : absl::StrCat(app.rate_limit_per_second())},
+      {"disable_after_failures", absl::StrCat(app.disable_after_failures())},
+      {"failure_streak", absl::StrCat(app.failure_streak())},
+      {"signature", v1::SignatureScheme_Name(app.signature())},
+      {"signing_keys", FormatSigningKeys(app)},
+      {"version", absl::StrCat(app.version())},
+      {"create_time", FormatTimestamp(app.create_time())},
+      {"update_time", FormatTimestamp(app.update_time())},
+  };
+  if (!app.secret().empty()) fields.emplace_back("secret", app.secret());
+  PrintFields(out, fields);
+  if (!app.secret().empty()) out << "\n" << kSecretWarning << "\n";
+}
+
+absl::Status Answer(Invocation& inv, const App& app) {
+  if (inv.options().json) return inv.PrintJson(app);
+  PrintApp(inv.out(), app);
+  return absl::OkStatus();
+}
+
+std::unique_ptr<v1::AppService::Stub> Stub(Invocation& inv) {
+  return v1::AppService::NewStub(inv.channel());
+}
+
+absl::Status Create(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl apps create --tenant T --name N --url U [--event-type P]... [flags]",
+      "Registers a webhook app and prints it with its signing secret, which is shown only\n"
+      "this once. The server sends a test request to the url first unless --skip-test.");
+  std::string tenant;
+  AppFlags values;
+  bool skip_test = false;
+  flags.AddString("tenant", "T", "Tenant that owns the app (required; cannot change later).",
+                  &tenant);
+  AddAppFlags(flags, values, /*update=*/false);
+  flags.AddBool("skip-test", "Save without sending the test request first.", &skip_test);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
+  if (parsed.help) return absl::OkStatus();
+  for (const char* required : {"tenant", "name", "url"}) {
+    if (!flags.IsSet(required)) return inv.UsageError(flags, absl::StrCat("missing --", required));
+  }
+
+  v1::CreateAppRequest request;
+  App* app = request.mutable_app();
+  app->set_tenant(tenant);
+  std::vector<std::string> paths;
+  if (absl::Status filled = FillApp(flags, values, *app, paths); !filled.ok()) {
+    return inv.UsageError(flags, std::string(filled.message()));
+  }
+  request.set_skip_connection_test(skip_test);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  App created;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->CreateApp(&context, request, &created)));
+  return Answer(inv, created);
+}
+
+absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags =
+      CommandFlags("hookctl apps list [--tenant T] [--page-size N] [--page-token X] [--all]",
+                   "Lists apps ordered by id, a page at a time.");
+  v1::ListAppsRequest request;
+  std::string tenant;
+  std::string page_token;
+  int page_size = 0;
+  bool all = false;
+  flags.AddString("tenant", "T", "Only apps of this tenant.", &tenant);
+  flags.AddInt("page-size", "N", "Apps per page, 1..1000 (default 50).", &page_size);
+  flags.AddString("page-token", "X", "Continue from the page token a previous list printed.",
+                  &page_token);
+  flags.AddBool("all", "Follow the page tokens and list every app.", &all);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
+  if (parsed.help) return absl::OkStatus();
+  request.set_tenant(tenant);
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+
+  auto stub = Stub(inv);
+  v1::ListAppsResponse response;
+  while (true) {
+    grpc::ClientContext context;
+    inv.Prepare(context);
+    v1::ListAppsResponse page;
+    HOOKD_RETURN_IF_ERROR(FromGrpcStatus(stub->ListApps(&context, request, &page)));
+    if (!all) {
+      response = std::move(page);
+      break;
+    }
+    for (App& app : *page.mutable_apps()) *response.add_apps() = std::move(app);
+    // A repeated token would loop forever; it can only come from a broken server.
+    if (page.next_page_token().empty() || page.next_page_token() == request.page_token()) break;
+    request.set_page_token(page.next_page_token());
+  }
+
+  if (inv.options().json) {
+    if (!all) return inv.PrintJson(response);
+    HOOKD_ASSIGN_OR_RETURN(std::string json, ToJson(response));
+    // Every page was followed, so there is no token to continue from.
+    auto object = nlohmann::ordered_json::parse(json);
+    object.erase("next_page_token");
+    inv.out() << object.dump(1) << "\n";
+    return absl::OkStatus();
+  }
+  Table table({"ID", "TENANT", "NAME", "URL", "ACTIVE", "EVENT TYPES"});
+  for (const App& app : response.apps()) {
+    table.AddRow({app.id(), app.tenant(), app.name(), app.url(), app.active() ? "true" : "false",
+                  absl::StrJoin(app.event_types(), ",")});
+  }
+  table.Print(inv.out());
+  if (!response.next_page_token().empty()) {
+    inv.out() << "\nMore apps: add --page-token " << response.next_page_token()
+              << ", or --all for every page.\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Get(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags =
+      CommandFlags("hookctl apps get ID", "Prints one app. Its secrets are never shown.");
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
+  if (parsed.help) return absl::OkStatus();
+  v1::GetAppRequest request;
+  request.set_id(parsed.positional[0]);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  App app;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->GetApp(&context, request, &app)));
+  return Answer(inv, app);
+}
+
+absl::Status Update(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl apps update ID [flags]",
+      "Changes exactly the fields whose flags are given; the others keep their values.\n"
+      "Repeatable flags replace the whole list or map.");
+  AppFlags values;
+  AddAppFlags(flags, values, /*update=*/true);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
+  if (parsed.help) return absl::OkStatus();
+
+  v1::UpdateAppRequest request;
+  request.mutable_app()->set_id(parsed.positional[0]);
+  std::vector<std::string> paths;
+  if (absl::Status filled = FillApp(flags, values, *request.mutable_app(), paths); !filled.ok()) {
+    return inv.UsageError(flags, std::string(filled.message()));
+  }
+  if (paths.empty()) return inv.UsageError(flags, "nothing to change: give at least one flag");
+  for (const std::string& path : paths) request.mutable_update_mask()->add_paths(path);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  App app;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->UpdateApp(&context, request, &app)));
+  return Answer(inv, app);
+}
+
+absl::Status Delete(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags =
+      CommandFlags("hookctl apps delete ID",
+                   "Deletes an app. Its deliveries stay in the log; nothing more is sent to it.");
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
+  if (parsed.help) return absl::OkStatus();
+  v1::DeleteAppRequest request;
+  request.set_id(parsed.positional[0]);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  google::protobuf::Empty empty;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->DeleteApp(&context, request, &empty)));
+  if (inv.options().json) return inv.PrintJson(empty);
+  inv.out() << "deleted " << request.id() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Enable(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags =
+      CommandFlags("hookctl apps enable ID",
+                   "Activates an app again, clearing its failure streak and disabled reason.");
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
+  if (parsed.help) return absl::OkStatus();
+  v1::EnableAppRequest request;
+  request.set_id(parsed.positional[0]);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  App app;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->EnableApp(&context, request, &app)));
+  return Answer(inv, app);
+}
+
+absl::Status Disable(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl apps disable ID [--reason R]",
+      "Deactivates an app: its deliveries are held, not attempted, until it is enabled.");
+  std::string reason;
+  flags.AddString("reason", "R",
+                  "Why, shown as disabled_reason (default \"disabled by operator\").", &reason);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
+  if (parsed.help) return absl::OkStatus();
+  v1::DisableAppRequest request;
+  request.set_id(parsed.positional[0]);
+  request.set_reason(reason);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  App app;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->DisableApp(&context, request, &app)));
+  return Answer(inv, app);
+}
+
+absl::Status RotateSecret(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl apps rotate-secret ID [--grace 24h]",
+      "Issues a new signing secret and prints it once. Deliveries are signed with both the\n"
+      "new and the previous secret until the grace period ends.");
+  absl::Duration grace;
+  flags.AddDuration("grace", "DURATION",
+                    "How long the previous secret keeps signing, 0..168h (default 24h).", &grace);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
+  if (parsed.help) return absl::OkStatus();
+  v1::RotateSecretRequest request;
+  request.set_id(parsed.positional[0]);
+  if (flags.IsSet("grace")) *request.mutable_grace_period() = ToProto(grace);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  App app;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->RotateSecret(&context, request, &app)));
+  return Answer(inv, app);
+}
+
+}  // namespace
+
+GroupSpec AppsGroup() {
+  return {"apps",
+          "Manage webhook apps: the endpoints of a tenant and how deliveries reach them.",
+          {
+              {"create", "Register a webhook app; prints its secret once.", Create},
+              {"list", "List apps, optionally of one tenant.", List},
+              {"get", "Show one app.", Get},
+              {"update", "Change the fields whose flags are given.", Update},
+              {"delete", "Delete an app.", Delete},
+              {"enable", "Activate a disabled app.", Enable},
+              {"disable", "Deactivate an app with a reason.", Disable},
+              {"rotate-secret", "Issue a new signing secret; prints it once.", RotateSecret},
+          }};
+}
+
+}  // namespace hookd::hookctl

@@ -1,0 +1,240 @@
+#include "cli.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "hookd/common/config.h"
+#include "output.h"
+
+namespace hookd::hookctl {
+namespace {
+
+constexpr char kDefaultServer[] = "127.0.0.1:50051";
+// Marks a status as a usage error; the payload is the usage text to print.
+constexpr char kUsagePayload[] = "type.hookd.dev/hookctl.Usage";
+
+const char kDescription[] =
+    "hookctl is the operator CLI of hookd, a webhook delivery cluster: it manages webhook apps\n"
+    "and event types through hookd-subscription's gRPC API.";
+
+const char kTrailer[] =
+    "Environment:\n"
+    "  HOOKD_SERVER   default of --server\n"
+    "  HOOKD_TOKEN    default of --token\n"
+    "\n"
+    "Exit status: 0 on success; 1 when the request failed, printed as\n"
+    "\"hookctl: <GRPC_CODE>: <message>\" on stderr; 2 for a usage error.\n";
+
+struct GlobalFlags {
+  std::string server;
+  std::string token;
+  bool json = false;
+  absl::Duration timeout = absl::Seconds(10);
+};
+
+void AddGlobalFlags(FlagParser& parser, GlobalFlags& flags) {
+  parser.AddString("server", "ADDR",
+                   absl::StrCat("hookd-subscription address host:port (default $HOOKD_SERVER, "
+                                "else ",
+                                kDefaultServer, ")."),
+                   &flags.server);
+  parser.AddString("token", "TOKEN",
+                   "Bearer token sent as `authorization: Bearer <token>` (default $HOOKD_TOKEN).",
+                   &flags.token);
+  parser.AddBool("json", "Print the answer as protobuf JSON (proto field names) for scripts.",
+                 &flags.json);
+  parser.AddDuration("timeout", "DURATION", "Deadline of each request, e.g. 30s (default 10s).",
+                     &flags.timeout);
+}
+
+absl::Status MakeUsageError(const std::string& message, const std::string& usage) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kUsagePayload, absl::Cord(usage));
+  return status;
+}
+
+std::string TopLevelHelp(const FlagParser& global, const std::vector<GroupSpec>& groups) {
+  std::string out =
+      absl::StrCat("Usage: ", global.usage(), "\n\n", kDescription, "\n\nCommands:\n");
+  size_t width = 0;
+  for (const GroupSpec& group : groups) {
+    for (const CommandSpec& command : group.commands) {
+      width = std::max(width, group.name.size() + 1 + command.name.size());
+    }
+  }
+  for (const GroupSpec& group : groups) {
+    for (const CommandSpec& command : group.commands) {
+      std::string name = absl::StrCat(group.name, " ", command.name);
+      absl::StrAppend(&out, "  ", name, std::string(width - name.size() + 3, ' '), command.summary,
+                      "\n");
+    }
+  }
+  absl::StrAppend(&out,
+                  "\nRun \"hookctl <group> --help\" or \"hookctl <group> <command> --help\" for "
+                  "details.\n\nGlobal flags:\n",
+                  global.FlagLines(/*with_help=*/true), "\n", kTrailer);
+  return out;
+}
+
+std::string GroupHelp(const GroupSpec& group) {
+  std::string out = absl::StrCat("Usage: hookctl [global flags] ", group.name,
+                                 " <command> [flags] [args]\n\n", group.summary, "\n\nCommands:\n");
+  size_t width = 0;
+  for (const CommandSpec& command : group.commands) width = std::max(width, command.name.size());
+  for (const CommandSpec& command : group.commands) {
+    absl::StrAppend(&out, "  ", command.name, std::string(width - command.name.size() + 3, ' '),
+                    command.summary, "\n");
+  }
+  absl::StrAppend(
+      &out, "\nRun \"hookctl ", group.name,
+      " <command> --help\" for the flags of a command.\n\nGlobal flags (before the group):\n",
+      GlobalFlagsHelp());
+  return out;
+}
+
+int Report(const absl::Status& status, std::ostream& err) {
+  if (status.ok()) return kExitOk;
+  if (auto usage = status.GetPayload(kUsagePayload); usage.has_value()) {
+    err << "hookctl: " << status.message() << "\n\n" << std::string(*usage);
+    return kExitUsage;
+  }
+  err << "hookctl: " << absl::StatusCodeToString(status.code()) << ": " << status.message() << "\n";
+  return kExitFailure;
+}
+
+}  // namespace
+
+std::string GlobalFlagsHelp() {
+  FlagParser parser("", "");
+  GlobalFlags flags;
+  AddGlobalFlags(parser, flags);
+  return absl::StrCat(parser.FlagLines(), "\n", kTrailer);
+}
+
+FlagParser CommandFlags(std::string usage, std::string description) {
+  FlagParser parser(std::move(usage), std::move(description));
+  parser.AddHelpSection("Global flags (before the group)", GlobalFlagsHelp());
+  return parser;
+}
+
+Invocation::Invocation(GlobalOptions options, std::ostream& out, std::ostream& err)
+    : options_(std::move(options)), out_(out), err_(err) {}
+
+absl::StatusOr<FlagParser::Result> Invocation::Parse(FlagParser& flags,
+                                                     const std::vector<std::string>& args,
+                                                     const std::vector<std::string>& arg_names) {
+  absl::StatusOr<FlagParser::Result> result = flags.Parse(args);
+  if (!result.ok()) {
+    std::string message(result.status().message());
+    for (const char* global : {"server", "token", "json", "timeout"}) {
+      if (message == absl::StrCat("unknown flag --", global)) {
+        absl::StrAppend(&message, " (global flags go before the group: hookctl --", global,
+                        " ... <group> <command>)");
+      }
+    }
+    return UsageError(flags, message);
+  }
+  if (result->help) {
+    out_ << flags.Help();
+    return result;
+  }
+  const size_t count = result->positional.size();
+  if (count < arg_names.size()) return UsageError(flags, "missing " + arg_names[count]);
+  if (count > arg_names.size()) {
+    return UsageError(
+        flags, absl::StrCat("unexpected argument \"", result->positional[arg_names.size()], "\""));
+  }
+  return result;
+}
+
+absl::Status Invocation::UsageError(const FlagParser& flags, const std::string& message) const {
+  return MakeUsageError(message, flags.Help());
+}
+
+void Invocation::Prepare(grpc::ClientContext& context) const {
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMicroseconds(options_.timeout));
+  if (!options_.token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + options_.token);
+  }
+}
+
+std::shared_ptr<grpc::Channel> Invocation::channel() {
+  if (channel_ == nullptr) {
+    channel_ = grpc::CreateChannel(options_.server, grpc::InsecureChannelCredentials());
+  }
+  return channel_;
+}
+
+absl::Status Invocation::PrintJson(const google::protobuf::Message& message) {
+  absl::StatusOr<std::string> json = ToJson(message);
+  if (!json.ok()) return json.status();
+  out_ << *json;
+  return absl::OkStatus();
+}
+
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const std::vector<GroupSpec> groups = {AppsGroup(), EventTypesGroup()};
+
+  FlagParser global(
+      "hookctl [--server ADDR] [--token TOKEN] [--json] [--timeout 10s] <group> <command> "
+      "[flags] [args]",
+      kDescription);
+  GlobalFlags flags;
+  AddGlobalFlags(global, flags);
+  const std::string top_help = TopLevelHelp(global, groups);
+
+  absl::StatusOr<FlagParser::Result> parsed =
+      global.Parse(args, FlagParser::Mode::kStopAtPositional);
+  if (!parsed.ok()) {
+    return Report(MakeUsageError(std::string(parsed.status().message()), top_help), err);
+  }
+  if (parsed->help) {
+    out << top_help;
+    return kExitOk;
+  }
+  std::vector<std::string> rest = std::move(parsed->positional);
+  if (rest.empty()) return Report(MakeUsageError("missing command", top_help), err);
+  if (flags.timeout <= absl::ZeroDuration()) {
+    return Report(MakeUsageError("--timeout must be positive", top_help), err);
+  }
+
+  const GroupSpec* group = nullptr;
+  for (const GroupSpec& candidate : groups) {
+    if (candidate.name == rest[0]) group = &candidate;
+  }
+  if (group == nullptr) {
+    return Report(MakeUsageError(absl::StrCat("unknown command \"", rest[0], "\""), top_help), err);
+  }
+  const std::string group_help = GroupHelp(*group);
+  if (rest.size() < 2) return Report(MakeUsageError("missing command", group_help), err);
+  if (rest[1] == "-h" || rest[1] == "--help") {
+    out << group_help;
+    return kExitOk;
+  }
+  const CommandSpec* command = nullptr;
+  for (const CommandSpec& candidate : group->commands) {
+    if (candidate.name == rest[1]) command = &candidate;
+  }
+  if (command == nullptr) {
+    return Report(
+        MakeUsageError(absl::StrCat("unknown command \"", group->name, " ", rest[1], "\""),
+                       group_help),
+        err);
+  }
+
+  GlobalOptions options;
+  options.server = FlagOrEnv(flags.server, "HOOKD_SERVER", kDefaultServer);
+  options.token = FlagOrEnv(flags.token, "HOOKD_TOKEN");
+  options.json = flags.json;
+  options.timeout = flags.timeout;
+  Invocation invocation(std::move(options), out, err);
+  return Report(command->run(invocation, std::vector<std::string>(rest.begin() + 2, rest.end())),
+                err);
+}
+
+}  // namespace hookd::hookctl

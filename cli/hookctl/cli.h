@@ -1,0 +1,105 @@
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "flag_parser.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+
+// hookctl: `hookctl [global flags] <group> <command> [flags] [args]`. Each group (apps,
+// event-types, ...) is a list of commands; a command parses its own flags with a FlagParser and
+// talks to the server through the Invocation it is given.
+
+namespace hookd::hookctl {
+
+// Exit codes, the contract scripts rely on.
+inline constexpr int kExitOk = 0;
+// The server refused or failed the request, or it could not be reached.
+inline constexpr int kExitFailure = 1;
+// Unknown command or flag, missing or malformed argument.
+inline constexpr int kExitUsage = 2;
+
+struct GlobalOptions {
+  // host:port of hookd-subscription.
+  std::string server;
+  // Bearer token; empty sends no authorization metadata.
+  std::string token;
+  // Print answers as protobuf JSON instead of tables.
+  bool json = false;
+  // Deadline of each RPC.
+  absl::Duration timeout = absl::Seconds(10);
+};
+
+// What one command run gets: the resolved global options, the output streams, and a channel
+// made on first use (so that --help and usage errors never touch the network).
+class Invocation {
+ public:
+  Invocation(GlobalOptions options, std::ostream& out, std::ostream& err);
+
+  // Parses the command's arguments and checks that it got exactly one positional argument per
+  // name in `arg_names` (e.g. {"ID"}). With -h/--help, prints the help to out and returns
+  // help = true: the command then returns OK without doing anything. Returns a usage error (see
+  // UsageError) for an unknown flag, a malformed value, or a missing or extra argument.
+  absl::StatusOr<FlagParser::Result> Parse(FlagParser& flags, const std::vector<std::string>& args,
+                                           const std::vector<std::string>& arg_names);
+
+  // An error that makes hookctl print `message` and the command's usage to stderr and exit 2.
+  absl::Status UsageError(const FlagParser& flags, const std::string& message) const;
+
+  // Sets the deadline and the bearer token of one call.
+  void Prepare(grpc::ClientContext& context) const;
+
+  std::shared_ptr<grpc::Channel> channel();
+
+  // Prints `message` as protobuf JSON to out. INTERNAL if it cannot be converted.
+  absl::Status PrintJson(const google::protobuf::Message& message);
+
+  const GlobalOptions& options() const { return options_; }
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+
+ private:
+  GlobalOptions options_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// A command runs with the arguments after its name; returns the RPC's status, or a UsageError.
+using CommandFn = absl::Status (*)(Invocation& invocation, const std::vector<std::string>& args);
+
+struct CommandSpec {
+  std::string name;
+  // One line for the group's help.
+  std::string summary;
+  CommandFn run;
+};
+
+struct GroupSpec {
+  std::string name;
+  std::string summary;
+  std::vector<CommandSpec> commands;
+};
+
+// The groups, each defined next to its commands.
+GroupSpec AppsGroup();
+GroupSpec EventTypesGroup();
+
+// The "Global flags" help section every command's help ends with.
+std::string GlobalFlagsHelp();
+
+// A parser for one command whose help ends with the global flags.
+FlagParser CommandFlags(std::string usage, std::string description);
+
+// Runs hookctl with the arguments after the program name, writing answers to `out` and errors
+// to `err`. Returns the exit code: kExitOk, kExitFailure or kExitUsage.
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace hookd::hookctl

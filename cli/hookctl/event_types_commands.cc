@@ -1,0 +1,172 @@
+// hookctl event-types ...: EventTypeService.
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "cli.h"
+#include "hookd/common/status.h"
+#include "hookd/v1/event_type.grpc.pb.h"
+#include "nlohmann/json.hpp"
+#include "output.h"
+
+namespace hookd::hookctl {
+namespace {
+
+using v1::EventType;
+
+void PrintEventType(std::ostream& out, const EventType& type) {
+  PrintFields(out, {
+                       {"name", type.name()},
+                       {"description", type.description().empty() ? "-" : type.description()},
+                       {"archived", type.archived() ? "true" : "false"},
+                       {"schema", type.has_schema() ? type.schema() : "-"},
+                   });
+}
+
+absl::Status Answer(Invocation& inv, const EventType& type) {
+  if (inv.options().json) return inv.PrintJson(type);
+  PrintEventType(inv.out(), type);
+  return absl::OkStatus();
+}
+
+std::unique_ptr<v1::EventTypeService::Stub> Stub(Invocation& inv) {
+  return v1::EventTypeService::NewStub(inv.channel());
+}
+
+// `--schema @path` reads the schema from a file, since JSON Schemas rarely fit a command line.
+// NOT_FOUND when the file cannot be read.
+absl::StatusOr<std::string> ReadSchema(const std::string& value) {
+  if (value.empty() || value[0] != '@') return value;
+  const std::string path = value.substr(1);
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(absl::StrCat("--schema: cannot read ", path));
+  std::ostringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+absl::Status Create(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl event-types create NAME [--description D] [--schema JSON|@file]",
+      "Adds an event type to the catalog publishers may use. NAME is dot-separated segments\n"
+      "of [a-z0-9_-], e.g. video.ready. Needs the admin token.");
+  std::string description;
+  std::string schema;
+  flags.AddString("description", "D", "Free text, up to 1000 characters.", &description);
+  flags.AddString("schema", "JSON|@file",
+                  "JSON Schema of the payload, as a JSON object or @ and a file holding it.",
+                  &schema);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"NAME"}));
+  if (parsed.help) return absl::OkStatus();
+
+  v1::CreateEventTypeRequest request;
+  EventType* type = request.mutable_event_type();
+  type->set_name(parsed.positional[0]);
+  type->set_description(description);
+  if (flags.IsSet("schema")) {
+    HOOKD_ASSIGN_OR_RETURN(std::string text, ReadSchema(schema));
+    // Checked here too so that a typo is reported with the flag's name before any request.
+    auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded() || !json.is_object()) {
+      return inv.UsageError(flags, "--schema: not a JSON object");
+    }
+    type->set_schema(std::move(text));
+  }
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  EventType created;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->CreateEventType(&context, request, &created)));
+  return Answer(inv, created);
+}
+
+absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl event-types list [--include-archived] [--page-size N] [--page-token X] [--all]",
+      "Lists event types ordered by name, a page at a time.");
+  bool include_archived = false;
+  int page_size = 0;
+  std::string page_token;
+  bool all = false;
+  flags.AddBool("include-archived", "Also list archived event types.", &include_archived);
+  flags.AddInt("page-size", "N", "Event types per page, 1..1000 (default 100).", &page_size);
+  flags.AddString("page-token", "X", "Continue from the page token a previous list printed.",
+                  &page_token);
+  flags.AddBool("all", "Follow the page tokens and list every event type.", &all);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
+  if (parsed.help) return absl::OkStatus();
+
+  v1::ListEventTypesRequest request;
+  request.set_include_archived(include_archived);
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+  auto stub = Stub(inv);
+  v1::ListEventTypesResponse response;
+  while (true) {
+    grpc::ClientContext context;
+    inv.Prepare(context);
+    v1::ListEventTypesResponse page;
+    HOOKD_RETURN_IF_ERROR(FromGrpcStatus(stub->ListEventTypes(&context, request, &page)));
+    if (!all) {
+      response = std::move(page);
+      break;
+    }
+    for (EventType& type : *page.mutable_event_types()) {
+      *response.add_event_types() = std::move(type);
+    }
+    // A repeated token would loop forever; it can only come from a broken server.
+    if (page.next_page_token().empty() || page.next_page_token() == request.page_token()) break;
+    request.set_page_token(page.next_page_token());
+  }
+
+  if (inv.options().json) {
+    if (!all) return inv.PrintJson(response);
+    HOOKD_ASSIGN_OR_RETURN(std::string json, ToJson(response));
+    // Every page was followed, so there is no token to continue from.
+    auto object = nlohmann::ordered_json::parse(json);
+    object.erase("next_page_token");
+    inv.out() << object.dump(1) << "\n";
+    return absl::OkStatus();
+  }
+  Table table({"NAME", "ARCHIVED", "DESCRIPTION"});
+  for (const EventType& type : response.event_types()) {
+    table.AddRow({type.name(), type.archived() ? "true" : "false", type.description()});
+  }
+  table.Print(inv.out());
+  if (!response.next_page_token().empty()) {
+    inv.out() << "\nMore event types: add --page-token " << response.next_page_token()
+              << ", or --all for every page.\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Archive(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl event-types archive NAME",
+      "Archives an event type: publishing it is refused from now on; apps keep their patterns.\n"
+      "Needs the admin token.");
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"NAME"}));
+  if (parsed.help) return absl::OkStatus();
+  v1::ArchiveEventTypeRequest request;
+  request.set_name(parsed.positional[0]);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  EventType type;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->ArchiveEventType(&context, request, &type)));
+  return Answer(inv, type);
+}
+
+}  // namespace
+
+GroupSpec EventTypesGroup() {
+  return {"event-types",
+          "Manage the catalog of event types that publishers may use.",
+          {
+              {"create", "Add an event type.", Create},
+              {"list", "List event types.", List},
+              {"archive", "Archive an event type so it can no longer be published.", Archive},
+          }};
+}
+
+}  // namespace hookd::hookctl

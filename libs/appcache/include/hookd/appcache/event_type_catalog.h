@@ -1,0 +1,56 @@
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "hookd/v1/event_type.grpc.pb.h"
+
+namespace hookd::appcache {
+
+// The event type catalog of hookd-subscription, held in memory and refreshed in the background,
+// so that validating a publish needs no round trip.
+class EventTypeCatalog {
+ public:
+  enum class State { kUnknown, kActive, kArchived };
+
+  EventTypeCatalog(std::string subscription_addr, std::string token,
+                   absl::Duration refresh_interval = absl::Seconds(2));
+  ~EventTypeCatalog();
+
+  void Start();
+  void Stop();
+
+  State Lookup(std::string_view name) const;
+  // Reloads the catalog now unless a load finished within `max_age`; blocks until done. Used
+  // when a publisher names a type the cache does not know yet: it may have just been created.
+  // UNAVAILABLE when hookd-subscription cannot be reached.
+  absl::Status Refresh(absl::Duration max_age = absl::Milliseconds(100));
+  bool loaded() const;
+
+ private:
+  absl::Status Load();
+  void Run();
+
+  const std::string token_;
+  const absl::Duration refresh_interval_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::EventTypeService::Stub> stub_;
+
+  std::mutex load_mu_;  // one load at a time
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::shared_ptr<const std::map<std::string, bool, std::less<>>> types_;  // name -> archived
+  absl::Time loaded_at_ = absl::InfinitePast();
+  std::thread thread_;
+};
+
+}  // namespace hookd::appcache

@@ -1,0 +1,96 @@
+#include "hookd/appcache/event_type_catalog.h"
+
+#include "absl/time/clock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "hookd/common/status.h"
+#include "spdlog/spdlog.h"
+
+namespace hookd::appcache {
+
+EventTypeCatalog::EventTypeCatalog(std::string subscription_addr, std::string token,
+                                   absl::Duration refresh_interval)
+    : token_(std::move(token)),
+      refresh_interval_(refresh_interval),
+      channel_(grpc::CreateChannel(subscription_addr, grpc::InsecureChannelCredentials())),
+      stub_(v1::EventTypeService::NewStub(channel_)) {}
+
+EventTypeCatalog::~EventTypeCatalog() { Stop(); }
+
+void EventTypeCatalog::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void EventTypeCatalog::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+EventTypeCatalog::State EventTypeCatalog::Lookup(std::string_view name) const {
+  std::shared_ptr<const std::map<std::string, bool, std::less<>>> types;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    types = types_;
+  }
+  if (types == nullptr) return State::kUnknown;
+  auto it = types->find(name);
+  if (it == types->end()) return State::kUnknown;
+  return it->second ? State::kArchived : State::kActive;
+}
+
+bool EventTypeCatalog::loaded() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return types_ != nullptr;
+}
+
+absl::Status EventTypeCatalog::Refresh(absl::Duration max_age) {
+  std::lock_guard<std::mutex> load_lock(load_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Callers that queued behind a load which just finished reuse its result.
+    if (absl::Now() - loaded_at_ < max_age) return absl::OkStatus();
+  }
+  return Load();
+}
+
+absl::Status EventTypeCatalog::Load() {
+  auto types = std::make_shared<std::map<std::string, bool, std::less<>>>();
+  v1::ListEventTypesRequest request;
+  request.set_include_archived(true);
+  request.set_page_size(1000);
+  for (;;) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token_);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    v1::ListEventTypesResponse response;
+    HOOKD_RETURN_IF_ERROR(FromGrpcStatus(stub_->ListEventTypes(&context, request, &response)));
+    for (const auto& type : response.event_types()) (*types)[type.name()] = type.archived();
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  types_ = std::move(types);
+  loaded_at_ = absl::Now();
+  return absl::OkStatus();
+}
+
+void EventTypeCatalog::Run() {
+  for (;;) {
+    absl::Status status = Refresh(refresh_interval_ / 2);
+    if (!status.ok()) spdlog::warn("event type catalog: {}", status.ToString());
+    std::unique_lock<std::mutex> lock(mu_);
+    // Retry sooner while nothing is loaded yet.
+    absl::Duration wait = types_ == nullptr ? absl::Milliseconds(200) : refresh_interval_;
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stopping_; });
+    if (stopping_) return;
+  }
+}
+
+}  // namespace hookd::appcache

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "hookd/queue/redis_connection.h"
+
+// Helpers for suites that run against the Redis scripts/test.sh starts.
+
+namespace hookd::queue {
+
+// Options for the server in HOOKD_TEST_REDIS_URL with key prefix "t:<suite>:<random>" and 4
+// partitions, so that suites run by `ctest -j` (and repeated runs) never share keys.
+// FAILED_PRECONDITION when HOOKD_TEST_REDIS_URL is unset.
+absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite);
+
+// Removes every key under "<options.key_prefix>:" (SCAN + UNLINK). UNAVAILABLE or INTERNAL on
+// failure.
+absl::Status DeleteKeys(const RedisOptions& options);
+
+}  // namespace hookd::queue

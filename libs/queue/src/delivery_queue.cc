@@ -1,0 +1,479 @@
+#include "hookd/queue/delivery_queue.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "hookd/common/status.h"
+
+namespace hookd::queue {
+namespace {
+
+constexpr int kMaxPartitions = 1024;
+// Connections beyond this many idle ones are closed when returned; the pool grows with the number
+// of concurrent callers and shrinks back to this.
+constexpr size_t kMaxIdleConnections = 16;
+
+// KEYS[1] the retry set, KEYS[2] its stream; ARGV[1] now (unix ms), ARGV[2] the most to move.
+// A script runs atomically, so a member is read, added and removed before any other caller can
+// see it: concurrent promoters never move one twice. Members that do not split are dropped, as
+// no worker could deliver them (Postgres still has the delivery).
+constexpr char kPromoteScript[] = R"lua(
+local function split(member)
+  local fields, pos = {}, 1
+  for i = 1, 4 do
+    local colon = string.find(member, ':', pos, true)
+    if not colon then return nil end
+    local len = tonumber(string.sub(member, pos, colon - 1))
+    if not len or len < 0 or string.sub(member, colon + len + 1, colon + len + 1) ~= ',' then
+      return nil
+    end
+    fields[i] = string.sub(member, colon + 1, colon + len)
+    pos = colon + len + 2
+  end
+  if pos ~= #member + 1 then return nil end
+  return fields
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local moved = 0
+for _, member in ipairs(due) do
+  local f = split(member)
+  if f then
+    redis.call('XADD', KEYS[2], '*', 'd', f[1], 'e', f[2], 'a', f[3], 'n', f[4])
+    moved = moved + 1
+  end
+  redis.call('ZREM', KEYS[1], member)
+end
+return moved
+)lua";
+
+bool ParsePositiveInt(std::string_view text, int& out) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1) {
+    return false;
+  }
+  out = value;
+  return true;
+}
+
+absl::Status ValidateMessage(const DeliveryMessage& message) {
+  if (message.delivery_id.empty()) return InvalidField("delivery_id", "must not be empty");
+  if (message.app_id.empty()) return InvalidField("app_id", "must not be empty");
+  if (message.attempt < 1) return InvalidField("attempt", "must be at least 1");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateName(const char* field, const std::string& name) {
+  if (name.empty()) return InvalidField(field, "must not be empty");
+  return absl::OkStatus();
+}
+
+void AppendNetstring(std::string& out, std::string_view value) {
+  absl::StrAppend(&out, value.size(), ":", absl::string_view(value.data(), value.size()), ",");
+}
+
+// Parses the flat field list of a stream entry ([d, v, e, v, a, v, n, v]).
+bool ParseFields(const Reply& fields, DeliveryMessage& message) {
+  if (fields.type != Reply::Type::kArray || fields.elements.size() % 2 != 0) return false;
+  bool have_d = false, have_a = false, have_n = false;
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    const std::string& name = fields.elements[i].str;
+    const std::string& value = fields.elements[i + 1].str;
+    if (name == "d") {
+      message.delivery_id = value;
+      have_d = !value.empty();
+    } else if (name == "e") {
+      message.event_id = value;
+    } else if (name == "a") {
+      message.app_id = value;
+      have_a = !value.empty();
+    } else if (name == "n") {
+      have_n = ParsePositiveInt(value, message.attempt);
+    }
+  }
+  return have_d && have_a && have_n;
+}
+
+// Parses a list of [id, fields] entries of `partition`, as XREADGROUP and XAUTOCLAIM return
+// them, into `out`; entries that do not parse go to `malformed`. Entries deleted while pending
+// come back as nil (Redis 6.2) and are skipped.
+void ParseEntries(const Reply& list, int partition, std::vector<StreamEntry>& out,
+                  std::vector<StreamEntry>& malformed) {
+  for (const Reply& item : list.elements) {
+    if (item.type != Reply::Type::kArray || item.elements.size() != 2) continue;
+    StreamEntry entry;
+    entry.partition = partition;
+    entry.entry_id = item.elements[0].str;
+    if (item.elements[1].is_nil()) continue;
+    if (ParseFields(item.elements[1], entry.message)) {
+      out.push_back(std::move(entry));
+    } else {
+      malformed.push_back(std::move(entry));
+    }
+  }
+}
+
+std::string Millis(absl::Duration duration) {
+  return std::to_string(std::max<int64_t>(0, absl::ToInt64Milliseconds(duration)));
+}
+
+class RedisDeliveryQueue final : public DeliveryQueue {
+ public:
+  RedisDeliveryQueue(RedisOptions options, std::unique_ptr<RedisConnection> first,
+                     std::string script_sha)
+      : options_(std::move(options)), script_sha_(std::move(script_sha)) {
+    stream_keys_.reserve(options_.partitions);
+    retry_keys_.reserve(options_.partitions);
+    for (int p = 0; p < options_.partitions; ++p) {
+      stream_keys_.push_back(StreamKey(options_, p));
+      retry_keys_.push_back(RetryKey(options_, p));
+      partition_of_key_[stream_keys_.back()] = p;
+    }
+    idle_.push_back(std::move(first));
+  }
+
+  const RedisOptions& options() const override { return options_; }
+
+  absl::Status Enqueue(const std::vector<DeliveryMessage>& messages) override {
+    for (const DeliveryMessage& message : messages) HOOKD_RETURN_IF_ERROR(ValidateMessage(message));
+    if (messages.empty()) return absl::OkStatus();
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(messages.size());
+    for (const DeliveryMessage& message : messages) {
+      commands.push_back({"XADD", stream_keys_[PartitionOf(message.app_id, options_.partitions)],
+                          "*", "d", message.delivery_id, "e", message.event_id, "a", message.app_id,
+                          "n", std::to_string(message.attempt)});
+    }
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    for (const Reply& reply : replies) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "XADD"));
+    return absl::OkStatus();
+  }
+
+  absl::Status EnsureGroup(const std::string& group) override {
+    HOOKD_RETURN_IF_ERROR(ValidateName("group", group));
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(options_.partitions);
+    for (const std::string& key : stream_keys_) {
+      // Id 0, not $: entries enqueued while the group was missing (Redis restarted empty and
+      // ingest enqueued before any worker read) must be delivered too.
+      commands.push_back({"XGROUP", "CREATE", key, group, "0", "MKSTREAM"});
+    }
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    for (const Reply& reply : replies) {
+      if (!reply.IsErrorCode("BUSYGROUP")) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "XGROUP"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<StreamEntry>> Read(const std::string& group,
+                                                const std::string& consumer,
+                                                const std::vector<int>& partitions, int count,
+                                                absl::Duration block) override {
+    HOOKD_RETURN_IF_ERROR(ValidateName("group", group));
+    HOOKD_RETURN_IF_ERROR(ValidateName("consumer", consumer));
+    if (count < 1) return InvalidField("count", "must be at least 1");
+    if (partitions.empty()) return InvalidField("partitions", "must not be empty");
+    std::vector<int> unique = partitions;
+    std::sort(unique.begin(), unique.end());
+    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+    for (int p : unique) HOOKD_RETURN_IF_ERROR(CheckPartition(p));
+
+    std::vector<std::string> command = {"XREADGROUP", "GROUP", group,
+                                        consumer,     "COUNT", std::to_string(count)};
+    absl::Duration wait = absl::ZeroDuration();
+    if (block > absl::ZeroDuration()) {
+      // BLOCK 0 would wait forever; a positive block below 1ms still blocks briefly.
+      wait = std::max(block, absl::Milliseconds(1));
+      command.push_back("BLOCK");
+      command.push_back(Millis(wait));
+    }
+    command.push_back("STREAMS");
+    for (int p : unique) command.push_back(stream_keys_[p]);
+    command.insert(command.end(), unique.size(), ">");
+
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline({command}, wait));
+    std::vector<StreamEntry> entries;
+    if (replies[0].IsErrorCode("NOGROUP")) {
+      // The streams or the group vanished: Redis restarted empty. Postgres re-enqueues what was
+      // lost; recreate the group so that those entries reach us.
+      HOOKD_RETURN_IF_ERROR(EnsureGroup(group));
+      return entries;
+    }
+    HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[0], "XREADGROUP"));
+    std::vector<StreamEntry> malformed;
+    for (const Reply& stream : replies[0].elements) {
+      if (stream.type != Reply::Type::kArray || stream.elements.size() != 2) continue;
+      auto it = partition_of_key_.find(stream.elements[0].str);
+      if (it == partition_of_key_.end()) continue;
+      ParseEntries(stream.elements[1], it->second, entries, malformed);
+    }
+    // Failing to drop them only means they come back once more, so the good entries still go out.
+    Ack(group, malformed).IgnoreError();
+    return entries;
+  }
+
+  absl::Status Ack(const std::string& group, const std::vector<StreamEntry>& entries) override {
+    HOOKD_RETURN_IF_ERROR(ValidateName("group", group));
+    if (entries.empty()) return absl::OkStatus();
+    std::map<int, std::vector<const std::string*>> ids_by_partition;
+    for (const StreamEntry& entry : entries) {
+      HOOKD_RETURN_IF_ERROR(CheckPartition(entry.partition));
+      ids_by_partition[entry.partition].push_back(&entry.entry_id);
+    }
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(2 * ids_by_partition.size());
+    for (const auto& [partition, ids] : ids_by_partition) {
+      std::vector<std::string> ack = {"XACK", stream_keys_[partition], group};
+      std::vector<std::string> del = {"XDEL", stream_keys_[partition]};
+      for (const std::string* id : ids) {
+        ack.push_back(*id);
+        del.push_back(*id);
+      }
+      commands.push_back(std::move(ack));
+      commands.push_back(std::move(del));
+    }
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    for (size_t i = 0; i < replies.size(); ++i) {
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[i], commands[i][0]));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<StreamEntry>> ClaimStale(const std::string& group,
+                                                      const std::string& consumer, int partition,
+                                                      absl::Duration min_idle, int count) override {
+    HOOKD_RETURN_IF_ERROR(ValidateName("group", group));
+    HOOKD_RETURN_IF_ERROR(ValidateName("consumer", consumer));
+    HOOKD_RETURN_IF_ERROR(CheckPartition(partition));
+    if (count < 1) return InvalidField("count", "must be at least 1");
+    std::vector<StreamEntry> entries;
+    std::vector<StreamEntry> malformed;
+    std::string cursor = "0-0";
+    // XAUTOCLAIM scans at most 10 * COUNT pending entries per call, so a long list of fresh
+    // pending entries may take several calls before the stale ones are found.
+    do {
+      int want = count - static_cast<int>(entries.size());
+      HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                             Pipeline({{"XAUTOCLAIM", stream_keys_[partition], group, consumer,
+                                        Millis(min_idle), cursor, "COUNT", std::to_string(want)}}));
+      const Reply& reply = replies[0];
+      if (reply.IsErrorCode("NOGROUP")) {
+        HOOKD_RETURN_IF_ERROR(EnsureGroup(group));
+        break;
+      }
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "XAUTOCLAIM"));
+      if (reply.type != Reply::Type::kArray || reply.elements.size() < 2) {
+        return absl::InternalError("redis XAUTOCLAIM: unexpected reply shape");
+      }
+      cursor = reply.elements[0].str;
+      ParseEntries(reply.elements[1], partition, entries, malformed);
+    } while (cursor != "0-0" && static_cast<int>(entries.size()) < count);
+    // Failing to drop them only means they come back once more, so the good entries still go out.
+    Ack(group, malformed).IgnoreError();
+    return entries;
+  }
+
+  absl::Status ScheduleRetries(
+      const std::vector<std::pair<DeliveryMessage, absl::Time>>& retries) override {
+    for (const auto& [message, due] : retries) HOOKD_RETURN_IF_ERROR(ValidateMessage(message));
+    if (retries.empty()) return absl::OkStatus();
+    std::map<int, std::vector<std::string>> commands_by_partition;
+    for (const auto& [message, due] : retries) {
+      int partition = PartitionOf(message.app_id, options_.partitions);
+      std::vector<std::string>& command = commands_by_partition[partition];
+      if (command.empty()) command = {"ZADD", retry_keys_[partition]};
+      command.push_back(std::to_string(absl::ToUnixMillis(due)));
+      command.push_back(EncodeRetryMember(message));
+    }
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(commands_by_partition.size());
+    for (auto& [partition, command] : commands_by_partition) commands.push_back(std::move(command));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    for (const Reply& reply : replies) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "ZADD"));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int> PromoteDueRetries(absl::Time now, int limit_per_partition) override {
+    if (limit_per_partition < 1) return InvalidField("limit_per_partition", "must be at least 1");
+    const std::string now_ms = std::to_string(absl::ToUnixMillis(now));
+    const std::string limit = std::to_string(limit_per_partition);
+    auto evalsha = [&](int p) {
+      return std::vector<std::string>{"EVALSHA",       script_sha_, "2",  retry_keys_[p],
+                                      stream_keys_[p], now_ms,      limit};
+    };
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(options_.partitions);
+    for (int p = 0; p < options_.partitions; ++p) commands.push_back(evalsha(p));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+
+    int moved = 0;
+    std::vector<int> missing_script;
+    for (int p = 0; p < options_.partitions; ++p) {
+      if (replies[p].IsErrorCode("NOSCRIPT")) {
+        missing_script.push_back(p);
+        continue;
+      }
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[p], "EVALSHA"));
+      moved += static_cast<int>(replies[p].integer);
+    }
+    if (missing_script.empty()) return moved;
+
+    // Redis restarted (or ran SCRIPT FLUSH) since the script was loaded: load it again ahead of
+    // the partitions that missed it, in the same round trip.
+    commands.clear();
+    commands.push_back({"SCRIPT", "LOAD", kPromoteScript});
+    for (int p : missing_script) commands.push_back(evalsha(p));
+    HOOKD_ASSIGN_OR_RETURN(replies, Pipeline(commands));
+    HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[0], "SCRIPT LOAD"));
+    for (size_t i = 1; i < replies.size(); ++i) {
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[i], "EVALSHA"));
+      moved += static_cast<int>(replies[i].integer);
+    }
+    return moved;
+  }
+
+  absl::StatusOr<Depth> GetDepth(const std::string& group) override {
+    HOOKD_RETURN_IF_ERROR(ValidateName("group", group));
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(3 * options_.partitions);
+    for (int p = 0; p < options_.partitions; ++p) {
+      commands.push_back({"XLEN", stream_keys_[p]});
+      commands.push_back({"XPENDING", stream_keys_[p], group});
+      commands.push_back({"ZCARD", retry_keys_[p]});
+    }
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    Depth depth;
+    for (int p = 0; p < options_.partitions; ++p) {
+      const Reply& length = replies[3 * p];
+      const Reply& pending = replies[3 * p + 1];
+      const Reply& retry = replies[3 * p + 2];
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(length, "XLEN"));
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(retry, "ZCARD"));
+      depth.stream_length += length.integer;
+      depth.retry_scheduled += retry.integer;
+      // A missing group has nothing pending.
+      if (pending.IsErrorCode("NOGROUP")) continue;
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(pending, "XPENDING"));
+      if (pending.type == Reply::Type::kArray && !pending.elements.empty()) {
+        depth.pending += pending.elements[0].integer;
+      }
+    }
+    return depth;
+  }
+
+ private:
+  absl::Status CheckPartition(int partition) const {
+    if (partition < 0 || partition >= options_.partitions) {
+      return InvalidField("partition",
+                          absl::StrCat(partition, " is not in 0..", options_.partitions - 1));
+    }
+    return absl::OkStatus();
+  }
+
+  // Runs `commands` as one pipeline on a connection no other thread uses meanwhile.
+  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands,
+                                              absl::Duration extra_wait = absl::ZeroDuration()) {
+    std::unique_ptr<RedisConnection> connection;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!idle_.empty()) {
+        connection = std::move(idle_.back());
+        idle_.pop_back();
+      }
+    }
+    if (connection == nullptr) {
+      HOOKD_ASSIGN_OR_RETURN(connection, RedisConnection::Create(options_));
+    }
+    // A connection that broke stays pooled: it reconnects on its next call.
+    absl::StatusOr<std::vector<Reply>> replies = connection->Pipeline(commands, extra_wait);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(connection));
+    }
+    return replies;
+  }
+
+  const RedisOptions options_;
+  const std::string script_sha_;
+  std::vector<std::string> stream_keys_;
+  std::vector<std::string> retry_keys_;
+  absl::flat_hash_map<std::string, int> partition_of_key_;
+
+  std::mutex mu_;
+  std::vector<std::unique_ptr<RedisConnection>> idle_;  // guarded by mu_
+};
+
+}  // namespace
+
+int PartitionOf(std::string_view app_id, int partitions) {
+  if (partitions <= 1) return 0;
+  // 32-bit FNV-1a: cheap, and fixed forever, since changing it would reorder apps' deliveries.
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : app_id) {
+    hash ^= c;
+    hash *= 16777619u;
+  }
+  return static_cast<int>(hash % static_cast<uint32_t>(partitions));
+}
+
+std::string StreamKey(const RedisOptions& options, int partition) {
+  return absl::StrCat(options.key_prefix, ":{p", partition, "}:deliveries");
+}
+
+std::string RetryKey(const RedisOptions& options, int partition) {
+  return absl::StrCat(options.key_prefix, ":{p", partition, "}:retry");
+}
+
+std::string EncodeRetryMember(const DeliveryMessage& message) {
+  std::string out;
+  out.reserve(message.delivery_id.size() + message.event_id.size() + message.app_id.size() + 24);
+  AppendNetstring(out, message.delivery_id);
+  AppendNetstring(out, message.event_id);
+  AppendNetstring(out, message.app_id);
+  AppendNetstring(out, std::to_string(message.attempt));
+  return out;
+}
+
+absl::StatusOr<DeliveryMessage> DecodeRetryMember(std::string_view member) {
+  std::string fields[4];
+  for (std::string& field : fields) {
+    size_t colon = member.find(':');
+    size_t length = 0;
+    if (colon == std::string_view::npos || colon == 0) {
+      return InvalidField("member", "not a retry member");
+    }
+    auto [end, ec] = std::from_chars(member.data(), member.data() + colon, length);
+    if (ec != std::errc() || end != member.data() + colon || member.size() < colon + length + 2 ||
+        member[colon + 1 + length] != ',') {
+      return InvalidField("member", "not a retry member");
+    }
+    field = std::string(member.substr(colon + 1, length));
+    member.remove_prefix(colon + length + 2);
+  }
+  DeliveryMessage message{std::move(fields[0]), std::move(fields[1]), std::move(fields[2]), 0};
+  if (!member.empty() || !ParsePositiveInt(fields[3], message.attempt)) {
+    return InvalidField("member", "not a retry member");
+  }
+  return message;
+}
+
+absl::StatusOr<std::unique_ptr<DeliveryQueue>> DeliveryQueue::Create(const RedisOptions& options) {
+  if (options.partitions < 1 || options.partitions > kMaxPartitions) {
+    return InvalidField("partitions", absl::StrCat("must be in 1..", kMaxPartitions));
+  }
+  if (options.key_prefix.empty()) return InvalidField("key_prefix", "must not be empty");
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
+                         RedisConnection::Create(options));
+  // Loading the script up front both checks that Redis answers commands and yields the sha that
+  // EVALSHA needs; it is reloaded when Redis loses it.
+  HOOKD_ASSIGN_OR_RETURN(Reply sha, connection->Command({"SCRIPT", "LOAD", kPromoteScript}));
+  return std::unique_ptr<DeliveryQueue>(
+      new RedisDeliveryQueue(options, std::move(connection), std::move(sha.str)));
+}
+
+}  // namespace hookd::queue

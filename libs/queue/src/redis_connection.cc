@@ -1,0 +1,314 @@
+#include "hookd/queue/redis_connection.h"
+
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/time.h>
+
+#include <charconv>
+#include <mutex>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "hookd/common/status.h"
+
+namespace hookd::queue {
+namespace {
+
+constexpr char kUrlField[] = "redis_url";
+constexpr char kUrlShape[] = "expected redis://[[user]:password@]host[:port][/db]";
+
+struct ReplyDeleter {
+  void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// hiredis writes with write(2), not send(MSG_NOSIGNAL): writing to a connection Redis closed would
+// raise SIGPIPE and kill the process instead of returning EPIPE. A handler someone installed is
+// left alone.
+void IgnoreSigpipeOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      signal(SIGPIPE, SIG_IGN);
+    }
+  });
+}
+
+bool ParseInt(std::string_view text, int min, int max, int& out) {
+  if (text.empty()) return false;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return false;
+  if (value < min || value > max) return false;
+  out = value;
+  return true;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = absl::ascii_tolower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Percent-decodes `text` so that passwords may contain ':', '@' or '/'.
+bool PercentDecode(std::string_view text, std::string& out) {
+  out.clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) return false;
+    int hi = HexValue(text[i + 1]);
+    int lo = HexValue(text[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+// Schemes are case-insensitive (RFC 3986).
+bool HasSchemePrefix(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (absl::ascii_tolower(text[i]) != prefix[i]) return false;
+  }
+  return true;
+}
+
+Reply Convert(const redisReply& reply) {
+  Reply out;
+  switch (reply.type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(reply.str, reply.len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(reply.str, reply.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(reply.str, reply.len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = reply.integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(reply.elements);
+      for (size_t i = 0; i < reply.elements; ++i) {
+        out.elements.push_back(reply.element[i] != nullptr ? Convert(*reply.element[i]) : Reply{});
+      }
+      break;
+    default:
+      break;  // REDIS_REPLY_NIL
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<RedisEndpoint> ParseRedisUrl(const std::string& url) {
+  std::string_view rest = url;
+  if (HasSchemePrefix(rest, "rediss://")) {
+    return InvalidField(kUrlField, "TLS (rediss://) is not supported");
+  }
+  if (!HasSchemePrefix(rest, "redis://")) {
+    return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (wrong scheme)"));
+  }
+  rest.remove_prefix(std::string_view("redis://").size());
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (no query or fragment)"));
+  }
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+
+  RedisEndpoint endpoint;
+  // The last '@' ends the user info, so an unencoded '@' in a password still parses.
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view user_info = authority.substr(0, at);
+    authority.remove_prefix(at + 1);
+    size_t colon = user_info.find(':');
+    if (colon == std::string_view::npos) {
+      return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (user info without a password)"));
+    }
+    if (!PercentDecode(user_info.substr(0, colon), endpoint.user) ||
+        !PercentDecode(user_info.substr(colon + 1), endpoint.password)) {
+      return InvalidField(kUrlField, "bad percent-encoding in user info");
+    }
+    if (endpoint.password.empty()) {
+      return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (empty password)"));
+    }
+  }
+
+  std::string_view port_text;
+  if (authority.starts_with('[')) {  // [IPv6]:port
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return InvalidField(kUrlField, "unterminated [IPv6] host");
+    endpoint.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return InvalidField(kUrlField, kUrlShape);
+      port_text = after.substr(1);
+      if (port_text.empty()) return InvalidField(kUrlField, "empty port");
+    }
+  } else {
+    size_t colon = authority.find(':');
+    endpoint.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      if (port_text.empty()) return InvalidField(kUrlField, "empty port");
+    }
+  }
+  if (endpoint.host.empty()) return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (no host)"));
+  if (!port_text.empty() && !ParseInt(port_text, 1, 65535, endpoint.port)) {
+    return InvalidField(kUrlField, "port must be a number in 1..65535");
+  }
+  if (!path.empty() && !ParseInt(path, 0, 1 << 20, endpoint.db)) {
+    return InvalidField(kUrlField, "db must be a non-negative number, as in redis://host:6379/0");
+  }
+  return endpoint;
+}
+
+bool Reply::IsErrorCode(const std::string& code) const {
+  return type == Type::kError && absl::StartsWith(str, code) &&
+         (str.size() == code.size() || str[code.size()] == ' ');
+}
+
+absl::Status ReplyStatus(const Reply& reply, const std::string& what) {
+  if (!reply.is_error()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("redis ", what, ": ", reply.str));
+}
+
+void RedisConnection::ContextDeleter::operator()(redisContext* context) const {
+  redisFree(context);
+}
+
+RedisConnection::RedisConnection(RedisEndpoint endpoint, const RedisOptions& options)
+    : endpoint_(std::move(endpoint)),
+      connect_timeout_(options.connect_timeout),
+      command_timeout_(options.command_timeout) {}
+
+RedisConnection::~RedisConnection() = default;
+
+absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Create(
+    const RedisOptions& options) {
+  HOOKD_ASSIGN_OR_RETURN(RedisEndpoint endpoint, ParseRedisUrl(options.url));
+  if (options.connect_timeout <= absl::ZeroDuration()) {
+    return InvalidField("connect_timeout", "must be positive");
+  }
+  if (options.command_timeout <= absl::ZeroDuration()) {
+    return InvalidField("command_timeout", "must be positive");
+  }
+  IgnoreSigpipeOnce();
+  std::unique_ptr<RedisConnection> connection(new RedisConnection(std::move(endpoint), options));
+  HOOKD_RETURN_IF_ERROR(connection->Connect());
+  return connection;
+}
+
+absl::Status RedisConnection::Connect() {
+  context_.reset();
+  socket_timeout_ = absl::ZeroDuration();
+  ContextPtr context(redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port,
+                                             absl::ToTimeval(connect_timeout_)));
+  auto where = [&] { return absl::StrCat("redis ", endpoint_.host, ":", endpoint_.port); };
+  if (context == nullptr) return absl::UnavailableError(absl::StrCat(where(), ": out of memory"));
+  if (context->err != 0) {
+    return absl::UnavailableError(absl::StrCat(where(), ": connect: ", context->errstr));
+  }
+  // Keepalive lets a connection to a vanished host fail instead of idling forever.
+  redisEnableKeepAlive(context.get());
+  context_ = std::move(context);
+  HOOKD_RETURN_IF_ERROR(SetTimeout(command_timeout_));
+
+  std::vector<std::vector<std::string>> setup;
+  if (!endpoint_.password.empty()) {
+    if (endpoint_.user.empty()) {
+      setup.push_back({"AUTH", endpoint_.password});
+    } else {
+      setup.push_back({"AUTH", endpoint_.user, endpoint_.password});
+    }
+  }
+  if (endpoint_.db != 0) setup.push_back({"SELECT", std::to_string(endpoint_.db)});
+  if (setup.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<Reply>> replies = Pipeline(setup);
+  if (!replies.ok()) return replies.status();
+  for (size_t i = 0; i < replies->size(); ++i) {
+    if ((*replies)[i].is_error()) {
+      // A refused AUTH or SELECT would make every later command fail or hit the wrong db.
+      context_.reset();
+      return ReplyStatus((*replies)[i], setup[i][0]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisConnection::SetTimeout(absl::Duration timeout) {
+  if (timeout == socket_timeout_) return absl::OkStatus();
+  if (redisSetTimeout(context_.get(), absl::ToTimeval(timeout)) != REDIS_OK) {
+    std::string error = context_->errstr;
+    context_.reset();
+    return absl::UnavailableError(absl::StrCat("redis ", endpoint_.host, ":", endpoint_.port,
+                                               ": setting the socket timeout: ", error));
+  }
+  socket_timeout_ = timeout;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Reply>> RedisConnection::Pipeline(
+    const std::vector<std::vector<std::string>>& commands, absl::Duration extra_wait) {
+  std::vector<Reply> replies;
+  if (commands.empty()) return replies;
+  for (const auto& command : commands) {
+    if (command.empty()) return absl::InvalidArgumentError("redis: empty command in pipeline");
+  }
+  if (context_ == nullptr) HOOKD_RETURN_IF_ERROR(Connect());
+  HOOKD_RETURN_IF_ERROR(SetTimeout(command_timeout_ + std::max(extra_wait, absl::ZeroDuration())));
+
+  auto broken = [&] {
+    std::string error = context_->errstr[0] != '\0' ? context_->errstr : "connection lost";
+    // The socket may still hold replies of this pipeline; reading on would misattribute them.
+    context_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("redis ", endpoint_.host, ":", endpoint_.port, ": ", error));
+  };
+  for (const auto& command : commands) {
+    argv_.clear();
+    argv_len_.clear();
+    for (const std::string& arg : command) {
+      argv_.push_back(arg.data());
+      argv_len_.push_back(arg.size());
+    }
+    if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv_.size()), argv_.data(),
+                               argv_len_.data()) != REDIS_OK) {
+      return broken();
+    }
+  }
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    // The first call flushes the whole output buffer, so all commands travel together.
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK) return broken();
+    ReplyPtr reply(static_cast<redisReply*>(raw));
+    replies.push_back(Convert(*reply));
+  }
+  return replies;
+}
+
+absl::StatusOr<Reply> RedisConnection::Command(const std::vector<std::string>& argv) {
+  HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline({argv}));
+  HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[0], argv[0]));
+  return std::move(replies[0]);
+}
+
+}  // namespace hookd::queue

@@ -1,0 +1,63 @@
+#include "hookd/queue/test_redis.h"
+
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "hookd/common/status.h"
+
+namespace hookd::queue {
+namespace {
+
+// `text` with the glob characters of SCAN MATCH escaped, so a prefix matches only itself.
+std::string GlobEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite) {
+  const char* url = std::getenv("HOOKD_TEST_REDIS_URL");
+  if (url == nullptr || *url == '\0') {
+    return absl::FailedPreconditionError(
+        "HOOKD_TEST_REDIS_URL is not set; run the suite through scripts/test.sh, which starts a "
+        "Redis and sets it (e.g. redis://127.0.0.1:56380/0)");
+  }
+  std::random_device device;
+  std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device());
+  RedisOptions options;
+  options.url = url;
+  options.key_prefix = absl::StrFormat("t:%s:%016x", std::string(suite), random());
+  options.partitions = 4;
+  return options;
+}
+
+absl::Status DeleteKeys(const RedisOptions& options) {
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
+                         RedisConnection::Create(options));
+  const std::string pattern = absl::StrCat(GlobEscape(options.key_prefix), ":*");
+  std::string cursor = "0";
+  do {
+    HOOKD_ASSIGN_OR_RETURN(
+        Reply reply, connection->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}));
+    if (reply.type != Reply::Type::kArray || reply.elements.size() != 2) {
+      return absl::InternalError("redis SCAN: unexpected reply shape");
+    }
+    cursor = reply.elements[0].str;
+    std::vector<std::string> unlink = {"UNLINK"};
+    for (const Reply& key : reply.elements[1].elements) unlink.push_back(key.str);
+    if (unlink.size() > 1) HOOKD_RETURN_IF_ERROR(connection->Command(unlink).status());
+  } while (cursor != "0");
+  return absl::OkStatus();
+}
+
+}  // namespace hookd::queue

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a running hookd: installs packages, builds,
+# starts a private Postgres and Redis, starts the services that have been built, and shows
+# the control plane working through hookctl. Services keep running; scripts/down.sh stops them.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<EOF
+Usage: scripts/up.sh [--no-build] [--no-demo]
+
+Installs dependencies, builds, starts Postgres (127.0.0.1:55432) and Redis (127.0.0.1:56379),
+then (re)starts hookd-subscription (127.0.0.1:50051) and, once they are built, hookd-ingest
+(:50052) and hookd-worker (:50053), and runs a short hookctl demo.
+
+  --no-build  skip install-deps and the build (use what is in \$BUILD_DIR/bin)
+  --no-demo   skip the demo
+
+State lives in \$HOOKD_DATA_DIR (default: .data/): databases, logs and pidfiles in run/,
+and the generated admin-token and master-key. Stop everything with scripts/down.sh.
+EOF
+}
+
+do_build=1 do_demo=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --no-build) do_build=0; shift ;;
+    --no-demo) do_demo=0; shift ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+cd "$HOOKD_ROOT"
+build_dir="${BUILD_DIR:-build}"
+bin_dir="$(cd "$HOOKD_ROOT" && realpath -m "$build_dir/bin")"
+run_dir="$HOOKD_DATA_DIR/run"
+subscription_addr=127.0.0.1:50051
+
+# rel PATH — PATH as the user can type it from the current directory.
+rel() { case "$1" in "$PWD"/*) printf '%s' "${1#"$PWD"/}" ;; *) printf '%s' "$1" ;; esac; }
+
+if [ "$do_build" = 1 ]; then
+  bash scripts/build.sh
+fi
+[ -x "$bin_dir/hookd-subscription" ] ||
+  die "$bin_dir/hookd-subscription not found; did the build succeed? (scripts/build.sh)"
+
+mkdir -p "$HOOKD_DATA_DIR" "$run_dir"
+bash scripts/pg.sh start
+bash scripts/redis.sh start
+
+# ensure_secret PATH CMD... — writes CMD's output to PATH the first time only, owner-only,
+# so restarts keep the same admin token and, crucially, the same master key: a new key would
+# make every stored signing secret undecryptable.
+ensure_secret() {
+  local path="$1"
+  shift
+  if [ ! -s "$path" ]; then
+    (umask 077 && "$@" >"$path.tmp") && mv "$path.tmp" "$path"
+    log "generated $(rel "$path")"
+  fi
+  chmod 600 "$path"
+}
+ensure_secret "$HOOKD_DATA_DIR/admin-token" openssl rand -hex 32
+ensure_secret "$HOOKD_DATA_DIR/master-key" openssl rand -base64 32
+admin_token="$(cat "$HOOKD_DATA_DIR/admin-token")"
+
+# Settings shared by all services (names from DESIGN.md); HOOKD_LISTEN is per service.
+HOOKD_DATABASE_URL="$(bash scripts/pg.sh url)"
+HOOKD_REDIS_URL="$(bash scripts/redis.sh url)"
+HOOKD_ADMIN_TOKEN="$admin_token"
+HOOKD_MASTER_KEY="$(cat "$HOOKD_DATA_DIR/master-key")"
+HOOKD_SUBSCRIPTION_ADDR="$subscription_addr"
+# Dev only: the demo and local receivers are plain-http endpoints on loopback, which a
+# production deployment must refuse (https only, no private or loopback targets).
+HOOKD_ALLOW_HTTP=true
+HOOKD_PRIVATE_ALLOWLIST=127.0.0.0/8
+export HOOKD_DATABASE_URL HOOKD_REDIS_URL HOOKD_ADMIN_TOKEN HOOKD_MASTER_KEY \
+  HOOKD_SUBSCRIPTION_ADDR HOOKD_ALLOW_HTTP HOOKD_PRIVATE_ALLOWLIST
+
+# Service table: name, gRPC address, metrics address (distinct, so three services can share
+# one host without fighting over a default metrics port).
+services=(subscription ingest worker)
+declare -A listen=([subscription]=127.0.0.1:50051 [ingest]=127.0.0.1:50052 [worker]=127.0.0.1:50053)
+declare -A metrics=([subscription]=127.0.0.1:59091 [ingest]=127.0.0.1:59092 [worker]=127.0.0.1:59093)
+
+# Restart rather than keep old processes, so a rebuild is what runs after up.sh. Data-plane
+# services go first since they depend on hookd-subscription.
+for ((i = ${#services[@]} - 1; i >= 0; i--)); do
+  name="hookd-${services[i]}"
+  [ ! -f "$run_dir/$name.pid" ] || stop_pid "$name" "$run_dir/$name.pid"
+done
+
+# started_or_dead PID CMD... — stop waiting when CMD succeeds or the process has exited, so a
+# crash at startup is reported at once instead of after the whole deadline.
+started_or_dead() {
+  local pid="$1"
+  shift
+  ! pid_alive "$pid" || "$@"
+}
+
+# start_service NAME — starts hookd-NAME in the background, detached (setsid) so it outlives
+# this script and the terminal, then waits until it serves; exits the script if it does not.
+start_service() {
+  local svc="$1" name="hookd-$1" addr="${listen[$1]}"
+  local bin="$bin_dir/$name" pidfile="$run_dir/$name.pid" logfile="$run_dir/$name.log"
+  if port_in_use "${addr##*:}"; then
+    die "port ${addr##*:} for $name is in use by a process up.sh did not start; stop it first"
+  fi
+  log "starting $name on $addr (log: $(rel "$logfile"))"
+  HOOKD_LISTEN="$addr" HOOKD_METRICS_LISTEN="${metrics[$svc]}" \
+    setsid "$bin" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  local pid=$!
+  # hookd-subscription is ready when an authenticated RPC succeeds (proves Postgres and auth
+  # work too); the others when their gRPC port listens.
+  local ready=(port_in_use "${addr##*:}")
+  if [ "$svc" = subscription ] && [ -x "$bin_dir/hookctl" ]; then
+    ready=("$bin_dir/hookctl" --server "$addr" --token "$admin_token" event-types list)
+  fi
+  if ! wait_for 30 "$name to serve on $addr" started_or_dead "$pid" "${ready[@]}" ||
+    ! pid_alive "$pid"; then
+    tail -n 30 "$logfile" >&2 || true
+    die "$name did not start; full log: $(rel "$logfile")"
+  fi
+  log "$name ready (pid $pid)"
+}
+
+start_service subscription
+for svc in ingest worker; do
+  if [ -x "$bin_dir/hookd-$svc" ]; then
+    start_service "$svc"
+  else
+    log "hookd-$svc not built yet (in progress); skipped"
+  fi
+done
+
+hookctl=("$bin_dir/hookctl" --server "$subscription_addr" --token "$admin_token")
+
+# ok_if_exists WHAT CMD... — runs CMD and prints its output; an ALREADY_EXISTS failure counts
+# as success so the demo can run on every up.sh. Any other failure stops the script.
+ok_if_exists() {
+  local what="$1" out rc=0
+  shift
+  out="$("$@" 2>&1)" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    printf '%s\n' "$out"
+  elif grep -qiE 'already[_ ]exists' <<<"$out"; then
+    log "$what already exists"
+  else
+    printf '%s\n' "$out" >&2
+    die "$what: hookctl exited with $rc"
+  fi
+}
+
+# demo — shows the control plane working through hookctl against the services just started:
+# an event type and a webhook app for tenant "acme", then the tenant's apps.
+# Later work extends this with a real delivery once hookd-ingest and hookd-worker exist:
+# start a local receiver, publish video.ready through hookd-ingest, and show the signed POST
+# it received and its entry in the delivery log.
+demo() {
+  log "demo: event type video.ready"
+  ok_if_exists "event type video.ready" \
+    "${hookctl[@]}" event-types create video.ready --description "A video finished rendering"
+
+  # Only create the app once; its port 9 (discard) endpoint is never called without ingest.
+  if "${hookctl[@]}" --json apps list --tenant acme 2>/dev/null | grep -qE '"name": *"demo"'; then
+    log "demo: app 'demo' of tenant acme already exists"
+  else
+    log "demo: app 'demo' for tenant acme (its signing secret is shown once, here)"
+    ok_if_exists "app demo" "${hookctl[@]}" apps create --tenant acme --name demo \
+      --url http://127.0.0.1:9/hooks --event-type video.ready --event-type 'render.*' --skip-test
+  fi
+
+  log "demo: apps of tenant acme"
+  "${hookctl[@]}" apps list --tenant acme
+}
+
+if [ "$do_demo" = 1 ]; then
+  if [ -x "$bin_dir/hookctl" ]; then
+    demo
+  else
+    log "hookctl not built yet; demo skipped"
+  fi
+fi
+
+hookctl_rel="$(rel "$bin_dir/hookctl")"
+cat <<EOF
+
+hookd is up.
+  Postgres      $HOOKD_DATABASE_URL
+  Redis         $HOOKD_REDIS_URL
+  services      $(for s in "${services[@]}"; do
+    [ -f "$run_dir/hookd-$s.pid" ] && printf 'hookd-%s (%s)  ' "$s" "${listen[$s]}"
+  done)
+  logs          $(rel "$run_dir")/
+
+Try next:
+  export HOOKD_SERVER=$subscription_addr HOOKD_TOKEN=\$(cat $(rel "$HOOKD_DATA_DIR/admin-token"))
+  $hookctl_rel --help
+  $hookctl_rel event-types list
+  $hookctl_rel apps list --tenant acme
+  $hookctl_rel apps get APP_ID
+  $hookctl_rel apps disable APP_ID --reason maintenance
+  $hookctl_rel apps rotate-secret APP_ID
+
+Stop everything with scripts/down.sh (data stays in $(rel "$HOOKD_DATA_DIR")/).
+EOF

@@ -1,0 +1,625 @@
+// Runs the real hookctl binary against an in-process hookd-subscription server on a test
+// database, and checks exit codes and output as an operator or a script would see them.
+
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "hookd/apps/ip_policy.h"
+#include "hookd/db/test_database.h"
+#include "hookd/subscription/server.h"
+#include "nlohmann/json.hpp"
+
+extern char** environ;
+
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+constexpr char kAdminToken[] = "test-admin-token";
+// base64 of the bytes 0..31.
+constexpr char kMasterKey[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::ostream& operator<<(std::ostream& os, const Outcome& o) {
+  return os << "exit " << o.exit_code << "\n--- stdout\n" << o.out << "--- stderr\n" << o.err;
+}
+
+// Runs hookctl with exactly `args`, an environment without HOOKD_SERVER and HOOKD_TOKEN plus
+// `env`, and collects both output streams and the exit code. posix_spawn rather than fork: the
+// test process runs gRPC threads, and only exec may follow a fork in a threaded process.
+Outcome Spawn(const std::vector<std::string>& args,
+              const std::map<std::string, std::string>& env = {}) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    if (entry.rfind("HOOKD_SERVER=", 0) == 0 || entry.rfind("HOOKD_TOKEN=", 0) == 0) continue;
+    env_strings.push_back(std::move(entry));
+  }
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  std::vector<std::string> argv_strings = {HOOKCTL_PATH};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  int out_pipe[2];
+  int err_pipe[2];
+  Outcome outcome;
+  if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return outcome;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+    posix_spawn_file_actions_addclose(&actions, fd);
+  }
+  pid_t pid = 0;
+  int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (spawned != 0) {
+    ADD_FAILURE() << "posix_spawn " << argv[0] << ": " << std::strerror(spawned);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    return outcome;
+  }
+  // Both pipes are drained together so that a child filling one of them never blocks.
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&outcome.out, &outcome.err};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buffer[4096];
+      ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+      if (n > 0) {
+        sinks[i]->append(buffer, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return outcome;
+}
+
+nlohmann::json ParseJson(const Outcome& outcome) {
+  auto json = nlohmann::json::parse(outcome.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(json.is_discarded()) << "stdout is not JSON:\n" << outcome;
+  return json;
+}
+
+class HookctlTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto db = hookd::db::TestDatabase::Create("hookctl");
+    ASSERT_TRUE(db.ok()) << db.status();
+    database_ = std::move(*db).release();
+    hookd::subscription::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.database_url = database_->url();
+    options.admin_token = kAdminToken;
+    options.master_key = kMasterKey;
+    options.validation.allow_http = true;
+    auto allowlist = hookd::apps::ParseAllowlist("127.0.0.0/8");
+    ASSERT_TRUE(allowlist.ok()) << allowlist.status();
+    options.validation.private_allowlist = *allowlist;
+    auto server = hookd::subscription::Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server).release();
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete database_;
+    database_ = nullptr;
+  }
+
+  void SetUp() override { ASSERT_NE(server_, nullptr) << "the server did not start"; }
+
+  static std::string Address() { return "127.0.0.1:" + std::to_string(server_->port()); }
+
+  // hookctl as the admin: --server and --token, then `args`.
+  static Outcome Admin(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", Address(), "--token", kAdminToken});
+    return Spawn(args);
+  }
+
+  // Creates an app of `tenant` and returns its id.
+  static std::string CreateApp(const std::string& tenant, const std::string& name,
+                               std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--json",       "apps",    "create",
+                                     "--tenant",     tenant,    "--name",
+                                     name,           "--url",   "http://127.0.0.1:9/hook",
+                                     "--event-type", "video.*", "--skip-test"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Outcome created = Admin(args);
+    EXPECT_EQ(created.exit_code, 0) << created;
+    nlohmann::json app = ParseJson(created);
+    if (!app.is_object() || !app.contains("id")) return "";
+    return app["id"].get<std::string>();
+  }
+
+  static hookd::db::TestDatabase* database_;
+  static hookd::subscription::Server* server_;
+};
+
+hookd::db::TestDatabase* HookctlTest::database_ = nullptr;
+hookd::subscription::Server* HookctlTest::server_ = nullptr;
+
+TEST_F(HookctlTest, EventTypesCreateListArchive) {
+  Outcome created = Admin({"event-types", "create", "cli.video.ready", "--description",
+                           "A render finished", "--schema", R"({"type":"object"})"});
+  ASSERT_EQ(created.exit_code, 0) << created;
+  EXPECT_THAT(created.out,
+              AllOf(HasSubstr("name:"), HasSubstr("cli.video.ready"),
+                    HasSubstr("A render finished"), HasSubstr("schema:"), HasSubstr("\"object\"")));
+  EXPECT_EQ(created.err, "");
+
+  Outcome again = Admin({"event-types", "create", "cli.video.ready"});
+  EXPECT_EQ(again.exit_code, 1) << again;
+  EXPECT_THAT(again.err, StartsWith("hookctl: ALREADY_EXISTS: "));
+  EXPECT_EQ(again.out, "");
+
+  Outcome listed = Admin({"event-types", "list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed;
+  EXPECT_THAT(listed.out, StartsWith("NAME"));
+  EXPECT_THAT(listed.out, AllOf(HasSubstr("ARCHIVED"), HasSubstr("DESCRIPTION"),
+                                HasSubstr("cli.video.ready"), HasSubstr("A render finished")));
+
+  Outcome archived = Admin({"event-types", "archive", "cli.video.ready"});
+  ASSERT_EQ(archived.exit_code, 0) << archived;
+  EXPECT_THAT(archived.out, testing::ContainsRegex("archived: +true"));
+
+  Outcome active_only = Admin({"event-types", "list"});
+  ASSERT_EQ(active_only.exit_code, 0) << active_only;
+  EXPECT_THAT(active_only.out, Not(HasSubstr("cli.video.ready")));
+
+  Outcome with_archived = Admin({"--json", "event-types", "list", "--include-archived"});
+  ASSERT_EQ(with_archived.exit_code, 0) << with_archived;
+  nlohmann::json json = ParseJson(with_archived);
+  ASSERT_TRUE(json.contains("event_types")) << with_archived;
+  bool found = false;
+  for (const auto& type : json["event_types"]) {
+    if (type["name"] == "cli.video.ready") {
+      found = true;
+      EXPECT_EQ(type["archived"], true);
+      EXPECT_EQ(type["description"], "A render finished");
+    }
+  }
+  EXPECT_TRUE(found) << with_archived;
+
+  Outcome missing = Admin({"event-types", "archive", "cli.no.such"});
+  EXPECT_EQ(missing.exit_code, 1) << missing;
+  EXPECT_THAT(missing.err, StartsWith("hookctl: NOT_FOUND: "));
+}
+
+TEST_F(HookctlTest, EventTypesSchemaFromFileAndBadSchema) {
+  std::string path = ::testing::TempDir() + "/hookctl_schema.json";
+  {
+    FILE* file = fopen(path.c_str(), "w");
+    ASSERT_NE(file, nullptr);
+    fputs(R"({"type": "object", "required": ["id"]})", file);
+    fclose(file);
+  }
+  Outcome created =
+      Admin({"--json", "event-types", "create", "cli.file.schema", "--schema=@" + path});
+  ASSERT_EQ(created.exit_code, 0) << created;
+  nlohmann::json json = ParseJson(created);
+  EXPECT_EQ(json["name"], "cli.file.schema");
+  EXPECT_THAT(json["schema"].get<std::string>(), HasSubstr("required"));
+
+  Outcome bad = Admin({"event-types", "create", "cli.bad.schema", "--schema", "[1,2"});
+  EXPECT_EQ(bad.exit_code, 2) << bad;
+  EXPECT_THAT(bad.err, HasSubstr("--schema: not a JSON object"));
+
+  Outcome invalid_name = Admin({"event-types", "create", "Not Valid"});
+  EXPECT_EQ(invalid_name.exit_code, 1) << invalid_name;
+  EXPECT_THAT(invalid_name.err, StartsWith("hookctl: INVALID_ARGUMENT: event_type.name"));
+}
+
+TEST_F(HookctlTest, CreateShowsTheSecretOnceAndGetNever) {
+  Outcome created = Admin({"apps", "create", "--tenant", "acme", "--name", "Renders", "--url",
+                           "http://127.0.0.1:9/hook", "--event-type", "video.ready", "--event-type",
+                           "render.*", "--skip-test"});
+  ASSERT_EQ(created.exit_code, 0) << created;
+  EXPECT_THAT(created.out,
+              AllOf(HasSubstr("secret:"), HasSubstr("whsec_"), HasSubstr("shown only once"),
+                    HasSubstr("video.ready, render.*"), HasSubstr("tenant:")));
+
+  Outcome created_json =
+      Admin({"--json", "apps", "create", "--tenant", "acme", "--name", "Renders 2",
+             "--url=http://127.0.0.1:9/hook2", "--event-type=*", "--skip-test"});
+  ASSERT_EQ(created_json.exit_code, 0) << created_json;
+  nlohmann::json app = ParseJson(created_json);
+  std::string id = app["id"].get<std::string>();
+  EXPECT_THAT(id, StartsWith("app_"));
+  EXPECT_THAT(app["secret"].get<std::string>(), StartsWith("whsec_"));
+  EXPECT_EQ(app["tenant"], "acme");
+  EXPECT_EQ(app["active"], true);
+  EXPECT_EQ(app["event_types"], nlohmann::json::array({"*"}));
+
+  Outcome got = Admin({"apps", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  EXPECT_THAT(got.out, AllOf(HasSubstr(id), HasSubstr("Renders 2"),
+                             HasSubstr("http://127.0.0.1:9/hook2"), HasSubstr("active:")));
+  EXPECT_THAT(got.out, Not(HasSubstr("whsec_")));
+  EXPECT_THAT(got.out, Not(HasSubstr("secret:")));
+  EXPECT_THAT(got.out, Not(HasSubstr("shown only once")));
+
+  Outcome got_json = Admin({"--json", "apps", "get", id});
+  ASSERT_EQ(got_json.exit_code, 0) << got_json;
+  EXPECT_THAT(got_json.out, Not(HasSubstr("whsec_")));
+  EXPECT_EQ(ParseJson(got_json)["id"], id);
+}
+
+TEST_F(HookctlTest, CreateTakesEveryFlag) {
+  std::string id = CreateApp("acme", "Full",
+                             {"--channel",
+                              "eu",
+                              "--channel",
+                              "us",
+                              "--header",
+                              "X-Team=video",
+                              "--header",
+                              "X-Env=prod=1",
+                              "--basic-auth",
+                              "alice:s3cret:pass",
+                              "--timeout",
+                              "5s",
+                              "--retry-exponential",
+                              "1s,2,1h,8",
+                              "--rate-limit",
+                              "25",
+                              "--disable-after",
+                              "3",
+                              "--description",
+                              "all the flags"});
+  ASSERT_FALSE(id.empty());
+  Outcome got = Admin({"--json", "apps", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  nlohmann::json app = ParseJson(got);
+  EXPECT_EQ(app["channels"], nlohmann::json::array({"eu", "us"}));
+  EXPECT_EQ(app["headers"]["X-Team"], "video");
+  EXPECT_EQ(app["headers"]["X-Env"], "prod=1");
+  EXPECT_EQ(app["auth"]["basic"]["username"], "alice");
+  EXPECT_THAT(got.out, Not(HasSubstr("s3cret")));
+  EXPECT_EQ(app["timeout"], "5s");
+  EXPECT_EQ(app["retry"]["exponential"]["initial_delay"], "1s");
+  EXPECT_EQ(app["retry"]["exponential"]["multiplier"], 2);
+  EXPECT_EQ(app["retry"]["exponential"]["max_delay"], "3600s");
+  EXPECT_EQ(app["retry"]["exponential"]["max_attempts"], 8);
+  EXPECT_EQ(app["rate_limit_per_second"], 25);
+  EXPECT_EQ(app["disable_after_failures"], 3);
+  EXPECT_EQ(app["description"], "all the flags");
+
+  Outcome human = Admin({"apps", "get", id});
+  ASSERT_EQ(human.exit_code, 0) << human;
+  EXPECT_THAT(human.out, AllOf(HasSubstr("eu, us"), HasSubstr("X-Env=prod=1"),
+                               HasSubstr("X-Team=video"), HasSubstr("basic, username alice"),
+                               HasSubstr("exponential from 1s x2 up to 1h"),
+                               HasSubstr("8 attempts"), HasSubstr("timeout:"), HasSubstr("5s")));
+  EXPECT_THAT(human.out, Not(HasSubstr("s3cret")));
+
+  Outcome delays = Admin({"--json", "apps", "update", id, "--retry-delays", "5s,5m,30m"});
+  ASSERT_EQ(delays.exit_code, 0) << delays;
+  EXPECT_EQ(ParseJson(delays)["retry"]["delays"], nlohmann::json::array({"5s", "300s", "1800s"}));
+}
+
+TEST_F(HookctlTest, ListShowsTableJsonAndFollowsPages) {
+  std::vector<std::string> ids;
+  for (const char* name : {"one", "two", "three"}) ids.push_back(CreateApp("lister", name));
+  for (const std::string& id : ids) ASSERT_FALSE(id.empty());
+
+  Outcome table = Admin({"apps", "list", "--tenant", "lister"});
+  ASSERT_EQ(table.exit_code, 0) << table;
+  EXPECT_THAT(table.out, StartsWith("ID"));
+  EXPECT_THAT(table.out, AllOf(HasSubstr("TENANT"), HasSubstr("NAME"), HasSubstr("URL"),
+                               HasSubstr("ACTIVE"), HasSubstr("EVENT TYPES")));
+  for (const std::string& id : ids) EXPECT_THAT(table.out, HasSubstr(id));
+  EXPECT_THAT(table.out, Not(HasSubstr("More apps")));
+
+  Outcome json = Admin({"--json", "apps", "list", "--tenant", "lister"});
+  ASSERT_EQ(json.exit_code, 0) << json;
+  nlohmann::json response = ParseJson(json);
+  ASSERT_EQ(response["apps"].size(), 3u) << json;
+  EXPECT_EQ(response["apps"][0]["id"], ids[0]);
+  EXPECT_EQ(response["next_page_token"], "");
+
+  Outcome first_page = Admin({"apps", "list", "--tenant", "lister", "--page-size", "1"});
+  ASSERT_EQ(first_page.exit_code, 0) << first_page;
+  EXPECT_THAT(first_page.out, AllOf(HasSubstr(ids[0]), Not(HasSubstr(ids[1])),
+                                    HasSubstr("More apps: add --page-token ")));
+
+  Outcome page_json = Admin({"--json", "apps", "list", "--tenant", "lister", "--page-size=1"});
+  ASSERT_EQ(page_json.exit_code, 0) << page_json;
+  std::string token = ParseJson(page_json)["next_page_token"].get<std::string>();
+  ASSERT_FALSE(token.empty());
+  Outcome second_page = Admin(
+      {"--json", "apps", "list", "--tenant", "lister", "--page-size", "1", "--page-token", token});
+  ASSERT_EQ(second_page.exit_code, 0) << second_page;
+  EXPECT_EQ(ParseJson(second_page)["apps"][0]["id"], ids[1]);
+
+  Outcome all =
+      Admin({"--json", "apps", "list", "--tenant", "lister", "--page-size", "1", "--all"});
+  ASSERT_EQ(all.exit_code, 0) << all;
+  nlohmann::json every = ParseJson(all);
+  ASSERT_EQ(every["apps"].size(), 3u) << all;
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(every["apps"][i]["id"], ids[i]);
+  EXPECT_FALSE(every.contains("next_page_token")) << all;
+
+  Outcome all_table = Admin({"apps", "list", "--tenant", "lister", "--page-size", "1", "--all"});
+  ASSERT_EQ(all_table.exit_code, 0) << all_table;
+  for (const std::string& id : ids) EXPECT_THAT(all_table.out, HasSubstr(id));
+}
+
+TEST_F(HookctlTest, UpdateChangesOnlyTheGivenFields) {
+  std::string id = CreateApp("acme", "Keep my name", {"--basic-auth", "bob:pw"});
+  ASSERT_FALSE(id.empty());
+  Outcome updated = Admin({"apps", "update", id, "--url", "http://127.0.0.1:9/v2"});
+  ASSERT_EQ(updated.exit_code, 0) << updated;
+  EXPECT_THAT(updated.out, HasSubstr("http://127.0.0.1:9/v2"));
+
+  Outcome got = Admin({"--json", "apps", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  nlohmann::json app = ParseJson(got);
+  EXPECT_EQ(app["url"], "http://127.0.0.1:9/v2");
+  EXPECT_EQ(app["name"], "Keep my name");
+  EXPECT_EQ(app["event_types"], nlohmann::json::array({"video.*"}));
+  EXPECT_EQ(app["auth"]["basic"]["username"], "bob");
+
+  Outcome no_auth = Admin({"--json", "apps", "update", id, "--no-basic-auth", "--name", "Renamed"});
+  ASSERT_EQ(no_auth.exit_code, 0) << no_auth;
+  nlohmann::json changed = ParseJson(no_auth);
+  EXPECT_FALSE(changed["auth"].contains("basic")) << no_auth;
+  EXPECT_EQ(changed["name"], "Renamed");
+  EXPECT_EQ(changed["url"], "http://127.0.0.1:9/v2");
+
+  Outcome bad_url = Admin({"apps", "update", id, "--url", "ftp://example.com/"});
+  EXPECT_EQ(bad_url.exit_code, 1) << bad_url;
+  EXPECT_THAT(bad_url.err, StartsWith("hookctl: INVALID_ARGUMENT: app.url"));
+
+  Outcome nothing = Admin({"apps", "update", id});
+  EXPECT_EQ(nothing.exit_code, 2) << nothing;
+  EXPECT_THAT(nothing.err, HasSubstr("nothing to change"));
+}
+
+TEST_F(HookctlTest, DisableAndEnable) {
+  std::string id = CreateApp("acme", "Flaky");
+  ASSERT_FALSE(id.empty());
+  Outcome disabled = Admin({"apps", "disable", id, "--reason", "maintenance window"});
+  ASSERT_EQ(disabled.exit_code, 0) << disabled;
+  EXPECT_THAT(disabled.out, AllOf(HasSubstr("maintenance window"), HasSubstr("disabled_reason:")));
+  EXPECT_THAT(disabled.out, testing::ContainsRegex("active: +false"));
+
+  Outcome got = Admin({"--json", "apps", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  nlohmann::json app = ParseJson(got);
+  EXPECT_EQ(app["active"], false);
+  EXPECT_EQ(app["disabled_reason"], "maintenance window");
+
+  Outcome enabled = Admin({"--json", "apps", "enable", id});
+  ASSERT_EQ(enabled.exit_code, 0) << enabled;
+  nlohmann::json active = ParseJson(enabled);
+  EXPECT_EQ(active["active"], true);
+  EXPECT_EQ(active["disabled_reason"], "");
+  Outcome human = Admin({"apps", "get", id});
+  EXPECT_THAT(human.out, testing::ContainsRegex("active: +true"));
+}
+
+TEST_F(HookctlTest, RotateSecretIssuesANewSecretAndKeepsTheOld) {
+  Outcome created = Admin({"--json", "apps", "create", "--tenant", "acme", "--name", "Rotating",
+                           "--url", "http://127.0.0.1:9/r", "--event-type", "*", "--skip-test"});
+  ASSERT_EQ(created.exit_code, 0) << created;
+  nlohmann::json app = ParseJson(created);
+  std::string id = app["id"].get<std::string>();
+  std::string old_secret = app["secret"].get<std::string>();
+
+  Outcome rotated = Admin({"--json", "apps", "rotate-secret", id, "--grace", "1h"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated;
+  nlohmann::json after = ParseJson(rotated);
+  std::string new_secret = after["secret"].get<std::string>();
+  EXPECT_THAT(new_secret, StartsWith("whsec_"));
+  EXPECT_NE(new_secret, old_secret);
+  EXPECT_EQ(after["signing_keys"].size(), 2u) << rotated;
+
+  Outcome human = Admin({"apps", "rotate-secret", id});
+  ASSERT_EQ(human.exit_code, 0) << human;
+  EXPECT_THAT(human.out, AllOf(HasSubstr("secret:"), HasSubstr("whsec_"),
+                               HasSubstr("shown only once"), HasSubstr("expires")));
+  EXPECT_THAT(human.out, Not(HasSubstr(new_secret)));
+
+  Outcome bad_grace = Admin({"apps", "rotate-secret", id, "--grace", "soon"});
+  EXPECT_EQ(bad_grace.exit_code, 2) << bad_grace;
+  EXPECT_THAT(bad_grace.err, HasSubstr("--grace"));
+}
+
+TEST_F(HookctlTest, DeleteThenGetIsNotFound) {
+  std::string id = CreateApp("acme", "Short-lived");
+  ASSERT_FALSE(id.empty());
+  Outcome deleted = Admin({"apps", "delete", id});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted;
+  EXPECT_EQ(deleted.out, "deleted " + id + "\n");
+
+  Outcome got = Admin({"apps", "get", id});
+  EXPECT_EQ(got.exit_code, 1) << got;
+  EXPECT_THAT(got.err, StartsWith("hookctl: NOT_FOUND: "));
+  EXPECT_EQ(got.out, "");
+
+  Outcome again = Admin({"--json", "apps", "delete", id});
+  EXPECT_EQ(again.exit_code, 1) << again;
+  EXPECT_THAT(again.err, StartsWith("hookctl: NOT_FOUND: "));
+}
+
+TEST_F(HookctlTest, ServerErrorsExitOneWithTheCodeName) {
+  Outcome no_token = Spawn({"--server", Address(), "apps", "list"});
+  EXPECT_EQ(no_token.exit_code, 1) << no_token;
+  EXPECT_THAT(no_token.err, StartsWith("hookctl: UNAUTHENTICATED: "));
+  EXPECT_EQ(no_token.out, "");
+
+  Outcome wrong_token = Spawn({"--server", Address(), "--token", "nope", "event-types", "list"});
+  EXPECT_EQ(wrong_token.exit_code, 1) << wrong_token;
+  EXPECT_THAT(wrong_token.err, StartsWith("hookctl: UNAUTHENTICATED: "));
+
+  Outcome invalid = Admin({"apps", "create", "--tenant", "acme", "--name", "x", "--url",
+                           "not a url", "--event-type", "*", "--skip-test"});
+  EXPECT_EQ(invalid.exit_code, 1) << invalid;
+  EXPECT_THAT(invalid.err, StartsWith("hookctl: INVALID_ARGUMENT: app.url"));
+
+  Outcome unreachable =
+      Spawn({"--server", "127.0.0.1:1", "--token", kAdminToken, "--timeout", "3s", "apps", "list"});
+  EXPECT_EQ(unreachable.exit_code, 1) << unreachable;
+  EXPECT_THAT(unreachable.err, StartsWith("hookctl: UNAVAILABLE: "));
+}
+
+TEST_F(HookctlTest, UsageErrorsExitTwoWithTheUsage) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+    std::string usage;
+  };
+  const std::vector<Case> cases = {
+      {{}, "hookctl: missing command", "Usage: hookctl [--server ADDR]"},
+      {{"nope"}, "hookctl: unknown command \"nope\"", "Usage: hookctl [--server ADDR]"},
+      {{"--bogus", "apps", "list"}, "hookctl: unknown flag --bogus", "Usage: hookctl"},
+      {{"apps"}, "hookctl: missing command", "Usage: hookctl [global flags] apps <command>"},
+      {{"apps", "explode"}, "hookctl: unknown command \"apps explode\"", "Commands:"},
+      {{"apps", "list", "--bogus"}, "hookctl: unknown flag --bogus", "Usage: hookctl apps list"},
+      {{"apps", "list", "--json"}, "global flags go before the group", "Usage: hookctl apps list"},
+      {{"apps", "get"}, "hookctl: missing ID", "Usage: hookctl apps get ID"},
+      {{"apps", "get", "a", "b"}, "hookctl: unexpected argument \"b\"", "Usage: hookctl apps get"},
+      {{"apps", "create", "--name", "n", "--url", "http://127.0.0.1/"},
+       "hookctl: missing --tenant",
+       "Usage: hookctl apps create"},
+      {{"apps", "create", "--tenant", "t", "--name", "n", "--url", "u", "--timeout", "ten"},
+       "--timeout: \"ten\" is not a duration",
+       "Usage: hookctl apps create"},
+      {{"apps", "create", "--tenant", "t", "--name", "n", "--url", "u", "--header", "novalue"},
+       "--header: expected NAME=VALUE",
+       "Usage: hookctl apps create"},
+      {{"apps", "create", "--tenant", "t", "--name", "n", "--url", "u", "--rate-limit", "x"},
+       "--rate-limit: \"x\" is not an integer",
+       "Usage: hookctl apps create"},
+      {{"apps", "create", "--tenant", "t", "--name", "n", "--url", "u", "--retry-exponential",
+        "1s,2"},
+       "--retry-exponential: expected INITIAL,MULTIPLIER,MAX,ATTEMPTS",
+       "Usage: hookctl apps create"},
+      {{"apps", "update", "app_x", "--basic-auth", "a:b", "--no-basic-auth"},
+       "exclude each other",
+       "Usage: hookctl apps update"},
+      {{"apps", "update", "app_x", "--tenant", "t"},
+       "unknown flag --tenant",
+       "Usage: hookctl apps update"},
+      {{"event-types", "create"}, "hookctl: missing NAME", "Usage: hookctl event-types create"},
+      {{"--timeout", "0s", "apps", "list"}, "--timeout must be positive", "Usage: hookctl"},
+  };
+  for (const Case& c : cases) {
+    // The token and server are valid: nothing but the command line is wrong.
+    Outcome outcome = Admin(c.args);
+    EXPECT_EQ(outcome.exit_code, 2) << outcome;
+    EXPECT_THAT(outcome.err, HasSubstr(c.message)) << outcome;
+    EXPECT_THAT(outcome.err, HasSubstr(c.usage)) << outcome;
+    EXPECT_EQ(outcome.out, "") << outcome;
+  }
+}
+
+TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"apps", "create"},      {"apps", "list"},          {"apps", "get"},
+      {"apps", "update"},      {"apps", "delete"},        {"apps", "enable"},
+      {"apps", "disable"},     {"apps", "rotate-secret"}, {"event-types", "create"},
+      {"event-types", "list"}, {"event-types", "archive"}};
+  // No server is needed: help never touches the network.
+  for (const char* flag : {"--help", "-h"}) {
+    Outcome top = Spawn({flag});
+    EXPECT_EQ(top.exit_code, 0) << top;
+    EXPECT_THAT(top.out, AllOf(StartsWith("Usage: hookctl"), HasSubstr("HOOKD_SERVER"),
+                               HasSubstr("HOOKD_TOKEN"), HasSubstr("apps create"),
+                               HasSubstr("event-types archive")));
+    EXPECT_EQ(top.err, "");
+    for (const char* group : {"apps", "event-types"}) {
+      Outcome help = Spawn({group, flag});
+      EXPECT_EQ(help.exit_code, 0) << help;
+      EXPECT_THAT(help.out, StartsWith(std::string("Usage: hookctl [global flags] ") + group));
+      EXPECT_EQ(help.err, "");
+    }
+    for (const auto& command : commands) {
+      Outcome help = Spawn({command[0], command[1], flag});
+      EXPECT_EQ(help.exit_code, 0) << help;
+      EXPECT_THAT(help.out, AllOf(StartsWith("Usage: hookctl " + command[0] + " " + command[1]),
+                                  HasSubstr("-h, --help"), HasSubstr("HOOKD_SERVER"),
+                                  HasSubstr("--timeout")));
+      EXPECT_EQ(help.err, "");
+    }
+  }
+  Outcome create = Spawn({"apps", "create", "--help"});
+  for (const char* flag : {"--tenant", "--name", "--url", "--event-type", "--channel", "--header",
+                           "--basic-auth", "--timeout", "--retry-delays", "--retry-exponential",
+                           "--rate-limit", "--disable-after", "--description", "--skip-test"}) {
+    EXPECT_THAT(create.out, HasSubstr(flag));
+  }
+  Outcome update = Spawn({"apps", "update", "--help"});
+  EXPECT_THAT(update.out, HasSubstr("--no-basic-auth"));
+  EXPECT_THAT(update.out, Not(HasSubstr("--tenant")));
+  EXPECT_THAT(update.out, Not(HasSubstr("--skip-test")));
+  // Help wins over other mistakes on the same line.
+  Outcome mixed = Spawn({"apps", "get", "--bogus", "--help"});
+  EXPECT_EQ(mixed.exit_code, 0) << mixed;
+}
+
+TEST_F(HookctlTest, ServerAndTokenFallBackToTheEnvironment) {
+  std::string id = CreateApp("acme", "From env");
+  ASSERT_FALSE(id.empty());
+  Outcome from_env =
+      Spawn({"apps", "get", id}, {{"HOOKD_SERVER", Address()}, {"HOOKD_TOKEN", kAdminToken}});
+  ASSERT_EQ(from_env.exit_code, 0) << from_env;
+  EXPECT_THAT(from_env.out, AllOf(HasSubstr(id), HasSubstr("From env")));
+
+  // Flags win over the environment.
+  Outcome flags_win = Spawn({"--server", Address(), "--token", kAdminToken, "apps", "get", id},
+                            {{"HOOKD_SERVER", "127.0.0.1:1"}, {"HOOKD_TOKEN", "wrong"}});
+  EXPECT_EQ(flags_win.exit_code, 0) << flags_win;
+
+  Outcome env_token_wrong =
+      Spawn({"apps", "get", id}, {{"HOOKD_SERVER", Address()}, {"HOOKD_TOKEN", "wrong"}});
+  EXPECT_EQ(env_token_wrong.exit_code, 1) << env_token_wrong;
+  EXPECT_THAT(env_token_wrong.err, StartsWith("hookctl: UNAUTHENTICATED: "));
+}
+
+}  // namespace
