@@ -176,6 +176,21 @@ demo() {
 
   log "demo: apps of tenant acme"
   "${hookctl[@]}" apps list --tenant acme
+
+  if [ -f "$run_dir/hookd-ingest.pid" ]; then
+    # A real payload from a video platform, published byte for byte; the answer comes only
+    # after the event and one delivery per subscribed app are committed to Postgres.
+    local published event_id payload
+    payload="$(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["payload"]))' \
+      "$HOOKD_ROOT/tests/fixtures/payloads/video.ready.json")"
+    log "demo: publish video.ready for tenant acme (tests/fixtures/payloads/video.ready.json)"
+    published="$("${hookctl[@]}" --json events publish --tenant acme --type video.ready \
+      --data "$payload")"
+    echo "$published"
+    event_id="$(printf '%s' "$published" | sed -n 's/.*"event_id": *"\([^"]*\)".*/\1/p')"
+    log "demo: the stored event"
+    "${hookctl[@]}" events get "$event_id"
+  fi
 }
 
 if [ "$do_demo" = 1 ]; then
@@ -205,6 +220,7 @@ Try next:
   $hookctl_rel apps get APP_ID
   $hookctl_rel apps disable APP_ID --reason maintenance
   $hookctl_rel apps rotate-secret APP_ID
+  $hookctl_rel events publish --tenant acme --type video.ready --data '{"video_id":"v1"}'
 
 Stop everything with scripts/down.sh (data stays in $(rel "$HOOKD_DATA_DIR")/).
 EOF

@@ -1,6 +1,8 @@
 #include "cli.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -14,23 +16,27 @@ namespace hookd::hookctl {
 namespace {
 
 constexpr char kDefaultServer[] = "127.0.0.1:50051";
+constexpr char kDefaultIngestServer[] = "127.0.0.1:50052";
 // Marks a status as a usage error; the payload is the usage text to print.
 constexpr char kUsagePayload[] = "type.hookd.dev/hookctl.Usage";
 
 const char kDescription[] =
     "hookctl is the operator CLI of hookd, a webhook delivery cluster: it manages webhook apps\n"
-    "and event types through hookd-subscription's gRPC API.";
+    "and event types through hookd-subscription's gRPC API, and publishes and looks up events\n"
+    "through hookd-ingest's.";
 
 const char kTrailer[] =
     "Environment:\n"
-    "  HOOKD_SERVER   default of --server\n"
-    "  HOOKD_TOKEN    default of --token\n"
+    "  HOOKD_SERVER          default of --server\n"
+    "  HOOKD_INGEST_SERVER   default of --ingest-server\n"
+    "  HOOKD_TOKEN           default of --token\n"
     "\n"
     "Exit status: 0 on success; 1 when the request failed, printed as\n"
     "\"hookctl: <GRPC_CODE>: <message>\" on stderr; 2 for a usage error.\n";
 
 struct GlobalFlags {
   std::string server;
+  std::string ingest_server;
   std::string token;
   bool json = false;
   absl::Duration timeout = absl::Seconds(10);
@@ -42,6 +48,11 @@ void AddGlobalFlags(FlagParser& parser, GlobalFlags& flags) {
                                 "else ",
                                 kDefaultServer, ")."),
                    &flags.server);
+  parser.AddString("ingest-server", "ADDR",
+                   absl::StrCat("hookd-ingest address host:port, used by the events commands "
+                                "(default $HOOKD_INGEST_SERVER, else ",
+                                kDefaultIngestServer, ")."),
+                   &flags.ingest_server);
   parser.AddString("token", "TOKEN",
                    "Bearer token sent as `authorization: Bearer <token>` (default $HOOKD_TOKEN).",
                    &flags.token);
@@ -121,6 +132,17 @@ FlagParser CommandFlags(std::string usage, std::string description) {
   return parser;
 }
 
+absl::StatusOr<std::string> ReadValueOrFile(const std::string& flag, const std::string& value) {
+  if (value.empty() || value[0] != '@') return value;
+  const std::string path = value.substr(1);
+  // Binary mode and no parsing: the bytes are passed on exactly as the file holds them.
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return absl::NotFoundError(absl::StrCat("--", flag, ": cannot read ", path));
+  std::ostringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
 Invocation::Invocation(GlobalOptions options, std::ostream& out, std::ostream& err)
     : options_(std::move(options)), out_(out), err_(err) {}
 
@@ -130,7 +152,7 @@ absl::StatusOr<FlagParser::Result> Invocation::Parse(FlagParser& flags,
   absl::StatusOr<FlagParser::Result> result = flags.Parse(args);
   if (!result.ok()) {
     std::string message(result.status().message());
-    for (const char* global : {"server", "token", "json", "timeout"}) {
+    for (const char* global : {"server", "ingest-server", "token", "json", "timeout"}) {
       if (message == absl::StrCat("unknown flag --", global)) {
         absl::StrAppend(&message, " (global flags go before the group: hookctl --", global,
                         " ... <group> <command>)");
@@ -170,6 +192,14 @@ std::shared_ptr<grpc::Channel> Invocation::channel() {
   return channel_;
 }
 
+std::shared_ptr<grpc::Channel> Invocation::ingest_channel() {
+  if (ingest_channel_ == nullptr) {
+    ingest_channel_ =
+        grpc::CreateChannel(options_.ingest_server, grpc::InsecureChannelCredentials());
+  }
+  return ingest_channel_;
+}
+
 absl::Status Invocation::PrintJson(const google::protobuf::Message& message) {
   absl::StatusOr<std::string> json = ToJson(message);
   if (!json.ok()) return json.status();
@@ -178,11 +208,11 @@ absl::Status Invocation::PrintJson(const google::protobuf::Message& message) {
 }
 
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const std::vector<GroupSpec> groups = {AppsGroup(), EventTypesGroup()};
+  const std::vector<GroupSpec> groups = {AppsGroup(), EventTypesGroup(), EventsGroup()};
 
   FlagParser global(
-      "hookctl [--server ADDR] [--token TOKEN] [--json] [--timeout 10s] <group> <command> "
-      "[flags] [args]",
+      "hookctl [--server ADDR] [--ingest-server ADDR] [--token TOKEN] [--json] [--timeout 10s] "
+      "<group> <command> [flags] [args]",
       kDescription);
   GlobalFlags flags;
   AddGlobalFlags(global, flags);
@@ -229,6 +259,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 
   GlobalOptions options;
   options.server = FlagOrEnv(flags.server, "HOOKD_SERVER", kDefaultServer);
+  options.ingest_server =
+      FlagOrEnv(flags.ingest_server, "HOOKD_INGEST_SERVER", kDefaultIngestServer);
   options.token = FlagOrEnv(flags.token, "HOOKD_TOKEN");
   options.json = flags.json;
   options.timeout = flags.timeout;

@@ -14,8 +14,8 @@
 #include "grpcpp/client_context.h"
 
 // hookctl: `hookctl [global flags] <group> <command> [flags] [args]`. Each group (apps,
-// event-types, ...) is a list of commands; a command parses its own flags with a FlagParser and
-// talks to the server through the Invocation it is given.
+// event-types, events, ...) is a list of commands; a command parses its own flags with a
+// FlagParser and talks to the servers through the Invocation it is given.
 
 namespace hookd::hookctl {
 
@@ -29,6 +29,8 @@ inline constexpr int kExitUsage = 2;
 struct GlobalOptions {
   // host:port of hookd-subscription.
   std::string server;
+  // host:port of hookd-ingest, which serves the events commands; a separate service and address.
+  std::string ingest_server;
   // Bearer token; empty sends no authorization metadata.
   std::string token;
   // Print answers as protobuf JSON instead of tables.
@@ -56,7 +58,10 @@ class Invocation {
   // Sets the deadline and the bearer token of one call.
   void Prepare(grpc::ClientContext& context) const;
 
+  // To hookd-subscription (options().server).
   std::shared_ptr<grpc::Channel> channel();
+  // To hookd-ingest (options().ingest_server).
+  std::shared_ptr<grpc::Channel> ingest_channel();
 
   // Prints `message` as protobuf JSON to out. INTERNAL if it cannot be converted.
   absl::Status PrintJson(const google::protobuf::Message& message);
@@ -70,6 +75,7 @@ class Invocation {
   std::ostream& out_;
   std::ostream& err_;
   std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::Channel> ingest_channel_;
 };
 
 // A command runs with the arguments after its name; returns the RPC's status, or a UsageError.
@@ -91,12 +97,17 @@ struct GroupSpec {
 // The groups, each defined next to its commands.
 GroupSpec AppsGroup();
 GroupSpec EventTypesGroup();
+GroupSpec EventsGroup();
 
 // The "Global flags" help section every command's help ends with.
 std::string GlobalFlagsHelp();
 
 // A parser for one command whose help ends with the global flags.
 FlagParser CommandFlags(std::string usage, std::string description);
+
+// The value of a flag that takes `TEXT|@file`: `value` itself, or for `@path` the bytes of that
+// file unchanged. NOT_FOUND naming `flag` when the file cannot be read.
+absl::StatusOr<std::string> ReadValueOrFile(const std::string& flag, const std::string& value);
 
 // Runs hookctl with the arguments after the program name, writing answers to `out` and errors
 // to `err`. Returns the exit code: kExitOk, kExitFailure or kExitUsage.

@@ -1,10 +1,7 @@
 // hookctl event-types ...: EventTypeService.
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "cli.h"
 #include "hookd/common/status.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -35,18 +32,6 @@ std::unique_ptr<v1::EventTypeService::Stub> Stub(Invocation& inv) {
   return v1::EventTypeService::NewStub(inv.channel());
 }
 
-// `--schema @path` reads the schema from a file, since JSON Schemas rarely fit a command line.
-// NOT_FOUND when the file cannot be read.
-absl::StatusOr<std::string> ReadSchema(const std::string& value) {
-  if (value.empty() || value[0] != '@') return value;
-  const std::string path = value.substr(1);
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat("--schema: cannot read ", path));
-  std::ostringstream content;
-  content << file.rdbuf();
-  return content.str();
-}
-
 absl::Status Create(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl event-types create NAME [--description D] [--schema JSON|@file]",
@@ -66,7 +51,8 @@ absl::Status Create(Invocation& inv, const std::vector<std::string>& args) {
   type->set_name(parsed.positional[0]);
   type->set_description(description);
   if (flags.IsSet("schema")) {
-    HOOKD_ASSIGN_OR_RETURN(std::string text, ReadSchema(schema));
+    // `--schema @path`: JSON Schemas rarely fit a command line.
+    HOOKD_ASSIGN_OR_RETURN(std::string text, ReadValueOrFile("schema", schema));
     // Checked here too so that a typo is reported with the flag's name before any request.
     auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (json.is_discarded() || !json.is_object()) {

@@ -1,5 +1,6 @@
-// Runs the real hookctl binary against an in-process hookd-subscription server on a test
-// database, and checks exit codes and output as an operator or a script would see them.
+// Runs the real hookctl binary against in-process hookd-subscription and hookd-ingest servers on
+// a test database (and the test Redis), and checks exit codes and output as an operator or a
+// script would see them.
 
 #include <poll.h>
 #include <spawn.h>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,10 @@
 #include "gtest/gtest.h"
 #include "hookd/apps/ip_policy.h"
 #include "hookd/db/test_database.h"
+#include "hookd/ingest/server.h"
+#include "hookd/queue/test_redis.h"
 #include "hookd/subscription/server.h"
+#include "hookd/testing/testing.h"
 #include "nlohmann/json.hpp"
 
 extern char** environ;
@@ -42,15 +47,19 @@ std::ostream& operator<<(std::ostream& os, const Outcome& o) {
   return os << "exit " << o.exit_code << "\n--- stdout\n" << o.out << "--- stderr\n" << o.err;
 }
 
-// Runs hookctl with exactly `args`, an environment without HOOKD_SERVER and HOOKD_TOKEN plus
-// `env`, and collects both output streams and the exit code. posix_spawn rather than fork: the
-// test process runs gRPC threads, and only exec may follow a fork in a threaded process.
+// Runs hookctl with exactly `args`, an environment without HOOKD_SERVER, HOOKD_INGEST_SERVER and
+// HOOKD_TOKEN plus `env`, and collects both output streams and the exit code. posix_spawn rather
+// than fork: the test process runs gRPC threads, and only exec may follow a fork in a threaded
+// process.
 Outcome Spawn(const std::vector<std::string>& args,
               const std::map<std::string, std::string>& env = {}) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);
-    if (entry.rfind("HOOKD_SERVER=", 0) == 0 || entry.rfind("HOOKD_TOKEN=", 0) == 0) continue;
+    if (entry.rfind("HOOKD_SERVER=", 0) == 0 || entry.rfind("HOOKD_INGEST_SERVER=", 0) == 0 ||
+        entry.rfind("HOOKD_TOKEN=", 0) == 0) {
+      continue;
+    }
     env_strings.push_back(std::move(entry));
   }
   for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
@@ -142,18 +151,58 @@ class HookctlTest : public ::testing::Test {
     auto server = hookd::subscription::Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server).release();
+
+    // Before hookd-ingest starts, so that its first full app sync already routes video.ready
+    // of acme to this app: no waiting on the change feed in the tests.
+    Outcome type = Admin({"event-types", "create", "video.ready"});
+    ASSERT_EQ(type.exit_code, 0) << type;
+    ASSERT_FALSE(CreateApp("acme", "Event receiver").empty());
+
+    auto redis = hookd::queue::TestRedisOptions("hookctl");
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = new hookd::queue::RedisOptions(*redis);
+    hookd::ingest::ServerOptions ingest_options;
+    ingest_options.listen = "127.0.0.1:0";
+    ingest_options.database_url = database_->url();
+    ingest_options.redis_url = redis_->url;
+    ingest_options.redis_key_prefix = redis_->key_prefix;
+    ingest_options.partitions = redis_->partitions;
+    ingest_options.admin_token = kAdminToken;
+    ingest_options.subscription_addr = Address();
+    auto ingest = hookd::ingest::Server::Start(ingest_options);
+    ASSERT_TRUE(ingest.ok()) << ingest.status();
+    ingest_ = std::move(*ingest).release();
+    // Publish answers UNAVAILABLE until routing has its first app sync.
+    ASSERT_TRUE(hookd::testing::PollUntil([] { return ingest_->ready(); }))
+        << "hookd-ingest never got its first app sync";
   }
 
   static void TearDownTestSuite() {
+    // hookd-ingest first: it follows hookd-subscription's change feed and uses the database.
+    delete ingest_;
+    ingest_ = nullptr;
     delete server_;
     server_ = nullptr;
+    if (redis_ != nullptr) EXPECT_TRUE(hookd::queue::DeleteKeys(*redis_).ok());
+    delete redis_;
+    redis_ = nullptr;
     delete database_;
     database_ = nullptr;
   }
 
-  void SetUp() override { ASSERT_NE(server_, nullptr) << "the server did not start"; }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr) << "the server did not start";
+    ASSERT_NE(ingest_, nullptr) << "hookd-ingest did not start";
+  }
 
   static std::string Address() { return "127.0.0.1:" + std::to_string(server_->port()); }
+  static std::string IngestAddress() { return "127.0.0.1:" + std::to_string(ingest_->port()); }
+
+  // hookctl as the admin against hookd-ingest: --ingest-server and --token, then `args`.
+  static Outcome Ingest(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--ingest-server", IngestAddress(), "--token", kAdminToken});
+    return Spawn(args);
+  }
 
   // hookctl as the admin: --server and --token, then `args`.
   static Outcome Admin(std::vector<std::string> args) {
@@ -178,10 +227,19 @@ class HookctlTest : public ::testing::Test {
 
   static hookd::db::TestDatabase* database_;
   static hookd::subscription::Server* server_;
+  static hookd::queue::RedisOptions* redis_;
+  static hookd::ingest::Server* ingest_;
 };
 
 hookd::db::TestDatabase* HookctlTest::database_ = nullptr;
 hookd::subscription::Server* HookctlTest::server_ = nullptr;
+hookd::queue::RedisOptions* HookctlTest::redis_ = nullptr;
+hookd::ingest::Server* HookctlTest::ingest_ = nullptr;
+
+// The events tests run as a suite of their own: gtest sets the fixture up again for it, with a
+// fresh database, so acme has exactly the one app of SetUpTestSuite and every publish fans out
+// to exactly one delivery, whatever apps the other tests create and in whatever order they run.
+class HookctlEventsTest : public HookctlTest {};
 
 TEST_F(HookctlTest, EventTypesCreateListArchive) {
   Outcome created = Admin({"event-types", "create", "cli.video.ready", "--description",
@@ -547,6 +605,16 @@ TEST_F(HookctlTest, UsageErrorsExitTwoWithTheUsage) {
        "unknown flag --tenant",
        "Usage: hookctl apps update"},
       {{"event-types", "create"}, "hookctl: missing NAME", "Usage: hookctl event-types create"},
+      {{"events", "publish", "--tenant", "acme", "--data", "{}"},
+       "hookctl: missing --type",
+       "Usage: hookctl events publish"},
+      {{"events", "publish", "--tenant", "acme", "--type", "video.ready"},
+       "hookctl: missing --data",
+       "Usage: hookctl events publish"},
+      {{"events", "publish", "--ingest-server", "127.0.0.1:1"},
+       "global flags go before the group",
+       "Usage: hookctl events publish"},
+      {{"events", "get"}, "hookctl: missing ID", "Usage: hookctl events get ID"},
       {{"--timeout", "0s", "apps", "list"}, "--timeout must be positive", "Usage: hookctl"},
   };
   for (const Case& c : cases) {
@@ -561,19 +629,22 @@ TEST_F(HookctlTest, UsageErrorsExitTwoWithTheUsage) {
 
 TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
   const std::vector<std::vector<std::string>> commands = {
-      {"apps", "create"},      {"apps", "list"},          {"apps", "get"},
-      {"apps", "update"},      {"apps", "delete"},        {"apps", "enable"},
-      {"apps", "disable"},     {"apps", "rotate-secret"}, {"event-types", "create"},
-      {"event-types", "list"}, {"event-types", "archive"}};
+      {"apps", "create"},      {"apps", "list"},           {"apps", "get"},
+      {"apps", "update"},      {"apps", "delete"},         {"apps", "enable"},
+      {"apps", "disable"},     {"apps", "rotate-secret"},  {"event-types", "create"},
+      {"event-types", "list"}, {"event-types", "archive"}, {"events", "publish"},
+      {"events", "get"}};
   // No server is needed: help never touches the network.
   for (const char* flag : {"--help", "-h"}) {
     Outcome top = Spawn({flag});
     EXPECT_EQ(top.exit_code, 0) << top;
     EXPECT_THAT(top.out, AllOf(StartsWith("Usage: hookctl"), HasSubstr("HOOKD_SERVER"),
                                HasSubstr("HOOKD_TOKEN"), HasSubstr("apps create"),
-                               HasSubstr("event-types archive")));
+                               HasSubstr("event-types archive"), HasSubstr("events publish"),
+                               HasSubstr("events get"), HasSubstr("--ingest-server"),
+                               HasSubstr("HOOKD_INGEST_SERVER"), HasSubstr("127.0.0.1:50052")));
     EXPECT_EQ(top.err, "");
-    for (const char* group : {"apps", "event-types"}) {
+    for (const char* group : {"apps", "event-types", "events"}) {
       Outcome help = Spawn({group, flag});
       EXPECT_EQ(help.exit_code, 0) << help;
       EXPECT_THAT(help.out, StartsWith(std::string("Usage: hookctl [global flags] ") + group));
@@ -584,7 +655,7 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
       EXPECT_EQ(help.exit_code, 0) << help;
       EXPECT_THAT(help.out, AllOf(StartsWith("Usage: hookctl " + command[0] + " " + command[1]),
                                   HasSubstr("-h, --help"), HasSubstr("HOOKD_SERVER"),
-                                  HasSubstr("--timeout")));
+                                  HasSubstr("--ingest-server"), HasSubstr("--timeout")));
       EXPECT_EQ(help.err, "");
     }
   }
@@ -593,6 +664,11 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
                            "--basic-auth", "--timeout", "--retry-delays", "--retry-exponential",
                            "--rate-limit", "--disable-after", "--description", "--skip-test"}) {
     EXPECT_THAT(create.out, HasSubstr(flag));
+  }
+  Outcome publish = Spawn({"events", "publish", "--help"});
+  for (const char* flag :
+       {"--tenant", "--type", "--data", "--idempotency-key", "--channel", "--traceparent"}) {
+    EXPECT_THAT(publish.out, HasSubstr(flag));
   }
   Outcome update = Spawn({"apps", "update", "--help"});
   EXPECT_THAT(update.out, HasSubstr("--no-basic-auth"));
@@ -620,6 +696,162 @@ TEST_F(HookctlTest, ServerAndTokenFallBackToTheEnvironment) {
       Spawn({"apps", "get", id}, {{"HOOKD_SERVER", Address()}, {"HOOKD_TOKEN", "wrong"}});
   EXPECT_EQ(env_token_wrong.exit_code, 1) << env_token_wrong;
   EXPECT_THAT(env_token_wrong.err, StartsWith("hookctl: UNAUTHENTICATED: "));
+}
+
+// The event id from the people's output of `events publish`, "" when there is none.
+std::string PrintedEventId(const std::string& out) {
+  std::smatch match;
+  if (!std::regex_search(out, match, std::regex("event_id: +(\\S+)\n"))) return "";
+  return match[1];
+}
+
+TEST_F(HookctlEventsTest, PublishInlineAndGetShowsEveryField) {
+  const std::string payload = R"({"video_id":"v1","renditions":[720,1080]})";
+  Outcome published = Ingest({"events", "publish", "--tenant", "acme", "--type", "video.ready",
+                              "--data", payload, "--channel", "eu", "--traceparent",
+                              "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"});
+  ASSERT_EQ(published.exit_code, 0) << published;
+  EXPECT_THAT(published.out, testing::ContainsRegex("delivery_count: +1\n"));
+  EXPECT_THAT(published.out, testing::ContainsRegex("duplicate: +false\n"));
+  EXPECT_EQ(published.err, "");
+  const std::string id = PrintedEventId(published.out);
+  EXPECT_THAT(id, StartsWith("evt_")) << published;
+
+  Outcome got = Ingest({"--json", "events", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  nlohmann::json event = ParseJson(got);
+  EXPECT_EQ(event["id"], id);
+  EXPECT_EQ(event["tenant"], "acme");
+  EXPECT_EQ(event["event_type"], "video.ready");
+  EXPECT_EQ(event["payload"], payload);
+  EXPECT_EQ(event["channels"], nlohmann::json::array({"eu"}));
+  EXPECT_EQ(event["delivery_count"], 1);
+  EXPECT_EQ(event["idempotency_key"], "");
+
+  Outcome human = Ingest({"events", "get", id});
+  ASSERT_EQ(human.exit_code, 0) << human;
+  EXPECT_THAT(human.out, AllOf(testing::ContainsRegex("id: +" + id + "\n"), HasSubstr("tenant:"),
+                               HasSubstr("acme"), HasSubstr("event_type:"),
+                               HasSubstr("video.ready"), testing::ContainsRegex("channels: +eu\n"),
+                               testing::ContainsRegex("idempotency_key: +-\n"),
+                               testing::ContainsRegex("delivery_count: +1\n"),
+                               HasSubstr("create_time:"), HasSubstr("payload:")));
+  // Pretty-printed for people: one key per line, in the published order.
+  EXPECT_THAT(human.out, testing::ContainsRegex("\"video_id\": \"v1\",\n +\"renditions\": \\["));
+  EXPECT_THAT(human.out, Not(HasSubstr(payload)));
+}
+
+TEST_F(HookctlEventsTest, PublishFromFileSendsTheBytesUnchanged) {
+  // Spacing, a number re-serializing JSON would shorten, escapes and non-ASCII text: a client
+  // that parsed and printed the payload again would change these bytes.
+  const std::string payload =
+      "{ \"title\" :\t\"Cr\xC3\xA8me br\xC3\xBBl\xC3\xA9\x65 \xE2\x80\x94 "
+      "\xE6\x9D\xB1\xE4\xBA\xAC\",\n"
+      "   \"ratio\":1.50 ,\"escaped\" : \"\\u00e9\\n\",  \"emoji\":\"\xF0\x9F\x8E\xAC\"  }\n";
+  const std::string path = ::testing::TempDir() + "/hookctl_event.json";
+  {
+    FILE* file = fopen(path.c_str(), "wb");
+    ASSERT_NE(file, nullptr);
+    ASSERT_EQ(fwrite(payload.data(), 1, payload.size(), file), payload.size());
+    fclose(file);
+  }
+  Outcome published = Ingest({"--json", "events", "publish", "--tenant", "acme", "--type",
+                              "video.ready", "--data", "@" + path});
+  ASSERT_EQ(published.exit_code, 0) << published;
+  nlohmann::json response = ParseJson(published);
+  const std::string id = response["event_id"].get<std::string>();
+  EXPECT_THAT(id, StartsWith("evt_"));
+  EXPECT_EQ(response["delivery_count"], 1);
+  EXPECT_EQ(response["duplicate"], false);
+
+  Outcome got = Ingest({"--json", "events", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  EXPECT_EQ(ParseJson(got)["payload"].get<std::string>(), payload);
+
+  Outcome human = Ingest({"events", "get", id});
+  ASSERT_EQ(human.exit_code, 0) << human;
+  EXPECT_THAT(human.out, HasSubstr("\"title\": \"Cr\xC3\xA8me br\xC3\xBBl\xC3\xA9\x65 \xE2\x80\x94 "
+                                   "\xE6\x9D\xB1\xE4\xBA\xAC\""));
+
+  Outcome unreadable = Ingest({"events", "publish", "--tenant", "acme", "--type", "video.ready",
+                               "--data", "@" + path + ".missing"});
+  EXPECT_EQ(unreadable.exit_code, 1) << unreadable;
+  EXPECT_THAT(unreadable.err, StartsWith("hookctl: NOT_FOUND: --data: cannot read "));
+}
+
+TEST_F(HookctlEventsTest, RepeatedIdempotencyKeyIsADuplicateOfTheFirstEvent) {
+  const std::vector<std::string> args = {
+      "--json",      "events", "publish", "--tenant",          "acme",          "--type",
+      "video.ready", "--data", "{}",      "--idempotency-key", "render-42-done"};
+  Outcome first = Ingest(args);
+  ASSERT_EQ(first.exit_code, 0) << first;
+  nlohmann::json original = ParseJson(first);
+  EXPECT_EQ(original["duplicate"], false);
+  EXPECT_EQ(original["delivery_count"], 1);
+
+  Outcome again = Ingest(args);
+  ASSERT_EQ(again.exit_code, 0) << again;
+  nlohmann::json repeat = ParseJson(again);
+  EXPECT_EQ(repeat["duplicate"], true);
+  EXPECT_EQ(repeat["event_id"], original["event_id"]);
+
+  Outcome human = Ingest({"events", "publish", "--tenant", "acme", "--type", "video.ready",
+                          "--data", "{}", "--idempotency-key", "render-42-done"});
+  ASSERT_EQ(human.exit_code, 0) << human;
+  EXPECT_THAT(human.out, testing::ContainsRegex("duplicate: +true\n"));
+  EXPECT_EQ(PrintedEventId(human.out), original["event_id"].get<std::string>());
+
+  Outcome got = Ingest({"--json", "events", "get", original["event_id"].get<std::string>()});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  EXPECT_EQ(ParseJson(got)["idempotency_key"], "render-42-done");
+}
+
+TEST_F(HookctlEventsTest, ServerErrorsExitOne) {
+  Outcome unknown_type =
+      Ingest({"events", "publish", "--tenant", "acme", "--type", "video.nope", "--data", "{}"});
+  EXPECT_EQ(unknown_type.exit_code, 1) << unknown_type;
+  EXPECT_THAT(unknown_type.err,
+              AllOf(StartsWith("hookctl: INVALID_ARGUMENT: "), HasSubstr("event_type")));
+  EXPECT_EQ(unknown_type.out, "");
+
+  Outcome not_object =
+      Ingest({"events", "publish", "--tenant", "acme", "--type", "video.ready", "--data", "[1]"});
+  EXPECT_EQ(not_object.exit_code, 1) << not_object;
+  EXPECT_THAT(not_object.err, StartsWith("hookctl: INVALID_ARGUMENT: payload"));
+
+  Outcome missing = Ingest({"events", "get", "evt_01HZZZZZZZZZZZZZZZZZZZZZZZ"});
+  EXPECT_EQ(missing.exit_code, 1) << missing;
+  EXPECT_THAT(missing.err, StartsWith("hookctl: NOT_FOUND: "));
+  EXPECT_EQ(missing.out, "");
+
+  Outcome no_token = Spawn({"--ingest-server", IngestAddress(), "events", "get", "evt_x"});
+  EXPECT_EQ(no_token.exit_code, 1) << no_token;
+  EXPECT_THAT(no_token.err, StartsWith("hookctl: UNAUTHENTICATED: "));
+}
+
+TEST_F(HookctlEventsTest, IngestServerFallsBackToTheEnvironment) {
+  Outcome published = Ingest({"--json", "events", "publish", "--tenant", "acme", "--type",
+                              "video.ready", "--data", R"({"from":"env"})"});
+  ASSERT_EQ(published.exit_code, 0) << published;
+  const std::string id = ParseJson(published)["event_id"].get<std::string>();
+
+  Outcome from_env = Spawn({"events", "get", id}, {{"HOOKD_INGEST_SERVER", IngestAddress()},
+                                                   {"HOOKD_TOKEN", kAdminToken}});
+  ASSERT_EQ(from_env.exit_code, 0) << from_env;
+  EXPECT_THAT(from_env.out, HasSubstr(id));
+
+  // The flag wins over the environment, and --server (hookd-subscription) is not used for events.
+  Outcome flag_wins =
+      Spawn({"--ingest-server", IngestAddress(), "--token", kAdminToken, "events", "get", id},
+            {{"HOOKD_INGEST_SERVER", "127.0.0.1:1"}, {"HOOKD_SERVER", "127.0.0.1:1"}});
+  EXPECT_EQ(flag_wins.exit_code, 0) << flag_wins;
+
+  Outcome env_wrong =
+      Spawn({"--timeout", "3s", "events", "get", id}, {{"HOOKD_INGEST_SERVER", "127.0.0.1:1"},
+                                                       {"HOOKD_SERVER", IngestAddress()},
+                                                       {"HOOKD_TOKEN", kAdminToken}});
+  EXPECT_EQ(env_wrong.exit_code, 1) << env_wrong;
+  EXPECT_THAT(env_wrong.err, StartsWith("hookctl: UNAVAILABLE: "));
 }
 
 }  // namespace

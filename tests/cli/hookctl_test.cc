@@ -11,6 +11,7 @@
 namespace hookd::hookctl {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -172,6 +173,9 @@ TEST(Run, HelpGoesToStdoutAndExitsZero) {
                                              {"apps", "-h"},
                                              {"event-types", "--help"},
                                              {"apps", "update", "--help"},
+                                             {"events", "--help"},
+                                             {"events", "publish", "-h"},
+                                             {"--ingest-server", "h:1", "events", "get", "-h"},
                                              {"--json", "event-types", "list", "-h"}}) {
     RunResult r = RunCli(args);
     EXPECT_EQ(r.code, kExitOk);
@@ -195,10 +199,33 @@ TEST(Run, UsageErrorsGoToStderrAndExitTwo) {
   EXPECT_THAT(r.err, HasSubstr("--server needs a value"));
 }
 
+TEST(Run, EventsUsageErrorsAndUnreadableData) {
+  RunResult r = RunCli({"events", "publish", "--type", "video.ready", "--data", "{}"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, StartsWith("hookctl: missing --tenant\n\nUsage: hookctl events publish"));
+
+  r = RunCli({"--ingest-server"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, HasSubstr("--ingest-server needs a value"));
+
+  // Read before any request: no server is needed to find out.
+  r = RunCli({"--ingest-server", "127.0.0.1:1", "events", "publish", "--tenant", "t", "--type",
+              "video.ready", "--data", "@/nonexistent/payload.json"});
+  EXPECT_EQ(r.code, kExitFailure);
+  EXPECT_EQ(r.err, "hookctl: NOT_FOUND: --data: cannot read /nonexistent/payload.json\n");
+  EXPECT_THAT(r.out, IsEmpty());
+}
+
 TEST(Run, UnreachableServerIsUnavailable) {
   RunResult r = RunCli({"--server", "127.0.0.1:1", "--timeout", "5s", "apps", "get", "app_1"});
   EXPECT_EQ(r.code, kExitFailure);
   EXPECT_THAT(r.err, StartsWith("hookctl: UNAVAILABLE: "));
+
+  // The events commands go to --ingest-server, not --server.
+  r = RunCli({"--server", "127.0.0.1:2", "--ingest-server", "127.0.0.1:1", "--timeout", "5s",
+              "events", "get", "evt_1"});
+  EXPECT_EQ(r.code, kExitFailure);
+  EXPECT_THAT(r.err, AllOf(StartsWith("hookctl: UNAVAILABLE: "), HasSubstr("127.0.0.1:1")));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "hookd/apps/validation.h"
+#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "spdlog/spdlog.h"
 
@@ -33,9 +34,8 @@ AppSet::AppSet(std::unordered_map<std::string, AppPtr> by_id) : by_id_(std::move
   for (const auto& [id, app] : by_id_) by_tenant_[app->tenant()].push_back(app);
   // Stable order (by id) keeps routing results deterministic.
   for (auto& [tenant, list] : by_tenant_) {
-    std::sort(list.begin(), list.end(), [](const AppPtr& a, const AppPtr& b) {
-      return a->id() < b->id();
-    });
+    std::sort(list.begin(), list.end(),
+              [](const AppPtr& a, const AppPtr& b) { return a->id() < b->id(); });
   }
 }
 
@@ -61,7 +61,7 @@ std::vector<AppSet::AppPtr> AppSet::Route(std::string_view tenant, std::string_v
 
 AppCache::AppCache(AppCacheOptions options)
     : options_(std::move(options)),
-      channel_(grpc::CreateChannel(options_.subscription_addr, grpc::InsecureChannelCredentials())),
+      channel_(NewInternalChannel(options_.subscription_addr)),
       stub_(v1::AppService::NewStub(channel_)),
       current_(std::make_shared<AppSet>(std::unordered_map<std::string, AppSet::AppPtr>())) {}
 

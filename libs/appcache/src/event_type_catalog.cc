@@ -3,6 +3,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "spdlog/spdlog.h"
 
@@ -12,7 +13,7 @@ EventTypeCatalog::EventTypeCatalog(std::string subscription_addr, std::string to
                                    absl::Duration refresh_interval)
     : token_(std::move(token)),
       refresh_interval_(refresh_interval),
-      channel_(grpc::CreateChannel(subscription_addr, grpc::InsecureChannelCredentials())),
+      channel_(NewInternalChannel(subscription_addr)),
       stub_(v1::EventTypeService::NewStub(channel_)) {}
 
 EventTypeCatalog::~EventTypeCatalog() { Stop(); }
@@ -50,17 +51,19 @@ bool EventTypeCatalog::loaded() const {
   return types_ != nullptr;
 }
 
-absl::Status EventTypeCatalog::Refresh(absl::Duration max_age) {
+absl::Status EventTypeCatalog::Refresh() {
+  absl::Time asked = absl::Now();
   std::lock_guard<std::mutex> load_lock(load_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // Callers that queued behind a load which just finished reuse its result.
-    if (absl::Now() - loaded_at_ < max_age) return absl::OkStatus();
+    // Callers that queued behind a load which started after they asked reuse its result.
+    if (load_started_ >= asked) return absl::OkStatus();
   }
   return Load();
 }
 
 absl::Status EventTypeCatalog::Load() {
+  absl::Time started = absl::Now();
   auto types = std::make_shared<std::map<std::string, bool, std::less<>>>();
   v1::ListEventTypesRequest request;
   request.set_include_archived(true);
@@ -77,13 +80,13 @@ absl::Status EventTypeCatalog::Load() {
   }
   std::lock_guard<std::mutex> lock(mu_);
   types_ = std::move(types);
-  loaded_at_ = absl::Now();
+  load_started_ = started;
   return absl::OkStatus();
 }
 
 void EventTypeCatalog::Run() {
   for (;;) {
-    absl::Status status = Refresh(refresh_interval_ / 2);
+    absl::Status status = Refresh();
     if (!status.ok()) spdlog::warn("event type catalog: {}", status.ToString());
     std::unique_lock<std::mutex> lock(mu_);
     // Retry sooner while nothing is loaded yet.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "hookd/common/status.h"
+#include "hookd/queue/delivery_queue.h"
 
 namespace hookd::queue {
 namespace {
@@ -58,6 +59,25 @@ absl::Status DeleteKeys(const RedisOptions& options) {
     if (unlink.size() > 1) HOOKD_RETURN_IF_ERROR(connection->Command(unlink).status());
   } while (cursor != "0");
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::set<std::string>> StreamedDeliveryIds(const RedisOptions& options) {
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
+                         RedisConnection::Create(options));
+  std::set<std::string> ids;
+  for (int p = 0; p < options.partitions; ++p) {
+    HOOKD_ASSIGN_OR_RETURN(Reply reply,
+                           connection->Command({"XRANGE", StreamKey(options, p), "-", "+"}));
+    for (const Reply& entry : reply.elements) {
+      // [id, [field, value, ...]]; the delivery id is the value of field "d".
+      if (entry.elements.size() != 2) continue;
+      const auto& fields = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+        if (fields[i].str == "d") ids.insert(fields[i + 1].str);
+      }
+    }
+  }
+  return ids;
 }
 
 }  // namespace hookd::queue

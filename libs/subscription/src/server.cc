@@ -3,12 +3,11 @@
 #include <mutex>
 
 #include "absl/time/clock.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/apps/app_store.h"
 #include "hookd/apps/event_type_store.h"
 #include "hookd/auth/authenticator.h"
+#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/common/thread_pool.h"
 #include "hookd/crypto/secret_box.h"
@@ -69,16 +68,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->app_service = std::make_unique<AppServiceImpl>(*state->context);
   state->event_type_service = std::make_unique<EventTypeServiceImpl>(*state->context);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &state->port);
-  builder.RegisterService(state->app_service.get());
-  builder.RegisterService(state->event_type_service.get());
-  state->server = builder.BuildAndStart();
-  if (state->server == nullptr || state->port == 0) {
-    return absl::UnavailableError("listen: cannot listen on " + options.listen);
-  }
+  HOOKD_ASSIGN_OR_RETURN(
+      StartedServer started,
+      StartGrpcServer(options.listen, {state->app_service.get(), state->event_type_service.get()}));
+  state->server = std::move(started.server);
+  state->port = started.port;
   spdlog::info("hookd-subscription listening on port {}", state->port);
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }

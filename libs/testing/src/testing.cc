@@ -6,8 +6,7 @@
 
 namespace hookd::testing {
 
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout,
-               absl::Duration interval) {
+bool PollUntil(const std::function<bool()>& done, absl::Duration timeout, absl::Duration interval) {
   absl::Time deadline = absl::Now() + timeout;
   while (true) {
     if (done()) return true;

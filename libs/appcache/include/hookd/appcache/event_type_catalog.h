@@ -29,10 +29,10 @@ class EventTypeCatalog {
   void Stop();
 
   State Lookup(std::string_view name) const;
-  // Reloads the catalog now unless a load finished within `max_age`; blocks until done. Used
-  // when a publisher names a type the cache does not know yet: it may have just been created.
-  // UNAVAILABLE when hookd-subscription cannot be reached.
-  absl::Status Refresh(absl::Duration max_age = absl::Milliseconds(100));
+  // Reloads the catalog, blocking until done; callers asking while a load is under way share
+  // the next one. Used when a publisher names a type the cache does not know: it may have been
+  // created a moment ago. UNAVAILABLE when hookd-subscription cannot be reached.
+  absl::Status Refresh();
   bool loaded() const;
 
  private:
@@ -49,7 +49,7 @@ class EventTypeCatalog {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::shared_ptr<const std::map<std::string, bool, std::less<>>> types_;  // name -> archived
-  absl::Time loaded_at_ = absl::InfinitePast();
+  absl::Time load_started_ = absl::InfinitePast();  // of the last completed load
   std::thread thread_;
 };
 

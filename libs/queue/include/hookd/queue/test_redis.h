@@ -1,5 +1,7 @@
 #pragma once
 
+#include <set>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -18,5 +20,9 @@ absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite);
 // Removes every key under "<options.key_prefix>:" (SCAN + UNLINK). UNAVAILABLE or INTERNAL on
 // failure.
 absl::Status DeleteKeys(const RedisOptions& options);
+
+// The delivery id of every entry on the streams of `options`, read with XRANGE so that no
+// consumer group's state changes. UNAVAILABLE or INTERNAL on failure.
+absl::StatusOr<std::set<std::string>> StreamedDeliveryIds(const RedisOptions& options);
 
 }  // namespace hookd::queue

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "hookd/db/pg_pool.h"
+#include "hookd/v1/ingest.pb.h"
+#include "outbox.h"
+
+namespace hookd::ingest {
+
+// One validated event with the apps it routes to.
+struct PendingEvent {
+  const v1::PublishRequest* request;  // owned by the RPC, alive until `done` runs
+  std::vector<std::string> app_ids;
+};
+
+// The events of one RPC. `done` runs once, after the transaction holding them committed (or
+// failed), with one response per event in order.
+struct Submission {
+  std::vector<PendingEvent> events;
+  std::function<void(absl::Status, std::vector<v1::PublishResponse>)> done;
+};
+
+struct CommitterOptions {
+  // Transactions running at once; each takes every submission waiting when it starts.
+  int threads = 2;
+  // Events in one transaction at most (a single larger submission still goes alone).
+  int max_events = 2000;
+  absl::Duration idempotency_window = absl::Hours(24);
+};
+
+// Group commit: concurrent publishes share transactions, so throughput is not bound by one
+// fsync per call. While a transaction commits, new submissions queue up and go together in the
+// next one.
+class Committer {
+ public:
+  Committer(db::PgPool& db, Enqueuer& enqueuer, CommitterOptions options);
+  // Commits what is queued, then stops.
+  ~Committer();
+
+  void Submit(Submission submission);
+
+ private:
+  void Run();
+  // Writes the events, deliveries and outbox row of `batch` in one transaction.
+  absl::Status Commit(std::vector<Submission>& batch,
+                      std::vector<std::vector<v1::PublishResponse>>& responses,
+                      OutboxBatch& outbox);
+
+  db::PgPool& db_;
+  Enqueuer& enqueuer_;
+  const CommitterOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Submission> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace hookd::ingest

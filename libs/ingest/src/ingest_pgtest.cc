@@ -1,0 +1,547 @@
+// hookd-ingest in process, against real Postgres and Redis and a real hookd-subscription.
+
+#include <set>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hookd/db/test_database.h"
+#include "hookd/ingest/server.h"
+#include "hookd/queue/delivery_queue.h"
+#include "hookd/queue/test_redis.h"
+#include "hookd/subscription/server.h"
+#include "hookd/testing/process.h"
+#include "hookd/testing/testing.h"
+#include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/event_type.grpc.pb.h"
+#include "hookd/v1/ingest.grpc.pb.h"
+#include "pqxx/pqxx"
+
+namespace hookd::ingest {
+namespace {
+
+using testing::ClientContext;
+using testing::kTestAdminToken;
+using testing::PollUntil;
+
+std::string Field(const grpc::Status& status) {
+  const std::string& message = status.error_message();
+  return message.substr(0, message.find(": "));
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = db::TestDatabase::Create("ingest");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto redis = queue::TestRedisOptions("ingest");
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = *redis;
+    StartSubscription();
+    StartIngest();
+    for (const char* type :
+         {"video.ready", "video.sd_encoded", "render.failed", "render.started"}) {
+      CreateEventType(type);
+    }
+  }
+
+  void TearDown() override {
+    ingest_.reset();
+    subscription_.reset();
+    if (!redis_.url.empty()) (void)queue::DeleteKeys(redis_);
+  }
+
+  void StartSubscription() {
+    subscription::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.database_url = db_->url();
+    options.admin_token = kTestAdminToken;
+    options.master_key = testing::kTestMasterKey;
+    options.database_pool_size = 3;
+    options.watch_poll_interval = absl::Milliseconds(50);
+    auto server = subscription::Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    subscription_ = std::move(*server);
+    auto channel = grpc::CreateChannel(SubscriptionAddr(), grpc::InsecureChannelCredentials());
+    apps_ = v1::AppService::NewStub(channel);
+    types_ = v1::EventTypeService::NewStub(channel);
+  }
+
+  std::string SubscriptionAddr() const {
+    return "127.0.0.1:" + std::to_string(subscription_->port());
+  }
+
+  ServerOptions IngestOptions() const {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.database_url = db_->url();
+    options.redis_url = redis_.url;
+    options.redis_key_prefix = redis_.key_prefix;
+    options.partitions = redis_.partitions;
+    options.admin_token = kTestAdminToken;
+    options.subscription_addr = SubscriptionAddr();
+    options.database_pool_size = 3;
+    options.sweep_interval = absl::Milliseconds(100);
+    options.sweep_grace = absl::Milliseconds(500);
+    options.catalog_refresh = absl::Milliseconds(200);
+    return options;
+  }
+
+  void StartIngest(const ServerOptions& options) {
+    auto server = Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    ingest_ = std::move(*server);
+    ingest_stub_ = v1::IngestService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(ingest_->port()), grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(PollUntil([&] { return ingest_->ready(); }));
+  }
+  void StartIngest() { StartIngest(IngestOptions()); }
+
+  void CreateEventType(const std::string& name) {
+    v1::CreateEventTypeRequest request;
+    request.mutable_event_type()->set_name(name);
+    v1::EventType out;
+    ASSERT_TRUE(types_->CreateEventType(ClientContext(kTestAdminToken).get(), request, &out).ok());
+  }
+
+  std::string CreateApp(const std::string& tenant, std::vector<std::string> patterns,
+                        std::vector<std::string> channels = {}) {
+    v1::CreateAppRequest request;
+    v1::App* app = request.mutable_app();
+    app->set_tenant(tenant);
+    app->set_name("ingest test");
+    app->set_url("https://hooks.example.com/" + tenant);
+    for (auto& p : patterns) app->add_event_types(p);
+    for (auto& c : channels) app->add_channels(c);
+    request.set_skip_connection_test(true);
+    v1::App out;
+    grpc::Status status = apps_->CreateApp(ClientContext(kTestAdminToken).get(), request, &out);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return out.id();
+  }
+
+  v1::PublishRequest Event(const std::string& tenant, const std::string& type,
+                           std::vector<std::string> channels = {}) {
+    v1::PublishRequest request;
+    request.set_tenant(tenant);
+    request.set_event_type(type);
+    request.set_payload(R"({"video_id":"v_1","status":"ready"})");
+    for (auto& c : channels) request.add_channels(c);
+    return request;
+  }
+
+  grpc::Status Publish(const v1::PublishRequest& request, v1::PublishResponse* response) {
+    return ingest_stub_->Publish(ClientContext(kTestAdminToken).get(), request, response);
+  }
+
+  v1::PublishResponse MustPublish(const v1::PublishRequest& request) {
+    v1::PublishResponse response;
+    grpc::Status status = Publish(request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // Waits until the app cache of ingest has seen `app_id` (it routes from memory).
+  void WaitRouted(const std::string& tenant, const std::string& type, int expected) {
+    // Publishing is the only way to observe routing; use an event type nobody else counts.
+    ASSERT_TRUE(PollUntil([&] {
+      v1::PublishResponse response;
+      return Publish(Event(tenant, type), &response).ok() && response.delivery_count() == expected;
+    })) << "routing never reached "
+        << expected;
+  }
+
+  // Deliveries of `event_id` in Postgres: app ids, sorted.
+  std::vector<std::string> DeliveredApps(const std::string& event_id) {
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    std::vector<std::string> apps;
+    for (const auto& row : txn.exec_params(
+             "SELECT app_id FROM deliveries WHERE event_id = $1 ORDER BY app_id", event_id)) {
+      apps.push_back(row[0].as<std::string>());
+    }
+    return apps;
+  }
+
+  int64_t Count(const std::string& sql) {
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    return txn.exec1(sql)[0].as<int64_t>();
+  }
+
+  std::set<std::string> StreamDeliveryIds(const queue::RedisOptions& redis) {
+    auto ids = queue::StreamedDeliveryIds(redis);
+    EXPECT_TRUE(ids.ok()) << ids.status();
+    return ids.ok() ? *ids : std::set<std::string>();
+  }
+
+  std::set<std::string> AllDeliveryIds() {
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    std::set<std::string> ids;
+    for (const auto& row : txn.exec("SELECT id FROM deliveries"))
+      ids.insert(row[0].as<std::string>());
+    return ids;
+  }
+
+  std::unique_ptr<db::TestDatabase> db_;
+  queue::RedisOptions redis_;
+  std::unique_ptr<subscription::Server> subscription_;
+  std::unique_ptr<v1::AppService::Stub> apps_;
+  std::unique_ptr<v1::EventTypeService::Stub> types_;
+  std::unique_ptr<Server> ingest_;
+  std::unique_ptr<v1::IngestService::Stub> ingest_stub_;
+};
+
+TEST_F(IngestTest, FansOutByPatternChannelAndActiveState) {
+  std::string exact = CreateApp("fan", {"video.ready"});
+  std::string prefix = CreateApp("fan", {"video.*"});
+  std::string all = CreateApp("fan", {"*"});
+  std::string other_type = CreateApp("fan", {"render.failed"});
+  std::string eu_only = CreateApp("fan", {"video.ready"}, {"eu"});
+  std::string disabled = CreateApp("fan", {"*"});
+  CreateApp("another-tenant", {"*"});
+  v1::DisableAppRequest disable;
+  disable.set_id(disabled);
+  v1::App out;
+  ASSERT_TRUE(apps_->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
+  WaitRouted("fan", "render.started", 1);  // only `all`: the cache has every change above
+
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  v1::PublishResponse ready = MustPublish(Event("fan", "video.ready"));
+  EXPECT_TRUE(absl::StartsWith(ready.event_id(), "evt_"));
+  EXPECT_EQ(ready.delivery_count(), 3);
+  EXPECT_FALSE(ready.duplicate());
+  EXPECT_EQ(DeliveredApps(ready.event_id()), sorted({exact, prefix, all}));
+
+  v1::PublishResponse on_eu = MustPublish(Event("fan", "video.ready", {"eu"}));
+  EXPECT_EQ(DeliveredApps(on_eu.event_id()), sorted({exact, prefix, all, eu_only}));
+
+  v1::PublishResponse encoded = MustPublish(Event("fan", "video.sd_encoded"));
+  EXPECT_EQ(DeliveredApps(encoded.event_id()), sorted({prefix, all}));
+
+  v1::PublishResponse failed = MustPublish(Event("fan", "render.failed"));
+  EXPECT_EQ(DeliveredApps(failed.event_id()), sorted({all, other_type}));
+
+  v1::PublishResponse nobody = MustPublish(Event("no-apps-tenant", "video.ready"));
+  EXPECT_EQ(nobody.delivery_count(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM events WHERE id = '" + nobody.event_id() + "'"), 1);
+
+  // Every committed delivery reaches a stream.
+  EXPECT_TRUE(PollUntil([&] { return StreamDeliveryIds(redis_) == AllDeliveryIds(); }));
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), 0);
+}
+
+TEST_F(IngestTest, AnAppCreatedAfterStartIsRoutedWithinASecond) {
+  v1::PublishResponse before = MustPublish(Event("late", "video.ready"));
+  EXPECT_EQ(before.delivery_count(), 0);
+  std::string app = CreateApp("late", {"video.ready"});
+  absl::Time created = absl::Now();
+  v1::PublishResponse after;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        after = MustPublish(Event("late", "video.ready"));
+        return after.delivery_count() == 1;
+      },
+      absl::Seconds(1), absl::Milliseconds(10)));
+  EXPECT_LT(absl::Now() - created, absl::Seconds(1));
+  EXPECT_EQ(DeliveredApps(after.event_id()), std::vector<std::string>{app});
+}
+
+TEST_F(IngestTest, IdempotencyKeyRepeatsReturnTheFirstEvent) {
+  CreateApp("idem", {"*"});
+  WaitRouted("idem", "render.started", 1);
+  int64_t events_before = Count("SELECT count(*) FROM events");
+  v1::PublishRequest request = Event("idem", "video.ready");
+  request.set_idempotency_key("order-42");
+  v1::PublishResponse first = MustPublish(request);
+  EXPECT_FALSE(first.duplicate());
+  EXPECT_EQ(first.delivery_count(), 1);
+  request.set_payload(R"({"different":"payload"})");  // the key alone decides
+  v1::PublishResponse second = MustPublish(request);
+  EXPECT_TRUE(second.duplicate());
+  EXPECT_EQ(second.event_id(), first.event_id());
+  EXPECT_EQ(second.delivery_count(), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), events_before + 1);
+  EXPECT_EQ(DeliveredApps(first.event_id()).size(), 1u);
+
+  // The same key of another tenant is another event.
+  request.set_tenant("idem-other");
+  v1::PublishResponse other = MustPublish(request);
+  EXPECT_FALSE(other.duplicate());
+  EXPECT_NE(other.event_id(), first.event_id());
+
+  // Inside one batch, and concurrently from many callers: one event per key.
+  v1::PublishBatchRequest batch;
+  for (int i = 0; i < 3; ++i) {
+    v1::PublishRequest* e = batch.add_events();
+    *e = Event("idem", "video.ready");
+    e->set_idempotency_key("batch-key");
+  }
+  v1::PublishBatchResponse answered;
+  ASSERT_TRUE(
+      ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), batch, &answered).ok());
+  ASSERT_EQ(answered.results_size(), 3);
+  EXPECT_FALSE(answered.results(0).duplicate());
+  EXPECT_TRUE(answered.results(1).duplicate());
+  EXPECT_TRUE(answered.results(2).duplicate());
+  EXPECT_EQ(answered.results(1).event_id(), answered.results(0).event_id());
+
+  std::vector<std::thread> threads;
+  std::vector<v1::PublishResponse> responses(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      v1::PublishRequest r = Event("idem", "video.ready");
+      r.set_idempotency_key("concurrent-key");
+      responses[i] = MustPublish(r);
+    });
+  }
+  for (auto& t : threads) t.join();
+  int originals = 0;
+  for (const auto& r : responses) {
+    EXPECT_EQ(r.event_id(), responses[0].event_id());
+    originals += r.duplicate() ? 0 : 1;
+  }
+  EXPECT_EQ(originals, 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM events WHERE idempotency_key = 'concurrent-key'"), 1);
+}
+
+TEST_F(IngestTest, AnExpiredIdempotencyKeyMakesANewEvent) {
+  ingest_.reset();
+  ServerOptions options = IngestOptions();
+  options.idempotency_window = absl::Seconds(1);
+  StartIngest(options);
+  v1::PublishRequest request = Event("idem-window", "video.ready");
+  request.set_idempotency_key("k");
+  v1::PublishResponse first = MustPublish(request);
+  EXPECT_TRUE(MustPublish(request).duplicate());
+  // The window is measured by Postgres' clock: wait until the key is older than a second.
+  ASSERT_TRUE(PollUntil([&] {
+    return Count(
+               "SELECT count(*) FROM idempotency_keys WHERE key = 'k' AND"
+               " create_time < now() - interval '1 second'") == 1;
+  }));
+  v1::PublishResponse again = MustPublish(request);
+  EXPECT_FALSE(again.duplicate());
+  EXPECT_NE(again.event_id(), first.event_id());
+}
+
+TEST_F(IngestTest, EveryValidationErrorNamesItsFieldAndStoresNothing) {
+  v1::ArchiveEventTypeRequest archive;
+  archive.set_name("render.started");
+  v1::EventType archived;
+  ASSERT_TRUE(
+      types_->ArchiveEventType(ClientContext(kTestAdminToken).get(), archive, &archived).ok());
+  struct Case {
+    std::string field;
+    grpc::StatusCode code;
+    std::function<void(v1::PublishRequest&)> mutate;
+  };
+  const auto kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
+  std::vector<Case> cases = {
+      {"tenant", kInvalid, [](auto& r) { r.set_tenant(""); }},
+      {"tenant", kInvalid, [](auto& r) { r.set_tenant("no spaces"); }},
+      {"event_type", kInvalid, [](auto& r) { r.set_event_type(""); }},
+      {"event_type", kInvalid, [](auto& r) { r.set_event_type("Video.Ready"); }},
+      {"event_type", kInvalid, [](auto& r) { r.set_event_type("video.unknown"); }},
+      {"event_type", kInvalid, [](auto& r) { r.set_event_type("render.started"); }},  // archived
+      {"payload", kInvalid, [](auto& r) { r.set_payload(""); }},
+      {"payload", kInvalid, [](auto& r) { r.set_payload("{not json"); }},
+      {"payload", kInvalid, [](auto& r) { r.set_payload("[1,2,3]"); }},
+      {"payload", kInvalid, [](auto& r) { r.set_payload(R"({"a":1} {"b":2})"); }},
+      {"payload", grpc::StatusCode::RESOURCE_EXHAUSTED,
+       [](auto& r) { r.set_payload(R"({"blob":")" + std::string(256 * 1024, 'x') + R"("})"); }},
+      {"idempotency_key", kInvalid, [](auto& r) { r.set_idempotency_key(std::string(257, 'k')); }},
+      {"channels[0]", kInvalid, [](auto& r) { r.add_channels("has space"); }},
+      {"channels[1]", kInvalid,
+       [](auto& r) {
+         r.add_channels("eu");
+         r.add_channels("eu");
+       }},
+      {"channels", kInvalid,
+       [](auto& r) {
+         for (int i = 0; i < 11; ++i) r.add_channels("c" + std::to_string(i));
+       }},
+      {"traceparent", kInvalid, [](auto& r) { r.set_traceparent("not-a-trace"); }},
+  };
+  int64_t events_before = Count("SELECT count(*) FROM events");
+  for (const Case& c : cases) {
+    v1::PublishRequest request = Event("valid-tenant", "video.ready");
+    c.mutate(request);
+    v1::PublishResponse response;
+    grpc::Status status = Publish(request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << c.field << ": " << status.error_message();
+    EXPECT_EQ(Field(status), c.field) << status.error_message();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), events_before);
+
+  // A payload just under the limit and a valid traceparent are fine.
+  v1::PublishRequest big = Event("valid-tenant", "video.ready");
+  big.set_payload(R"({"blob":")" + std::string(256 * 1024 - 11, 'x') + R"("})");
+  ASSERT_EQ(big.payload().size(), 256u * 1024);
+  big.set_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  MustPublish(big);
+
+  v1::PublishResponse response;
+  EXPECT_EQ(ingest_stub_->Publish(ClientContext("").get(), Event("t", "video.ready"), &response)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      ingest_stub_->Publish(ClientContext("wrong").get(), Event("t", "video.ready"), &response)
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(IngestTest, PayloadIsStoredByteForByte) {
+  // Odd spacing, key order, escapes and non-ASCII text must survive untouched.
+  const std::string payload =
+      "{ \"title\" : \"\xC3\xA9t\xC3\xA9 \xE2\x9C\x93\",\n\t\"z\":1, \"a\" : [ 1.50, -0e0 ],"
+      "\"esc\":\"\\u00e9\\n\" }";
+  v1::PublishRequest request = Event("bytes", "video.ready");
+  request.set_payload(payload);
+  request.add_channels("eu");
+  v1::PublishResponse published = MustPublish(request);
+  v1::GetEventRequest get;
+  get.set_id(published.event_id());
+  v1::Event event;
+  ASSERT_TRUE(ingest_stub_->GetEvent(ClientContext(kTestAdminToken).get(), get, &event).ok());
+  EXPECT_EQ(event.payload(), payload);
+  EXPECT_EQ(event.tenant(), "bytes");
+  EXPECT_EQ(event.event_type(), "video.ready");
+  ASSERT_EQ(event.channels_size(), 1);
+  EXPECT_EQ(event.channels(0), "eu");
+  pqxx::connection conn(db_->url());
+  pqxx::work txn(conn);
+  EXPECT_EQ(txn.exec_params1("SELECT payload FROM events WHERE id = $1", published.event_id())[0]
+                .as<std::string>(),
+            payload);
+  get.set_id("evt_01JDXK8N5V3Q9G2M7T4R6W8Y0Z");
+  EXPECT_EQ(ingest_stub_->GetEvent(ClientContext(kTestAdminToken).get(), get, &event).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(IngestTest, BatchAnswersEachEventInOrder) {
+  std::string app = CreateApp("batch", {"video.*"});
+  WaitRouted("batch", "video.sd_encoded", 1);
+  v1::PublishBatchRequest batch;
+  *batch.add_events() = Event("batch", "video.ready");
+  *batch.add_events() = Event("batch", "video.nope");  // not in the catalog
+  *batch.add_events() = Event("batch", "render.failed");
+  v1::PublishBatchResponse response;
+  ASSERT_TRUE(
+      ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), batch, &response).ok());
+  ASSERT_EQ(response.results_size(), 3);
+  ASSERT_EQ(response.errors_size(), 3);
+  EXPECT_EQ(response.errors(0).code(), 0);
+  EXPECT_EQ(response.results(0).delivery_count(), 1);
+  EXPECT_EQ(response.errors(1).code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(absl::StartsWith(response.errors(1).message(), "events[1].event_type: "));
+  EXPECT_EQ(response.results(1).event_id(), "");
+  EXPECT_EQ(response.errors(2).code(), 0);
+  EXPECT_EQ(response.results(2).delivery_count(), 0);
+  EXPECT_EQ(DeliveredApps(response.results(0).event_id()), std::vector<std::string>{app});
+
+  v1::PublishBatchRequest too_big;
+  for (int i = 0; i < 1001; ++i) *too_big.add_events() = Event("batch", "video.ready");
+  grpc::Status status =
+      ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), too_big, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Field(status), "events");
+  v1::PublishBatchRequest empty;
+  EXPECT_EQ(
+      Field(ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), empty, &response)),
+      "events");
+}
+
+TEST_F(IngestTest, UnavailableUntilTheFirstAppSync) {
+  ServerOptions options = IngestOptions();
+  options.subscription_addr = "127.0.0.1:" + std::to_string(testing::FreePort());  // nobody
+  auto lonely = Server::Start(options);
+  ASSERT_TRUE(lonely.ok()) << lonely.status();
+  auto stub = v1::IngestService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*lonely)->port()), grpc::InsecureChannelCredentials()));
+  v1::PublishResponse response;
+  grpc::Status status =
+      stub->Publish(ClientContext(kTestAdminToken).get(), Event("t", "video.ready"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_FALSE((*lonely)->ready());
+}
+
+TEST_F(IngestTest, RedisDownDuringPublishingLosesNoAcknowledgedDelivery) {
+  // Redis keeps its append-only file across the restart, as deployed; Redis coming back empty is
+  // the worker's recovery to prove.
+  testing::ScratchRedis redis(/*persistent=*/true);
+  ASSERT_TRUE(redis.Start().ok());
+  queue::RedisOptions scratch = redis_;
+  scratch.url = redis.url();
+  ingest_.reset();
+  ServerOptions options = IngestOptions();
+  options.redis_url = scratch.url;
+  StartIngest(options);
+  CreateApp("outage", {"*"});
+  WaitRouted("outage", "render.started", 1);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> acknowledged{0};
+  std::thread publisher([&] {
+    while (!stop.load()) {
+      v1::PublishResponse response;
+      if (Publish(Event("outage", "video.ready"), &response).ok()) acknowledged.fetch_add(1);
+    }
+  });
+  ASSERT_TRUE(PollUntil([&] { return acknowledged.load() >= 20; }));
+  redis.Stop();
+  int at_stop = acknowledged.load();
+  // Publishing goes on while Redis is away: Postgres alone makes a publish durable.
+  ASSERT_TRUE(PollUntil([&] { return acknowledged.load() >= at_stop + 50; }));
+  EXPECT_GT(Count("SELECT count(*) FROM outbox"), 0);
+  ASSERT_TRUE(redis.Start().ok());
+  ASSERT_TRUE(PollUntil([&] { return acknowledged.load() >= at_stop + 100; }));
+  stop.store(true);
+  publisher.join();
+
+  // Every acknowledged delivery is in Postgres and, once the sweeper ran, on a stream.
+  std::set<std::string> committed = AllDeliveryIds();
+  EXPECT_GE(static_cast<int>(committed.size()), acknowledged.load());
+  std::set<std::string> streamed;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        streamed = StreamDeliveryIds(scratch);
+        return std::includes(streamed.begin(), streamed.end(), committed.begin(),
+                             committed.end()) &&
+               Count("SELECT count(*) FROM outbox") == 0;
+      },
+      absl::Seconds(20), absl::Milliseconds(200)))
+      << "missing from the streams: " << committed.size() << " committed, " << streamed.size()
+      << " streamed";
+}
+
+TEST_F(IngestTest, TheSweeperEnqueuesBatchesNobodyEnqueued) {
+  // A batch committed by a process that died before its XADD looks exactly like this row.
+  pqxx::connection conn(db_->url());
+  pqxx::work txn(conn);
+  txn.exec(
+      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) VALUES"
+      " ('dlv_orphan1', 'evt_orphan', 'app_x', 't', 'video.ready'),"
+      " ('dlv_orphan2', 'evt_orphan', 'app_y', 't', 'video.ready')");
+  txn.exec(
+      "INSERT INTO outbox (messages, create_time) VALUES"
+      " ('dlv_orphan1 evt_orphan app_x\ndlv_orphan2 evt_orphan app_y\n', now() - interval '1 "
+      "minute')");
+  txn.commit();
+  std::set<std::string> streamed;
+  ASSERT_TRUE(PollUntil([&] {
+    streamed = StreamDeliveryIds(redis_);
+    return streamed.count("dlv_orphan1") == 1 && streamed.count("dlv_orphan2") == 1;
+  }));
+  EXPECT_TRUE(PollUntil([&] { return Count("SELECT count(*) FROM outbox") == 0; }));
+}
+
+}  // namespace
+}  // namespace hookd::ingest

@@ -1,0 +1,137 @@
+#include "ingest_service.h"
+
+#include "google/protobuf/util/time_util.h"
+#include "hookd/apps/validation.h"
+#include "hookd/common/grpc_util.h"
+#include "hookd/common/status.h"
+#include "nlohmann/json.hpp"
+
+namespace hookd::ingest {
+namespace {
+
+absl::Status NotReady() {
+  return absl::UnavailableError(
+      "routing is not ready: waiting for the first app sync from hookd-subscription");
+}
+
+}  // namespace
+
+absl::StatusOr<PendingEvent> IngestServiceImpl::Prepare(const auth::Principal& principal,
+                                                        const v1::PublishRequest& request,
+                                                        const std::string& prefix) {
+  HOOKD_RETURN_IF_ERROR(ValidatePublish(request, ctx_.limits, ctx_.catalog, prefix));
+  HOOKD_RETURN_IF_ERROR(auth::RequireTenant(principal, request.tenant()));
+  std::vector<std::string> channels(request.channels().begin(), request.channels().end());
+  PendingEvent event{.request = &request, .app_ids = {}};
+  for (const auto& app :
+       ctx_.apps.Current()->Route(request.tenant(), request.event_type(), channels)) {
+    event.app_ids.push_back(app->id());
+  }
+  return event;
+}
+
+grpc::ServerUnaryReactor* IngestServiceImpl::Publish(grpc::CallbackServerContext* context,
+                                                     const v1::PublishRequest* request,
+                                                     v1::PublishResponse* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
+    if (!ctx_.apps.synced()) return reactor->Finish(ToGrpcStatus(NotReady()));
+    auto event = Prepare(p, *request, "");
+    if (!event.ok()) return reactor->Finish(ToGrpcStatus(event.status()));
+    Submission submission;
+    submission.events.push_back(std::move(*event));
+    submission.done = [response, reactor](absl::Status status,
+                                          std::vector<v1::PublishResponse> responses) {
+      if (status.ok()) *response = std::move(responses[0]);
+      reactor->Finish(ToGrpcStatus(status));
+    };
+    ctx_.committer.Submit(std::move(submission));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerContext* context,
+                                                          const v1::PublishBatchRequest* request,
+                                                          v1::PublishBatchResponse* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  if (request->events().empty()) return FinishNow(context, InvalidField("events", "required"));
+  if (request->events_size() > ctx_.max_batch_events) {
+    return FinishNow(
+        context,
+        InvalidField("events", "at most " + std::to_string(ctx_.max_batch_events) + " per batch"));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
+    if (!ctx_.apps.synced()) return reactor->Finish(ToGrpcStatus(NotReady()));
+    Submission submission;
+    std::vector<int> positions;  // where each submitted event's answer goes
+    for (int i = 0; i < request->events_size(); ++i) {
+      response->add_results();
+      v1::PublishError* error = response->add_errors();
+      auto event = Prepare(p, request->events(i), "events[" + std::to_string(i) + "].");
+      if (!event.ok()) {
+        error->set_code(static_cast<int>(event.status().code()));
+        error->set_message(std::string(event.status().message()));
+        continue;
+      }
+      positions.push_back(i);
+      submission.events.push_back(std::move(*event));
+    }
+    if (submission.events.empty()) return reactor->Finish(grpc::Status::OK);
+    submission.done = [response, reactor, positions](absl::Status status,
+                                                     std::vector<v1::PublishResponse> responses) {
+      if (!status.ok()) return reactor->Finish(ToGrpcStatus(status));
+      for (size_t k = 0; k < positions.size(); ++k) {
+        *response->mutable_results(positions[k]) = std::move(responses[k]);
+      }
+      reactor->Finish(grpc::Status::OK);
+    };
+    ctx_.committer.Submit(std::move(submission));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IngestServiceImpl::GetEvent(grpc::CallbackServerContext* context,
+                                                      const v1::GetEventRequest* request,
+                                                      v1::Event* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response] {
+    if (request->id().empty()) return InvalidField("id", "required");
+    absl::Status not_found = absl::NotFoundError("event " + request->id() + " not found");
+    bool found = false;
+    HOOKD_RETURN_IF_ERROR(ctx_.db.Transact("get event", [&](pqxx::work& txn) {
+      pqxx::result rows = txn.exec_params(
+          "SELECT id, tenant, event_type, payload, channels::text, idempotency_key,"
+          " (extract(epoch FROM create_time) * 1000000)::bigint, delivery_count"
+          " FROM events WHERE id = $1",
+          request->id());
+      if (rows.empty()) return absl::OkStatus();
+      const auto& row = rows[0];
+      found = true;
+      response->set_id(row[0].as<std::string>());
+      response->set_tenant(row[1].as<std::string>());
+      response->set_event_type(row[2].as<std::string>());
+      response->set_payload(row[3].as<std::string>());
+      for (const auto& c : nlohmann::json::parse(row[4].as<std::string>())) {
+        response->add_channels(c.get<std::string>());
+      }
+      response->set_idempotency_key(row[5].as<std::string>());
+      *response->mutable_create_time() =
+          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(row[6].as<int64_t>());
+      response->set_delivery_count(row[7].as<int>());
+      return absl::OkStatus();
+    }));
+    // Another tenant's event answers NOT_FOUND, so ids cannot be probed.
+    if (!found || !p.CanAccess(response->tenant())) {
+      response->Clear();
+      return not_found;
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace hookd::ingest

@@ -1,0 +1,194 @@
+#include "outbox.h"
+
+#include "absl/strings/str_split.h"
+#include "hookd/common/status.h"
+#include "spdlog/spdlog.h"
+
+namespace hookd::ingest {
+namespace {
+
+// Distinct from the migration lock: "hookd" 03.
+constexpr int64_t kSweeperLockKey = 0x686f6f6b6403;
+
+std::string IdList(const std::vector<int64_t>& ids) {
+  std::string list;
+  for (int64_t id : ids) {
+    if (!list.empty()) list += ',';
+    list += std::to_string(id);
+  }
+  return list;
+}
+
+}  // namespace
+
+std::string EncodeOutbox(const std::vector<queue::DeliveryMessage>& messages) {
+  std::string text;
+  for (const auto& m : messages) {
+    text.append(m.delivery_id).append(" ").append(m.event_id).append(" ").append(m.app_id);
+    text.push_back('\n');
+  }
+  return text;
+}
+
+absl::StatusOr<std::vector<queue::DeliveryMessage>> DecodeOutbox(const std::string& text) {
+  std::vector<queue::DeliveryMessage> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    if (fields.size() != 3) return absl::DataLossError("outbox: malformed line");
+    out.push_back({.delivery_id = fields[0], .event_id = fields[1], .app_id = fields[2]});
+  }
+  return out;
+}
+
+absl::Status DeleteOutboxRows(db::PgPool& db, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  return db.Transact("delete outbox rows", [&](pqxx::work& txn) {
+    txn.exec("DELETE FROM outbox WHERE id IN (" + IdList(ids) + ")");
+    return absl::OkStatus();
+  });
+}
+
+Enqueuer::Enqueuer(db::PgPool& db, queue::DeliveryQueue& queue) : db_(db), queue_(queue) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Enqueuer::~Enqueuer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Enqueuer::Push(OutboxBatch batch) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batches_.push_back(std::move(batch));
+  }
+  cv_.notify_one();
+}
+
+void Enqueuer::Run() {
+  for (;;) {
+    std::deque<OutboxBatch> batches;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !batches_.empty(); });
+      if (batches_.empty()) return;
+      // Everything queued goes out in one pipeline and one DELETE.
+      batches.swap(batches_);
+    }
+    std::vector<queue::DeliveryMessage> messages;
+    std::vector<int64_t> ids;
+    for (auto& batch : batches) {
+      ids.push_back(batch.outbox_id);
+      for (auto& m : batch.messages) messages.push_back(std::move(m));
+    }
+    absl::Status status = queue_.Enqueue(messages);
+    if (!status.ok()) {
+      // The rows stay in the outbox; the sweeper enqueues them once Redis is back.
+      spdlog::warn("enqueue of {} deliveries failed, left to the outbox sweeper: {}",
+                   messages.size(), status.ToString());
+      continue;
+    }
+    status = DeleteOutboxRows(db_, ids);
+    if (!status.ok()) {
+      // Harmless: the sweeper enqueues these again, and duplicates are allowed.
+      spdlog::warn("deleting {} outbox rows failed: {}", ids.size(), status.ToString());
+    }
+  }
+}
+
+OutboxSweeper::OutboxSweeper(std::string database_url, db::PgPool& db, queue::DeliveryQueue& queue,
+                             SweeperOptions options)
+    : database_url_(std::move(database_url)), db_(db), queue_(queue), options_(options) {}
+
+OutboxSweeper::~OutboxSweeper() { Stop(); }
+
+void OutboxSweeper::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void OutboxSweeper::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  lock_conn_.reset();  // closing the session releases the advisory lock
+  leader_ = false;
+}
+
+bool OutboxSweeper::leader() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return leader_;
+}
+
+absl::Status OutboxSweeper::EnsureLeadership() {
+  try {
+    if (lock_conn_ != nullptr && !lock_conn_->is_open()) {
+      lock_conn_.reset();
+      leader_ = false;
+    }
+    if (leader_) return absl::OkStatus();
+    if (lock_conn_ == nullptr) lock_conn_ = std::make_unique<pqxx::connection>(database_url_);
+    pqxx::nontransaction txn(*lock_conn_);
+    leader_ = txn.exec_params1("SELECT pg_try_advisory_lock($1)", kSweeperLockKey)[0].as<bool>();
+    if (leader_) spdlog::info("outbox sweeper: leader");
+    return absl::OkStatus();
+  } catch (...) {
+    lock_conn_.reset();
+    leader_ = false;
+    return db::TranslateCurrentException("outbox sweeper leadership");
+  }
+}
+
+absl::StatusOr<int> OutboxSweeper::SweepOnce() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    HOOKD_RETURN_IF_ERROR(EnsureLeadership());
+    if (!leader_) return 0;
+  }
+  int enqueued = 0;
+  for (;;) {
+    std::vector<int64_t> ids;
+    std::vector<queue::DeliveryMessage> messages;
+    HOOKD_RETURN_IF_ERROR(db_.Transact("sweep outbox", [&](pqxx::work& txn) -> absl::Status {
+      pqxx::result rows = txn.exec_params(
+          "SELECT id, messages FROM outbox"
+          " WHERE create_time < now() - make_interval(secs => $1) ORDER BY id LIMIT $2",
+          absl::ToDoubleSeconds(options_.grace), options_.batch_rows);
+      for (const auto& row : rows) {
+        ids.push_back(row[0].as<int64_t>());
+        HOOKD_ASSIGN_OR_RETURN(auto decoded, DecodeOutbox(row[1].as<std::string>()));
+        for (auto& m : decoded) messages.push_back(std::move(m));
+      }
+      return absl::OkStatus();
+    }));
+    if (ids.empty()) return enqueued;
+    HOOKD_RETURN_IF_ERROR(queue_.Enqueue(messages));
+    HOOKD_RETURN_IF_ERROR(DeleteOutboxRows(db_, ids));
+    enqueued += static_cast<int>(messages.size());
+    spdlog::info("outbox sweeper: re-enqueued {} deliveries of {} batches", messages.size(),
+                 ids.size());
+    if (static_cast<int>(ids.size()) < options_.batch_rows) return enqueued;
+  }
+}
+
+void OutboxSweeper::Run() {
+  for (;;) {
+    auto swept = SweepOnce();
+    if (!swept.ok()) spdlog::warn("outbox sweeper: {}", swept.status().ToString());
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.interval), [this] { return stopping_; });
+    if (stopping_) return;
+  }
+}
+
+}  // namespace hookd::ingest

@@ -1,0 +1,116 @@
+#include "hookd/ingest/server.h"
+
+#include <mutex>
+
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "hookd/common/grpc_util.h"
+#include "hookd/common/status.h"
+#include "hookd/db/migrations.h"
+#include "ingest_service.h"
+#include "spdlog/spdlog.h"
+
+namespace hookd::ingest {
+
+// Destroyed in reverse order: the gRPC server first, then the pipeline behind it, so queued
+// events are committed and enqueued before their dependencies go away.
+struct Server::State {
+  std::unique_ptr<db::PgPool> db;
+  std::unique_ptr<queue::DeliveryQueue> queue;
+  std::unique_ptr<auth::Authenticator> auth;
+  std::unique_ptr<appcache::AppCache> apps;
+  std::unique_ptr<appcache::EventTypeCatalog> catalog;
+  std::unique_ptr<Enqueuer> enqueuer;
+  std::unique_ptr<OutboxSweeper> sweeper;
+  std::unique_ptr<Committer> committer;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<IngestContext> context;
+  std::unique_ptr<IngestServiceImpl> service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::once_flag shutdown_once;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (options.admin_token.empty())
+    return InvalidField("admin_token", "required (HOOKD_ADMIN_TOKEN)");
+  if (options.database_url.empty()) {
+    return InvalidField("database_url", "required (HOOKD_DATABASE_URL)");
+  }
+  if (options.redis_url.empty()) return InvalidField("redis_url", "required (HOOKD_REDIS_URL)");
+  if (options.subscription_addr.empty()) {
+    return InvalidField("subscription_addr", "required (HOOKD_SUBSCRIPTION_ADDR)");
+  }
+  auto state = std::make_unique<State>();
+  // Ingest may start before hookd-subscription has migrated: both apply migrations under the
+  // same advisory lock, so the order does not matter.
+  HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));
+  HOOKD_ASSIGN_OR_RETURN(state->db,
+                         db::PgPool::Create(options.database_url, options.database_pool_size));
+  queue::RedisOptions redis;
+  redis.url = options.redis_url;
+  redis.key_prefix = options.redis_key_prefix;
+  redis.partitions = options.partitions;
+  HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
+  state->auth = std::make_unique<auth::Authenticator>(options.admin_token);
+  appcache::AppCacheOptions cache;
+  cache.subscription_addr = options.subscription_addr;
+  cache.token = options.admin_token;
+  state->apps = std::make_unique<appcache::AppCache>(cache);
+  state->apps->Start();
+  state->catalog = std::make_unique<appcache::EventTypeCatalog>(
+      options.subscription_addr, options.admin_token, options.catalog_refresh);
+  state->catalog->Start();
+  state->enqueuer = std::make_unique<Enqueuer>(*state->db, *state->queue);
+  state->sweeper = std::make_unique<OutboxSweeper>(
+      options.database_url, *state->db, *state->queue,
+      SweeperOptions{.interval = options.sweep_interval, .grace = options.sweep_grace});
+  state->sweeper->Start();
+  state->committer = std::make_unique<Committer>(
+      *state->db, *state->enqueuer,
+      CommitterOptions{.threads = options.committer_threads,
+                       .idempotency_window = options.idempotency_window});
+  state->pool = std::make_unique<ThreadPool>(4, "ingest");
+  state->context = std::make_unique<IngestContext>(IngestContext{
+      .auth = *state->auth,
+      .apps = *state->apps,
+      .catalog = *state->catalog,
+      .committer = *state->committer,
+      .db = *state->db,
+      .pool = *state->pool,
+      .limits = {.max_payload_bytes = options.max_payload_bytes},
+      .max_batch_events = options.max_batch_events,
+  });
+  state->service = std::make_unique<IngestServiceImpl>(*state->context);
+
+  // Batches of up to 1000 events of up to 256 KiB each.
+  const int max_message =
+      std::max<int>(64 << 20, static_cast<int>(options.max_payload_bytes) * 4 + (1 << 20));
+  HOOKD_ASSIGN_OR_RETURN(StartedServer started,
+                         StartGrpcServer(options.listen, {state->service.get()}, max_message));
+  state->server = std::move(started.server);
+  state->port = started.port;
+  spdlog::info("hookd-ingest listening on port {}", state->port);
+  return std::unique_ptr<Server>(new Server(std::move(state)));
+}
+
+Server::Server(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Server::~Server() { Shutdown(); }
+
+int Server::port() const { return state_->port; }
+
+void Server::Wait() { state_->server->Wait(); }
+
+bool Server::ready() const { return state_->apps->synced(); }
+
+void Server::Shutdown(absl::Duration grace) {
+  std::call_once(state_->shutdown_once, [&] {
+    state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    state_->sweeper->Stop();
+    state_->apps->Stop();
+    state_->catalog->Stop();
+  });
+}
+
+}  // namespace hookd::ingest

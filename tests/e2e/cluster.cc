@@ -1,0 +1,114 @@
+#include "cluster.h"
+
+#include <cstdlib>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "hookd/common/grpc_util.h"
+#include "hookd/testing/testing.h"
+#include "hookd/v1/ingest.grpc.pb.h"
+
+namespace hookd::e2e {
+
+Cluster::Cluster(std::string database_url, std::string redis_url, std::string redis_key_prefix,
+                 int partitions)
+    : database_url_(std::move(database_url)),
+      redis_url_(std::move(redis_url)),
+      redis_key_prefix_(std::move(redis_key_prefix)),
+      partitions_(partitions),
+      subscription_port_(testing::FreePort()),
+      ingest_port_(testing::FreePort()) {
+  char dir[] = "/tmp/hookd-e2e.XXXXXX";
+  if (mkdtemp(dir) != nullptr) log_dir_ = dir;
+}
+
+Cluster::~Cluster() {
+  ingest_.reset();
+  subscription_.reset();
+  // Logs stay when the test failed and the directory is shown in its output; otherwise go.
+  if (!log_dir_.empty() && std::getenv("HOOKD_KEEP_E2E_LOGS") == nullptr) {
+    std::system(("rm -rf '" + log_dir_ + "'").c_str());
+  }
+}
+
+std::string Cluster::LogPath(const std::string& name) const {
+  return log_dir_ + "/" + name + ".log";
+}
+
+std::map<std::string, std::string> Cluster::Environment(int port) const {
+  return {
+      {"HOOKD_DATABASE_URL", database_url_},
+      {"HOOKD_REDIS_URL", redis_url_},
+      {"HOOKD_ADMIN_TOKEN", admin_token_},
+      {"HOOKD_MASTER_KEY", testing::kTestMasterKey},
+      {"HOOKD_LISTEN", "127.0.0.1:" + std::to_string(port)},
+      {"HOOKD_SUBSCRIPTION_ADDR", "127.0.0.1:" + std::to_string(subscription_port_)},
+      // Endpoints in these tests are receivers on loopback.
+      {"HOOKD_ALLOW_HTTP", "true"},
+      {"HOOKD_PRIVATE_ALLOWLIST", "127.0.0.0/8"},
+  };
+}
+
+std::shared_ptr<grpc::Channel> Cluster::subscription_channel() const {
+  return NewInternalChannel("127.0.0.1:" + std::to_string(subscription_port_),
+                            absl::Milliseconds(100));
+}
+
+std::shared_ptr<grpc::Channel> Cluster::ingest_channel() const {
+  return NewInternalChannel("127.0.0.1:" + std::to_string(ingest_port_), absl::Milliseconds(100));
+}
+
+absl::Status Cluster::StartSubscription() {
+  auto process =
+      testing::ChildProcess::Spawn({HOOKD_BIN_DIR "/hookd-subscription"},
+                                   Environment(subscription_port_), LogPath("subscription"));
+  if (!process.ok()) return process.status();
+  subscription_ = std::move(*process);
+  // A gRPC channel that saw "connection refused" backs off for seconds; connect first.
+  testing::PollUntil([&] { return testing::PortAcceptsConnections(subscription_port_); },
+                     absl::Seconds(20));
+  auto health = grpc::health::v1::Health::NewStub(subscription_channel());
+  bool up = testing::PollUntil(
+      [&] {
+        grpc::health::v1::HealthCheckResponse response;
+        return health->Check(testing::ClientContext("", absl::Seconds(1)).get(), {}, &response)
+                   .ok() &&
+               response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      absl::Seconds(20));
+  if (!up) {
+    return absl::DeadlineExceededError("hookd-subscription did not come up: " +
+                                       subscription_->LogTail());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::StartIngest(const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> argv = {HOOKD_BIN_DIR "/hookd-ingest",
+                                   "--redis_key_prefix=" + redis_key_prefix_,
+                                   "--partitions=" + std::to_string(partitions_)};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  auto process = testing::ChildProcess::Spawn(argv, Environment(ingest_port_), LogPath("ingest"));
+  if (!process.ok()) return process.status();
+  ingest_ = std::move(*process);
+  testing::PollUntil([&] { return testing::PortAcceptsConnections(ingest_port_); },
+                     absl::Seconds(20));
+  // Ready means routing synced: a publish answers anything but UNAVAILABLE.
+  auto stub = v1::IngestService::NewStub(ingest_channel());
+  bool ready = testing::PollUntil(
+      [&] {
+        v1::PublishRequest probe;  // invalid on purpose: validated only once routing is ready
+        v1::PublishResponse response;
+        grpc::Status status = stub->Publish(
+            testing::ClientContext(admin_token_, absl::Seconds(1)).get(), probe, &response);
+        return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+      },
+      absl::Seconds(20));
+  if (!ready) {
+    return absl::DeadlineExceededError("hookd-ingest did not become ready: " + ingest_->LogTail());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hookd::e2e
