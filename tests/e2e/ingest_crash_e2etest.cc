@@ -93,11 +93,14 @@ TEST(IngestCrash, KilledRightAfterAcknowledgingLosesNothing) {
   std::set<std::string> delivery_ids;
   {
     pqxx::work txn(conn);
-    for (const auto& row : txn.exec("SELECT id FROM events"))
+    for (const auto& row : txn.exec("SELECT id FROM events")) {
       stored.insert(row[0].as<std::string>());
+    }
     for (const auto& row :
          txn.exec("SELECT event_id, count(*) FROM deliveries GROUP BY event_id")) {
-      if (acked.count(row[0].as<std::string>())) EXPECT_EQ(row[1].as<int>(), 2);
+      if (acked.count(row[0].as<std::string>()) > 0) {
+        EXPECT_EQ(row[1].as<int>(), 2);
+      }
     }
     for (const auto& row : txn.exec("SELECT id FROM deliveries")) {
       delivery_ids.insert(row[0].as<std::string>());
