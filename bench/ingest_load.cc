@@ -4,18 +4,12 @@
 //
 // It only ever talks to loopback: every OK answer is a durable Postgres commit, so pointing it at
 // a shared or production ingest would flood real tenants with fake events.
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,12 +24,11 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench_util.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 
@@ -77,8 +70,6 @@ constexpr int kExitSetup = 2;
 constexpr double kMaxErrorRatio = 0.01;
 // gRPC's default receive limit on the server side; a larger batch would be refused whole.
 constexpr size_t kDefaultMaxMessageBytes = 4 * 1024 * 1024;
-constexpr size_t kMaxDistinctErrors = 100;
-constexpr size_t kPrintedErrors = 5;
 
 enum class Mode { kPublish, kBatch };
 
@@ -100,92 +91,6 @@ struct Config {
   int min_deliveries = 0;
 };
 
-std::string Getenv(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-std::string FirstNonEmpty(std::initializer_list<std::string> values) {
-  for (const std::string& value : values) {
-    if (!value.empty()) return value;
-  }
-  return "";
-}
-
-bool IsLoopback(const sockaddr* address) {
-  if (address->sa_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
-    return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (address->sa_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
-    if (IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) return true;
-    return IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) && v6->sin6_addr.s6_addr[12] == 127;
-  }
-  return false;
-}
-
-// Resolves `target` (host:port or [v6]:port) and returns it as a numeric address to dial, so
-// that what was checked is exactly what gets connected to (no second, different DNS answer).
-// INVALID_ARGUMENT for a malformed target, FAILED_PRECONDITION for any non-loopback address.
-absl::StatusOr<std::string> LoopbackTarget(absl::string_view target) {
-  std::string host;
-  std::string port;
-  if (!target.empty() && target.front() == '[') {
-    size_t close = target.find("]:");
-    if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("--target: want [ipv6]:port, got ", target));
-    }
-    host = std::string(target.substr(1, close - 1));
-    port = std::string(target.substr(close + 2));
-  } else {
-    size_t colon = target.rfind(':');
-    if (colon == absl::string_view::npos || target.find(':') != colon) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--target: want host:port (no scheme), got '", target, "'"));
-    }
-    host = std::string(target.substr(0, colon));
-    port = std::string(target.substr(colon + 1));
-  }
-  int port_number = 0;
-  if (host.empty() || !absl::SimpleAtoi(port, &port_number) || port_number <= 0 ||
-      port_number > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--target: bad host or port in '", target, "'"));
-  }
-
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* results = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &results); rc != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--target: cannot resolve '", host, "': ", gai_strerror(rc)));
-  }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(results, &freeaddrinfo);
-  std::string dial;
-  for (const addrinfo* ai = results; ai != nullptr; ai = ai->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* raw =
-        ai->ai_family == AF_INET
-            ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr)
-            : static_cast<const void*>(
-                  &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr);
-    inet_ntop(ai->ai_family, raw, text, sizeof(text));
-    if (!IsLoopback(ai->ai_addr)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--target ", target, " resolves to ", text,
-          ", which is not a loopback address; hookd-bench-ingest only load-tests this machine "
-          "(127.0.0.0/8 or ::1)"));
-    }
-    if (dial.empty()) {
-      dial = ai->ai_family == AF_INET6 ? absl::StrCat("[", text, "]:", port)
-                                       : absl::StrCat(text, ":", port);
-    }
-  }
-  if (dial.empty()) return absl::InvalidArgumentError("--target: no address");
-  return dial;
-}
-
 // {"data":"xxx...x"} of exactly `bytes` bytes: a valid JSON object of a controlled size.
 std::string MakePayload(int bytes) {
   constexpr std::string_view kPrefix = "{\"data\":\"";
@@ -200,7 +105,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
   Config config;
   std::string raw_target = FirstNonEmpty(
       {absl::GetFlag(FLAGS_target), Getenv("HOOKD_INGEST_SERVER"), "127.0.0.1:50052"});
-  absl::StatusOr<std::string> target = LoopbackTarget(raw_target);
+  absl::StatusOr<std::string> target = LoopbackTarget("--target", raw_target);
   if (!target.ok()) return target.status();
   config.target = *target;
   config.token = FirstNonEmpty(
@@ -244,86 +149,6 @@ absl::StatusOr<Config> ConfigFromFlags() {
   config.min_deliveries = absl::GetFlag(FLAGS_min_deliveries);
   return config;
 }
-
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
-      return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    default:
-      return "CODE_UNKNOWN";
-  }
-}
-
-std::string Describe(const grpc::Status& status) {
-  return absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
-}
-
-// Distinct error messages in order of first appearance, with counts. Only the error path takes
-// the lock, so a healthy run never contends on it.
-class ErrorLog {
- public:
-  void Add(std::string message) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [text, count] : entries_) {
-      if (text == message) {
-        ++count;
-        return;
-      }
-    }
-    if (entries_.size() < kMaxDistinctErrors) {
-      entries_.emplace_back(std::move(message), 1);
-    } else {
-      ++others_;
-    }
-  }
-  void Print(FILE* out) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < entries_.size() && i < kPrintedErrors; ++i) {
-      absl::FPrintF(out, "  error x%d  %s\n", entries_[i].second, entries_[i].first);
-    }
-    size_t hidden = entries_.size() > kPrintedErrors ? entries_.size() - kPrintedErrors : 0;
-    if (hidden > 0 || others_ > 0) {
-      absl::FPrintF(out, "  ... and %d more distinct errors\n", hidden + others_);
-    }
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::pair<std::string, int64_t>> entries_;
-  int64_t others_ = 0;
-};
 
 // One in-flight call position. A slot has at most one call outstanding and starts the next one
 // from the previous one's callback, so its fields need no lock: gRPC orders the callbacks.
@@ -497,12 +322,7 @@ class LoadRun {
     summary.duration_s = std::chrono::duration<double>(end - window_start_).count();
     if (!latencies.empty()) {
       std::sort(latencies.begin(), latencies.end());
-      // Nearest-rank percentiles over every OK call: exact, since all samples are kept.
-      auto at = [&](double q) {
-        size_t rank = static_cast<size_t>(q * static_cast<double>(latencies.size()) + 0.999999);
-        rank = std::clamp<size_t>(rank, 1, latencies.size());
-        return static_cast<double>(latencies[rank - 1]) / 1e6;
-      };
+      auto at = [&](double q) { return static_cast<double>(NearestRank(latencies, q)) / 1e6; };
       summary.p50_ms = at(0.50);
       summary.p90_ms = at(0.90);
       summary.p99_ms = at(0.99);
@@ -524,23 +344,6 @@ class LoadRun {
   std::condition_variable done_cv_;
   int in_flight_ = 0;  // guarded by mu_
 };
-
-std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(const Config& config) {
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < config.channels; ++i) {
-    grpc::ChannelArguments args;
-    // Channels with equal arguments share one subchannel, hence one TCP connection; a local
-    // pool plus a distinct argument gives each its own, so one HTTP/2 connection (and the one
-    // server thread reading it) is not what the run measures.
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    args.SetInt("hookd.bench.channel_index", i);
-    args.SetMaxReceiveMessageSize(-1);
-    args.SetMaxSendMessageSize(-1);
-    channels.push_back(
-        grpc::CreateCustomChannel(config.target, grpc::InsecureChannelCredentials(), args));
-  }
-  return channels;
-}
 
 // One synchronous Publish before the load, retried while ingest is starting (UNAVAILABLE) or
 // has not yet learned about enough apps, so that setup mistakes (bad token, unknown event type)
@@ -632,7 +435,8 @@ int Main(int argc, char** argv) {
     return kExitSetup;
   }
 
-  std::vector<std::shared_ptr<grpc::Channel>> channels = MakeChannels(*config);
+  std::vector<std::shared_ptr<grpc::Channel>> channels =
+      MakeChannels(config->target, config->channels);
   std::vector<std::unique_ptr<v1::IngestService::Stub>> stubs;
   for (const auto& channel : channels) stubs.push_back(v1::IngestService::NewStub(channel));
   for (const auto& channel : channels) {

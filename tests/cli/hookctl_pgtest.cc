@@ -183,7 +183,9 @@ class HookctlTest : public ::testing::Test {
     ingest_ = nullptr;
     delete server_;
     server_ = nullptr;
-    if (redis_ != nullptr) EXPECT_TRUE(hookd::queue::DeleteKeys(*redis_).ok());
+    if (redis_ != nullptr) {
+      EXPECT_TRUE(hookd::queue::DeleteKeys(*redis_).ok());
+    }
     delete redis_;
     redis_ = nullptr;
     delete database_;

@@ -24,6 +24,7 @@ Cluster::Cluster(std::string database_url, std::string redis_url, std::string re
 }
 
 Cluster::~Cluster() {
+  workers_.clear();
   ingest_.reset();
   subscription_.reset();
   // Logs stay when the test failed and the directory is shown in its output; otherwise go.
@@ -107,6 +108,40 @@ absl::Status Cluster::StartIngest(const std::vector<std::string>& extra_flags) {
       absl::Seconds(20));
   if (!ready) {
     return absl::DeadlineExceededError("hookd-ingest did not become ready: " + ingest_->LogTail());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::StartWorker(const std::string& name,
+                                  const std::vector<std::string>& extra_flags) {
+  const int port = testing::FreePort();
+  std::vector<std::string> argv = {HOOKD_BIN_DIR "/hookd-worker",
+                                   "--redis_key_prefix=" + redis_key_prefix_,
+                                   "--partitions=" + std::to_string(partitions_),
+                                   "--name=" + name,
+                                   "--retry_delay_scale=0.001",
+                                   "--max_request_timeout=2s",
+                                   "--visibility_timeout=4s",
+                                   "--lost_grace=3s",
+                                   "--shutdown_grace=5s",
+                                   "--max_in_flight=64"};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  auto process = testing::ChildProcess::Spawn(argv, Environment(port), LogPath("worker-" + name));
+  if (!process.ok()) return process.status();
+  workers_[name] = std::move(*process);
+  testing::PollUntil([&] { return testing::PortAcceptsConnections(port); }, absl::Seconds(20));
+  auto health = grpc::health::v1::Health::NewStub(
+      NewInternalChannel("127.0.0.1:" + std::to_string(port), absl::Milliseconds(100)));
+  bool up = testing::PollUntil(
+      [&] {
+        grpc::health::v1::HealthCheckResponse response;
+        return health->Check(testing::ClientContext("", absl::Seconds(1)).get(), {}, &response)
+            .ok();
+      },
+      absl::Seconds(20));
+  if (!up) {
+    return absl::DeadlineExceededError("hookd-worker " + name +
+                                       " did not come up: " + workers_[name]->LogTail());
   }
   return absl::OkStatus();
 }

@@ -28,6 +28,14 @@ class Cluster {
   // accepts a Publish for `probe_tenant` without UNAVAILABLE.
   absl::Status StartIngest(const std::vector<std::string>& extra_flags = {});
 
+  // Starts a hookd-worker called `name` (its consumer name and log) with `extra_flags` and
+  // waits until its health check answers. Workers get test-friendly timing by default:
+  // retries scaled by 0.001, short request and visibility timeouts, a short lost-delivery grace.
+  absl::Status StartWorker(const std::string& name,
+                           const std::vector<std::string>& extra_flags = {});
+  testing::ChildProcess& worker(const std::string& name) { return *workers_.at(name); }
+  void StopWorker(const std::string& name) { workers_.erase(name); }
+
   testing::ChildProcess& ingest() { return *ingest_; }
   testing::ChildProcess& subscription() { return *subscription_; }
   void StopIngest() { ingest_.reset(); }
@@ -50,6 +58,7 @@ class Cluster {
   std::string log_dir_;
   std::unique_ptr<testing::ChildProcess> subscription_;
   std::unique_ptr<testing::ChildProcess> ingest_;
+  std::map<std::string, std::unique_ptr<testing::ChildProcess>> workers_;
 };
 
 }  // namespace hookd::e2e

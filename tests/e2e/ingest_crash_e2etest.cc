@@ -115,13 +115,13 @@ TEST(IngestCrash, KilledRightAfterAcknowledgingLosesNothing) {
   EXPECT_TRUE(PollUntil(
       [&] {
         streamed = queue::StreamedDeliveryIds(*redis).value_or(std::set<std::string>());
+        pqxx::work check(conn);
         return std::includes(streamed.begin(), streamed.end(), delivery_ids.begin(),
-                             delivery_ids.end());
+                             delivery_ids.end()) &&
+               check.exec1("SELECT count(*) FROM outbox")[0].as<int>() == 0;
       },
       absl::Seconds(20), absl::Milliseconds(200)))
       << delivery_ids.size() << " deliveries committed, " << streamed.size() << " on the streams";
-  pqxx::work txn(conn);
-  EXPECT_EQ(txn.exec1("SELECT count(*) FROM outbox")[0].as<int>(), 0);
   cluster.StopIngest();
   (void)queue::DeleteKeys(*redis);
 }

@@ -36,6 +36,7 @@ constexpr int kMaxChannels = 10;
 constexpr size_t kMaxChannelLength = 128;
 constexpr int kMaxHeaders = 50;
 constexpr size_t kMaxHeaderNameLength = 256;
+constexpr size_t kMaxCompatHeaderLength = 64;
 constexpr size_t kMaxHeaderValueLength = 4096;
 constexpr size_t kMaxUsernameChars = 256;
 constexpr size_t kMaxPasswordChars = 1024;
@@ -313,6 +314,25 @@ absl::Status ValidateHeaders(const hookd::v1::App& app) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateCompatSignatureHeader(const hookd::v1::App& app) {
+  const std::string& name = app.compat_signature_header();
+  if (name.empty()) return absl::OkStatus();
+  constexpr std::string_view kField = "app.compat_signature_header";
+  if (name.size() > kMaxCompatHeaderLength || !IsToken(name)) {
+    return InvalidField(kField, "must be an HTTP header name (RFC 7230 token) of 1..64 characters");
+  }
+  std::string lower = absl::AsciiStrToLower(name);
+  if (IsReservedHeader(lower) || lower == "authorization") {
+    return InvalidField(kField, "names a header hookd sets itself");
+  }
+  for (const auto& [custom, value] : app.headers()) {
+    if (absl::AsciiStrToLower(custom) == lower) {
+      return InvalidField(kField, "is also one of the app's custom headers");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateAuth(const hookd::v1::App& app) {
   if (!app.auth().has_basic()) return absl::OkStatus();
   const hookd::v1::BasicAuth& basic = app.auth().basic();
@@ -391,6 +411,9 @@ void ApplyDefaults(hookd::v1::App& app) {
   if (app.disable_after_failures() == 0) {
     app.set_disable_after_failures(kDefaultDisableAfterFailures);
   }
+  if (app.payload_format() == hookd::v1::PAYLOAD_FORMAT_UNSPECIFIED) {
+    app.set_payload_format(hookd::v1::PAYLOAD_FORMAT_ENVELOPE);
+  }
   if (app.signature() == hookd::v1::SIGNATURE_SCHEME_UNSPECIFIED) {
     app.set_signature(hookd::v1::SIGNATURE_SCHEME_V1);
   }
@@ -424,6 +447,11 @@ absl::Status ValidateApp(const hookd::v1::App& app, const ValidationOptions& opt
   if (!hookd::v1::SignatureScheme_IsValid(app.signature())) {
     return InvalidField("app.signature", "must be SIGNATURE_SCHEME_V1");
   }
+  if (!hookd::v1::PayloadFormat_IsValid(app.payload_format())) {
+    return InvalidField("app.payload_format",
+                        "must be PAYLOAD_FORMAT_ENVELOPE or PAYLOAD_FORMAT_RAW");
+  }
+  HOOKD_RETURN_IF_ERROR(ValidateCompatSignatureHeader(app));
   return absl::OkStatus();
 }
 

@@ -697,5 +697,33 @@ TEST(RetryDelays, ExponentialLargePowersSaturateAtMaxDelay) {
   for (absl::Duration d : delays) EXPECT_EQ(d, absl::Hours(24));
 }
 
+TEST(ValidateAppExtras, PayloadFormatAndCompatSignatureHeader) {
+  hookd::v1::App app;
+  app.set_tenant("acme");
+  app.set_name("n");
+  app.set_url("https://hooks.example.com/x");
+  app.add_event_types("video.ready");
+  ApplyDefaults(app);
+  EXPECT_EQ(app.payload_format(), hookd::v1::PAYLOAD_FORMAT_ENVELOPE);
+  ValidationOptions options;
+  EXPECT_TRUE(ValidateApp(app, options).ok());
+  app.set_compat_signature_header("X-Hub-Signature-256");
+  EXPECT_TRUE(ValidateApp(app, options).ok());
+  for (const std::string& bad : std::vector<std::string>{"has space", "webhook-signature",
+                                                         "Authorization", std::string(65, 'x')}) {
+    app.set_compat_signature_header(bad);
+    absl::Status status = ValidateApp(app, options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StartsWith(status.message(), "app.compat_signature_header: ")) << bad;
+  }
+  app.set_compat_signature_header("X-Sig");
+  (*app.mutable_headers())["x-sig"] = "1";
+  EXPECT_TRUE(
+      absl::StartsWith(ValidateApp(app, options).message(), "app.compat_signature_header: "));
+  app.clear_headers();
+  app.set_payload_format(static_cast<hookd::v1::PayloadFormat>(9));
+  EXPECT_TRUE(absl::StartsWith(ValidateApp(app, options).message(), "app.payload_format: "));
+}
+
 }  // namespace
 }  // namespace hookd::apps

@@ -25,18 +25,32 @@ constexpr size_t kMaxReasonLength = 500;
 
 // Paths UpdateApp may change.
 const std::set<std::string>& UpdatablePaths() {
-  static const auto* paths = new std::set<std::string>{
-      "name",    "description",         "url",        "event_types",       "channels",
-      "headers", "auth",                "auth.basic", "auth.basic.username", "auth.basic.password",
-      "timeout", "retry",               "retry.delays", "retry.exponential", "rate_limit_per_second",
-      "signature", "disable_after_failures"};
+  static const auto* paths = new std::set<std::string>{"name",
+                                                       "description",
+                                                       "url",
+                                                       "event_types",
+                                                       "channels",
+                                                       "headers",
+                                                       "auth",
+                                                       "auth.basic",
+                                                       "auth.basic.username",
+                                                       "auth.basic.password",
+                                                       "timeout",
+                                                       "retry",
+                                                       "retry.delays",
+                                                       "retry.exponential",
+                                                       "rate_limit_per_second",
+                                                       "signature",
+                                                       "disable_after_failures",
+                                                       "payload_format",
+                                                       "compat_signature_header"};
   return *paths;
 }
 
 const std::set<std::string>& OutputOnlyPaths() {
   static const auto* paths = new std::set<std::string>{
-      "id",           "tenant",      "active",      "secret",       "disabled_reason",
-      "failure_streak", "create_time", "update_time", "signing_keys", "version"};
+      "id",          "tenant",      "active",       "secret", "disabled_reason", "failure_streak",
+      "create_time", "update_time", "signing_keys", "version"};
   return *paths;
 }
 
@@ -169,24 +183,24 @@ grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* co
                                                  v1::App* response, bool answer_with_secret) {
   auto principal = ctx_.auth.Authenticate(*context);
   if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(
-      context, ctx_.pool,
-      [this, p = *principal, id, mutate = std::move(mutate), response,
-       answer_with_secret]() -> absl::Status {
-        HOOKD_RETURN_IF_ERROR(RequireId(id));
-        HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Update(id, [&](v1::App& app) {
-          HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
-          return mutate(app);
-        }));
-        ctx_.watch_hub.Notify();
-        if (answer_with_secret) {
-          AnswerWithSecret(stored, response);
-        } else {
-          RedactApp(stored);
-          *response = std::move(stored);
-        }
-        return absl::OkStatus();
-      });
+  return FinishOnPool(context, ctx_.pool,
+                      [this, p = *principal, id, mutate = std::move(mutate), response,
+                       answer_with_secret]() -> absl::Status {
+                        HOOKD_RETURN_IF_ERROR(RequireId(id));
+                        HOOKD_ASSIGN_OR_RETURN(v1::App stored,
+                                               ctx_.apps.Update(id, [&](v1::App& app) {
+                                                 HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+                                                 return mutate(app);
+                                               }));
+                        ctx_.watch_hub.Notify();
+                        if (answer_with_secret) {
+                          AnswerWithSecret(stored, response);
+                        } else {
+                          RedactApp(stored);
+                          *response = std::move(stored);
+                        }
+                        return absl::OkStatus();
+                      });
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext* context,
@@ -289,9 +303,9 @@ grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerConte
       response, /*answer_with_secret=*/true);
 }
 
-grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(
-    grpc::CallbackServerContext* context, const v1::TestConnectionRequest* request,
-    v1::TestConnectionResponse* response) {
+grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(grpc::CallbackServerContext* context,
+                                                         const v1::TestConnectionRequest* request,
+                                                         v1::TestConnectionResponse* response) {
   auto principal = ctx_.auth.Authenticate(*context);
   return FinishNow(context, principal.ok()
                                 ? absl::UnimplementedError(

@@ -131,10 +131,10 @@ TEST_F(SubscriptionTest, CrudRoundTrip) {
   EXPECT_TRUE(created.active());
   EXPECT_EQ(created.name(), in.name());
   EXPECT_EQ(created.url(), in.url());
-  EXPECT_EQ(created.timeout().seconds(), 10);           // default
-  EXPECT_EQ(created.disable_after_failures(), 10);      // default
+  EXPECT_EQ(created.timeout().seconds(), 10);       // default
+  EXPECT_EQ(created.disable_after_failures(), 10);  // default
   EXPECT_EQ(created.signature(), v1::SIGNATURE_SCHEME_V1);
-  EXPECT_EQ(created.auth().basic().password(), "");     // write-only
+  EXPECT_EQ(created.auth().basic().password(), "");  // write-only
   ASSERT_EQ(created.signing_keys_size(), 1);
   EXPECT_EQ(created.signing_keys(0).secret(), "");
   EXPECT_GT(created.version(), 0);
@@ -180,7 +180,7 @@ TEST_F(SubscriptionTest, UpdateChangesOnlyTheMaskedFields) {
   v1::App change = created;
   change.set_name("renamed");
   change.set_url("http://127.0.0.1:8080/other");  // not in the mask: must stay
-  change.clear_event_types();                      // not in the mask: must stay
+  change.clear_event_types();                     // not in the mask: must stay
   v1::App updated;
   ASSERT_TRUE(Update(change, {"name"}, &updated).ok());
   EXPECT_EQ(updated.name(), "renamed");
@@ -302,7 +302,8 @@ TEST_F(SubscriptionTest, ValidationErrorsNameTheFieldAndStoreNothing) {
       {"app.event_types", [](v1::App& a) { a.clear_event_types(); }},
       {"app.event_types[1]", [](v1::App& a) { a.set_event_types(1, "video*"); }},
       {"app.event_types[1]", [](v1::App& a) { a.set_event_types(1, "*.ready"); }},
-      {"app.headers[\"webhook-id\"]", [](v1::App& a) { (*a.mutable_headers())["webhook-id"] = "x"; }},
+      {"app.headers[\"webhook-id\"]",
+       [](v1::App& a) { (*a.mutable_headers())["webhook-id"] = "x"; }},
       {"app.headers[\"Content-Type\"]",
        [](v1::App& a) { (*a.mutable_headers())["Content-Type"] = "text/plain"; }},
       {"app.headers[\"content-length\"]",
@@ -411,8 +412,7 @@ TEST_F(SubscriptionTest, UnknownIdsAreNotFound) {
 TEST_F(SubscriptionTest, CallsWithoutOrWithAWrongTokenAreUnauthenticated) {
   v1::App out;
   EXPECT_EQ(Create(NewApp(), &out, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Create(NewApp(), &out, "wrong-token").error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Create(NewApp(), &out, "wrong-token").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   v1::ListEventTypesRequest list;
   v1::ListEventTypesResponse types;
   EXPECT_EQ(types_->ListEventTypes(ClientContext("").get(), list, &types).error_code(),
@@ -491,8 +491,8 @@ TEST_F(SubscriptionTest, RotateSecretKeepsBothValidUntilTheGraceEnds) {
   ASSERT_EQ(rotated.signing_keys_size(), 2);
   EXPECT_FALSE(rotated.signing_keys(0).has_expire_time());  // the new current key
   EXPECT_EQ(rotated.signing_keys(1).id(), created.signing_keys(0).id());
-  absl::Time expire =
-      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(rotated.signing_keys(1).expire_time()));
+  absl::Time expire = absl::FromUnixMicros(
+      TimeUtil::TimestampToMicroseconds(rotated.signing_keys(1).expire_time()));
   EXPECT_GE(expire, before + absl::Seconds(2));
   EXPECT_LE(expire, absl::Now() + absl::Seconds(2));
 
@@ -513,9 +513,8 @@ TEST_F(SubscriptionTest, RotateSecretKeepsBothValidUntilTheGraceEnds) {
 
   // After the grace period only the new key is listed.
   v1::App got;
-  EXPECT_TRUE(PollUntil([&] {
-    return Get(created.id(), &got).ok() && got.signing_keys_size() == 1;
-  }));
+  EXPECT_TRUE(
+      PollUntil([&] { return Get(created.id(), &got).ok() && got.signing_keys_size() == 1; }));
   EXPECT_EQ(got.signing_keys(0).id(), rotated.signing_keys(0).id());
 
   rotate.mutable_grace_period()->set_seconds(8 * 24 * 3600);
@@ -611,7 +610,9 @@ TEST_F(SubscriptionTest, WatchResumingFromACursorMissesNothing) {
   EXPECT_EQ(last[b.id()], v1::WatchAppsResponse::UPSERTED);
   EXPECT_EQ(last[c.id()], v1::WatchAppsResponse::DELETED);
   for (const auto& r : resumed) {
-    if (r.app().id() == a.id()) EXPECT_EQ(r.app().name(), "a changed");
+    if (r.app().id() == a.id()) {
+      EXPECT_EQ(r.app().name(), "a changed");
+    }
   }
   second_context->TryCancel();
 
@@ -682,12 +683,13 @@ TEST_F(SubscriptionTest, EventTypeCatalog) {
   }
   v1::ArchiveEventTypeRequest archive;
   archive.set_name("render.started");
-  ASSERT_TRUE(types_->ArchiveEventType(ClientContext(kTestAdminToken).get(), archive, &created).ok());
+  ASSERT_TRUE(
+      types_->ArchiveEventType(ClientContext(kTestAdminToken).get(), archive, &created).ok());
   EXPECT_TRUE(created.archived());
   archive.set_name("no.such");
-  EXPECT_EQ(
-      types_->ArchiveEventType(ClientContext(kTestAdminToken).get(), archive, &created).error_code(),
-      grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(types_->ArchiveEventType(ClientContext(kTestAdminToken).get(), archive, &created)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
 
   auto list_all = [&](bool include_archived) {
     std::vector<std::string> names;

@@ -1,0 +1,1015 @@
+// hookd-bench-e2e: measures delivery end to end, from PublishBatch on hookd-ingest to the POST
+// arriving at an HTTP receiver that this process runs itself. It creates its own tenant with
+// --apps apps pointing at the receiver, publishes events that carry their send time, waits for
+// every delivery, and prints a table plus one `RESULT {json}` line that bench/run_e2e.sh
+// collects.
+//
+// Like hookd-bench-ingest it only talks to loopback: every OK publish is a durable commit that
+// a worker then delivers, so pointing it at a shared cluster would flood real tenants.
+#include <httplib.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "bench_util.h"
+#include "grpcpp/grpcpp.h"
+#include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/event_type.grpc.pb.h"
+#include "hookd/v1/ingest.grpc.pb.h"
+
+ABSL_FLAG(std::string, target, "",
+          "hookd-ingest address host:port, loopback only (env HOOKD_INGEST_SERVER, default "
+          "127.0.0.1:50052)");
+ABSL_FLAG(std::string, server, "",
+          "hookd-subscription address host:port, loopback only (env HOOKD_SERVER, default "
+          "127.0.0.1:50051)");
+ABSL_FLAG(std::string, token, "",
+          "admin bearer token (env HOOKD_TOKEN, else HOOKD_ADMIN_TOKEN; prefer the environment)");
+ABSL_FLAG(int, apps, 1, "apps subscribed to bench.e2e; every event is delivered to each (fan-out)");
+ABSL_FLAG(double, rate, 0,
+          "offered events/s, paced on a fixed schedule (latency); 0 = as fast as the cluster "
+          "delivers, bounded by --max_backlog (throughput)");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(60), "measured publishing window");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(5),
+          "publishing before the window; those events are delivered but not counted");
+ABSL_FLAG(int, batch_size, 100,
+          "most events per PublishBatch; paced mode sends what is due, so fewer at low rates");
+ABSL_FLAG(int, publishers, 4,
+          "publishing threads, each with its own connection and one call in flight");
+ABSL_FLAG(int, payload_bytes, 1024,
+          "size of each payload {\"sent_us\":...,\"seq\":...,\"pad\":\"xxx...\"}, at least 64");
+ABSL_FLAG(int64_t, max_backlog, 20000,
+          "throughput mode only: publishing pauses while more deliveries than this are "
+          "acknowledged but not yet received (0 = no bound)");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(60),
+          "after publishing, how long to wait for the outstanding deliveries");
+ABSL_FLAG(int, receiver_port, 0, "port of the built-in receiver on 127.0.0.1 (0 = any free one)");
+ABSL_FLAG(int, receiver_threads, 256,
+          "receiver threads; each keep-alive connection holds one, so at least the workers' "
+          "total --max_in_flight");
+ABSL_FLAG(bool, probe_delivery, true,
+          "before the load, wait until one probe event reached every app (fails fast when no "
+          "hookd-worker delivers)");
+ABSL_FLAG(absl::Duration, ready_timeout, absl::Seconds(30),
+          "how long set-up waits for ingest to fan out to every app and for the probe deliveries");
+ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(30), "deadline of each call");
+ABSL_FLAG(int64_t, max_events, 5'000'000,
+          "safety bound on events published, warm-up included; publishing stops when reached");
+
+namespace hookd::bench {
+namespace {
+
+namespace v1 = ::hookd::v1;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitSetup = 2;
+constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as shells report it
+constexpr char kEventType[] = "bench.e2e";
+constexpr char kProgram[] = "hookd-bench-e2e";
+// Beyond this share of failed events the run fails: its figures would describe error paths.
+constexpr double kMaxErrorRatio = 0.01;
+constexpr int kMinPayloadBytes = 64;
+// The largest deliveries_expected this tool can wait for without the receiver's bookkeeping
+// (one set entry per delivery) outgrowing a developer machine's memory.
+constexpr int kMaxApps = 1000;
+
+std::atomic<bool> interrupted{false};
+
+// SIGINT/SIGTERM end the run early but still print figures and delete the apps; a second
+// signal kills the process the default way, for when cleanup itself hangs.
+void OnSignal(int signal) {
+  if (interrupted.exchange(true)) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
+
+int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+
+// User plus system CPU time of this process, in seconds.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+struct Config {
+  std::string target;  // hookd-ingest, a loopback literal host:port
+  std::string server;  // hookd-subscription, same
+  std::string token;
+  int apps = 0;
+  double rate = 0;
+  absl::Duration duration;
+  absl::Duration warmup;
+  int batch_size = 0;
+  int publishers = 0;
+  int payload_bytes = 0;
+  int64_t max_backlog = 0;
+  absl::Duration drain_timeout;
+  int receiver_port = 0;
+  int receiver_threads = 0;
+  bool probe_delivery = true;
+  absl::Duration ready_timeout;
+  absl::Duration rpc_timeout;
+  int64_t max_events = 0;
+};
+
+absl::StatusOr<Config> ConfigFromFlags() {
+  Config config;
+  absl::StatusOr<std::string> target =
+      LoopbackTarget("--target", FirstNonEmpty({absl::GetFlag(FLAGS_target),
+                                                Getenv("HOOKD_INGEST_SERVER"), "127.0.0.1:50052"}));
+  if (!target.ok()) return target.status();
+  config.target = *target;
+  absl::StatusOr<std::string> server = LoopbackTarget(
+      "--server",
+      FirstNonEmpty({absl::GetFlag(FLAGS_server), Getenv("HOOKD_SERVER"), "127.0.0.1:50051"}));
+  if (!server.ok()) return server.status();
+  config.server = *server;
+  config.token = FirstNonEmpty(
+      {absl::GetFlag(FLAGS_token), Getenv("HOOKD_TOKEN"), Getenv("HOOKD_ADMIN_TOKEN")});
+  if (config.token.empty()) {
+    return absl::InvalidArgumentError(
+        "no token: pass --token or set HOOKD_TOKEN (e.g. HOOKD_TOKEN=$(cat .data/admin-token))");
+  }
+  config.apps = absl::GetFlag(FLAGS_apps);
+  if (config.apps < 1 || config.apps > kMaxApps) {
+    return absl::InvalidArgumentError(absl::StrCat("--apps: 1 .. ", kMaxApps));
+  }
+  config.rate = absl::GetFlag(FLAGS_rate);
+  if (!(config.rate >= 0) || std::isinf(config.rate)) {
+    return absl::InvalidArgumentError("--rate: events per second, 0 or more");
+  }
+  config.duration = absl::GetFlag(FLAGS_duration);
+  config.warmup = absl::GetFlag(FLAGS_warmup);
+  if (config.duration <= absl::ZeroDuration() || config.warmup < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--duration must be positive and --warmup not negative");
+  }
+  config.batch_size = absl::GetFlag(FLAGS_batch_size);
+  if (config.batch_size < 1 || config.batch_size > 1000) {
+    return absl::InvalidArgumentError("--batch_size: 1 .. 1000 (PublishBatch's limit)");
+  }
+  config.publishers = absl::GetFlag(FLAGS_publishers);
+  if (config.publishers < 1) return absl::InvalidArgumentError("--publishers: at least 1");
+  config.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
+  if (config.payload_bytes < kMinPayloadBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--payload_bytes: at least ", kMinPayloadBytes, " (room for sent_us, seq)"));
+  }
+  config.max_backlog = absl::GetFlag(FLAGS_max_backlog);
+  if (config.max_backlog < 0) return absl::InvalidArgumentError("--max_backlog: 0 or more");
+  config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  config.receiver_port = absl::GetFlag(FLAGS_receiver_port);
+  if (config.receiver_port < 0 || config.receiver_port > 65535) {
+    return absl::InvalidArgumentError("--receiver_port: 0 .. 65535");
+  }
+  config.receiver_threads = absl::GetFlag(FLAGS_receiver_threads);
+  if (config.receiver_threads < 1) {
+    return absl::InvalidArgumentError("--receiver_threads: at least 1");
+  }
+  config.probe_delivery = absl::GetFlag(FLAGS_probe_delivery);
+  config.ready_timeout = absl::GetFlag(FLAGS_ready_timeout);
+  config.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
+  config.max_events = absl::GetFlag(FLAGS_max_events);
+  if (config.max_events < 1) return absl::InvalidArgumentError("--max_events: at least 1");
+  return config;
+}
+
+const char* ModeName(const Config& config) {
+  if (config.rate == 0) return "throughput";
+  return config.apps > 1 ? "fanout" : "latency";
+}
+
+// {"sent_us":<unix micros>,"seq":<n>,"pad":"xxx..."} of exactly `bytes` bytes (the flag check
+// leaves room for the fields), so payload size is a controlled variable.
+std::string MakePayload(int64_t sent_us, int64_t seq, int bytes) {
+  std::string payload = absl::StrFormat("{\"sent_us\":%d,\"seq\":%d,\"pad\":\"", sent_us, seq);
+  size_t used = payload.size() + 2;
+  if (static_cast<size_t>(bytes) > used) payload.append(static_cast<size_t>(bytes) - used, 'x');
+  payload.append("\"}");
+  return payload;
+}
+
+// The number after "sent_us": in a delivery body, which is the payload either alone or inside
+// the Standard Webhooks envelope; -1 when there is none.
+int64_t ParseSentMicros(absl::string_view body) {
+  constexpr absl::string_view kKey = "\"sent_us\":";
+  size_t at = body.find(kKey);
+  if (at == absl::string_view::npos) return -1;
+  absl::string_view rest = body.substr(at + kKey.size());
+  size_t digits = 0;
+  while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+  int64_t value = 0;
+  if (digits == 0 || !absl::SimpleAtoi(rest.substr(0, digits), &value)) return -1;
+  return value;
+}
+
+// One delivery of a measured event, as the receiver saw it.
+struct Arrival {
+  int64_t arrival_us = 0;
+  int64_t sent_us = 0;
+  int app = 0;
+  bool duplicate = false;
+};
+
+// The in-process webhook endpoint: answers every POST to /hook/<app index> with 200 at once and
+// records when it arrived and when its event was sent. Events are "measured" when their sent_us
+// falls inside the window set by SetWindow; only those are kept, others (probe, warm-up) are
+// counted.
+class Receiver {
+ public:
+  // FAILED_PRECONDITION when the port cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Receiver>> Start(int port, int threads, int apps) {
+    std::unique_ptr<Receiver> receiver(new Receiver(apps));
+    httplib::Server& server = receiver->server_;
+    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    // The worker reuses connections; closing each after cpp-httplib's default of 5 requests
+    // would make the run measure TCP handshakes, and Nagle plus delayed ACKs would add 40 ms
+    // stalls to small responses.
+    server.set_keep_alive_max_count(1'000'000);
+    server.set_tcp_nodelay(true);
+    Receiver* self = receiver.get();
+    server.Post(R"(/hook/(\d+))",
+                [self](const httplib::Request& request, httplib::Response& response) {
+                  self->Record(request);
+                  response.status = 200;
+                  response.set_content("ok", "text/plain");
+                });
+    int bound = port == 0 ? server.bind_to_any_port("127.0.0.1")
+                          : (server.bind_to_port("127.0.0.1", port) ? port : -1);
+    if (bound <= 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot bind the receiver to 127.0.0.1:", port));
+    }
+    receiver->port_ = bound;
+    // The socket already listens, so connections queue until the accept loop below runs.
+    receiver->thread_ = std::thread([self] { self->server_.listen_after_bind(); });
+    // stop() is a no-op before the loop runs, so returning earlier could make the destructor
+    // wait forever for a loop that starts after it.
+    absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (!server.is_running()) {
+      if (absl::Now() >= deadline) {
+        // The loop never started (it returns at once on failure), so the thread is done.
+        receiver->thread_.join();
+        return absl::FailedPreconditionError("the receiver's accept loop did not start");
+      }
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return receiver;
+  }
+
+  ~Receiver() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  int port() const { return port_; }
+
+  void SetWindow(int64_t start_us, int64_t end_us) {
+    std::lock_guard<std::mutex> lock(mu_);
+    window_start_us_ = start_us;
+    window_end_us_ = end_us;
+  }
+
+  // Distinct deliveries (webhook-id + app) of measured events so far.
+  int64_t measured() const { return measured_.load(std::memory_order_relaxed); }
+  // Distinct deliveries of any event, probe and warm-up included.
+  int64_t distinct_total() const { return distinct_total_.load(std::memory_order_relaxed); }
+
+  // How many apps received at least one POST of any event.
+  int AppsReached() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(std::count_if(posts_per_app_.begin(), posts_per_app_.end(),
+                                          [](int64_t n) { return n > 0; }));
+  }
+
+  struct Snapshot {
+    std::vector<Arrival> arrivals;  // measured events only, in arrival order
+    int64_t unparsed = 0;           // POSTs without webhook-id, sent_us or a known app
+  };
+  Snapshot Take() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Snapshot{arrivals_, unparsed_};
+  }
+
+ private:
+  explicit Receiver(int apps) : apps_(apps), posts_per_app_(static_cast<size_t>(apps), 0) {}
+
+  void Record(const httplib::Request& request) {
+    int64_t arrival_us = NowMicros();
+    int app = -1;
+    if (request.matches.size() < 2 || !absl::SimpleAtoi(request.matches[1].str(), &app) ||
+        app >= apps_) {
+      app = -1;
+    }
+    int64_t sent_us = ParseSentMicros(request.body);
+    std::string id = request.get_header_value("webhook-id");
+    std::lock_guard<std::mutex> lock(mu_);
+    if (app < 0 || sent_us < 0 || id.empty()) {
+      ++unparsed_;
+      return;
+    }
+    ++posts_per_app_[static_cast<size_t>(app)];
+    // Standard Webhooks dedup key: the same event id to the same endpoint is a repeat.
+    bool duplicate = !seen_.insert(absl::StrCat(id, "#", app)).second;
+    if (!duplicate) distinct_total_.fetch_add(1, std::memory_order_relaxed);
+    if (sent_us < window_start_us_ || sent_us >= window_end_us_) return;
+    if (!duplicate) measured_.fetch_add(1, std::memory_order_relaxed);
+    arrivals_.push_back(Arrival{arrival_us, sent_us, app, duplicate});
+  }
+
+  const int apps_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<int64_t> measured_{0};
+  std::atomic<int64_t> distinct_total_{0};
+  mutable std::mutex mu_;
+  int64_t window_start_us_ = INT64_MAX;   // guarded by mu_; nothing is measured before SetWindow
+  int64_t window_end_us_ = INT64_MIN;     // guarded by mu_
+  std::vector<int64_t> posts_per_app_;    // guarded by mu_
+  std::unordered_set<std::string> seen_;  // guarded by mu_
+  std::vector<Arrival> arrivals_;         // guarded by mu_
+  int64_t unparsed_ = 0;                  // guarded by mu_
+};
+
+void AddAuth(grpc::ClientContext& context, const Config& config, absl::Duration timeout) {
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", config.token));
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+// A tenant nobody else uses, so the run's apps are the only ones its events fan out to and a
+// crashed earlier run's leftovers cannot receive (or distort) this run's events.
+std::string RandomTenant() {
+  std::random_device device;
+  std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device());
+  return absl::StrFormat("bench-e2e-%08x", static_cast<uint32_t>(random()));
+}
+
+// The apps this run created; DeleteAll removes them again, so repeated runs leave only their
+// delivery log behind.
+class BenchApps {
+ public:
+  BenchApps(const Config& config, v1::AppService::Stub& stub) : config_(config), stub_(stub) {}
+
+  // Creates `config.apps` apps of `tenant` pointing at `receiver_port`. The error names the
+  // failing call, with a hint when the cluster refuses plain-http loopback urls.
+  absl::Status CreateAll(const std::string& tenant, int receiver_port) {
+    for (int i = 0; i < config_.apps; ++i) {
+      v1::CreateAppRequest request;
+      v1::App* app = request.mutable_app();
+      app->set_tenant(tenant);
+      app->set_name(absl::StrCat("bench-e2e-", i));
+      app->set_description("hookd-bench-e2e receiver; deleted when the run ends");
+      app->set_url(absl::StrCat("http://127.0.0.1:", receiver_port, "/hook/", i));
+      app->add_event_types(kEventType);
+      // No retries: the receiver always answers 200, so a failed attempt is the cluster's
+      // failure and should show as backlog, not as a duplicate with a retry delay in the tail.
+      v1::ExponentialBackoff* backoff = app->mutable_retry()->mutable_exponential();
+      backoff->mutable_initial_delay()->set_seconds(1);
+      backoff->set_multiplier(1.0);
+      backoff->mutable_max_delay()->set_seconds(1);
+      backoff->set_max_attempts(1);
+      // A burst of failures under overload must not disable the app and hold the rest.
+      app->set_disable_after_failures(10000);
+      request.set_skip_connection_test(true);
+
+      grpc::ClientContext context;
+      AddAuth(context, config_, absl::Seconds(10));
+      v1::App created;
+      grpc::Status status = stub_.CreateApp(&context, request, &created);
+      if (!status.ok()) {
+        std::string message =
+            absl::StrCat("CreateApp on ", config_.server, " failed: ", Describe(status));
+        if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+            absl::StrContains(status.error_message(), "url")) {
+          absl::StrAppend(&message,
+                          "\n  hint: the receiver is a plain-http loopback url; run the cluster "
+                          "with HOOKD_ALLOW_HTTP=true and HOOKD_PRIVATE_ALLOWLIST covering "
+                          "127.0.0.0/8 (scripts/up.sh sets both for dev)");
+        }
+        return absl::FailedPreconditionError(message);
+      }
+      ids_.push_back(created.id());
+    }
+    return absl::OkStatus();
+  }
+
+  // Deletes every app created; failures are printed, not fatal: the figures are already out.
+  void DeleteAll() {
+    int deleted = 0;
+    for (const std::string& id : ids_) {
+      grpc::ClientContext context;
+      AddAuth(context, config_, absl::Seconds(10));
+      v1::DeleteAppRequest request;
+      request.set_id(id);
+      google::protobuf::Empty empty;
+      grpc::Status status = stub_.DeleteApp(&context, request, &empty);
+      if (status.ok()) {
+        ++deleted;
+      } else {
+        absl::FPrintF(stderr, "%s: warning: DeleteApp %s: %s\n", kProgram, id, Describe(status));
+      }
+    }
+    if (!ids_.empty()) {
+      absl::FPrintF(stderr, "%s: deleted %d of %d bench apps\n", kProgram, deleted, ids_.size());
+    }
+    ids_.clear();
+  }
+
+  ~BenchApps() { DeleteAll(); }
+
+ private:
+  const Config& config_;
+  v1::AppService::Stub& stub_;
+  std::vector<std::string> ids_;
+};
+
+absl::Status EnsureEventType(const Config& config, v1::EventTypeService::Stub& stub) {
+  v1::CreateEventTypeRequest request;
+  request.mutable_event_type()->set_name(kEventType);
+  request.mutable_event_type()->set_description("hookd-bench-e2e load");
+  grpc::ClientContext context;
+  AddAuth(context, config, absl::Seconds(10));
+  v1::EventType created;
+  grpc::Status status = stub.CreateEventType(&context, request, &created);
+  // A previous run created it: that is the state we want.
+  if (status.ok() || status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat("CreateEventType ", kEventType, " on ",
+                                                    config.server, " failed: ", Describe(status)));
+}
+
+// Hands out the events to publish. Paced mode follows a fixed schedule (event i is due at
+// start + i / rate) and gives a publisher whatever is due, at most a batch, so the offered rate
+// does not depend on how long calls take (open loop). Throughput mode hands out full batches
+// while the cluster keeps up, i.e. while acknowledged-but-undelivered deliveries stay below
+// --max_backlog: without that bound ingest (tens of thousands of events/s) would pile up a
+// backlog the workers need minutes to clear, and the next run would measure that.
+class Schedule {
+ public:
+  // Deliveries the receiver got before, the probe's, do not count against the bound.
+  Schedule(const Config& config, absl::Time start, absl::Time end, const Receiver& receiver)
+      : config_(config),
+        start_(start),
+        end_(end),
+        receiver_(receiver),
+        received_before_(receiver.distinct_total()) {}
+
+  // Events to publish now (> 0); 0 with *wake set when none is due yet; -1 when publishing is
+  // over (window closed, --max_events reached or interrupted).
+  int Claim(absl::Time now, absl::Time* wake) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now >= end_ || next_ >= config_.max_events || interrupted.load()) return -1;
+    int64_t n = std::min<int64_t>(config_.batch_size, config_.max_events - next_);
+    if (config_.rate == 0) {
+      if (config_.max_backlog > 0 &&
+          acked_deliveries_.load() - (receiver_.distinct_total() - received_before_) >
+              config_.max_backlog) {
+        *wake = now + absl::Milliseconds(1);
+        return 0;
+      }
+    } else {
+      int64_t due =
+          static_cast<int64_t>(std::floor(absl::ToDoubleSeconds(now - start_) * config_.rate)) + 1;
+      n = std::min(n, due - next_);
+      if (n <= 0) {
+        *wake = start_ + absl::Seconds(static_cast<double>(next_) / config_.rate);
+        return 0;
+      }
+    }
+    next_ += n;
+    return static_cast<int>(n);
+  }
+
+  // Deliveries ingest acknowledged (PublishResponse.delivery_count), warm-up included.
+  void AddAcked(int64_t deliveries) { acked_deliveries_.fetch_add(deliveries); }
+  bool max_events_reached() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return next_ >= config_.max_events;
+  }
+
+ private:
+  const Config& config_;
+  const absl::Time start_;
+  const absl::Time end_;
+  const Receiver& receiver_;
+  const int64_t received_before_;
+  mutable std::mutex mu_;
+  int64_t next_ = 0;  // guarded by mu_
+  std::atomic<int64_t> acked_deliveries_{0};
+};
+
+// What one publisher thread saw of measured events (sent inside the window).
+struct PublisherStats {
+  int64_t events_ok = 0;
+  int64_t event_errors = 0;  // per-event errors and events of failed calls
+  int64_t deliveries_acked = 0;
+  std::vector<int64_t> call_latency_us;  // OK PublishBatch calls
+};
+
+class Publisher {
+ public:
+  Publisher(const Config& config, std::string tenant, std::shared_ptr<grpc::Channel> channel,
+            Schedule& schedule, std::atomic<int64_t>& seq, std::atomic<int64_t>& published,
+            ErrorLog& errors, int64_t window_start_us, int64_t window_end_us)
+      : config_(config),
+        tenant_(std::move(tenant)),
+        stub_(v1::IngestService::NewStub(channel)),
+        schedule_(schedule),
+        seq_(seq),
+        published_(published),
+        errors_(errors),
+        window_start_us_(window_start_us),
+        window_end_us_(window_end_us) {}
+
+  void Run() {
+    v1::PublishBatchRequest request;
+    v1::PublishBatchResponse response;
+    while (true) {
+      absl::Time now = absl::Now();
+      absl::Time wake;
+      int n = schedule_.Claim(now, &wake);
+      if (n < 0) break;
+      if (n == 0) {
+        // Short naps so the end of the window and a Ctrl-C are noticed promptly.
+        absl::SleepFor(std::clamp(wake - now, absl::ZeroDuration(), absl::Milliseconds(10)));
+        continue;
+      }
+      int64_t first_seq = seq_.fetch_add(n);
+      // One stamp per batch: it is when the batch goes out, so publisher-side waiting for a
+      // free thread is not charged to hookd (the achieved rate shows if it fell behind).
+      int64_t sent_us = NowMicros();
+      request.clear_events();
+      for (int i = 0; i < n; ++i) {
+        v1::PublishRequest* event = request.add_events();
+        event->set_tenant(tenant_);
+        event->set_event_type(kEventType);
+        event->set_payload(MakePayload(sent_us, first_seq + i, config_.payload_bytes));
+      }
+      grpc::ClientContext context;
+      AddAuth(context, config_, config_.rpc_timeout);
+      response.Clear();
+      grpc::Status status = stub_->PublishBatch(&context, request, &response);
+      int64_t done_us = NowMicros();
+      Account(n, sent_us, done_us, status, response);
+    }
+  }
+
+  const PublisherStats& stats() const { return stats_; }
+
+ private:
+  void Account(int n, int64_t sent_us, int64_t done_us, const grpc::Status& status,
+               const v1::PublishBatchResponse& response) {
+    bool measured = sent_us >= window_start_us_ && sent_us < window_end_us_;
+    if (!status.ok()) {
+      errors_.Add(absl::StrCat("PublishBatch: ", Describe(status)));
+      if (measured) stats_.event_errors += n;
+      return;
+    }
+    int64_t ok = 0;
+    int64_t deliveries = 0;
+    for (int e = 0; e < n; ++e) {
+      if (e < response.errors_size() && response.errors(e).code() != 0) {
+        errors_.Add(absl::StrCat("event: code ", response.errors(e).code(), ": ",
+                                 response.errors(e).message()));
+      } else if (e < response.results_size()) {
+        ++ok;
+        deliveries += response.results(e).delivery_count();
+      } else {
+        errors_.Add("event: missing from PublishBatchResponse.results");
+      }
+    }
+    schedule_.AddAcked(deliveries);
+    published_.fetch_add(ok, std::memory_order_relaxed);
+    if (!measured) return;
+    stats_.events_ok += ok;
+    stats_.event_errors += n - ok;
+    stats_.deliveries_acked += deliveries;
+    stats_.call_latency_us.push_back(done_us - sent_us);
+  }
+
+  const Config& config_;
+  const std::string tenant_;
+  std::unique_ptr<v1::IngestService::Stub> stub_;
+  Schedule& schedule_;
+  std::atomic<int64_t>& seq_;
+  std::atomic<int64_t>& published_;
+  ErrorLog& errors_;
+  const int64_t window_start_us_;
+  const int64_t window_end_us_;
+  PublisherStats stats_;
+};
+
+// Before the load: one Publish, retried until ingest fans it out to every app (it learns about
+// new apps through WatchApps, a moment after CreateApp), then, unless disabled, until the
+// receiver got it on every app's path, which proves a worker delivers to these apps. Setup
+// mistakes thus surface as one message instead of a run of errors or an empty result.
+absl::Status Probe(const Config& config, v1::IngestService::Stub& stub, const std::string& tenant,
+                   const Receiver& receiver) {
+  absl::Time started = absl::Now();
+  absl::Time deadline = started + config.ready_timeout;
+  std::string last;
+  while (true) {
+    if (interrupted.load()) return absl::CancelledError("interrupted");
+    v1::PublishRequest request;
+    request.set_tenant(tenant);
+    request.set_event_type(kEventType);
+    request.set_payload(MakePayload(NowMicros(), 0, config.payload_bytes));
+    grpc::ClientContext context;
+    AddAuth(context, config, absl::Seconds(5));
+    v1::PublishResponse response;
+    grpc::Status status = stub.Publish(&context, request, &response);
+    bool retry = false;
+    if (status.ok()) {
+      if (response.delivery_count() >= config.apps) break;
+      last = absl::StrFormat(
+          "probe event of tenant %s fanned out to %d apps, want %d (ingest has not learned "
+          "about the new apps; is it connected to hookd-subscription?)",
+          tenant, response.delivery_count(), config.apps);
+      retry = true;
+    } else {
+      last = absl::StrCat("probe Publish to ", config.target, " failed: ", Describe(status));
+      retry = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    }
+    if (!retry || absl::Now() >= deadline) return absl::FailedPreconditionError(last);
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  if (!config.probe_delivery) return absl::OkStatus();
+  absl::Time published = absl::Now();
+  while (receiver.AppsReached() < config.apps) {
+    if (interrupted.load()) return absl::CancelledError("interrupted");
+    if (absl::Now() >= deadline) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "the probe event reached %d of %d apps within --ready_timeout %s: is hookd-worker "
+          "running (scripts/up.sh starts it once built), allowed to call http://127.0.0.1 "
+          "(HOOKD_ALLOW_HTTP, HOOKD_PRIVATE_ALLOWLIST), and not busy with an earlier backlog? "
+          "--probe_delivery=false skips this check",
+          receiver.AppsReached(), config.apps, absl::FormatDuration(config.ready_timeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  absl::FPrintF(stderr,
+                "%s: probe delivered to all %d apps %s after its publish was acknowledged\n",
+                kProgram, config.apps, absl::FormatDuration(absl::Now() - published));
+  return absl::OkStatus();
+}
+
+struct Summary {
+  double duration_s = 0;  // measured publishing window
+  int64_t events_published = 0;
+  int64_t event_errors = 0;
+  int64_t deliveries_acked = 0;
+  int64_t deliveries_expected = 0;
+  int64_t deliveries_received = 0;
+  int64_t duplicates = 0;
+  int64_t backlog_at_end = 0;
+  int64_t unparsed = 0;
+  double deliveries_per_s = 0;
+  double delivery_span_s = 0;  // first to last measured arrival
+  double events_per_s = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+  double call_p50_ms = 0, call_p99_ms = 0;
+  double drain_s = 0;
+  bool drained = false;
+  bool cut_short = false;  // --max_events or a signal ended publishing early
+  // This process (publishers and receiver) from the first publish to the end of the drain:
+  // on a small machine it competes with the cluster for the same cores.
+  double bench_cpu_s = 0;
+  double bench_wall_s = 0;
+  int64_t min_app_received = 0, max_app_received = 0;
+};
+
+Summary Summarize(const Config& config, const std::vector<std::unique_ptr<Publisher>>& publishers,
+                  const Receiver::Snapshot& snapshot, double duration_s) {
+  Summary s;
+  s.duration_s = duration_s;
+  std::vector<int64_t> calls;
+  for (const auto& publisher : publishers) {
+    const PublisherStats& stats = publisher->stats();
+    s.events_published += stats.events_ok;
+    s.event_errors += stats.event_errors;
+    s.deliveries_acked += stats.deliveries_acked;
+    calls.insert(calls.end(), stats.call_latency_us.begin(), stats.call_latency_us.end());
+  }
+  s.deliveries_expected = s.events_published * config.apps;
+  s.unparsed = snapshot.unparsed;
+  std::vector<int64_t> latencies;
+  std::vector<int64_t> per_app(static_cast<size_t>(config.apps), 0);
+  int64_t first = INT64_MAX;
+  int64_t last = INT64_MIN;
+  for (const Arrival& arrival : snapshot.arrivals) {
+    if (arrival.duplicate) {
+      ++s.duplicates;
+      continue;
+    }
+    // First arrivals only: a duplicate is extra work, not a later delivery of the same event.
+    latencies.push_back(arrival.arrival_us - arrival.sent_us);
+    ++per_app[static_cast<size_t>(arrival.app)];
+    first = std::min(first, arrival.arrival_us);
+    last = std::max(last, arrival.arrival_us);
+  }
+  s.deliveries_received = static_cast<int64_t>(latencies.size());
+  s.backlog_at_end = std::max<int64_t>(0, s.deliveries_expected - s.deliveries_received);
+  s.min_app_received = *std::min_element(per_app.begin(), per_app.end());
+  s.max_app_received = *std::max_element(per_app.begin(), per_app.end());
+  if (s.deliveries_received >= 2 && last > first) {
+    s.delivery_span_s = static_cast<double>(last - first) / 1e6;
+    s.deliveries_per_s = static_cast<double>(s.deliveries_received) / s.delivery_span_s;
+  } else if (duration_s > 0) {
+    s.deliveries_per_s = static_cast<double>(s.deliveries_received) / duration_s;
+  }
+  if (duration_s > 0) s.events_per_s = static_cast<double>(s.events_published) / duration_s;
+  auto ms = [](const std::vector<int64_t>& sorted, double q) {
+    return static_cast<double>(NearestRank(sorted, q)) / 1e3;
+  };
+  std::sort(latencies.begin(), latencies.end());
+  s.p50_ms = ms(latencies, 0.50);
+  s.p95_ms = ms(latencies, 0.95);
+  s.p99_ms = ms(latencies, 0.99);
+  s.max_ms = ms(latencies, 1.0);
+  std::sort(calls.begin(), calls.end());
+  s.call_p50_ms = ms(calls, 0.50);
+  s.call_p99_ms = ms(calls, 0.99);
+  return s;
+}
+
+std::string RateText(const Config& config) {
+  return config.rate == 0 ? std::string("max") : absl::StrFormat("%g/s", config.rate);
+}
+
+void PrintTable(const Config& config, const std::string& tenant, int receiver_port,
+                const Summary& s, const ErrorLog& errors) {
+  absl::PrintF("\n%s  mode=%s  rate=%s  apps=%d  ingest=%s  subscription=%s\n", kProgram,
+               ModeName(config), RateText(config), config.apps, config.target, config.server);
+  absl::PrintF(
+      "  tenant %s, receiver 127.0.0.1:%d (%d threads), payload %d B, batches of <= %d from "
+      "%d publishers%s\n",
+      tenant, receiver_port, config.receiver_threads, config.payload_bytes, config.batch_size,
+      config.publishers,
+      config.rate == 0 && config.max_backlog > 0
+          ? absl::StrCat(", backlog bounded at ", config.max_backlog)
+          : std::string());
+  absl::PrintF("  warm-up %s, measured %.2f s of publishing%s; drain %.1f s, %s\n",
+               absl::FormatDuration(config.warmup), s.duration_s, s.cut_short ? " (cut short)" : "",
+               s.drain_s, s.drained ? "all deliveries arrived" : "timed out");
+  absl::PrintF("  %-20s %12s %12s\n", "", "total", "per second");
+  absl::PrintF("  %-20s %12d %12.1f   errors %d, deliveries acknowledged %d\n", "events published",
+               s.events_published, s.events_per_s, s.event_errors, s.deliveries_acked);
+  absl::PrintF("  %-20s %12d %12.1f   of %d expected; duplicates %d; backlog at end %d\n",
+               "deliveries received", s.deliveries_received, s.deliveries_per_s,
+               s.deliveries_expected, s.duplicates, s.backlog_at_end);
+  absl::PrintF("  %-20s over %.2f s from the first to the last measured arrival\n", "",
+               s.delivery_span_s);
+  absl::PrintF("  publish -> receipt (ms): p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n", s.p50_ms,
+               s.p95_ms, s.p99_ms, s.max_ms);
+  absl::PrintF("  PublishBatch call (ms):  p50 %.2f  p99 %.2f\n", s.call_p50_ms, s.call_p99_ms);
+  if (config.apps > 1) {
+    absl::PrintF("  per app received: min %d  max %d\n", s.min_app_received, s.max_app_received);
+  }
+  if (s.unparsed > 0) {
+    absl::PrintF("  %d POSTs without webhook-id, sent_us or a known /hook/<i> path\n", s.unparsed);
+  }
+  absl::PrintF("  this process (publishers + receiver): %.1f s CPU in %.1f s, %.0f%% of a core\n",
+               s.bench_cpu_s, s.bench_wall_s,
+               s.bench_wall_s > 0 ? 100 * s.bench_cpu_s / s.bench_wall_s : 0.0);
+  errors.Print(stdout);
+  if (config.rate > 0 && s.events_per_s < 0.95 * config.rate) {
+    absl::PrintF(
+        "  note: achieved %.1f events/s, below the offered %g: the publishers or ingest fell "
+        "behind (more --publishers?)\n",
+        s.events_per_s, config.rate);
+  }
+  if (s.backlog_at_end > 0) {
+    absl::PrintF(
+        "  note: %d deliveries had not arrived after --drain_timeout %s; the latency "
+        "percentiles miss exactly the slowest ones\n",
+        s.backlog_at_end, absl::FormatDuration(config.drain_timeout));
+  }
+}
+
+void PrintResult(const Config& config, const std::string& tenant, const Summary& s) {
+  // One line of JSON for scripts; its strings are numeric addresses, the mode and a tenant of
+  // [a-z0-9-], so no escaping is needed.
+  absl::PrintF(
+      "RESULT {\"mode\":\"%s\",\"rate_offered\":%g,\"apps\":%d,\"events_published\":%d,"
+      "\"deliveries_expected\":%d,\"deliveries_received\":%d,\"duplicates\":%d,"
+      "\"deliveries_per_s\":%.1f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,"
+      "\"max_ms\":%.3f,\"backlog_at_end\":%d,\"duration_s\":%.3f,\"events_per_s\":%.1f,"
+      "\"event_errors\":%d,\"deliveries_acked\":%d,\"delivery_span_s\":%.3f,\"drain_s\":%.3f,"
+      "\"drained\":%s,\"publish_call_p50_ms\":%.3f,\"publish_call_p99_ms\":%.3f,"
+      "\"unparsed\":%d,\"batch_size\":%d,\"publishers\":%d,\"payload_bytes\":%d,"
+      "\"max_backlog\":%d,\"warmup_s\":%.3f,\"cut_short\":%s,\"bench_cpu_s\":%.2f,\"tenant\":\"%"
+      "s\","
+      "\"target\":\"%s\",\"server\":\"%s\"}\n",
+      ModeName(config), config.rate, config.apps, s.events_published, s.deliveries_expected,
+      s.deliveries_received, s.duplicates, s.deliveries_per_s, s.p50_ms, s.p95_ms, s.p99_ms,
+      s.max_ms, s.backlog_at_end, s.duration_s, s.events_per_s, s.event_errors, s.deliveries_acked,
+      s.delivery_span_s, s.drain_s, s.drained ? "true" : "false", s.call_p50_ms, s.call_p99_ms,
+      s.unparsed, config.batch_size, config.publishers, config.payload_bytes,
+      config.rate == 0 ? config.max_backlog : 0, absl::ToDoubleSeconds(config.warmup),
+      s.cut_short ? "true" : "false", s.bench_cpu_s, tenant, config.target, config.server);
+  std::fflush(stdout);
+}
+
+bool WaitConnected(const std::shared_ptr<grpc::Channel>& channel, const std::string& target,
+                   const char* service) {
+  if (channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(5)))) return true;
+  absl::FPrintF(stderr, "%s: cannot connect to %s within 5s; is %s running (scripts/up.sh)?\n",
+                kProgram, target, service);
+  return false;
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "hookd-bench-e2e: end-to-end delivery benchmark of a hookd cluster on loopback.\n"
+      "Runs an HTTP receiver, creates --apps apps of a fresh tenant pointing at it, publishes\n"
+      "bench.e2e events through hookd-ingest (--rate R paced, or --rate 0 as fast as the\n"
+      "cluster delivers), waits for the deliveries and prints a table and one `RESULT {json}`\n"
+      "line. Exit 1 if more than 1% of events failed to publish or nothing arrived, 2 on a\n"
+      "setup error, 130 when interrupted (after printing what was measured).\n"
+      "Usage: HOOKD_TOKEN=... hookd-bench-e2e [--rate 500] [--apps 10] [--duration 20s] ...");
+  absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<Config> config_or = ConfigFromFlags();
+  if (!config_or.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", kProgram, config_or.status().message());
+    return kExitSetup;
+  }
+  const Config& config = *config_or;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  absl::StatusOr<std::unique_ptr<Receiver>> receiver_or =
+      Receiver::Start(config.receiver_port, config.receiver_threads, config.apps);
+  if (!receiver_or.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", kProgram, receiver_or.status().message());
+    return kExitSetup;
+  }
+  Receiver& receiver = **receiver_or;
+
+  std::shared_ptr<grpc::Channel> control =
+      grpc::CreateChannel(config.server, grpc::InsecureChannelCredentials());
+  std::vector<std::shared_ptr<grpc::Channel>> channels =
+      MakeChannels(config.target, config.publishers);
+  if (!WaitConnected(control, config.server, "hookd-subscription")) return kExitSetup;
+  for (const auto& channel : channels) {
+    // Connected up front so the warm-up does not include connection setup.
+    if (!WaitConnected(channel, config.target, "hookd-ingest")) return kExitSetup;
+  }
+  auto app_stub = v1::AppService::NewStub(control);
+  auto event_type_stub = v1::EventTypeService::NewStub(control);
+  auto probe_stub = v1::IngestService::NewStub(channels[0]);
+
+  if (absl::Status status = EnsureEventType(config, *event_type_stub); !status.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", kProgram, status.message());
+    return kExitSetup;
+  }
+  std::string tenant = RandomTenant();
+  // Declared before everything that can fail after CreateApp, so every exit path deletes them.
+  BenchApps apps(config, *app_stub);
+  if (absl::Status status = apps.CreateAll(tenant, receiver.port()); !status.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", kProgram, status.message());
+    return kExitSetup;
+  }
+  absl::FPrintF(stderr, "%s: tenant %s, %d apps -> http://127.0.0.1:%d/hook/<i>\n", kProgram,
+                tenant, config.apps, receiver.port());
+
+  if (absl::Status status = Probe(config, *probe_stub, tenant, receiver); !status.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", kProgram, status.message());
+    return kExitSetup;
+  }
+
+  absl::Time start = absl::Now();
+  double cpu_start = ProcessCpuSeconds();
+  absl::Time window_start = start + config.warmup;
+  absl::Time window_end = window_start + config.duration;
+  int64_t window_start_us = absl::ToUnixMicros(window_start);
+  int64_t window_end_us = absl::ToUnixMicros(window_end);
+  receiver.SetWindow(window_start_us, window_end_us);
+  Schedule schedule(config, start, window_end, receiver);
+  std::atomic<int64_t> seq{1};
+  std::atomic<int64_t> published{0};
+  ErrorLog errors;
+  std::vector<std::unique_ptr<Publisher>> publishers;
+  for (int i = 0; i < config.publishers; ++i) {
+    publishers.push_back(
+        std::make_unique<Publisher>(config, tenant, channels[static_cast<size_t>(i)], schedule, seq,
+                                    published, errors, window_start_us, window_end_us));
+  }
+  absl::FPrintF(stderr, "%s: %s mode, rate %s, %d apps, warm-up %s, measuring %s\n", kProgram,
+                ModeName(config), RateText(config), config.apps,
+                absl::FormatDuration(config.warmup), absl::FormatDuration(config.duration));
+  std::atomic<int> running{config.publishers};
+  std::vector<std::thread> threads;
+  for (auto& publisher : publishers) {
+    threads.emplace_back([&publisher, &running] {
+      publisher->Run();
+      running.fetch_sub(1);
+    });
+  }
+  int64_t last_published = 0;
+  int64_t last_received = 0;
+  auto progress = [&](const char* phase) {
+    int64_t now_published = published.load();
+    int64_t now_received = receiver.distinct_total();
+    absl::FPrintF(stderr, "  t=%6.1fs  %-8s published %7d/s  delivered %7d/s  measured %d\n",
+                  absl::ToDoubleSeconds(absl::Now() - start), phase, now_published - last_published,
+                  now_received - last_received, receiver.measured());
+    last_published = now_published;
+    last_received = now_received;
+  };
+  while (running.load() > 0) {
+    // Named by where the second began, so the first line after the warm-up reads "warmup".
+    const char* phase = absl::Now() < window_start ? "warmup" : "measure";
+    absl::Time tick = absl::Now() + absl::Seconds(1);
+    while (running.load() > 0 && absl::Now() < tick) absl::SleepFor(absl::Milliseconds(20));
+    progress(phase);
+  }
+  for (std::thread& thread : threads) thread.join();
+  absl::Time publish_end = std::min(absl::Now(), window_end);
+  double duration_s = absl::ToDoubleSeconds(publish_end - window_start);
+  bool cut_short = interrupted.load() || schedule.max_events_reached();
+
+  int64_t events_measured = 0;
+  for (const auto& publisher : publishers) events_measured += publisher->stats().events_ok;
+  int64_t expected = events_measured * config.apps;
+  absl::Time drain_start = absl::Now();
+  absl::Time drain_deadline = drain_start + config.drain_timeout;
+  while (receiver.measured() < expected && absl::Now() < drain_deadline && !interrupted.load()) {
+    absl::Time tick = std::min(absl::Now() + absl::Seconds(1), drain_deadline);
+    while (receiver.measured() < expected && absl::Now() < tick && !interrupted.load()) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    progress("drain");
+  }
+  double drain_s = absl::ToDoubleSeconds(absl::Now() - drain_start);
+  double bench_cpu_s = ProcessCpuSeconds() - cpu_start;
+  double bench_wall_s = absl::ToDoubleSeconds(absl::Now() - start);
+
+  if (duration_s <= 0 || events_measured == 0) {
+    absl::FPrintF(stderr, "%s: no event was published inside the measured window%s\n", kProgram,
+                  cut_short ? " (cut short during the warm-up)" : "");
+    errors.Print(stderr);
+    return kExitSetup;
+  }
+  Summary summary = Summarize(config, publishers, receiver.Take(), duration_s);
+  summary.drain_s = drain_s;
+  summary.drained = summary.backlog_at_end == 0;
+  summary.cut_short = cut_short;
+  summary.bench_cpu_s = bench_cpu_s;
+  summary.bench_wall_s = bench_wall_s;
+  PrintTable(config, tenant, receiver.port(), summary, errors);
+  PrintResult(config, tenant, summary);
+  apps.DeleteAll();
+
+  int64_t attempted = summary.events_published + summary.event_errors;
+  double error_ratio =
+      attempted == 0 ? 0
+                     : static_cast<double>(summary.event_errors) / static_cast<double>(attempted);
+  if (error_ratio > kMaxErrorRatio) {
+    absl::FPrintF(stderr, "%s: %.2f%% of events failed to publish (limit %.0f%%)\n", kProgram,
+                  100 * error_ratio, 100 * kMaxErrorRatio);
+    return kExitFailed;
+  }
+  // The figures are out, but a script must not take a run the user stopped for a complete one.
+  if (interrupted.load()) return kExitInterrupted;
+  if (summary.deliveries_received == 0) {
+    absl::FPrintF(stderr, "%s: no delivery of a measured event arrived\n", kProgram);
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace hookd::bench
+
+int main(int argc, char** argv) { return hookd::bench::Main(argc, argv); }

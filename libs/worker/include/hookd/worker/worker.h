@@ -1,0 +1,69 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "hookd/apps/ip_policy.h"
+
+namespace hookd::worker {
+
+struct WorkerOptions {
+  // gRPC address for health and reflection; port 0 picks one.
+  std::string listen = "127.0.0.1:50053";
+  std::string database_url;
+  std::string redis_url;
+  std::string redis_key_prefix = "hookd";
+  int partitions = 16;
+  std::string admin_token;
+  std::string subscription_addr;
+  // Consumer name in the Redis group; default <hostname>-<pid>.
+  std::string name;
+  std::string group = "hookd-workers";
+  // Requests in flight at once.
+  int max_in_flight = 256;
+  // Upper bound of any app's timeout (apps allow up to 30 s).
+  absl::Duration max_request_timeout = absl::Seconds(30);
+  // An entry read by a worker and not acknowledged for this long is taken over by another: the
+  // first worker died. Must exceed max_request_timeout, or live requests would be duplicated.
+  absl::Duration visibility_timeout = absl::Seconds(60);
+  // Multiplies every retry delay (tests run real schedules in milliseconds).
+  double retry_delay_scale = 1.0;
+  bool allow_http = false;
+  std::vector<apps::IpNetwork> private_allowlist;
+  // After SIGTERM: how long in-flight requests may finish before the worker exits anyway (their
+  // entries are then taken over by other workers).
+  absl::Duration shutdown_grace = absl::Seconds(20);
+  // A due delivery without progress for this long is re-enqueued (Redis lost it).
+  absl::Duration lost_grace = absl::Minutes(5);
+  // How often retries are promoted, stale entries claimed and lost deliveries looked for.
+  absl::Duration maintenance_interval = absl::Milliseconds(250);
+  int database_pool_size = 4;
+};
+
+// hookd-worker: consumes the delivery streams, signs and POSTs, logs every attempt, schedules
+// retries, rate-limits per app and disables failing apps. Stateless: run as many as needed.
+class Worker {
+ public:
+  // INVALID_ARGUMENT naming a setting that is missing or inconsistent (a visibility timeout not
+  // above the request timeout), UNAVAILABLE when Postgres or Redis is down at start.
+  static absl::StatusOr<std::unique_ptr<Worker>> Start(const WorkerOptions& options);
+  ~Worker();
+
+  int port() const;
+  // Blocks until Shutdown() finished.
+  void Wait();
+  // Stops reading, lets in-flight requests finish within the grace period, records and
+  // acknowledges them, then stops. Idempotent.
+  void Shutdown();
+
+  struct State;
+
+ private:
+  explicit Worker(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace hookd::worker

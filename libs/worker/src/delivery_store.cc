@@ -1,0 +1,182 @@
+#include "delivery_store.h"
+
+#include <tuple>
+
+#include "hookd/common/status.h"
+
+namespace hookd::worker {
+namespace {
+
+std::string Timestamp(pqxx::transaction_base& txn, absl::Time t) {
+  if (t == absl::InfiniteFuture()) return "'infinity'::timestamptz";
+  if (t == absl::InfinitePast()) return "now()";
+  return "to_timestamp(" + std::to_string(absl::ToDoubleSeconds(t - absl::UnixEpoch())) + ")";
+}
+
+}  // namespace
+
+std::string SanitizeUtf8(std::string_view text) {
+  static constexpr char kReplacement[] = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    int length = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
+    bool valid = length > 0 && i + length <= text.size() && c != 0;
+    for (int k = 1; valid && k < length; ++k) {
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    }
+    if (valid && length > 1) {
+      // Overlong forms and surrogates are invalid in Postgres' UTF-8 too.
+      uint32_t cp = length == 2 ? (c & 0x1F) : length == 3 ? (c & 0x0F) : (c & 0x07);
+      for (int k = 1; k < length; ++k) cp = (cp << 6) | (text[i + k] & 0x3F);
+      valid = !(length == 2 && cp < 0x80) && !(length == 3 && cp < 0x800) &&
+              !(length == 4 && (cp < 0x10000 || cp > 0x10FFFF)) && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (valid) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out.append(kReplacement);
+      i += 1;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, LoadedDelivery>> DeliveryStore::Load(
+    const std::vector<std::string>& ids) {
+  std::map<std::string, LoadedDelivery> loaded;
+  if (ids.empty()) return loaded;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("load deliveries", [&](pqxx::work& txn) {
+    std::string list;
+    for (const auto& id : ids) {
+      if (!list.empty()) list += ',';
+      list += txn.quote(id);
+    }
+    pqxx::result rows = txn.exec(
+        "SELECT d.id, d.app_id, d.status, d.attempt_count, e.id, e.event_type, e.payload,"
+        " (extract(epoch FROM e.create_time) * 1000000)::bigint, e.traceparent"
+        " FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id IN (" +
+        list + ")");
+    for (const auto& row : rows) {
+      LoadedDelivery d;
+      d.id = row[0].as<std::string>();
+      d.app_id = row[1].as<std::string>();
+      d.status = static_cast<v1::DeliveryStatus>(row[2].as<int>());
+      d.attempt_count = row[3].as<int>();
+      d.event.id = row[4].as<std::string>();
+      d.event.event_type = row[5].as<std::string>();
+      d.event.payload = row[6].as<std::string>();
+      d.event.create_time = absl::FromUnixMicros(row[7].as<int64_t>());
+      d.event.traceparent = row[8].as<std::string>();
+      loaded.emplace(d.id, std::move(d));
+    }
+    return absl::OkStatus();
+  }));
+  return loaded;
+}
+
+absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
+    const std::vector<Outcome>& outcomes) {
+  std::vector<StreakReached> reached;
+  if (outcomes.empty()) return reached;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("record outcomes", [&](pqxx::work& txn) -> absl::Status {
+    bool any_attempt = false;
+    for (const Outcome& o : outcomes) any_attempt |= o.attempted;
+    if (any_attempt) {
+      pqxx::stream_to attempts(
+          txn, "attempts",
+          std::vector<std::string>{"delivery_id", "attempt", "app_id", "start_time", "duration_ms",
+                                   "status_code", "response_excerpt", "error", "error_detail",
+                                   "worker"});
+      for (const Outcome& o : outcomes) {
+        if (!o.attempted) continue;
+        attempts << std::make_tuple(
+            o.delivery_id, o.attempt, o.app_id,
+            absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", o.result.start_time, absl::UTCTimeZone()),
+            static_cast<int>(absl::ToInt64Milliseconds(o.result.duration)), o.result.status_code,
+            SanitizeUtf8(o.result.body_excerpt), static_cast<int>(o.result.error),
+            SanitizeUtf8(o.result.error_detail), worker_);
+      }
+      attempts.complete();
+    }
+
+    // A late duplicate never moves a finished delivery back, nor lowers its attempt count.
+    std::string values;
+    for (const Outcome& o : outcomes) {
+      if (!values.empty()) values += ',';
+      values += "(" + txn.quote(o.delivery_id) + "," + std::to_string(static_cast<int>(o.status)) +
+                "," + std::to_string(o.attempted ? o.attempt : 0) + "," +
+                std::to_string(o.result.status_code) + "," + Timestamp(txn, o.next_attempt_time) +
+                "," + (o.attempted ? "true" : "false") + ")";
+    }
+    txn.exec(
+        "UPDATE deliveries AS d SET status = v.status::smallint,"
+        " attempt_count = greatest(d.attempt_count, v.attempt),"
+        " last_status_code = CASE WHEN v.attempted THEN v.code ELSE d.last_status_code END,"
+        " next_attempt_time = v.next, update_time = now()"
+        " FROM (VALUES " +
+        values +
+        ") AS v(id, status, attempt, code, next, attempted)"
+        " WHERE d.id = v.id AND d.status NOT IN (2, 4)");
+
+    // Failure streaks: per app, failures after its last success in this batch.
+    std::map<std::string, std::pair<bool, int>> streaks;  // app -> (reset, failures)
+    for (const Outcome& o : outcomes) {
+      auto& [reset, failures] = streaks[o.app_id];
+      if (o.counts_success) {
+        reset = true;
+        failures = 0;
+      } else if (o.counts_failure) {
+        ++failures;
+      }
+    }
+    for (const auto& [app_id, streak] : streaks) {
+      const auto& [reset, failures] = streak;
+      if (!reset && failures == 0) continue;
+      pqxx::result rows = txn.exec_params(
+          "UPDATE apps SET failure_streak = CASE WHEN $2 THEN $3 ELSE failure_streak + $3 END"
+          " WHERE id = $1 RETURNING failure_streak,"
+          " coalesce((config->>'disable_after_failures')::int, 10), active",
+          app_id, reset, failures);
+      if (rows.empty()) continue;
+      int now_streak = rows[0][0].as<int>();
+      if (failures > 0 && now_streak >= rows[0][1].as<int>() && rows[0][2].as<bool>()) {
+        reached.push_back({.app_id = app_id, .streak = now_streak});
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return reached;
+}
+
+absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::Duration grace,
+                                                                          int limit) {
+  std::vector<Lost> lost;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("claim lost deliveries", [&](pqxx::work& txn) {
+    const std::string seconds = std::to_string(absl::ToDoubleSeconds(grace));
+    pqxx::result rows = txn.exec_params(
+        "UPDATE deliveries SET update_time = now() WHERE id IN ("
+        " SELECT id FROM deliveries WHERE status IN (1, 3)"
+        " AND next_attempt_time < now() - make_interval(secs => $1)"
+        " AND update_time < now() - make_interval(secs => $1)"
+        " ORDER BY next_attempt_time LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, event_id, app_id, attempt_count",
+        absl::ToDoubleSeconds(grace), limit);
+    for (const auto& row : rows) {
+      lost.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                      row[3].as<int>()});
+    }
+    (void)seconds;
+    return absl::OkStatus();
+  }));
+  return lost;
+}
+
+}  // namespace hookd::worker

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "hookd/db/pg_pool.h"
+#include "hookd/delivery/request.h"
+#include "hookd/http/http_sender.h"
+#include "hookd/v1/delivery.pb.h"
+
+namespace hookd::worker {
+
+// A delivery as the worker loads it, with its event.
+struct LoadedDelivery {
+  std::string id;
+  std::string app_id;
+  v1::DeliveryStatus status = v1::DELIVERY_STATUS_UNSPECIFIED;
+  int attempt_count = 0;
+  delivery::EventData event;
+};
+
+// What became of one delivery in this worker: an attempt and the delivery's next state.
+struct Outcome {
+  std::string delivery_id;
+  std::string app_id;
+  // Without an attempt (app missing, or held while disabled) only the state changes.
+  bool attempted = true;
+  int attempt = 0;  // this attempt's number, 1 for the first
+  http::HttpResult result;
+  v1::DeliveryStatus status = v1::DELIVERY_STATUS_UNSPECIFIED;
+  // For RETRYING: when; for a delivery held while its app is disabled: absl::InfiniteFuture().
+  absl::Time next_attempt_time = absl::InfinitePast();
+  // Whether this delivery ends the app's streak of failures (success) or adds to it (FAILED).
+  bool counts_success = false;
+  bool counts_failure = false;
+};
+
+// An app whose consecutive failed deliveries reached its threshold with this batch.
+struct StreakReached {
+  std::string app_id;
+  int streak = 0;
+};
+
+// Postgres access of the worker, batched: one query loads a read's deliveries, one transaction
+// records a batch of outcomes.
+class DeliveryStore {
+ public:
+  DeliveryStore(db::PgPool& db, std::string worker_name)
+      : db_(db), worker_(std::move(worker_name)) {}
+
+  // The deliveries with these ids that exist, with their events. UNAVAILABLE when Postgres is
+  // down.
+  absl::StatusOr<std::map<std::string, LoadedDelivery>> Load(const std::vector<std::string>& ids);
+
+  // In one transaction: the attempts (COPY), the deliveries' new states (a SUCCEEDED or FAILED
+  // delivery is never moved back by a late duplicate), and the apps' failure streaks. Returns
+  // the apps whose streak reached their `disable_after_failures` threshold.
+  absl::StatusOr<std::vector<StreakReached>> Record(const std::vector<Outcome>& outcomes);
+
+  // Due, unfinished deliveries that made no progress for `grace` (Redis lost their stream entry
+  // or retry), at most `limit`; their update_time is set to now so the next sweep skips them.
+  struct Lost {
+    std::string delivery_id, event_id, app_id;
+    int attempt_count = 0;
+  };
+  absl::StatusOr<std::vector<Lost>> ClaimLost(absl::Duration grace, int limit);
+
+ private:
+  db::PgPool& db_;
+  const std::string worker_;
+};
+
+// `text` with invalid UTF-8 and NUL bytes replaced by U+FFFD, so any response body can be
+// stored in a text column.
+std::string SanitizeUtf8(std::string_view text);
+
+}  // namespace hookd::worker

@@ -1,0 +1,525 @@
+#include "hookd/worker/worker.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "delivery_store.h"
+#include "grpcpp/grpcpp.h"
+#include "hookd/appcache/app_cache.h"
+#include "hookd/common/grpc_util.h"
+#include "hookd/common/status.h"
+#include "hookd/db/migrations.h"
+#include "hookd/db/pg_pool.h"
+#include "hookd/delivery/outcome.h"
+#include "hookd/delivery/request.h"
+#include "hookd/http/http_sender.h"
+#include "hookd/queue/delivery_queue.h"
+#include "hookd/v1/app.grpc.pb.h"
+#include "rate_limiter.h"
+#include "spdlog/spdlog.h"
+
+namespace hookd::worker {
+namespace {
+
+// An app unknown to the cache is probably younger than the cache's last update; after this
+// long it is taken as deleted.
+constexpr absl::Duration kUnknownAppPatience = absl::Minutes(1);
+// How soon a delivery for an app the cache does not know yet is looked at again.
+constexpr absl::Duration kUnknownAppRecheck = absl::Seconds(1);
+
+std::string DefaultName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+// One stream entry on its way through the worker.
+struct Job {
+  queue::StreamEntry entry;
+  LoadedDelivery delivery;
+  std::shared_ptr<const v1::App> app;
+  http::HttpResult result;
+  // Set when the entry needs no attempt; the outcome is then final as given.
+  std::optional<Outcome> decided;
+};
+
+}  // namespace
+
+struct Worker::State {
+  WorkerOptions options;
+  std::unique_ptr<db::PgPool> db;
+  std::unique_ptr<queue::DeliveryQueue> queue;
+  std::unique_ptr<RateLimiter> limiter;
+  std::mutex limiter_mu;  // the limiter holds one connection
+  std::unique_ptr<appcache::AppCache> apps;
+  std::unique_ptr<DeliveryStore> store;
+  std::unique_ptr<http::HttpSender> sender;
+  std::unique_ptr<v1::AppService::Stub> app_service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+
+  std::mutex mu;
+  std::condition_variable cv;  // reader: room for more work; completion: new results
+  std::deque<Job> completed;   // finished jobs waiting to be recorded
+  int in_flight = 0;           // jobs read and not yet recorded
+  bool stop_reading = false;
+  bool stop_completing = false;
+  std::atomic<bool> stopping{false};
+
+  std::thread reader;
+  std::thread completer;
+  std::thread maintenance;
+  std::once_flag shutdown_once;
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+
+  std::vector<int> Partitions() const {
+    std::vector<int> all;
+    for (int p = 0; p < options.partitions; ++p) all.push_back(p);
+    return all;
+  }
+
+  void Finish(std::vector<Job> jobs) {
+    if (jobs.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto& job : jobs) completed.push_back(std::move(job));
+    }
+    cv.notify_all();
+  }
+
+  // Loads the deliveries of `entries` and starts their attempts (or decides them at once).
+  void Process(std::vector<queue::StreamEntry> entries) {
+    if (entries.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      in_flight += static_cast<int>(entries.size());
+    }
+    std::vector<std::string> ids;
+    for (const auto& e : entries) ids.push_back(e.message.delivery_id);
+    auto loaded = store->Load(ids);
+    if (!loaded.ok()) {
+      // Left unacknowledged: the entries are claimed again after the visibility timeout.
+      spdlog::warn("loading {} deliveries failed: {}", ids.size(), loaded.status().ToString());
+      std::lock_guard<std::mutex> lock(mu);
+      in_flight -= static_cast<int>(entries.size());
+      cv.notify_all();
+      return;
+    }
+    auto current = apps->Current();
+    absl::Time now = absl::Now();
+    std::vector<Job> decided;
+    std::vector<Job> to_send;
+    std::vector<RateLimiter::Ask> asks;
+    std::vector<size_t> asked;  // index into to_send
+    for (auto& entry : entries) {
+      Job job;
+      job.entry = std::move(entry);
+      auto it = loaded->find(job.entry.message.delivery_id);
+      if (it == loaded->end()) {
+        spdlog::warn("delivery {} not in Postgres; dropping its entry",
+                     job.entry.message.delivery_id);
+        job.decided = Outcome{};  // nothing to record
+        decided.push_back(std::move(job));
+        continue;
+      }
+      job.delivery = std::move(it->second);
+      Outcome outcome;
+      outcome.delivery_id = job.delivery.id;
+      outcome.app_id = job.delivery.app_id;
+      outcome.attempted = false;
+      if (job.delivery.status == v1::SUCCEEDED || job.delivery.status == v1::FAILED) {
+        job.decided = Outcome{};  // a duplicate entry of a finished delivery
+        decided.push_back(std::move(job));
+        continue;
+      }
+      job.app = current->Find(job.delivery.app_id);
+      if (job.app == nullptr) {
+        if (now - job.delivery.event.create_time > kUnknownAppPatience) {
+          outcome.status = v1::FAILED;  // the app was deleted
+        } else {
+          outcome.status = job.delivery.status;
+          outcome.next_attempt_time = now + kUnknownAppRecheck;
+        }
+        job.decided = outcome;
+        decided.push_back(std::move(job));
+        continue;
+      }
+      if (!job.app->active()) {
+        // Held, not attempted: RecoverFailed or EnableApp's recovery re-queues it.
+        outcome.status = job.delivery.status;
+        outcome.next_attempt_time = absl::InfiniteFuture();
+        job.decided = outcome;
+        decided.push_back(std::move(job));
+        continue;
+      }
+      if (job.app->rate_limit_per_second() > 0) {
+        asks.push_back({job.app->id(), job.app->rate_limit_per_second()});
+        asked.push_back(to_send.size());
+      }
+      to_send.push_back(std::move(job));
+    }
+
+    if (!asks.empty()) {
+      absl::StatusOr<std::vector<absl::Duration>> waits;
+      {
+        std::lock_guard<std::mutex> lock(limiter_mu);
+        waits = limiter->Take(asks);
+      }
+      if (!waits.ok()) {
+        spdlog::warn("rate limiter unavailable, delivering unlimited: {}",
+                     waits.status().ToString());
+      } else {
+        std::vector<std::pair<queue::DeliveryMessage, absl::Time>> later;
+        std::vector<queue::StreamEntry> later_entries;
+        std::set<size_t> deferred;
+        for (size_t k = 0; k < asks.size(); ++k) {
+          if ((*waits)[k] <= absl::ZeroDuration()) continue;
+          Job& job = to_send[asked[k]];
+          later.push_back({job.entry.message, now + (*waits)[k]});
+          later_entries.push_back(job.entry);
+          deferred.insert(asked[k]);
+        }
+        // Over the limit: back to the retry set for when a token is free; not an attempt.
+        if (!later.empty() && queue->ScheduleRetries(later).ok() &&
+            queue->Ack(options.group, later_entries).ok()) {
+          std::vector<Job> kept;
+          for (size_t i = 0; i < to_send.size(); ++i) {
+            if (deferred.count(i) == 0) kept.push_back(std::move(to_send[i]));
+          }
+          to_send = std::move(kept);
+          std::lock_guard<std::mutex> lock(mu);
+          in_flight -= static_cast<int>(later.size());
+          cv.notify_all();
+        }
+      }
+    }
+
+    Finish(std::move(decided));
+    for (Job& job : to_send) Send(std::move(job), now);
+  }
+
+  void Send(Job job, absl::Time now) {
+    auto request = delivery::BuildRequest(*job.app, job.delivery.event, now);
+    if (!request.ok()) {
+      job.result.error = v1::ATTEMPT_ERROR_INTERNAL;
+      job.result.error_detail = std::string(request.status().message());
+      job.result.start_time = now;
+      std::vector<Job> failed;
+      failed.push_back(std::move(job));
+      Finish(std::move(failed));
+      return;
+    }
+    request->timeout = std::min(request->timeout, options.max_request_timeout);
+    auto shared = std::make_shared<Job>(std::move(job));
+    sender->Send(std::move(*request), [this, shared](http::HttpResult result) {
+      shared->result = std::move(result);
+      std::vector<Job> done;
+      done.push_back(std::move(*shared));
+      Finish(std::move(done));
+    });
+  }
+
+  // Turns a finished attempt into its outcome and, for a retry, the message to schedule.
+  Outcome Decide(const Job& job, delivery::Random& random,
+                 std::vector<std::pair<queue::DeliveryMessage, absl::Time>>& retries,
+                 std::vector<std::pair<std::string, std::string>>& disable) {
+    Outcome o;
+    o.delivery_id = job.delivery.id;
+    o.app_id = job.delivery.app_id;
+    o.attempt = job.delivery.attempt_count + 1;
+    o.result = job.result;
+    absl::Time now = absl::Now();
+    switch (delivery::Classify(job.result)) {
+      case delivery::Verdict::kSucceeded:
+        o.status = v1::SUCCEEDED;
+        o.counts_success = true;
+        break;
+      case delivery::Verdict::kGone:
+        o.status = v1::FAILED;
+        o.counts_failure = true;
+        disable.push_back({job.app->id(), "the endpoint answered 410 Gone"});
+        break;
+      case delivery::Verdict::kRetry: {
+        auto delay = delivery::NextRetryDelay(job.app->retry(), o.attempt,
+                                              delivery::RetryAfter(job.result, now), random,
+                                              {.delay_scale = options.retry_delay_scale});
+        if (!delay) {
+          o.status = v1::FAILED;
+          o.counts_failure = true;
+          break;
+        }
+        o.status = v1::RETRYING;
+        o.next_attempt_time = now + *delay;
+        queue::DeliveryMessage next = job.entry.message;
+        next.attempt = o.attempt + 1;
+        retries.push_back({next, o.next_attempt_time});
+        break;
+      }
+    }
+    return o;
+  }
+
+  void DisableApp(const std::string& app_id, const std::string& reason) {
+    v1::DisableAppRequest request;
+    request.set_id(app_id);
+    request.set_reason(reason);
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + options.admin_token);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    v1::App out;
+    grpc::Status status = app_service->DisableApp(&context, request, &out);
+    if (status.ok()) {
+      spdlog::warn("app {} disabled: {}", app_id, reason);
+    } else {
+      spdlog::error("disabling app {} failed: {}", app_id, status.error_message());
+    }
+  }
+
+  void CompleteLoop() {
+    delivery::DefaultRandom random;
+    for (;;) {
+      std::deque<Job> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [this] { return stop_completing || !completed.empty(); });
+        if (completed.empty()) return;
+        batch.swap(completed);
+      }
+      std::vector<Outcome> outcomes;
+      std::vector<std::pair<queue::DeliveryMessage, absl::Time>> retries;
+      std::vector<std::pair<std::string, std::string>> disable;
+      std::vector<queue::StreamEntry> acks;
+      for (Job& job : batch) {
+        if (job.decided) {
+          if (!job.decided->delivery_id.empty()) {
+            outcomes.push_back(*job.decided);
+            if (job.decided->next_attempt_time != absl::InfinitePast() &&
+                job.decided->next_attempt_time != absl::InfiniteFuture()) {
+              retries.push_back({job.entry.message, job.decided->next_attempt_time});
+            }
+          }
+        } else {
+          outcomes.push_back(Decide(job, random, retries, disable));
+        }
+        acks.push_back(job.entry);
+      }
+      // Durable first, then the next step, then the acknowledgement: a crash anywhere in between
+      // leaves the entry pending, and it is delivered again (a duplicate, never a loss).
+      absl::StatusOr<std::vector<StreakReached>> reached = store->Record(outcomes);
+      while (!reached.ok() && !stopping.load()) {
+        spdlog::warn("recording {} outcomes failed, retrying: {}", outcomes.size(),
+                     reached.status().ToString());
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        reached = store->Record(outcomes);
+      }
+      bool acked = false;
+      if (reached.ok()) {
+        absl::Status scheduled = queue->ScheduleRetries(retries);
+        if (scheduled.ok()) {
+          absl::Status ack = queue->Ack(options.group, acks);
+          acked = ack.ok();
+          if (!ack.ok()) spdlog::warn("ack failed: {}", ack.ToString());
+        } else {
+          spdlog::warn("scheduling {} retries failed: {}", retries.size(), scheduled.ToString());
+        }
+        for (const auto& r : *reached) {
+          disable.push_back({r.app_id, "disabled after " + std::to_string(r.streak) +
+                                           " consecutive failed deliveries"});
+        }
+      }
+      (void)acked;  // unacknowledged entries are claimed again after the visibility timeout
+      std::set<std::string> disabled;
+      for (const auto& [app_id, reason] : disable) {
+        if (disabled.insert(app_id).second) DisableApp(app_id, reason);
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        in_flight -= static_cast<int>(batch.size());
+      }
+      cv.notify_all();
+    }
+  }
+
+  void ReadLoop() {
+    const std::vector<int> partitions = Partitions();
+    while (!stopping.load()) {
+      int room;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [this] { return stop_reading || in_flight < options.max_in_flight; });
+        if (stop_reading) return;
+        room = options.max_in_flight - in_flight;
+      }
+      int per_partition = std::max(1, room / static_cast<int>(partitions.size()));
+      auto entries = queue->Read(options.group, options.name, partitions, per_partition,
+                                 absl::Milliseconds(500));
+      if (!entries.ok()) {
+        spdlog::warn("reading the streams failed: {}", entries.status().ToString());
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait_for(lock, std::chrono::seconds(1), [this] { return stop_reading; });
+        continue;
+      }
+      Process(std::move(*entries));
+    }
+  }
+
+  void MaintenanceLoop() {
+    absl::Time next_claim = absl::Now();
+    absl::Time next_lost = absl::Now();
+    while (!stopping.load()) {
+      auto promoted = queue->PromoteDueRetries(absl::Now(), 1000);
+      if (!promoted.ok()) spdlog::warn("promoting retries: {}", promoted.status().ToString());
+      absl::Time now = absl::Now();
+      if (now >= next_claim) {
+        // Entries a dead worker read and never acknowledged.
+        for (int p : Partitions()) {
+          auto claimed =
+              queue->ClaimStale(options.group, options.name, p, options.visibility_timeout, 100);
+          if (claimed.ok() && !claimed->empty()) {
+            spdlog::info("claimed {} stale entries of partition {}", claimed->size(), p);
+            Process(std::move(*claimed));
+          }
+        }
+        next_claim = now + options.visibility_timeout / 4;
+      }
+      if (now >= next_lost) {
+        // Deliveries Redis lost (restarted empty): due, unfinished, no progress for a while.
+        auto lost = store->ClaimLost(options.lost_grace, 1000);
+        if (lost.ok() && !lost->empty()) {
+          std::vector<queue::DeliveryMessage> messages;
+          for (const auto& l : *lost) {
+            messages.push_back({l.delivery_id, l.event_id, l.app_id, l.attempt_count + 1});
+          }
+          absl::Status enqueued = queue->Enqueue(messages);
+          spdlog::info("re-enqueued {} deliveries without progress: {}", messages.size(),
+                       enqueued.ToString());
+        }
+        next_lost = now + std::max(options.lost_grace / 4, options.maintenance_interval);
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, absl::ToChronoMilliseconds(options.maintenance_interval),
+                  [this] { return stopping.load(); });
+    }
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& options) {
+  if (options.admin_token.empty())
+    return InvalidField("admin_token", "required (HOOKD_ADMIN_TOKEN)");
+  if (options.database_url.empty()) {
+    return InvalidField("database_url", "required (HOOKD_DATABASE_URL)");
+  }
+  if (options.redis_url.empty()) return InvalidField("redis_url", "required (HOOKD_REDIS_URL)");
+  if (options.subscription_addr.empty()) {
+    return InvalidField("subscription_addr", "required (HOOKD_SUBSCRIPTION_ADDR)");
+  }
+  if (options.visibility_timeout <= options.max_request_timeout) {
+    return InvalidField("visibility_timeout",
+                        "must exceed max_request_timeout (" +
+                            absl::FormatDuration(options.max_request_timeout) +
+                            "), or requests still running would be taken over and duplicated");
+  }
+  if (options.max_in_flight < 1) return InvalidField("max_in_flight", "must be at least 1");
+  auto state = std::make_unique<State>();
+  state->options = options;
+  if (state->options.name.empty()) state->options.name = DefaultName();
+  HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));
+  HOOKD_ASSIGN_OR_RETURN(state->db,
+                         db::PgPool::Create(options.database_url, options.database_pool_size));
+  queue::RedisOptions redis;
+  redis.url = options.redis_url;
+  redis.key_prefix = options.redis_key_prefix;
+  redis.partitions = options.partitions;
+  HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
+  HOOKD_RETURN_IF_ERROR(state->queue->EnsureGroup(options.group));
+  HOOKD_ASSIGN_OR_RETURN(state->limiter, RateLimiter::Create(redis));
+  state->store = std::make_unique<DeliveryStore>(*state->db, state->options.name);
+  http::HttpSenderOptions http;
+  http.max_in_flight = options.max_in_flight;
+  http.allow_http = options.allow_http;
+  http.private_allowlist = options.private_allowlist;
+  HOOKD_ASSIGN_OR_RETURN(state->sender, http::NewCurlSender(http));
+  state->app_service = v1::AppService::NewStub(NewInternalChannel(options.subscription_addr));
+  appcache::AppCacheOptions cache;
+  cache.subscription_addr = options.subscription_addr;
+  cache.token = options.admin_token;
+  cache.include_secrets = true;  // the worker signs
+  state->apps = std::make_unique<appcache::AppCache>(cache);
+  state->apps->Start();
+  HOOKD_ASSIGN_OR_RETURN(StartedServer started, StartGrpcServer(options.listen, {}));
+  state->server = std::move(started.server);
+  state->port = started.port;
+
+  State* s = state.get();
+  s->completer = std::thread([s] { s->CompleteLoop(); });
+  s->maintenance = std::thread([s] { s->MaintenanceLoop(); });
+  // Reading waits for the first app sync: without apps every delivery would look orphaned.
+  s->reader = std::thread([s] {
+    while (!s->stopping.load() && !s->apps->WaitSynced(absl::Milliseconds(200))) {
+    }
+    s->ReadLoop();
+  });
+  spdlog::info("hookd-worker {} listening on port {}", s->options.name, s->port);
+  return std::unique_ptr<Worker>(new Worker(std::move(state)));
+}
+
+Worker::Worker(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Worker::~Worker() { Shutdown(); }
+
+int Worker::port() const { return state_->port; }
+
+void Worker::Wait() {
+  std::unique_lock<std::mutex> lock(state_->done_mu);
+  state_->done_cv.wait(lock, [this] { return state_->done; });
+}
+
+void Worker::Shutdown() {
+  std::call_once(state_->shutdown_once, [this] {
+    State& s = *state_;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.stop_reading = true;
+    }
+    s.stopping.store(true);
+    s.cv.notify_all();
+    s.reader.join();
+    s.maintenance.join();
+    // In-flight requests finish (or the grace runs out), and their outcomes are recorded.
+    {
+      std::unique_lock<std::mutex> lock(s.mu);
+      s.cv.wait_for(lock, absl::ToChronoMilliseconds(s.options.shutdown_grace),
+                    [&] { return s.in_flight == 0; });
+      if (s.in_flight > 0) {
+        spdlog::warn(
+            "{} deliveries still in flight after the grace period; other workers take "
+            "them over",
+            s.in_flight);
+      }
+      s.stop_completing = true;
+    }
+    s.cv.notify_all();
+    s.completer.join();
+    s.sender.reset();  // aborts what is left; their entries stay pending for other workers
+    s.apps->Stop();
+    s.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    {
+      std::lock_guard<std::mutex> lock(s.done_mu);
+      s.done = true;
+    }
+    s.done_cv.notify_all();
+    spdlog::info("hookd-worker {} stopped", s.options.name);
+  });
+}
+
+}  // namespace hookd::worker
