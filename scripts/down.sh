@@ -21,7 +21,7 @@ esac
 
 run_dir="$HOOKD_DATA_DIR/run"
 # Data plane first, so workers finish in-flight requests while the control plane still runs.
-for name in hookd-worker hookd-ingest hookd-subscription; do
+for name in hookd-worker hookd-ingest hookd-subscription demo_receiver; do
   if [ -f "$run_dir/$name.pid" ]; then
     stop_pid "$name" "$run_dir/$name.pid" 20
   fi

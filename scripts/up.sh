@@ -155,42 +155,94 @@ ok_if_exists() {
   fi
 }
 
-# demo — shows the control plane working through hookctl against the services just started:
-# an event type and a webhook app for tenant "acme", then the tenant's apps.
-# Later work extends this with a real delivery once hookd-ingest and hookd-worker exist:
-# start a local receiver, publish video.ready through hookd-ingest, and show the signed POST
-# it received and its entry in the delivery log.
+# demo — shows hookd working end to end through hookctl: an event type and a webhook app for
+# tenant "acme" pointing at a local receiver (scripts/demo_receiver.py, which checks the
+# signature), then a real video platform payload published through hookd-ingest, the signed POST
+# the receiver got from hookd-worker, and the delivery's row in Postgres.
+demo_port="${HOOKD_DEMO_RECEIVER_PORT:-9099}"
 demo() {
   log "demo: event type video.ready"
   ok_if_exists "event type video.ready" \
     "${hookctl[@]}" event-types create video.ready --description "A video finished rendering"
 
-  # Only create the app once; its port 9 (discard) endpoint is never called without ingest.
-  if "${hookctl[@]}" --json apps list --tenant acme 2>/dev/null | grep -qE '"name": *"demo"'; then
-    log "demo: app 'demo' of tenant acme already exists"
+  local secret_file="$run_dir/demo-secret" receiver_log="$run_dir/demo-receiver.log"
+  if ! { [ -f "$run_dir/demo_receiver.pid" ] && pid_alive "$(cat "$run_dir/demo_receiver.pid")"; }; then
+    port_in_use "$demo_port" &&
+      die "port $demo_port for the demo receiver is in use; set HOOKD_DEMO_RECEIVER_PORT"
+    log "demo: receiver on 127.0.0.1:$demo_port (log: $(rel "$receiver_log"))"
+    setsid python3 "$HOOKD_ROOT/scripts/demo_receiver.py" --port "$demo_port" \
+      --secret-file "$secret_file" >>"$receiver_log" 2>&1 </dev/null &
+    echo $! >"$run_dir/demo_receiver.pid"
+    wait_for 10 "the demo receiver on port $demo_port" port_in_use "$demo_port"
+  fi
+
+  # The app's secret is shown once: on creation, or by a rotation when the app exists already
+  # (both secrets sign during the grace period, so nothing in flight fails to verify).
+  local app_id json
+  app_id="$("${hookctl[@]}" --json apps list --tenant acme | python3 -c '
+import json, sys
+apps = [a for a in json.load(sys.stdin).get("apps", []) if a.get("name") == "demo"]
+print(apps[0]["id"] if apps else "")')"
+  if [ -z "$app_id" ]; then
+    log "demo: app 'demo' for tenant acme, posting to the receiver"
+    json="$("${hookctl[@]}" --json apps create --tenant acme --name demo \
+      --url "http://127.0.0.1:$demo_port/hooks" --event-type video.ready --event-type 'render.*' \
+      --skip-test)"
   else
-    log "demo: app 'demo' for tenant acme (its signing secret is shown once, here)"
-    ok_if_exists "app demo" "${hookctl[@]}" apps create --tenant acme --name demo \
-      --url http://127.0.0.1:9/hooks --event-type video.ready --event-type 'render.*' --skip-test
+    log "demo: app 'demo' ($app_id) exists; pointing it at the receiver and rotating its secret"
+    "${hookctl[@]}" apps update "$app_id" --url "http://127.0.0.1:$demo_port/hooks" >/dev/null
+    "${hookctl[@]}" apps enable "$app_id" >/dev/null
+    json="$("${hookctl[@]}" --json apps rotate-secret "$app_id")"
   fi
+  (umask 077 && printf '%s' "$json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])' >"$secret_file")
+  app_id="$(printf '%s' "$json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+  "${hookctl[@]}" apps get "$app_id"
 
-  log "demo: apps of tenant acme"
-  "${hookctl[@]}" apps list --tenant acme
+  [ -f "$run_dir/hookd-ingest.pid" ] || return 0
+  # A real payload from a video platform; the answer comes only after the event and one
+  # delivery per subscribed app are committed to Postgres.
+  local published event_id payload
+  payload="$(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["payload"]))' \
+    "$HOOKD_ROOT/tests/fixtures/payloads/video.ready.json")"
+  log "demo: publish video.ready for tenant acme (tests/fixtures/payloads/video.ready.json)"
+  # The apps cache of hookd-ingest learns of a new app within milliseconds; publish once it
+  # routes to the demo app.
+  wait_for 10 "hookd-ingest to route to the demo app" demo_publish "$payload"
+  published="$(cat "$run_dir/demo-published.json")"
+  echo "$published"
+  event_id="$(printf '%s' "$published" | python3 -c 'import json, sys; print(json.load(sys.stdin)["event_id"])')"
 
-  if [ -f "$run_dir/hookd-ingest.pid" ]; then
-    # A real payload from a video platform, published byte for byte; the answer comes only
-    # after the event and one delivery per subscribed app are committed to Postgres.
-    local published event_id payload
-    payload="$(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["payload"]))' \
-      "$HOOKD_ROOT/tests/fixtures/payloads/video.ready.json")"
-    log "demo: publish video.ready for tenant acme (tests/fixtures/payloads/video.ready.json)"
-    published="$("${hookctl[@]}" --json events publish --tenant acme --type video.ready \
-      --data "$payload")"
-    echo "$published"
-    event_id="$(printf '%s' "$published" | sed -n 's/.*"event_id": *"\([^"]*\)".*/\1/p')"
-    log "demo: the stored event"
-    "${hookctl[@]}" events get "$event_id"
+  [ -f "$run_dir/hookd-worker.pid" ] || return 0
+  log "demo: waiting for hookd-worker's signed POST to reach the receiver"
+  if ! wait_for 20 "the delivery of $event_id" grep -q "\"$event_id\"" "$receiver_log"; then
+    die "the demo delivery did not arrive; see $(rel "$run_dir")/hookd-worker.log"
   fi
+  grep "\"$event_id\"" "$receiver_log" | tail -n 1 | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("received by the demo receiver:")
+for k in ("received_at", "path", "webhook-id", "webhook-timestamp", "signature_valid", "user-agent"):
+    print(f"  {k:18} {r[k]}")
+body = r["body"]
+print("  body               " + body[:160] + ("..." if len(body) > 160 else ""))'
+  log "demo: the delivery in Postgres"
+  wait_for 10 "the delivery of $event_id to be recorded" demo_succeeded "$event_id" || true
+  psql -X "$HOOKD_DATABASE_URL" -c "SELECT d.id, d.status, d.attempt_count, d.last_status_code,
+      a.worker, a.duration_ms FROM deliveries d JOIN attempts a ON a.delivery_id = d.id
+      WHERE d.event_id = '$event_id'"
+}
+
+# demo_publish PAYLOAD — publishes the demo event; true once it was routed to an app.
+demo_publish() {
+  "${hookctl[@]}" --json events publish --tenant acme --type video.ready --data "$1" \
+    >"$run_dir/demo-published.json" 2>/dev/null &&
+    grep -qE '"delivery_count": *[1-9]' "$run_dir/demo-published.json"
+}
+
+# demo_succeeded EVENT_ID — true once the event's delivery is SUCCEEDED (status 2).
+demo_succeeded() {
+  [ "$(psql -XAtq "$HOOKD_DATABASE_URL" -c \
+    "SELECT count(*) FROM deliveries WHERE event_id = '$1' AND status = 2")" -ge 1 ]
 }
 
 if [ "$do_demo" = 1 ]; then
