@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-15 postgresql-contrib redis-server
-  curl ca-certificates openssl procps iproute2 python3
+  curl ca-certificates openssl procps iproute2 python3 docker-compose
 )
 # postgresql-15 is named because scripts/pg.sh runs /usr/lib/postgresql/15/bin directly;
 # openssl generates the dev admin token and master key (scripts/up.sh); procps (ps) and

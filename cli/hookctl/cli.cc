@@ -22,8 +22,8 @@ constexpr char kUsagePayload[] = "type.hookd.dev/hookctl.Usage";
 
 const char kDescription[] =
     "hookctl is the operator CLI of hookd, a webhook delivery cluster: it manages webhook apps\n"
-    "and event types through hookd-subscription's gRPC API, and publishes and looks up events\n"
-    "through hookd-ingest's.";
+    "and event types and inspects and re-sends deliveries through hookd-subscription's gRPC API,\n"
+    "and publishes and looks up events through hookd-ingest's.";
 
 const char kTrailer[] =
     "Environment:\n"
@@ -208,7 +208,8 @@ absl::Status Invocation::PrintJson(const google::protobuf::Message& message) {
 }
 
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const std::vector<GroupSpec> groups = {AppsGroup(), EventTypesGroup(), EventsGroup()};
+  const std::vector<GroupSpec> groups = {AppsGroup(), EventTypesGroup(), EventsGroup(),
+                                         DeliveriesGroup()};
 
   FlagParser global(
       "hookctl [--server ADDR] [--ingest-server ADDR] [--token TOKEN] [--json] [--timeout 10s] "

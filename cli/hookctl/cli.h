@@ -14,8 +14,8 @@
 #include "grpcpp/client_context.h"
 
 // hookctl: `hookctl [global flags] <group> <command> [flags] [args]`. Each group (apps,
-// event-types, events, ...) is a list of commands; a command parses its own flags with a
-// FlagParser and talks to the servers through the Invocation it is given.
+// event-types, events, deliveries, ...) is a list of commands; a command parses its own flags with
+// a FlagParser and talks to the servers through the Invocation it is given.
 
 namespace hookd::hookctl {
 
@@ -98,6 +98,7 @@ struct GroupSpec {
 GroupSpec AppsGroup();
 GroupSpec EventTypesGroup();
 GroupSpec EventsGroup();
+GroupSpec DeliveriesGroup();
 
 // The "Global flags" help section every command's help ends with.
 std::string GlobalFlagsHelp();

@@ -7,7 +7,6 @@
 #include "cli.h"
 #include "hookd/common/status.h"
 #include "hookd/v1/ingest.grpc.pb.h"
-#include "nlohmann/json.hpp"
 #include "output.h"
 
 namespace hookd::hookctl {
@@ -16,15 +15,6 @@ namespace {
 using v1::Event;
 
 std::string OrDash(const std::string& value) { return value.empty() ? "-" : value; }
-
-// The payload indented for reading. ordered_json keeps the keys in the order they were
-// published instead of sorting them. Text that does not parse is shown as it is, since the
-// point is to see what was stored. --json prints the stored bytes instead.
-std::string PrettyPayload(const std::string& payload) {
-  auto json = nlohmann::ordered_json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) return payload;
-  return json.dump(2);
-}
 
 void PrintEvent(std::ostream& out, const Event& event) {
   PrintFields(out, {
@@ -35,8 +25,9 @@ void PrintEvent(std::ostream& out, const Event& event) {
                        {"idempotency_key", OrDash(event.idempotency_key())},
                        {"delivery_count", absl::StrCat(event.delivery_count())},
                        {"create_time", FormatTimestamp(event.create_time())},
-                       // Last: it is the one value that spans many lines.
-                       {"payload", PrettyPayload(event.payload())},
+                       // Last: it is the one value that spans many lines. Indented for
+                       // reading; --json prints the stored bytes instead.
+                       {"payload", PrettyJson(event.payload())},
                    });
 }
 

@@ -5,12 +5,16 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "hookd/common/config.h"
 
 namespace hookd::hookctl {
 namespace {
 
 bool IsHelpArg(const std::string& arg) { return arg == "-h" || arg == "--help"; }
+
+// How the flag is written in help and errors: `-o`, `--tenant`.
+std::string Dashed(const std::string& name) { return (name.size() == 1 ? "-" : "--") + name; }
 
 }  // namespace
 
@@ -77,6 +81,18 @@ void FlagParser::AddDuration(std::string name, std::string value_name, std::stri
        }});
 }
 
+void FlagParser::AddTime(std::string name, std::string value_name, std::string help,
+                         absl::Time* value) {
+  std::string flag_name = name;
+  Add({std::move(name), std::move(value_name), std::move(help), false, false,
+       [value, flag_name](const std::string& v) -> absl::Status {
+         absl::StatusOr<absl::Time> parsed = ParseTimeOrAgo(flag_name, v, absl::Now());
+         if (!parsed.ok()) return parsed.status();
+         *value = *parsed;
+         return absl::OkStatus();
+       }});
+}
+
 void FlagParser::AddHelpSection(std::string title, std::string text) {
   sections_.emplace_back(std::move(title), std::move(text));
 }
@@ -126,7 +142,7 @@ absl::StatusOr<FlagParser::Result> FlagParser::Parse(const std::vector<std::stri
     }
     auto it = index_.find(name);
     if (it == index_.end()) {
-      fail(absl::InvalidArgumentError(absl::StrCat("unknown flag --", name)));
+      fail(absl::InvalidArgumentError(absl::StrCat("unknown flag ", Dashed(name))));
       continue;
     }
     const Flag& flag = flags_[it->second];
@@ -139,7 +155,7 @@ absl::StatusOr<FlagParser::Result> FlagParser::Parse(const std::vector<std::stri
         value = args[++i];
       } else {
         fail(absl::InvalidArgumentError(
-            absl::StrCat("flag --", name, " needs a value (", flag.value_name, ")")));
+            absl::StrCat("flag ", Dashed(name), " needs a value (", flag.value_name, ")")));
         continue;
       }
     }
@@ -159,7 +175,7 @@ bool FlagParser::Has(const std::string& name) const { return index_.count(name) 
 std::string FlagParser::FlagLines(bool with_help) const {
   std::vector<std::pair<std::string, std::string>> rows;
   for (const Flag& flag : flags_) {
-    std::string left = "--" + flag.name;
+    std::string left = Dashed(flag.name);
     if (!flag.value_name.empty()) absl::StrAppend(&left, " ", flag.value_name);
     std::string help = flag.help;
     if (flag.repeated) absl::StrAppend(&help, " Repeatable.");
@@ -193,6 +209,26 @@ std::string FlagParser::Help() const {
     if (!text.empty() && text.back() != '\n') out.push_back('\n');
   }
   return out;
+}
+
+absl::StatusOr<absl::Time> ParseTimeOrAgo(const std::string& flag, const std::string& text,
+                                          absl::Time now) {
+  absl::Duration ago;
+  if (absl::ParseDuration(text, &ago)) {
+    if (ago >= absl::ZeroDuration() && ago != absl::InfiniteDuration()) return now - ago;
+  } else {
+    absl::Time time;
+    std::string error;
+    // ParseTime also takes "infinite-future" and "infinite-past", which no server accepts.
+    if (absl::ParseTime(absl::RFC3339_full, text, &time, &error) &&
+        time != absl::InfiniteFuture() && time != absl::InfinitePast()) {
+      return time;
+    }
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(Dashed(flag), ": \"", text,
+                   "\" is neither a duration such as 30m or 2h (meaning that long ago) nor an RFC "
+                   "3339 time such as 2024-05-01T12:00:00Z"));
 }
 
 }  // namespace hookd::hookctl

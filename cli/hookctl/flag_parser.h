@@ -14,6 +14,7 @@ namespace hookd::hookctl {
 // process-global, while every subcommand needs flags and a help text of its own.
 //
 // Accepts `--flag value`, `--flag=value`, and for booleans `--flag` or `--flag=true|false`.
+// A one-letter flag (`o`) is shown as `-o`; it is parsed like any other.
 // Repeated flags accumulate into their list; any other flag given twice keeps the last value.
 // `--` ends the flags; `-h` and `--help` ask for the help text.
 class FlagParser {
@@ -31,6 +32,8 @@ class FlagParser {
   // Go-style durations: "500ms", "10s", "1h30m".
   void AddDuration(std::string name, std::string value_name, std::string help,
                    absl::Duration* value);
+  // An instant, parsed by ParseTimeOrAgo against the time of parsing.
+  void AddTime(std::string name, std::string value_name, std::string help, absl::Time* value);
 
   // A titled block of text appended to the help, e.g. the global flags.
   void AddHelpSection(std::string title, std::string text);
@@ -91,5 +94,12 @@ class FlagParser {
   std::map<std::string, bool> seen_;
   std::vector<std::pair<std::string, std::string>> sections_;
 };
+
+// The value of a time flag such as --since: a Go-style duration ("30m", "1h") means that long
+// before `now`, so "--since 1h" reads as "in the last hour"; an RFC 3339 time
+// ("2024-05-01T12:00:00Z", "2024-05-01T14:00:00.5+02:00") is taken as it is. INVALID_ARGUMENT
+// naming `flag` for anything else, including negative durations (a future that "ago" cannot mean).
+absl::StatusOr<absl::Time> ParseTimeOrAgo(const std::string& flag, const std::string& text,
+                                          absl::Time now);
 
 }  // namespace hookd::hookctl

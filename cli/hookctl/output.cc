@@ -7,6 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "nlohmann/json.hpp"
 
 namespace hookd::hookctl {
 
@@ -79,6 +80,38 @@ std::string FormatDuration(const google::protobuf::Duration& duration) {
 std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp) {
   if (timestamp.seconds() == 0 && timestamp.nanos() == 0) return "-";
   return google::protobuf::util::TimeUtil::ToString(timestamp);
+}
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  google::protobuf::Timestamp proto;
+  // Seconds and nanoseconds separately: nanoseconds since the epoch overflow past 2262.
+  const int64_t seconds = absl::ToUnixSeconds(time);
+  proto.set_seconds(seconds);
+  proto.set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+  return proto;
+}
+
+std::string PrettyJson(const std::string& text) {
+  // ordered_json keeps the keys in the order they were published instead of sorting them.
+  auto json = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return text;
+  return json.dump(2);
+}
+
+std::string CsvField(absl::string_view value) {
+  if (value.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(value);
+  return absl::StrCat("\"", absl::StrReplaceAll(value, {{"\"", "\"\""}}), "\"");
+}
+
+std::string CsvRecord(const std::vector<std::string>& fields) {
+  std::string record;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) record.push_back(',');
+    record += CsvField(fields[i]);
+  }
+  record += "\r\n";
+  return record;
 }
 
 std::string JoinOrDash(const std::vector<std::string>& items) {

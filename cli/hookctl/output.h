@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/message.h"
@@ -44,6 +45,17 @@ std::string FormatDuration(const google::protobuf::Duration& duration);
 
 // RFC 3339 in UTC, "-" when unset.
 std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp);
+google::protobuf::Timestamp ToProto(absl::Time time);
+
+// A payload indented for reading (2 spaces, keys in their stored order); text that is not JSON
+// is returned as it is, since the point is to see what was stored.
+std::string PrettyJson(const std::string& text);
+
+// One CSV field per RFC 4180: quoted, with its quotes doubled, when it holds a comma, a quote,
+// CR or LF; otherwise unchanged.
+std::string CsvField(absl::string_view value);
+// The fields as one RFC 4180 record, comma-separated and ending in CRLF.
+std::string CsvRecord(const std::vector<std::string>& fields);
 
 // Elements joined by ", ", or "-" for an empty list, so that a column never looks missing.
 std::string JoinOrDash(const std::vector<std::string>& items);

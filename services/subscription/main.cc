@@ -5,11 +5,14 @@
 #include "hookd/subscription/server.h"
 
 ABSL_FLAG(int, database_pool_size, 8, "Postgres connections and RPC worker threads");
+ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker must agree)");
+ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
 
 int main(int argc, char** argv) {
   hookd::ServiceSettings settings = hookd::ParseServiceFlags(
       argc, argv, "hookd-subscription",
-      "hookd-subscription: the hookd control plane (AppService, EventTypeService).\n"
+      "hookd-subscription: the hookd control plane (AppService, EventTypeService,\n"
+      "DeliveryService).\n"
       "Usage: hookd-subscription [--listen ADDR] [--database_url URL] ...",
       ":50051");
   hookd::subscription::ServerOptions options;
@@ -18,6 +21,9 @@ int main(int argc, char** argv) {
   options.admin_token = settings.admin_token;
   options.master_key = settings.master_key;
   options.database_pool_size = absl::GetFlag(FLAGS_database_pool_size);
+  options.redis_url = settings.redis_url;
+  options.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+  options.partitions = absl::GetFlag(FLAGS_partitions);
   options.validation.allow_http = settings.allow_http;
   auto allowlist = hookd::apps::ParseAllowlist(settings.private_allowlist);
   if (!allowlist.ok()) return hookd::FailStartup(allowlist.status());

@@ -7,13 +7,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hookd/apps/ip_policy.h"
@@ -139,11 +146,19 @@ class HookctlTest : public ::testing::Test {
     auto db = hookd::db::TestDatabase::Create("hookctl");
     ASSERT_TRUE(db.ok()) << db.status();
     database_ = std::move(*db).release();
+    // Before hookd-subscription starts: it gets the Redis too, so that deliveries retry and
+    // recover queue at once rather than through hookd-ingest's outbox sweeper.
+    auto redis = hookd::queue::TestRedisOptions("hookctl");
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = new hookd::queue::RedisOptions(*redis);
     hookd::subscription::ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.database_url = database_->url();
     options.admin_token = kAdminToken;
     options.master_key = kMasterKey;
+    options.redis_url = redis_->url;
+    options.redis_key_prefix = redis_->key_prefix;
+    options.partitions = redis_->partitions;
     options.validation.allow_http = true;
     auto allowlist = hookd::apps::ParseAllowlist("127.0.0.0/8");
     ASSERT_TRUE(allowlist.ok()) << allowlist.status();
@@ -156,11 +171,9 @@ class HookctlTest : public ::testing::Test {
     // of acme to this app: no waiting on the change feed in the tests.
     Outcome type = Admin({"event-types", "create", "video.ready"});
     ASSERT_EQ(type.exit_code, 0) << type;
-    ASSERT_FALSE(CreateApp("acme", "Event receiver").empty());
+    acme_app_ = new std::string(CreateApp("acme", "Event receiver"));
+    ASSERT_FALSE(acme_app_->empty());
 
-    auto redis = hookd::queue::TestRedisOptions("hookctl");
-    ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_ = new hookd::queue::RedisOptions(*redis);
     hookd::ingest::ServerOptions ingest_options;
     ingest_options.listen = "127.0.0.1:0";
     ingest_options.database_url = database_->url();
@@ -188,6 +201,8 @@ class HookctlTest : public ::testing::Test {
     }
     delete redis_;
     redis_ = nullptr;
+    delete acme_app_;
+    acme_app_ = nullptr;
     delete database_;
     database_ = nullptr;
   }
@@ -231,12 +246,15 @@ class HookctlTest : public ::testing::Test {
   static hookd::subscription::Server* server_;
   static hookd::queue::RedisOptions* redis_;
   static hookd::ingest::Server* ingest_;
+  // The id of the one app of tenant acme the suite starts with.
+  static std::string* acme_app_;
 };
 
 hookd::db::TestDatabase* HookctlTest::database_ = nullptr;
 hookd::subscription::Server* HookctlTest::server_ = nullptr;
 hookd::queue::RedisOptions* HookctlTest::redis_ = nullptr;
 hookd::ingest::Server* HookctlTest::ingest_ = nullptr;
+std::string* HookctlTest::acme_app_ = nullptr;
 
 // The events tests run as a suite of their own: gtest sets the fixture up again for it, with a
 // fresh database, so acme has exactly the one app of SetUpTestSuite and every publish fans out
@@ -618,6 +636,15 @@ TEST_F(HookctlTest, UsageErrorsExitTwoWithTheUsage) {
        "Usage: hookctl events publish"},
       {{"events", "get"}, "hookctl: missing ID", "Usage: hookctl events get ID"},
       {{"--timeout", "0s", "apps", "list"}, "--timeout must be positive", "Usage: hookctl"},
+      {{"deliveries", "list", "--since", "last week"},
+       "hookctl: --since: \"last week\" is neither a duration",
+       "Usage: hookctl deliveries list"},
+      {{"deliveries", "recover", "--since", "1h"},
+       "hookctl: missing --app",
+       "Usage: hookctl deliveries recover"},
+      {{"deliveries", "export", "--format", "tsv"},
+       "hookctl: --format: \"tsv\" is not csv or jsonl",
+       "Usage: hookctl deliveries export"},
   };
   for (const Case& c : cases) {
     // The token and server are valid: nothing but the command line is wrong.
@@ -635,7 +662,8 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
       {"apps", "update"},      {"apps", "delete"},         {"apps", "enable"},
       {"apps", "disable"},     {"apps", "rotate-secret"},  {"event-types", "create"},
       {"event-types", "list"}, {"event-types", "archive"}, {"events", "publish"},
-      {"events", "get"}};
+      {"events", "get"},       {"deliveries", "list"},     {"deliveries", "show"},
+      {"deliveries", "retry"}, {"deliveries", "recover"},  {"deliveries", "export"}};
   // No server is needed: help never touches the network.
   for (const char* flag : {"--help", "-h"}) {
     Outcome top = Spawn({flag});
@@ -644,9 +672,10 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
                                HasSubstr("HOOKD_TOKEN"), HasSubstr("apps create"),
                                HasSubstr("event-types archive"), HasSubstr("events publish"),
                                HasSubstr("events get"), HasSubstr("--ingest-server"),
-                               HasSubstr("HOOKD_INGEST_SERVER"), HasSubstr("127.0.0.1:50052")));
+                               HasSubstr("HOOKD_INGEST_SERVER"), HasSubstr("127.0.0.1:50052"),
+                               HasSubstr("deliveries list"), HasSubstr("deliveries export")));
     EXPECT_EQ(top.err, "");
-    for (const char* group : {"apps", "event-types", "events"}) {
+    for (const char* group : {"apps", "event-types", "events", "deliveries"}) {
       Outcome help = Spawn({group, flag});
       EXPECT_EQ(help.exit_code, 0) << help;
       EXPECT_THAT(help.out, StartsWith(std::string("Usage: hookctl [global flags] ") + group));
@@ -854,6 +883,372 @@ TEST_F(HookctlEventsTest, IngestServerFallsBackToTheEnvironment) {
                                                        {"HOOKD_TOKEN", kAdminToken}});
   EXPECT_EQ(env_wrong.exit_code, 1) << env_wrong;
   EXPECT_THAT(env_wrong.err, StartsWith("hookctl: UNAVAILABLE: "));
+}
+
+// The deliveries tests run as a suite of their own, on a fresh database like the events suite:
+// the delivery log then holds exactly what these tests publish. No hookd-worker runs, so every
+// delivery stays PENDING unless a test retries it.
+class HookctlDeliveriesTest : public HookctlTest {
+ protected:
+  // Publishes an event to `tenant` and returns the publish answer as JSON.
+  static nlohmann::json Publish(const std::string& tenant, const std::string& type,
+                                const std::string& payload) {
+    Outcome published = Ingest(
+        {"--json", "events", "publish", "--tenant", tenant, "--type", type, "--data", payload});
+    EXPECT_EQ(published.exit_code, 0) << published;
+    return ParseJson(published);
+  }
+
+  // Creates the first app of `tenant` and waits until hookd-ingest routes the tenant's events to
+  // it: ingest learns of new apps through hookd-subscription's change feed. The probe that finds
+  // it routed made one video.ready delivery to the app, payload {"probe":true}. Returns the app
+  // id, "" on failure.
+  static std::string CreateRoutedApp(const std::string& tenant, std::vector<std::string> extra) {
+    std::string id = CreateApp(tenant, tenant + " receiver", std::move(extra));
+    if (id.empty()) return "";
+    bool routed = hookd::testing::PollUntil([&tenant] {
+      nlohmann::json answer = Publish(tenant, "video.ready", R"({"probe":true})");
+      return answer.is_object() && answer["delivery_count"] == 1;
+    });
+    EXPECT_TRUE(routed) << "hookd-ingest never routed events of " << tenant << " to " << id;
+    return routed ? id : "";
+  }
+
+  // `deliveries list --all --json` with `filters`: the deliveries, newest first.
+  static nlohmann::json ListAll(std::vector<std::string> filters) {
+    std::vector<std::string> args = {"--json", "deliveries", "list", "--all"};
+    args.insert(args.end(), filters.begin(), filters.end());
+    Outcome listed = Admin(args);
+    EXPECT_EQ(listed.exit_code, 0) << listed;
+    nlohmann::json response = ParseJson(listed);
+    EXPECT_TRUE(response.is_object() && response.contains("deliveries")) << listed;
+    EXPECT_FALSE(response.contains("next_page_token")) << listed;
+    if (!response.is_object() || !response.contains("deliveries")) return nlohmann::json::array();
+    return response["deliveries"];
+  }
+
+  // The ids of `deliveries`, in order.
+  static std::vector<std::string> Ids(const nlohmann::json& deliveries) {
+    std::vector<std::string> ids;
+    for (const auto& delivery : deliveries) ids.push_back(delivery["id"].get<std::string>());
+    return ids;
+  }
+};
+
+// The delivery of event `event_id` among `deliveries`, null when there is none.
+nlohmann::json DeliveryOf(const nlohmann::json& deliveries, const nlohmann::json& event_id) {
+  for (const auto& delivery : deliveries) {
+    if (delivery["event_id"] == event_id) return delivery;
+  }
+  return nullptr;
+}
+
+// A strict RFC 4180 reader: fields separated by commas, optionally quoted with quotes doubled
+// inside, and every record, the last one too, ending in CRLF. nullopt for anything else, so that
+// a bare LF or a stray quote fails the test instead of being read leniently.
+std::optional<std::vector<std::vector<std::string>>> ReadCsv(const std::string& text) {
+  std::vector<std::vector<std::string>> records;
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    std::vector<std::string> record;
+    while (true) {
+      std::string field;
+      if (i < n && text[i] == '"') {
+        for (++i;; ++i) {
+          if (i >= n) return std::nullopt;
+          if (text[i] != '"') {
+            field += text[i];
+          } else if (i + 1 < n && text[i + 1] == '"') {
+            field += '"';
+            ++i;
+          } else {
+            ++i;
+            break;
+          }
+        }
+      } else {
+        for (; i < n && text[i] != ',' && text[i] != '\r' && text[i] != '\n'; ++i) {
+          if (text[i] == '"') return std::nullopt;
+          field += text[i];
+        }
+      }
+      record.push_back(std::move(field));
+      if (i < n && text[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (i + 1 < n && text[i] == '\r' && text[i + 1] == '\n') {
+        i += 2;
+        break;
+      }
+      return std::nullopt;
+    }
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  EXPECT_TRUE(file.good()) << "cannot read " << path;
+  std::ostringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+TEST(ReadCsv, ReadsQuotedFieldsAndRejectsMalformedText) {
+  auto records = ReadCsv("a,\"b,\"\"c\"\"\r\nd\",\r\n\"\",x\r\n");
+  ASSERT_TRUE(records.has_value());
+  EXPECT_EQ(*records,
+            (std::vector<std::vector<std::string>>{{"a", "b,\"c\"\r\nd", ""}, {"", "x"}}));
+  for (const char* bad : {"a,b\n", "a,b", "a\"b\r\n", "\"a\r\n", "\"a\"b\r\n"}) {
+    EXPECT_FALSE(ReadCsv(bad).has_value()) << bad;
+  }
+}
+
+TEST_F(HookctlDeliveriesTest, ListFiltersShowAndRetry) {
+  // Every list below is bounded to deliveries made from here on, so that what the other tests
+  // of the suite publish (in whatever order they run) never shows up in the counts.
+  const std::string start = absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
+  Outcome type = Admin({"event-types", "create", "video.deleted"});
+  ASSERT_EQ(type.exit_code, 0) << type;
+  const std::string globex_app = CreateRoutedApp("globex", {});
+  ASSERT_FALSE(globex_app.empty());
+  const std::string ready_payload = R"({"video_id":"v1","renditions":[720,1080]})";
+  const nlohmann::json ready_1 = Publish("acme", "video.ready", ready_payload)["event_id"];
+  const nlohmann::json ready_2 = Publish("acme", "video.ready", R"({"video_id":"v2"})")["event_id"];
+  const nlohmann::json deleted =
+      Publish("acme", "video.deleted", R"({"video_id":"v3"})")["event_id"];
+
+  nlohmann::json acme = ListAll({"--app", *acme_app_, "--since", start});
+  ASSERT_EQ(acme.size(), 3u) << acme;
+  // Newest first.
+  EXPECT_EQ(acme[0]["event_id"], deleted);
+  EXPECT_EQ(acme[1]["event_id"], ready_2);
+  EXPECT_EQ(acme[2]["event_id"], ready_1);
+  for (const auto& delivery : acme) {
+    EXPECT_EQ(delivery["app_id"], *acme_app_);
+    EXPECT_EQ(delivery["tenant"], "acme");
+    EXPECT_EQ(delivery["status"], "PENDING");
+    EXPECT_EQ(delivery["endpoint_url"], "http://127.0.0.1:9/hook");
+    EXPECT_THAT(delivery["id"].get<std::string>(), StartsWith("dlv_"));
+  }
+  const std::vector<std::string> acme_ids = Ids(acme);
+  const std::string ready_id = acme[2]["id"].get<std::string>();
+
+  Outcome table = Admin({"deliveries", "list"});
+  ASSERT_EQ(table.exit_code, 0) << table;
+  EXPECT_THAT(table.out, testing::ContainsRegex("^ID +APP +EVENT TYPE +STATUS +ATTEMPTS +LAST "
+                                                "CODE +CREATED\n"));
+  for (const std::string& id : acme_ids) {
+    EXPECT_THAT(table.out, testing::ContainsRegex(id + " +" + *acme_app_ + " +video\\.[a-z]+ +" +
+                                                  "pending +0 +- +20[0-9-]+T"));
+  }
+  EXPECT_THAT(table.out, AllOf(HasSubstr(globex_app), Not(HasSubstr("More deliveries"))));
+  EXPECT_EQ(table.err, "");
+
+  // --app and --tenant: the globex delivery (the probe) is not acme's.
+  nlohmann::json globex = ListAll({"--app", globex_app, "--since", start});
+  ASSERT_EQ(globex.size(), 1u) << globex;
+  EXPECT_EQ(globex[0]["tenant"], "globex");
+  EXPECT_EQ(Ids(ListAll({"--tenant", "acme", "--since", start})), acme_ids);
+  EXPECT_EQ(Ids(ListAll({"--tenant", "globex", "--since", start})), Ids(globex));
+
+  // --event-type.
+  nlohmann::json deleted_only = ListAll({"--event-type", "video.deleted", "--since", start});
+  ASSERT_EQ(deleted_only.size(), 1u) << deleted_only;
+  EXPECT_EQ(deleted_only[0]["event_id"], deleted);
+
+  // --status: every delivery is pending until one is retried.
+  EXPECT_EQ(ListAll({"--status", "pending", "--since", start}).size(), 4u);
+  EXPECT_EQ(ListAll({"--status", "failed", "--since", start}).size(), 0u);
+
+  // --since and --until as durations and as RFC 3339 times with other offsets; the other tests
+  // may have added deliveries of their own.
+  for (const std::vector<std::string>& range : std::vector<std::vector<std::string>>{
+           {"--since", "1h"},
+           {"--since", "2000-01-01T00:00:00Z", "--until", "2999-01-01T00:00:00+02:00"}}) {
+    std::vector<std::string> filters = {"--app", *acme_app_};
+    filters.insert(filters.end(), range.begin(), range.end());
+    const std::vector<std::string> ids = Ids(ListAll(filters));
+    for (const std::string& id : acme_ids) {
+      EXPECT_NE(std::find(ids.begin(), ids.end(), id), ids.end()) << id << " not in " << range[1];
+    }
+  }
+  EXPECT_EQ(ListAll({"--app", *acme_app_, "--until", "1h"}).size(), 0u);
+  EXPECT_EQ(ListAll({"--since", "2999-01-01T00:00:00Z"}).size(), 0u);
+
+  // A page at a time, JSON as the server answers it.
+  Outcome page = Admin(
+      {"--json", "deliveries", "list", "--app", *acme_app_, "--since", start, "--page-size", "2"});
+  ASSERT_EQ(page.exit_code, 0) << page;
+  nlohmann::json first = ParseJson(page);
+  ASSERT_EQ(first["deliveries"].size(), 2u) << page;
+  const std::string token = first["next_page_token"].get<std::string>();
+  ASSERT_FALSE(token.empty()) << page;
+  Outcome next = Admin({"--json", "deliveries", "list", "--app", *acme_app_, "--since", start,
+                        "--page-size", "2", "--page-token", token});
+  ASSERT_EQ(next.exit_code, 0) << next;
+  EXPECT_EQ(Ids(ParseJson(next)["deliveries"]), std::vector<std::string>{acme_ids[2]});
+  Outcome more =
+      Admin({"deliveries", "list", "--app", *acme_app_, "--since", start, "--page-size", "2"});
+  ASSERT_EQ(more.exit_code, 0) << more;
+  EXPECT_THAT(more.out, AllOf(HasSubstr(acme_ids[0]), Not(HasSubstr(acme_ids[2])),
+                              HasSubstr("More deliveries: add --page-token ")));
+  Outcome all_pages = Admin(
+      {"deliveries", "list", "--app", *acme_app_, "--since", start, "--page-size", "1", "--all"});
+  ASSERT_EQ(all_pages.exit_code, 0) << all_pages;
+  for (const std::string& id : acme_ids) EXPECT_THAT(all_pages.out, HasSubstr(id));
+
+  // show: the fields, no attempts yet, the payload indented.
+  Outcome shown = Admin({"deliveries", "show", ready_id});
+  ASSERT_EQ(shown.exit_code, 0) << shown;
+  EXPECT_THAT(shown.out,
+              AllOf(testing::ContainsRegex("id: +" + ready_id + "\n"),
+                    testing::ContainsRegex("app_id: +" + *acme_app_ + "\n"),
+                    testing::ContainsRegex("endpoint_url: +http://127.0.0.1:9/hook\n"),
+                    testing::ContainsRegex("event_id: +" + ready_1.get<std::string>() + "\n"),
+                    testing::ContainsRegex("status: +pending\n"), HasSubstr("\nAttempts: none\n"),
+                    HasSubstr("\nPayload:\n{\n  \"video_id\": \"v1\",\n  \"renditions\": [\n")));
+  EXPECT_THAT(shown.out, Not(HasSubstr(ready_payload)));
+  Outcome shown_json = Admin({"--json", "deliveries", "show", ready_id});
+  ASSERT_EQ(shown_json.exit_code, 0) << shown_json;
+  nlohmann::json delivery = ParseJson(shown_json);
+  EXPECT_EQ(delivery["payload"], ready_payload);
+  EXPECT_EQ(delivery["attempts"], nlohmann::json::array());
+
+  // retry: due now, RETRYING, and no longer among the pending.
+  Outcome retried = Admin({"deliveries", "retry", ready_id});
+  ASSERT_EQ(retried.exit_code, 0) << retried;
+  EXPECT_THAT(retried.out, AllOf(testing::ContainsRegex("id: +" + ready_id + "\n"),
+                                 testing::ContainsRegex("status: +retrying\n")));
+  EXPECT_EQ(retried.err, "");
+  EXPECT_EQ(Ids(ListAll({"--status", "retrying", "--since", start})),
+            std::vector<std::string>{ready_id});
+  nlohmann::json pending = ListAll({"--status", "pending", "--app", *acme_app_, "--since", start});
+  EXPECT_EQ(pending.size(), 2u) << pending;
+  EXPECT_TRUE(DeliveryOf(pending, ready_1).is_null()) << pending;
+  Outcome retried_json = Admin({"--json", "deliveries", "retry", ready_id});
+  ASSERT_EQ(retried_json.exit_code, 0) << retried_json;
+  EXPECT_EQ(ParseJson(retried_json)["status"], "RETRYING");
+
+  Outcome missing = Admin({"deliveries", "show", "dlv_01HZZZZZZZZZZZZZZZZZZZZZZZ"});
+  EXPECT_EQ(missing.exit_code, 1) << missing;
+  EXPECT_THAT(missing.err, StartsWith("hookctl: NOT_FOUND: "));
+  EXPECT_EQ(missing.out, "");
+  Outcome retry_missing = Admin({"deliveries", "retry", "dlv_01HZZZZZZZZZZZZZZZZZZZZZZZ"});
+  EXPECT_EQ(retry_missing.exit_code, 1) << retry_missing;
+  EXPECT_THAT(retry_missing.err, StartsWith("hookctl: NOT_FOUND: "));
+}
+
+TEST_F(HookctlDeliveriesTest, RecoverWithoutFailedDeliveriesQueuesNothing) {
+  Publish("acme", "video.ready", R"({"video_id":"recover"})");
+  Outcome dry = Admin({"deliveries", "recover", "--app", *acme_app_, "--since", "1h", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry;
+  EXPECT_EQ(dry.out, "would re-queue 0 deliveries\n");
+  EXPECT_EQ(dry.err, "");
+
+  Outcome dry_json = Admin({"--json", "deliveries", "recover", "--app", *acme_app_, "--since",
+                            "2000-01-01T00:00:00Z", "--until", "1m", "--dry-run"});
+  ASSERT_EQ(dry_json.exit_code, 0) << dry_json;
+  EXPECT_EQ(ParseJson(dry_json)["count"], 0);
+
+  Outcome real = Admin({"deliveries", "recover", "--app", *acme_app_, "--since", "1h"});
+  ASSERT_EQ(real.exit_code, 0) << real;
+  EXPECT_EQ(real.out, "re-queued 0 deliveries\n");
+
+  Outcome unknown = Admin({"deliveries", "recover", "--app", "app_01HZZZZZZZZZZZZZZZZZZZZZZZ",
+                           "--since", "1h", "--dry-run"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown;
+  EXPECT_THAT(unknown.err, StartsWith("hookctl: NOT_FOUND: "));
+
+  // An empty range is the server's to refuse: the flags themselves are well-formed.
+  Outcome backwards =
+      Admin({"deliveries", "recover", "--app", *acme_app_, "--since", "1h", "--until", "2h"});
+  EXPECT_EQ(backwards.exit_code, 1) << backwards;
+  EXPECT_THAT(backwards.err, StartsWith("hookctl: INVALID_ARGUMENT: until"));
+}
+
+TEST_F(HookctlDeliveriesTest, ExportMatchesTheListInBothFormats) {
+  // An endpoint with a comma and a quote: the export must quote it.
+  const std::string url = "http://127.0.0.1:9/hook?tags=a,b&q=%22x%22";
+  const std::string initech_app = CreateRoutedApp("initech", {"--url", url});
+  ASSERT_FALSE(initech_app.empty());
+  for (int i = 0; i < 3; ++i) Publish("acme", "video.ready", R"({"n":)" + std::to_string(i) + "}");
+
+  const nlohmann::json listed = ListAll({});
+  ASSERT_GE(listed.size(), 4u) << listed;
+
+  // --page-size 2 makes the export follow several pages.
+  const std::string csv_path = ::testing::TempDir() + "/hookctl_deliveries.csv";
+  Outcome csv =
+      Admin({"deliveries", "export", "--format", "csv", "-o", csv_path, "--page-size", "2"});
+  ASSERT_EQ(csv.exit_code, 0) << csv;
+  EXPECT_EQ(csv.out, "");
+  EXPECT_EQ(csv.err, "");
+  const std::string text = ReadFile(csv_path);
+  auto records = ReadCsv(text);
+  ASSERT_TRUE(records.has_value()) << "not RFC 4180 CSV:\n" << text;
+  ASSERT_EQ(records->size(), listed.size() + 1) << text;
+  EXPECT_EQ((*records)[0],
+            (std::vector<std::string>{"app_id", "time", "event_type", "event_id", "endpoint",
+                                      "attempts", "status", "last_status_code"}));
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const std::vector<std::string>& row = (*records)[i + 1];
+    const nlohmann::json& delivery = listed[i];
+    ASSERT_EQ(row.size(), 8u) << text;
+    EXPECT_EQ(row[0], delivery["app_id"]);
+    EXPECT_EQ(row[1], delivery["create_time"]);
+    EXPECT_EQ(row[2], delivery["event_type"]);
+    EXPECT_EQ(row[3], delivery["event_id"]);
+    EXPECT_EQ(row[4], delivery["endpoint_url"]);
+    EXPECT_EQ(row[5], std::to_string(delivery["attempt_count"].get<int>()));
+    EXPECT_EQ(row[6], Lower(delivery["status"].get<std::string>()));
+    EXPECT_EQ(row[7], std::to_string(delivery["last_status_code"].get<int>()));
+  }
+  EXPECT_THAT(text, HasSubstr(",\"" + url + "\","));
+
+  // Filters apply as in list.
+  Outcome filtered = Admin({"deliveries", "export", "--format", "csv", "--app", initech_app});
+  ASSERT_EQ(filtered.exit_code, 0) << filtered;
+  auto initech = ReadCsv(filtered.out);
+  ASSERT_TRUE(initech.has_value()) << filtered;
+  ASSERT_EQ(initech->size(), 2u) << filtered;
+  EXPECT_EQ((*initech)[1][0], initech_app);
+  EXPECT_EQ((*initech)[1][4], url);
+
+  // JSON lines, to a file and to stdout (-o -, the default).
+  const std::string jsonl_path = ::testing::TempDir() + "/hookctl_deliveries.jsonl";
+  Outcome jsonl = Admin({"deliveries", "export", "--format", "jsonl", "-o", jsonl_path});
+  ASSERT_EQ(jsonl.exit_code, 0) << jsonl;
+  const std::string lines = ReadFile(jsonl_path);
+  EXPECT_EQ(static_cast<size_t>(std::count(lines.begin(), lines.end(), '\n')), listed.size());
+  std::istringstream stream(lines);
+  std::string line;
+  size_t i = 0;
+  while (std::getline(stream, line)) {
+    auto object = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(object.is_object()) << line;
+    ASSERT_LT(i, listed.size());
+    std::vector<std::string> keys;
+    for (const auto& item : object.items()) keys.push_back(item.key());
+    EXPECT_EQ(keys,
+              (std::vector<std::string>{"app_id", "time", "event_type", "event_id", "endpoint",
+                                        "attempts", "status", "last_status_code"}));
+    EXPECT_EQ(object["event_id"], listed[i]["event_id"]);
+    EXPECT_EQ(object["status"], Lower(listed[i]["status"].get<std::string>()));
+    EXPECT_EQ(object["attempts"], listed[i]["attempt_count"]);
+    ++i;
+  }
+  Outcome to_stdout = Admin({"deliveries", "export", "--format", "jsonl", "-o", "-"});
+  ASSERT_EQ(to_stdout.exit_code, 0) << to_stdout;
+  EXPECT_EQ(to_stdout.out, lines);
 }
 
 }  // namespace

@@ -2,10 +2,13 @@
 
 #include <sstream>
 
+#include "absl/time/clock.h"
 #include "cli.h"
+#include "deliveries.h"
 #include "flag_parser.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "output.h"
 
 namespace hookd::hookctl {
@@ -154,6 +157,201 @@ TEST(Durations, RoundTripAndFormatGoStyle) {
   EXPECT_EQ(FormatDuration(google::protobuf::Duration()), "-");
 }
 
+TEST(FlagParser, OneLetterFlagsAreShownWithOneDash) {
+  std::string output;
+  FlagParser parser("test", "");
+  parser.AddString("o", "FILE", "Output file.", &output);
+  EXPECT_THAT(parser.Help(), HasSubstr("  -o FILE "));
+  ASSERT_TRUE(parser.Parse({"-o", "out.csv"}).ok());
+  EXPECT_EQ(output, "out.csv");
+  EXPECT_EQ(parser.Parse({"-o"}).status().message(), "flag -o needs a value (FILE)");
+}
+
+const absl::Time kNow =
+    absl::FromCivil(absl::CivilSecond(2024, 5, 1, 12, 0, 0), absl::UTCTimeZone());
+
+TEST(ParseTimeOrAgo, DurationsMeanThatLongBeforeNow) {
+  EXPECT_EQ(*ParseTimeOrAgo("since", "1h", kNow), kNow - absl::Hours(1));
+  EXPECT_EQ(*ParseTimeOrAgo("since", "30m", kNow), kNow - absl::Minutes(30));
+  EXPECT_EQ(*ParseTimeOrAgo("since", "1h30m", kNow), kNow - absl::Minutes(90));
+  EXPECT_EQ(*ParseTimeOrAgo("since", "1.5s", kNow), kNow - absl::Milliseconds(1500));
+  EXPECT_EQ(*ParseTimeOrAgo("until", "0", kNow), kNow);
+}
+
+TEST(ParseTimeOrAgo, Rfc3339TimesAreTakenAsTheyAre) {
+  EXPECT_EQ(*ParseTimeOrAgo("since", "2024-05-01T12:00:00Z", kNow), kNow);
+  EXPECT_EQ(*ParseTimeOrAgo("since", "2024-05-01T14:00:00+02:00", kNow), kNow);
+  EXPECT_EQ(*ParseTimeOrAgo("since", "2024-05-01T11:30:00-00:30", kNow), kNow);
+  EXPECT_EQ(*ParseTimeOrAgo("since", "2024-05-01T12:00:00.25Z", kNow),
+            kNow + absl::Milliseconds(250));
+  // Not relative to now: a time in the future stays in the future.
+  EXPECT_EQ(*ParseTimeOrAgo("until", "2030-01-01T00:00:00Z", kNow),
+            absl::FromCivil(absl::CivilDay(2030, 1, 1), absl::UTCTimeZone()));
+}
+
+TEST(ParseTimeOrAgo, AnythingElseIsRefusedNamingTheFlag) {
+  for (const char* text :
+       {"", "yesterday", "10", "-1h", "inf", "1d", "2024-05-01", "2024-05-01T12:00:00",
+        "2024-05-01 12:00:00Z", "infinite-future", "infinite-past", "2024-13-01T00:00:00Z"}) {
+    absl::StatusOr<absl::Time> parsed = ParseTimeOrAgo("since", text, kNow);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(std::string(parsed.status().message()),
+                AllOf(StartsWith("--since: \""), HasSubstr("RFC 3339")))
+        << text;
+  }
+}
+
+TEST(FlagParser, TimeFlagsAreRelativeToTheTimeOfParsing) {
+  absl::Time since;
+  FlagParser parser("test", "");
+  parser.AddTime("since", "T", "Since.", &since);
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(parser.Parse({"--since", "1h"}).ok());
+  const absl::Time after = absl::Now();
+  EXPECT_GE(since, before - absl::Hours(1));
+  EXPECT_LE(since, after - absl::Hours(1));
+  ASSERT_TRUE(parser.Parse({"--since=2024-05-01T12:00:00Z"}).ok());
+  EXPECT_EQ(since, kNow);
+  EXPECT_THAT(std::string(parser.Parse({"--since", "soon"}).status().message()),
+              StartsWith("--since: \"soon\" is neither a duration"));
+}
+
+TEST(TimestampToProto, KeepsSecondsAndNanos) {
+  google::protobuf::Timestamp proto = ToProto(kNow + absl::Nanoseconds(5));
+  EXPECT_EQ(proto.seconds(), absl::ToUnixSeconds(kNow));
+  EXPECT_EQ(proto.nanos(), 5);
+  EXPECT_EQ(FormatTimestamp(ToProto(kNow)), "2024-05-01T12:00:00Z");
+  // Before the epoch the nanoseconds stay positive, as Timestamp requires.
+  proto = ToProto(absl::FromUnixMillis(-1500));
+  EXPECT_EQ(proto.seconds(), -2);
+  EXPECT_EQ(proto.nanos(), 500000000);
+}
+
+TEST(Csv, QuotesOnlyFieldsThatNeedItAndDoublesQuotes) {
+  EXPECT_EQ(CsvField("plain value"), "plain value");
+  EXPECT_EQ(CsvField(""), "");
+  EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvField("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(CsvField("cr\rhere"), "\"cr\rhere\"");
+  EXPECT_EQ(CsvRecord({"a,b", "say \"hi\"", "two\r\nlines", "x"}),
+            "\"a,b\",\"say \"\"hi\"\"\",\"two\r\nlines\",x\r\n");
+  EXPECT_EQ(CsvRecord({"", ""}), ",\r\n");
+}
+
+TEST(PrettyJson, IndentsInTheStoredOrderAndKeepsOtherText) {
+  EXPECT_EQ(PrettyJson(R"({"b":1,"a":[true]})"), "{\n  \"b\": 1,\n  \"a\": [\n    true\n  ]\n}");
+  EXPECT_EQ(PrettyJson("not json {"), "not json {");
+}
+
+TEST(Deliveries, StatusNamesRoundTrip) {
+  for (v1::DeliveryStatus status : {v1::PENDING, v1::SUCCEEDED, v1::RETRYING, v1::FAILED}) {
+    absl::StatusOr<v1::DeliveryStatus> parsed = ParseDeliveryStatus(DeliveryStatusName(status));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, status);
+  }
+  EXPECT_EQ(DeliveryStatusName(v1::RETRYING), "retrying");
+  EXPECT_EQ(DeliveryStatusName(v1::DELIVERY_STATUS_UNSPECIFIED), "unknown(0)");
+  for (const char* name : {"PENDING", "", "unknown(0)", "done"}) {
+    EXPECT_THAT(std::string(ParseDeliveryStatus(name).status().message()), StartsWith("--status: "))
+        << name;
+  }
+}
+
+v1::Delivery SampleDelivery() {
+  v1::Delivery delivery;
+  delivery.set_id("dlv_1");
+  delivery.set_event_id("evt_1");
+  delivery.set_app_id("app_1");
+  delivery.set_tenant("acme");
+  delivery.set_event_type("video.ready");
+  delivery.set_status(v1::RETRYING);
+  delivery.set_attempt_count(2);
+  delivery.set_last_status_code(503);
+  delivery.set_endpoint_url("https://example.com/hook?a=1,2");
+  *delivery.mutable_create_time() = ToProto(kNow);
+  *delivery.mutable_update_time() = ToProto(kNow + absl::Seconds(10));
+  *delivery.mutable_next_attempt_time() = ToProto(kNow + absl::Minutes(5));
+  delivery.set_payload(R"({"video_id":"v1","sizes":[720]})");
+  return delivery;
+}
+
+TEST(Deliveries, ShowPrintsFieldsAttemptsTableAndPayload) {
+  v1::Delivery delivery = SampleDelivery();
+  v1::Attempt* refused = delivery.add_attempts();
+  refused->set_attempt(1);
+  *refused->mutable_start_time() = ToProto(kNow + absl::Seconds(1));
+  refused->set_error(v1::ATTEMPT_ERROR_CONNECTION);
+  refused->set_error_detail("connection refused");
+  refused->set_worker("worker-a");
+  v1::Attempt* unavailable = delivery.add_attempts();
+  unavailable->set_attempt(2);
+  *unavailable->mutable_start_time() = ToProto(kNow + absl::Seconds(6));
+  *unavailable->mutable_duration() = ToProto(absl::Milliseconds(1250));
+  unavailable->set_status_code(503);
+  unavailable->set_error(v1::ATTEMPT_ERROR_HTTP_STATUS);
+  unavailable->set_worker("worker-b");
+  // 70 characters over two lines, with a multi-byte one where the cut falls.
+  unavailable->set_response_excerpt("<html>\n" + std::string(52, 'x') + "\xC3\xA9" +
+                                    std::string(10, 'y'));
+  std::ostringstream out;
+  PrintDelivery(out, delivery);
+  EXPECT_EQ(out.str(),
+            "id:                dlv_1\n"
+            "tenant:            acme\n"
+            "app_id:            app_1\n"
+            "endpoint_url:      https://example.com/hook?a=1,2\n"
+            "event_id:          evt_1\n"
+            "event_type:        video.ready\n"
+            "status:            retrying\n"
+            "attempt_count:     2\n"
+            "last_status_code:  503\n"
+            "next_attempt_time: 2024-05-01T12:05:00Z\n"
+            "create_time:       2024-05-01T12:00:00Z\n"
+            "update_time:       2024-05-01T12:00:10Z\n"
+            "\n"
+            "Attempts:\n"
+            "#  START                 DURATION  STATUS  ERROR                           WORKER    "
+            "RESPONSE\n"
+            "1  2024-05-01T12:00:01Z  0         -       connection: connection refused  worker-a  "
+            "-\n"
+            "2  2024-05-01T12:00:06Z  1.25s     503     http_status                     worker-b  "
+            "<html> " +
+                std::string(52, 'x') +
+                "\xC3\xA9\n"
+                "\n"
+                "Payload:\n"
+                "{\n"
+                "  \"video_id\": \"v1\",\n"
+                "  \"sizes\": [\n"
+                "    720\n"
+                "  ]\n"
+                "}\n");
+
+  v1::Delivery bare = SampleDelivery();
+  bare.set_payload("not json");
+  std::ostringstream bare_out;
+  PrintDelivery(bare_out, bare);
+  EXPECT_THAT(bare_out.str(), HasSubstr("\nAttempts: none\n\nPayload:\nnot json\n"));
+}
+
+TEST(Deliveries, ExportRecordsHaveTheColumnsInOrder) {
+  EXPECT_EQ(ExportHeader(ExportFormat::kCsv),
+            "app_id,time,event_type,event_id,endpoint,attempts,status,last_status_code\r\n");
+  EXPECT_EQ(ExportHeader(ExportFormat::kJsonl), "");
+  const v1::Delivery delivery = SampleDelivery();
+  EXPECT_EQ(ExportRecord(ExportFormat::kCsv, delivery),
+            "app_1,2024-05-01T12:00:00Z,video.ready,evt_1,\"https://example.com/hook?a=1,2\",2,"
+            "retrying,503\r\n");
+  const std::string line = ExportRecord(ExportFormat::kJsonl, delivery);
+  ASSERT_THAT(line, testing::EndsWith("}\n"));
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
+  EXPECT_EQ(line, R"({"app_id":"app_1","time":"2024-05-01T12:00:00Z","event_type":"video.ready",)"
+                  R"("event_id":"evt_1","endpoint":"https://example.com/hook?a=1,2","attempts":2,)"
+                  R"("status":"retrying","last_status_code":503})"
+                  "\n");
+}
+
 struct RunResult {
   int code;
   std::string out;
@@ -176,7 +374,14 @@ TEST(Run, HelpGoesToStdoutAndExitsZero) {
                                              {"events", "--help"},
                                              {"events", "publish", "-h"},
                                              {"--ingest-server", "h:1", "events", "get", "-h"},
-                                             {"--json", "event-types", "list", "-h"}}) {
+                                             {"--json", "event-types", "list", "-h"},
+                                             {"deliveries", "--help"},
+                                             {"deliveries", "list", "-h"},
+                                             {"deliveries", "show", "--help"},
+                                             {"deliveries", "retry", "--help"},
+                                             {"deliveries", "recover", "--help"},
+                                             {"deliveries", "export", "--help"},
+                                             {"deliveries", "export", "--format", "xml", "-h"}}) {
     RunResult r = RunCli(args);
     EXPECT_EQ(r.code, kExitOk);
     EXPECT_THAT(r.out, StartsWith("Usage: hookctl"));
@@ -214,6 +419,70 @@ TEST(Run, EventsUsageErrorsAndUnreadableData) {
   EXPECT_EQ(r.code, kExitFailure);
   EXPECT_EQ(r.err, "hookctl: NOT_FOUND: --data: cannot read /nonexistent/payload.json\n");
   EXPECT_THAT(r.out, IsEmpty());
+}
+
+TEST(Run, DeliveriesUsageErrorsNeedNoServer) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+    std::string usage;
+  };
+  const std::vector<Case> cases = {
+      {{"deliveries"}, "hookctl: missing command", "Usage: hookctl [global flags] deliveries"},
+      {{"deliveries", "list", "--since", "yesterday"},
+       "hookctl: --since: \"yesterday\" is neither a duration",
+       "Usage: hookctl deliveries list"},
+      {{"deliveries", "list", "--until=-5m"},
+       "hookctl: --until: \"-5m\" is neither",
+       "Usage: hookctl deliveries list"},
+      {{"deliveries", "list", "--status", "done"},
+       "hookctl: --status: \"done\" is not one of pending, succeeded, retrying, failed",
+       "Usage: hookctl deliveries list"},
+      {{"deliveries", "list", "--page-size", "many"},
+       "hookctl: --page-size: \"many\" is not an integer",
+       "Usage: hookctl deliveries list"},
+      {{"deliveries", "show"}, "hookctl: missing ID", "Usage: hookctl deliveries show ID"},
+      {{"deliveries", "retry", "a", "b"},
+       "hookctl: unexpected argument \"b\"",
+       "Usage: hookctl deliveries retry ID"},
+      {{"deliveries", "recover", "--since", "1h"},
+       "hookctl: missing --app",
+       "Usage: hookctl deliveries recover"},
+      {{"deliveries", "recover", "--app", "app_1"},
+       "hookctl: missing --since",
+       "Usage: hookctl deliveries recover"},
+      {{"deliveries", "recover", "--app", "app_1", "--since", "2024-05-01"},
+       "hookctl: --since: \"2024-05-01\"",
+       "Usage: hookctl deliveries recover"},
+      {{"deliveries", "export"}, "hookctl: missing --format", "Usage: hookctl deliveries export"},
+      {{"deliveries", "export", "--format", "xml"},
+       "hookctl: --format: \"xml\" is not csv or jsonl",
+       "Usage: hookctl deliveries export"},
+      {{"deliveries", "export", "--format", "csv", "-o"},
+       "hookctl: flag -o needs a value",
+       "Usage: hookctl deliveries export"},
+      {{"deliveries", "export", "--format", "csv", "--status", "FAILED"},
+       "hookctl: --status: \"FAILED\"",
+       "Usage: hookctl deliveries export"},
+  };
+  for (const Case& c : cases) {
+    // An unreachable server: a usage error is found before any request.
+    std::vector<std::string> args = {"--server", "127.0.0.1:1"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    RunResult r = RunCli(args);
+    EXPECT_EQ(r.code, kExitUsage) << c.message;
+    EXPECT_THAT(r.err, AllOf(StartsWith(c.message), HasSubstr("\n\n" + c.usage)));
+    EXPECT_THAT(r.out, IsEmpty());
+  }
+}
+
+TEST(Run, ExportToAnUnwritableFileFailsBeforeAnyRequest) {
+  RunResult r = RunCli({"--server", "127.0.0.1:1", "deliveries", "export", "--format", "csv", "-o",
+                        "/nonexistent/dir/out.csv"});
+  EXPECT_EQ(r.code, kExitFailure);
+  EXPECT_EQ(r.err,
+            "hookctl: NOT_FOUND: -o: cannot write /nonexistent/dir/out.csv: No such file "
+            "or directory\n");
 }
 
 TEST(Run, UnreachableServerIsUnavailable) {

@@ -66,6 +66,13 @@ std::string IdGenerator::Next(std::string_view prefix, absl::Time time) {
   return id + Encode(ms, random);
 }
 
+std::string IdLowerBoundAt(std::string_view prefix, absl::Time time) {
+  int64_t ms = std::max<int64_t>(0, absl::ToUnixMillis(time));
+  std::string id(prefix);
+  id.push_back('_');
+  return id + Encode(static_cast<uint64_t>(ms), std::array<uint8_t, 10>{});
+}
+
 std::string NewId(std::string_view prefix) {
   static IdGenerator* generator = new IdGenerator();
   return generator->Next(prefix, absl::Now());

@@ -46,6 +46,16 @@ TEST(IdGenerator, NeverGoesBackwardsWithTheClock) {
   EXPECT_LT(later, generator.Next("evt", absl::FromUnixMillis(1764000000000)));
 }
 
+TEST(IdLowerBoundAt, SortsBeforeEveryIdOfThatMillisecondAndAfterEarlierOnes) {
+  absl::Time t = absl::FromUnixMillis(1764000000123);
+  std::string bound = IdLowerBoundAt("dlv", t);
+  EXPECT_TRUE(IsValidId(bound, "dlv"));
+  EXPECT_EQ(bound.substr(14), "0000000000000000");
+  IdGenerator generator;
+  EXPECT_LT(bound, generator.Next("dlv", t));
+  EXPECT_GT(bound, IdGenerator().Next("dlv", t - absl::Milliseconds(1)));
+}
+
 TEST(IsValidId, RejectsMalformed) {
   EXPECT_FALSE(IsValidId("app_", "app"));
   EXPECT_FALSE(IsValidId("app_01JDXK8N5V3Q9G2M7T4R6W8Y0", "app"));    // 25 digits

@@ -170,7 +170,7 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
       for (const auto& row : delivery_rows) deliveries << row;
       deliveries.complete();
       outbox.outbox_id = txn.exec_params1("INSERT INTO outbox (messages) VALUES ($1) RETURNING id",
-                                          EncodeOutbox(outbox.messages))[0]
+                                          queue::EncodeOutbox(outbox.messages))[0]
                              .as<int64_t>();
     }
     return absl::OkStatus();

@@ -1,6 +1,5 @@
 #include "outbox.h"
 
-#include "absl/strings/str_split.h"
 #include "hookd/common/status.h"
 #include "spdlog/spdlog.h"
 
@@ -20,25 +19,6 @@ std::string IdList(const std::vector<int64_t>& ids) {
 }
 
 }  // namespace
-
-std::string EncodeOutbox(const std::vector<queue::DeliveryMessage>& messages) {
-  std::string text;
-  for (const auto& m : messages) {
-    text.append(m.delivery_id).append(" ").append(m.event_id).append(" ").append(m.app_id);
-    text.push_back('\n');
-  }
-  return text;
-}
-
-absl::StatusOr<std::vector<queue::DeliveryMessage>> DecodeOutbox(const std::string& text) {
-  std::vector<queue::DeliveryMessage> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    std::vector<std::string> fields = absl::StrSplit(line, ' ');
-    if (fields.size() != 3) return absl::DataLossError("outbox: malformed line");
-    out.push_back({.delivery_id = fields[0], .event_id = fields[1], .app_id = fields[2]});
-  }
-  return out;
-}
 
 absl::Status DeleteOutboxRows(db::PgPool& db, const std::vector<int64_t>& ids) {
   if (ids.empty()) return absl::OkStatus();
@@ -166,7 +146,7 @@ absl::StatusOr<int> OutboxSweeper::SweepOnce() {
           absl::ToDoubleSeconds(options_.grace), options_.batch_rows);
       for (const auto& row : rows) {
         ids.push_back(row[0].as<int64_t>());
-        HOOKD_ASSIGN_OR_RETURN(auto decoded, DecodeOutbox(row[1].as<std::string>()));
+        HOOKD_ASSIGN_OR_RETURN(auto decoded, queue::DecodeOutbox(row[1].as<std::string>()));
         for (auto& m : decoded) messages.push_back(std::move(m));
       }
       return absl::OkStatus();

@@ -12,13 +12,9 @@
 #include "absl/time/time.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/queue/delivery_queue.h"
+#include "hookd/queue/outbox_format.h"
 
 namespace hookd::ingest {
-
-// The outbox row format: one "<delivery_id> <event_id> <app_id>" line per delivery.
-std::string EncodeOutbox(const std::vector<queue::DeliveryMessage>& messages);
-// DATA_LOSS when a line does not have three fields.
-absl::StatusOr<std::vector<queue::DeliveryMessage>> DecodeOutbox(const std::string& text);
 
 // A committed batch waiting for its XADD.
 struct OutboxBatch {

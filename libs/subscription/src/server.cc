@@ -25,11 +25,14 @@ struct Server::State {
   std::unique_ptr<auth::Authenticator> auth;
   std::unique_ptr<apps::AppStore> apps;
   std::unique_ptr<apps::EventTypeStore> event_types;
+  std::unique_ptr<queue::DeliveryQueue> queue;  // null without a redis_url
+  std::unique_ptr<DeliveryLog> deliveries;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<AppWatchHub> hub;
   std::unique_ptr<ServiceContext> context;
   std::unique_ptr<AppServiceImpl> app_service;
   std::unique_ptr<EventTypeServiceImpl> event_type_service;
+  std::unique_ptr<DeliveryServiceImpl> delivery_service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   std::once_flag shutdown_once;
@@ -53,6 +56,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->auth = std::make_unique<auth::Authenticator>(options.admin_token);
   state->apps = apps::NewPgAppStore(*state->db, *state->box);
   state->event_types = apps::NewPgEventTypeStore(*state->db);
+  if (!options.redis_url.empty()) {
+    queue::RedisOptions redis;
+    redis.url = options.redis_url;
+    redis.key_prefix = options.redis_key_prefix;
+    redis.partitions = options.partitions;
+    HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
+  }
+  state->deliveries = std::make_unique<DeliveryLog>(*state->db, state->queue.get());
   state->pool = std::make_unique<ThreadPool>(options.database_pool_size, "sub-rpc");
   state->hub =
       std::make_unique<AppWatchHub>(*state->apps, *state->pool, options.watch_poll_interval);
@@ -61,16 +72,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       .apps = *state->apps,
       .event_types = *state->event_types,
       .watch_hub = *state->hub,
+      .deliveries = *state->deliveries,
       .pool = *state->pool,
       .validation = options.validation,
       .default_grace_period = options.default_grace_period,
   });
   state->app_service = std::make_unique<AppServiceImpl>(*state->context);
   state->event_type_service = std::make_unique<EventTypeServiceImpl>(*state->context);
+  state->delivery_service = std::make_unique<DeliveryServiceImpl>(*state->context);
 
   HOOKD_ASSIGN_OR_RETURN(
       StartedServer started,
-      StartGrpcServer(options.listen, {state->app_service.get(), state->event_type_service.get()}));
+      StartGrpcServer(options.listen, {state->app_service.get(), state->event_type_service.get(),
+                                       state->delivery_service.get()}));
   state->server = std::move(started.server);
   state->port = started.port;
   spdlog::info("hookd-subscription listening on port {}", state->port);

@@ -1,12 +1,14 @@
 #pragma once
 
 #include "app_watch.h"
+#include "delivery_log.h"
 #include "hookd/apps/app_store.h"
 #include "hookd/apps/event_type_store.h"
 #include "hookd/apps/validation.h"
 #include "hookd/auth/authenticator.h"
 #include "hookd/common/thread_pool.h"
 #include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 
 namespace hookd::subscription {
@@ -17,6 +19,7 @@ struct ServiceContext {
   apps::AppStore& apps;
   apps::EventTypeStore& event_types;
   AppWatchHub& watch_hub;
+  DeliveryLog& deliveries;
   ThreadPool& pool;
   apps::ValidationOptions validation;
   absl::Duration default_grace_period = absl::Hours(24);
@@ -59,8 +62,8 @@ class AppServiceImpl final : public v1::AppService::CallbackService {
   // Runs `mutate` on the app `id` of a tenant the caller may access and answers it redacted,
   // or with the new current secret when `answer_with_secret`.
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, const std::string& id,
-                                   std::function<absl::Status(v1::App&)> mutate,
-                                   v1::App* response, bool answer_with_secret = false);
+                                   std::function<absl::Status(v1::App&)> mutate, v1::App* response,
+                                   bool answer_with_secret = false);
 
   ServiceContext& ctx_;
 };
@@ -80,6 +83,31 @@ class EventTypeServiceImpl final : public v1::EventTypeService::CallbackService 
                                              v1::EventType* response) override;
 
  private:
+  ServiceContext& ctx_;
+};
+
+class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
+ public:
+  explicit DeliveryServiceImpl(ServiceContext& ctx) : ctx_(ctx) {}
+
+  grpc::ServerUnaryReactor* ListDeliveries(grpc::CallbackServerContext* context,
+                                           const v1::ListDeliveriesRequest* request,
+                                           v1::ListDeliveriesResponse* response) override;
+  grpc::ServerUnaryReactor* GetDelivery(grpc::CallbackServerContext* context,
+                                        const v1::GetDeliveryRequest* request,
+                                        v1::Delivery* response) override;
+  grpc::ServerUnaryReactor* RetryDelivery(grpc::CallbackServerContext* context,
+                                          const v1::RetryDeliveryRequest* request,
+                                          v1::Delivery* response) override;
+  grpc::ServerUnaryReactor* RecoverFailed(grpc::CallbackServerContext* context,
+                                          const v1::RecoverFailedRequest* request,
+                                          v1::RecoverFailedResponse* response) override;
+
+ private:
+  // The delivery if the caller may see it; another tenant's answers NOT_FOUND.
+  absl::StatusOr<v1::Delivery> GetAccessible(const auth::Principal& principal,
+                                             const std::string& id);
+
   ServiceContext& ctx_;
 };
 

@@ -28,6 +28,10 @@ class IdGenerator {
   std::array<uint8_t, 10> last_random_{};
 };
 
+// The smallest id of `prefix` made at `time` (random part all zero): ids are sorted by time, so
+// a time range is an id range that an index on the id answers.
+std::string IdLowerBoundAt(std::string_view prefix, absl::Time time);
+
 // Whether `id` is `<prefix>_` followed by a well-formed ULID.
 bool IsValidId(std::string_view id, std::string_view prefix);
 

@@ -17,6 +17,11 @@ struct ServerOptions {
   // base64 of 32 bytes.
   std::string master_key;
   apps::ValidationOptions validation;
+  // Redis of the delivery streams, so RetryDelivery and RecoverFailed enqueue at once; without
+  // it they leave the deliveries in the outbox for hookd-ingest's sweeper (seconds later).
+  std::string redis_url;
+  std::string redis_key_prefix = "hookd";
+  int partitions = 16;
   // Postgres connections, and as many threads running the blocking part of RPCs.
   int database_pool_size = 8;
   // How often watchers look for changes written by other replicas.
@@ -25,7 +30,8 @@ struct ServerOptions {
   absl::Duration default_grace_period = absl::Hours(24);
 };
 
-// hookd-subscription: AppService, EventTypeService, health and reflection on one gRPC server.
+// hookd-subscription: AppService, EventTypeService, DeliveryService, health and reflection on
+// one gRPC server.
 class Server {
  public:
   // Applies migrations, connects and starts serving. INVALID_ARGUMENT naming the setting when

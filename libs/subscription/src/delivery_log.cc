@@ -1,0 +1,178 @@
+#include "delivery_log.h"
+
+#include "google/protobuf/util/time_util.h"
+#include "hookd/common/ids.h"
+#include "hookd/common/status.h"
+#include "hookd/queue/outbox_format.h"
+#include "spdlog/spdlog.h"
+
+namespace hookd::subscription {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr char kColumns[] =
+    "d.id, d.event_id, d.app_id, d.event_type, d.status, d.attempt_count, d.last_status_code,"
+    " CASE WHEN d.next_attempt_time = 'infinity' THEN 0"
+    " ELSE (extract(epoch FROM d.next_attempt_time) * 1000000)::bigint END,"
+    " (extract(epoch FROM d.create_time) * 1000000)::bigint,"
+    " (extract(epoch FROM d.update_time) * 1000000)::bigint, d.tenant,"
+    " coalesce(a.config->>'url', '')";
+
+v1::Delivery FromRow(const pqxx::row& row) {
+  v1::Delivery d;
+  d.set_id(row[0].as<std::string>());
+  d.set_event_id(row[1].as<std::string>());
+  d.set_app_id(row[2].as<std::string>());
+  d.set_event_type(row[3].as<std::string>());
+  d.set_status(static_cast<v1::DeliveryStatus>(row[4].as<int>()));
+  d.set_attempt_count(row[5].as<int>());
+  d.set_last_status_code(row[6].as<int>());
+  int64_t next = row[7].as<int64_t>();
+  // Unset for a delivery held while its app is disabled: it is not due.
+  if (next != 0) *d.mutable_next_attempt_time() = TimeUtil::MicrosecondsToTimestamp(next);
+  *d.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
+  *d.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(row[9].as<int64_t>());
+  d.set_tenant(row[10].as<std::string>());
+  d.set_endpoint_url(row[11].as<std::string>());
+  return d;
+}
+
+}  // namespace
+
+absl::StatusOr<DeliveryLog::Page> DeliveryLog::List(const DeliveryFilter& filter, int page_size,
+                                                    const std::string& before_id) {
+  Page page;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("list deliveries", [&](pqxx::work& txn) {
+    std::string where = "true";
+    auto add = [&](const std::string& condition) { where += " AND " + condition; };
+    if (!filter.tenant.empty()) add("d.tenant = " + txn.quote(filter.tenant));
+    if (!filter.app_id.empty()) add("d.app_id = " + txn.quote(filter.app_id));
+    if (!filter.event_type.empty()) add("d.event_type = " + txn.quote(filter.event_type));
+    if (filter.status != v1::DELIVERY_STATUS_UNSPECIFIED) {
+      add("d.status = " + std::to_string(static_cast<int>(filter.status)));
+    }
+    // Ids are ULIDs: a time range is an id range, answered by the (tenant|app_id, id) indexes.
+    if (filter.since) add("d.id >= " + txn.quote(IdLowerBoundAt("dlv", *filter.since)));
+    if (filter.until) add("d.id < " + txn.quote(IdLowerBoundAt("dlv", *filter.until)));
+    if (!before_id.empty()) add("d.id < " + txn.quote(before_id));
+    pqxx::result rows =
+        txn.exec(std::string("SELECT ") + kColumns +
+                 " FROM deliveries d LEFT JOIN apps a ON a.id = d.app_id WHERE " + where +
+                 " ORDER BY d.id DESC LIMIT " + std::to_string(page_size + 1));
+    for (const auto& row : rows) {
+      if (static_cast<int>(page.deliveries.size()) == page_size) {
+        page.last_id = page.deliveries.back().id();
+        break;
+      }
+      page.deliveries.push_back(FromRow(row));
+    }
+    return absl::OkStatus();
+  }));
+  return page;
+}
+
+absl::StatusOr<v1::Delivery> DeliveryLog::Get(const std::string& id) {
+  v1::Delivery delivery;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("get delivery", [&](pqxx::work& txn) -> absl::Status {
+    pqxx::result rows = txn.exec_params(
+        std::string("SELECT ") + kColumns + ", e.payload FROM deliveries d" +
+            " LEFT JOIN apps a ON a.id = d.app_id JOIN events e ON e.id = d.event_id" +
+            " WHERE d.id = $1",
+        id);
+    if (rows.empty()) return absl::NotFoundError("delivery " + id + " not found");
+    delivery = FromRow(rows[0]);
+    delivery.set_payload(rows[0][12].as<std::string>());
+    for (const auto& row : txn.exec_params(
+             "SELECT attempt, (extract(epoch FROM start_time) * 1000000)::bigint, duration_ms,"
+             " status_code, response_excerpt, error, error_detail, worker FROM attempts"
+             " WHERE delivery_id = $1 ORDER BY start_time, attempt",
+             id)) {
+      v1::Attempt* a = delivery.add_attempts();
+      a->set_delivery_id(id);
+      a->set_attempt(row[0].as<int>());
+      *a->mutable_start_time() = TimeUtil::MicrosecondsToTimestamp(row[1].as<int64_t>());
+      *a->mutable_duration() = TimeUtil::MillisecondsToDuration(row[2].as<int64_t>());
+      a->set_status_code(row[3].as<int>());
+      a->set_response_excerpt(row[4].as<std::string>());
+      a->set_error(static_cast<v1::AttemptError>(row[5].as<int>()));
+      a->set_error_detail(row[6].as<std::string>());
+      a->set_worker(row[7].as<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  return delivery;
+}
+
+int64_t DeliveryLog::WriteOutbox(pqxx::work& txn,
+                                 const std::vector<queue::DeliveryMessage>& messages) {
+  return txn
+      .exec_params1("INSERT INTO outbox (messages) VALUES ($1) RETURNING id",
+                    queue::EncodeOutbox(messages))[0]
+      .as<int64_t>();
+}
+
+void DeliveryLog::EnqueueNow(int64_t outbox_id,
+                             const std::vector<queue::DeliveryMessage>& messages) {
+  if (queue_ == nullptr || messages.empty()) return;
+  absl::Status status = queue_->Enqueue(messages);
+  if (status.ok()) {
+    status = db_.Transact("delete outbox row", [&](pqxx::work& txn) {
+      txn.exec_params("DELETE FROM outbox WHERE id = $1", outbox_id);
+      return absl::OkStatus();
+    });
+  }
+  // A failure leaves the row to ingest's outbox sweeper: slower, never lost.
+  if (!status.ok()) spdlog::warn("re-queue left to the outbox sweeper: {}", status.ToString());
+}
+
+absl::StatusOr<v1::Delivery> DeliveryLog::Retry(const std::string& id) {
+  std::vector<queue::DeliveryMessage> messages;
+  int64_t outbox_id = 0;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("retry delivery", [&](pqxx::work& txn) -> absl::Status {
+    pqxx::result rows = txn.exec_params(
+        "UPDATE deliveries SET status = 3, next_attempt_time = now(), update_time = now()"
+        " WHERE id = $1 RETURNING id, event_id, app_id, attempt_count",
+        id);
+    if (rows.empty()) return absl::NotFoundError("delivery " + id + " not found");
+    messages.push_back({rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
+                        rows[0][2].as<std::string>(), rows[0][3].as<int>() + 1});
+    outbox_id = WriteOutbox(txn, messages);
+    return absl::OkStatus();
+  }));
+  EnqueueNow(outbox_id, messages);
+  return Get(id);
+}
+
+absl::StatusOr<int> DeliveryLog::Recover(const std::string& app_id, absl::Time since,
+                                         absl::Time until, bool dry_run) {
+  int count = 0;
+  std::vector<queue::DeliveryMessage> messages;
+  int64_t outbox_id = 0;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("recover deliveries", [&](pqxx::work& txn) {
+    // FAILED ones, and those held (never due) while the app was disabled.
+    const std::string where =
+        "app_id = " + txn.quote(app_id) + " AND id >= " + txn.quote(IdLowerBoundAt("dlv", since)) +
+        " AND id < " + txn.quote(IdLowerBoundAt("dlv", until)) +
+        " AND (status = 4 OR (status IN (1, 3) AND next_attempt_time = 'infinity'))";
+    if (dry_run) {
+      count = txn.exec1("SELECT count(*) FROM deliveries WHERE " + where)[0].as<int>();
+      return absl::OkStatus();
+    }
+    pqxx::result rows = txn.exec(
+        "UPDATE deliveries SET status = 3, next_attempt_time = now(), update_time = now()"
+        " WHERE " +
+        where + " RETURNING id, event_id, app_id, attempt_count");
+    for (const auto& row : rows) {
+      messages.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                          row[2].as<std::string>(), row[3].as<int>() + 1});
+    }
+    count = static_cast<int>(messages.size());
+    if (!messages.empty()) outbox_id = WriteOutbox(txn, messages);
+    return absl::OkStatus();
+  }));
+  EnqueueNow(outbox_id, messages);
+  return count;
+}
+
+}  // namespace hookd::subscription

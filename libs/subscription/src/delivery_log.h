@@ -1,0 +1,60 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "hookd/db/pg_pool.h"
+#include "hookd/queue/delivery_queue.h"
+#include "hookd/v1/delivery.pb.h"
+
+namespace hookd::subscription {
+
+struct DeliveryFilter {
+  std::string tenant;  // "" for any (admin only)
+  std::string app_id;
+  std::string event_type;
+  v1::DeliveryStatus status = v1::DELIVERY_STATUS_UNSPECIFIED;
+  std::optional<absl::Time> since;
+  std::optional<absl::Time> until;
+};
+
+// The delivery log in Postgres. Reads page newest first by id (a ULID), so a page token is the
+// last id seen and new deliveries never shift a page.
+class DeliveryLog {
+ public:
+  // `queue` may be null: re-queued deliveries then wait in the outbox for ingest's sweeper.
+  DeliveryLog(db::PgPool& db, queue::DeliveryQueue* queue) : db_(db), queue_(queue) {}
+
+  struct Page {
+    std::vector<v1::Delivery> deliveries;
+    std::string last_id;  // when another page may follow
+  };
+  absl::StatusOr<Page> List(const DeliveryFilter& filter, int page_size,
+                            const std::string& before_id);
+
+  // The delivery with payload and attempts. NOT_FOUND when absent.
+  absl::StatusOr<v1::Delivery> Get(const std::string& id);
+
+  // Marks the delivery due now (RETRYING) and queues it. NOT_FOUND when absent.
+  absl::StatusOr<v1::Delivery> Retry(const std::string& id);
+
+  // Re-queues the app's FAILED deliveries created in [since, until) and those held while it was
+  // disabled; with `dry_run`, only counts them.
+  absl::StatusOr<int> Recover(const std::string& app_id, absl::Time since, absl::Time until,
+                              bool dry_run);
+
+ private:
+  // Writes an outbox row for `messages` in `txn`; returns its id.
+  int64_t WriteOutbox(pqxx::work& txn, const std::vector<queue::DeliveryMessage>& messages);
+  // Enqueues right away when a queue is configured and removes the outbox row; on failure the
+  // row stays for the sweeper.
+  void EnqueueNow(int64_t outbox_id, const std::vector<queue::DeliveryMessage>& messages);
+
+  db::PgPool& db_;
+  queue::DeliveryQueue* queue_;
+};
+
+}  // namespace hookd::subscription

@@ -1,0 +1,135 @@
+#include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
+#include "hookd/apps/validation.h"
+#include "hookd/common/grpc_util.h"
+#include "hookd/common/status.h"
+#include "page_token.h"
+#include "services.h"
+
+namespace hookd::subscription {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+absl::StatusOr<std::optional<absl::Time>> OptionalTime(const google::protobuf::Timestamp& t,
+                                                       bool present, const char* field) {
+  if (!present) return std::optional<absl::Time>();
+  // RFC 3339's range, as google.protobuf.Timestamp documents it.
+  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
+    return InvalidField(field, "not a valid timestamp");
+  }
+  return std::optional<absl::Time>(absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t)));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Delivery> DeliveryServiceImpl::GetAccessible(const auth::Principal& principal,
+                                                                const std::string& id) {
+  if (id.empty()) return InvalidField("id", "required");
+  HOOKD_ASSIGN_OR_RETURN(v1::Delivery delivery, ctx_.deliveries.Get(id));
+  if (!principal.CanAccess(delivery.tenant())) {
+    return absl::NotFoundError("delivery " + id + " not found");
+  }
+  return delivery;
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
+    grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request,
+    v1::ListDeliveriesResponse* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    DeliveryFilter filter;
+    filter.tenant = request->tenant();
+    if (filter.tenant.empty() && !p.admin) filter.tenant = p.tenant;
+    if (!filter.tenant.empty()) {
+      HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(filter.tenant, "tenant"));
+      HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, filter.tenant));
+    }
+    filter.app_id = request->app_id();
+    filter.event_type = request->event_type();
+    if (!v1::DeliveryStatus_IsValid(request->status())) {
+      return InvalidField("status", "unknown status");
+    }
+    filter.status = request->status();
+    HOOKD_ASSIGN_OR_RETURN(filter.since,
+                           OptionalTime(request->since(), request->has_since(), "since"));
+    HOOKD_ASSIGN_OR_RETURN(filter.until,
+                           OptionalTime(request->until(), request->has_until(), "until"));
+    if (filter.since && filter.until && *filter.until <= *filter.since) {
+      return InvalidField("until", "must be after since");
+    }
+    HOOKD_ASSIGN_OR_RETURN(int page_size,
+                           ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
+    // The token is bound to every filter, so a page of one query is never read as another's.
+    std::string filters = filter.tenant + "|" + filter.app_id + "|" + filter.event_type + "|" +
+                          std::to_string(filter.status) + "|" +
+                          (filter.since ? absl::FormatTime(*filter.since) : "") + "|" +
+                          (filter.until ? absl::FormatTime(*filter.until) : "");
+    HOOKD_ASSIGN_OR_RETURN(std::string before, DecodePageToken(request->page_token(), filters));
+    HOOKD_ASSIGN_OR_RETURN(DeliveryLog::Page page, ctx_.deliveries.List(filter, page_size, before));
+    for (auto& d : page.deliveries) *response->add_deliveries() = std::move(d);
+    if (!page.last_id.empty()) {
+      response->set_next_page_token(EncodePageToken(filters, page.last_id));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::GetDelivery(grpc::CallbackServerContext* context,
+                                                           const v1::GetDeliveryRequest* request,
+                                                           v1::Delivery* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    HOOKD_ASSIGN_OR_RETURN(*response, GetAccessible(p, request->id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::RetryDelivery(
+    grpc::CallbackServerContext* context, const v1::RetryDeliveryRequest* request,
+    v1::Delivery* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    HOOKD_RETURN_IF_ERROR(GetAccessible(p, request->id()).status());
+    HOOKD_ASSIGN_OR_RETURN(*response, ctx_.deliveries.Retry(request->id()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
+    grpc::CallbackServerContext* context, const v1::RecoverFailedRequest* request,
+    v1::RecoverFailedResponse* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    if (request->app_id().empty()) return InvalidField("app_id", "required");
+    if (!request->has_since()) return InvalidField("since", "required");
+    HOOKD_ASSIGN_OR_RETURN(auto since, OptionalTime(request->since(), true, "since"));
+    HOOKD_ASSIGN_OR_RETURN(auto until,
+                           OptionalTime(request->until(), request->has_until(), "until"));
+    absl::Time end = until ? *until : absl::Now();
+    if (end <= *since) return InvalidField("until", "must be after since");
+    HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->app_id()));
+    if (!p.CanAccess(app.tenant())) {
+      return absl::NotFoundError("app " + request->app_id() + " not found");
+    }
+    if (!app.active() && !request->dry_run()) {
+      return absl::FailedPreconditionError("app " + app.id() +
+                                           " is disabled: EnableApp first, or the recovered "
+                                           "deliveries would be held again");
+    }
+    HOOKD_ASSIGN_OR_RETURN(int count,
+                           ctx_.deliveries.Recover(app.id(), *since, end, request->dry_run()));
+    response->set_count(count);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace hookd::subscription
