@@ -230,6 +230,21 @@ TEST_F(WorkerTest, RawPayloadAndCompatSignatureHeader) {
             "sha256=" + HexEncode(HmacSha256(SecretKey(app.secret()), payload)));
 }
 
+TEST_F(WorkerTest, Ed25519SignaturesVerifyWithThePublicKey) {
+  v1::App app = CreateApp("ed25519", "/ed25519",
+                          [](v1::App& a) { a.set_signature(v1::SIGNATURE_SCHEME_V1A_ED25519); });
+  ASSERT_TRUE(absl::StartsWith(app.public_key(), "whpk_"));
+  std::string event_id = Publish("ed25519", R"({"n":1})");
+  ASSERT_TRUE(receiver_->WaitFor("/ed25519", 1));
+  Receiver::Request got = receiver_->Received("/ed25519")[0];
+  EXPECT_TRUE(absl::StartsWith(got.headers["webhook-signature"], "v1a,"));
+  int64_t ts = std::stoll(got.headers["webhook-timestamp"]);
+  EXPECT_TRUE(
+      VerifyV1a(app.public_key(), event_id, ts, got.body, got.headers["webhook-signature"]));
+  EXPECT_FALSE(
+      VerifyV1a(app.public_key(), event_id, ts, got.body + " ", got.headers["webhook-signature"]));
+}
+
 TEST_F(WorkerTest, DuringARotationBothSecretsSign) {
   v1::App app = CreateApp("rotate", "/rotate");
   v1::RotateSecretRequest rotate;

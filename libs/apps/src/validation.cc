@@ -318,6 +318,10 @@ absl::Status ValidateCompatSignatureHeader(const hookd::v1::App& app) {
   const std::string& name = app.compat_signature_header();
   if (name.empty()) return absl::OkStatus();
   constexpr std::string_view kField = "app.compat_signature_header";
+  // The compat header is an HMAC of the body: it needs the shared secret of the v1 scheme.
+  if (app.signature() == hookd::v1::SIGNATURE_SCHEME_V1A_ED25519) {
+    return InvalidField(kField, "needs SIGNATURE_SCHEME_V1 (an HMAC secret); v1a apps have none");
+  }
   if (name.size() > kMaxCompatHeaderLength || !IsToken(name)) {
     return InvalidField(kField, "must be an HTTP header name (RFC 7230 token) of 1..64 characters");
   }
@@ -445,7 +449,8 @@ absl::Status ValidateApp(const hookd::v1::App& app, const ValidationOptions& opt
                         absl::StrCat("must be between 1 and ", kMaxDisableAfterFailures));
   }
   if (!hookd::v1::SignatureScheme_IsValid(app.signature())) {
-    return InvalidField("app.signature", "must be SIGNATURE_SCHEME_V1");
+    return InvalidField("app.signature",
+                        "must be SIGNATURE_SCHEME_V1 or SIGNATURE_SCHEME_V1A_ED25519");
   }
   if (!hookd::v1::PayloadFormat_IsValid(app.payload_format())) {
     return InvalidField("app.payload_format",

@@ -1,6 +1,7 @@
 #include "hookd/delivery/request.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -91,39 +92,53 @@ std::string Body(const v1::App& app, const EventData& event) {
 
 absl::StatusOr<http::HttpRequest> BuildRequest(const v1::App& app, const EventData& event,
                                                absl::Time now) {
-  // Keys still signing at `now`, in the app's order (the current key comes first). An expired
-  // key is dropped even before the app cache catches up, so a rotation's grace period ends on
-  // time.
-  std::vector<std::string> keys;
-  for (int i = 0; i < app.signing_keys_size(); ++i) {
-    const v1::SigningKey& key = app.signing_keys(i);
-    if (key.secret().empty()) continue;
-    if (key.has_expire_time() && FromProto(key.expire_time()) <= now) continue;
-    absl::StatusOr<std::string> bytes = DecodeSigningSecret(key.secret());
-    if (!bytes.ok()) {
-      // The decoder's message is not passed on: nothing about a secret belongs in a log line.
-      return absl::InvalidArgumentError(
-          absl::StrCat("app ", app.id(), ": signing key ", key.id(), " has a malformed secret"));
-    }
-    keys.push_back(*std::move(bytes));
-  }
-  if (keys.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("app ", app.id(), ": no valid signing key with a secret"));
-  }
-
   http::HttpRequest request;
   request.url = app.url();
   request.body = Body(app, event);
   request.timeout = app.has_timeout() && FromProto(app.timeout()) > absl::ZeroDuration()
                         ? FromProto(app.timeout())
                         : kDefaultTimeout;
-
   const int64_t timestamp = absl::ToUnixSeconds(now);
+
+  // One entry per key still signing at `now`, in the app's order (the current key comes first),
+  // each in the scheme its secret's prefix names: during a change of scheme the old and the new
+  // key sign side by side. An expired key is dropped even before the app cache catches up, so a
+  // grace period ends on time. Error messages never pass on a decoder's message: nothing about
+  // a secret belongs in a log line.
   std::string signature;
-  for (const std::string& key : keys) {
+  std::optional<std::string> hmac_key;  // the first whsec_ key's bytes, for the compat header
+  for (int i = 0; i < app.signing_keys_size(); ++i) {
+    const v1::SigningKey& key = app.signing_keys(i);
+    const std::string_view secret = key.secret();
+    if (secret.empty()) continue;
+    if (key.has_expire_time() && FromProto(key.expire_time()) <= now) continue;
+    std::string entry;
+    if (secret.starts_with(kSigningSecretPrefix)) {
+      absl::StatusOr<std::string> bytes = DecodeSigningSecret(secret);
+      if (!bytes.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("app ", app.id(), ": signing key ", key.id(), " has a malformed secret"));
+      }
+      entry = SignV1(*bytes, event.id, timestamp, request.body);
+      if (!hmac_key.has_value()) hmac_key = *std::move(bytes);
+    } else if (secret.starts_with(kEd25519SecretPrefix)) {
+      absl::StatusOr<std::string> signed_entry = SignV1a(secret, event.id, timestamp, request.body);
+      if (!signed_entry.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("app ", app.id(), ": signing key ", key.id(), " has a malformed secret"));
+      }
+      entry = *std::move(signed_entry);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("app ", app.id(), ": signing key ", key.id(),
+                                                     " has a secret of no known kind (want whsec_ "
+                                                     "or whsk_)"));
+    }
     if (!signature.empty()) signature += ' ';
-    signature += SignV1(key, event.id, timestamp, request.body);
+    signature += entry;
+  }
+  if (signature.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("app ", app.id(), ": no valid signing key with a secret"));
   }
 
   auto& headers = request.headers;
@@ -131,11 +146,13 @@ absl::StatusOr<http::HttpRequest> BuildRequest(const v1::App& app, const EventDa
   headers.emplace_back("webhook-id", event.id);
   headers.emplace_back("webhook-timestamp", absl::StrCat(timestamp));
   headers.emplace_back("webhook-signature", std::move(signature));
-  if (!app.compat_signature_header().empty()) {
-    // GitHub-style receivers sign the body alone and know only one secret: the current one.
-    headers.emplace_back(
-        app.compat_signature_header(),
-        absl::StrCat("sha256=", HexEncode(HmacSha256(keys.front(), request.body))));
+  // GitHub-style receivers sign the body alone and know only one secret: the current HMAC one,
+  // so only a whsec_ key can make this header. Validation refuses a compat header on an app
+  // without one, so an app here with none (stored before that rule, say) gets no compat header
+  // rather than a refused delivery: its webhook-signature still authenticates the request.
+  if (!app.compat_signature_header().empty() && hmac_key.has_value()) {
+    headers.emplace_back(app.compat_signature_header(),
+                         absl::StrCat("sha256=", HexEncode(HmacSha256(*hmac_key, request.body))));
   }
   if (!event.traceparent.empty()) headers.emplace_back("traceparent", event.traceparent);
   // A protobuf map iterates in no fixed order; sorting keeps requests reproducible.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -292,6 +293,66 @@ TEST(BuildRequestTest, CompatHeaderSkipsAnExpiredFirstKey) {
             "sha256=" + HexEncode(HmacSha256(kAsciiKey, request->body)));
 }
 
+TEST(BuildRequestTest, SignsAnEd25519KeyWithV1a) {
+  const std::string secret = NewEd25519SigningSecret();
+  absl::StatusOr<std::string> public_key = Ed25519PublicKey(secret);
+  ASSERT_TRUE(public_key.ok()) << public_key.status();
+
+  absl::StatusOr<http::HttpRequest> request = BuildRequest(NewApp(secret), NewEvent(), kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  const std::string header = HeaderValue(*request, "webhook-signature");
+  const std::vector<std::string> entries = absl::StrSplit(header, ' ');
+  ASSERT_EQ(entries.size(), 1u) << header;
+  EXPECT_TRUE(absl::StartsWith(header, "v1a,")) << header;
+  EXPECT_TRUE(VerifyV1a(*public_key, "evt_1", absl::ToUnixSeconds(kNow), request->body, header));
+  EXPECT_FALSE(
+      VerifyV1a(*public_key, "evt_1", absl::ToUnixSeconds(kNow) + 1, request->body, header));
+}
+
+TEST(BuildRequestTest, SignsWithBothSchemesDuringASchemeChange) {
+  const std::string secret = NewEd25519SigningSecret();
+  absl::StatusOr<std::string> public_key = Ed25519PublicKey(secret);
+  ASSERT_TRUE(public_key.ok()) << public_key.status();
+  v1::App app = NewApp(secret);
+  v1::SigningKey* old_key = app.add_signing_keys();
+  old_key->set_id("key_old_hmac");
+  old_key->set_secret(kAsciiSecret);
+  *old_key->mutable_expire_time() = ToProto(kNow + absl::Hours(1));
+
+  absl::StatusOr<http::HttpRequest> request = BuildRequest(app, NewEvent(), kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  const std::string header = HeaderValue(*request, "webhook-signature");
+  const std::vector<std::string> entries = absl::StrSplit(header, ' ');
+  ASSERT_EQ(entries.size(), 2u) << header;
+  const int64_t ts = absl::ToUnixSeconds(kNow);
+  EXPECT_TRUE(absl::StartsWith(entries[0], "v1a,")) << header;
+  EXPECT_EQ(entries[1], SignV1(kAsciiKey, "evt_1", ts, request->body));
+  EXPECT_TRUE(VerifyV1a(*public_key, "evt_1", ts, request->body, header));
+  EXPECT_TRUE(VerifyV1(kAsciiKey, "evt_1", ts, request->body, header));
+
+  // Once the HMAC key expires, only the v1a entry is left.
+  request = BuildRequest(app, NewEvent(), kNow + absl::Hours(1));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_THAT(HeaderValue(*request, "webhook-signature"), Not(HasSubstr(" ")));
+  EXPECT_TRUE(VerifyV1a(*public_key, "evt_1", ts + 3600, request->body,
+                        HeaderValue(*request, "webhook-signature")));
+}
+
+TEST(BuildRequestTest, CompatHeaderUsesTheFirstHmacKeyOrIsLeftOut) {
+  v1::App app = NewApp(NewEd25519SigningSecret());
+  app.set_compat_signature_header("X-Hub-Signature-256");
+  absl::StatusOr<http::HttpRequest> request = BuildRequest(app, NewEvent(), kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(HeaderValue(*request, "X-Hub-Signature-256"), "<absent>");
+
+  app.add_signing_keys()->set_secret(kAsciiSecret);
+  app.add_signing_keys()->set_secret(kOtherSecret);
+  request = BuildRequest(app, NewEvent(), kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(HeaderValue(*request, "X-Hub-Signature-256"),
+            "sha256=" + HexEncode(HmacSha256(kAsciiKey, request->body)));
+}
+
 TEST(BuildRequestTest, TimeoutDefaultsToTenSeconds) {
   v1::App app = NewApp();
   absl::StatusOr<http::HttpRequest> request = BuildRequest(app, NewEvent(), kNow);
@@ -322,7 +383,10 @@ TEST(BuildRequestTest, RefusesAnAppWithoutAValidKey) {
 
 TEST(BuildRequestTest, RefusesAMalformedSecretWithoutEchoingIt) {
   for (const std::string secret :
-       {"whsec_not*base64", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2hvcnQ="}) {
+       {"whsec_not*base64", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2hvcnQ=", "whsk_not*base64",
+        "whsk_c2hvcnQ=", "whsk_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYx",
+        "whpk_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
     SCOPED_TRACE(secret);
     v1::App app = NewApp();
     app.add_signing_keys()->set_secret(secret);

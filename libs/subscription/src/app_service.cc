@@ -85,20 +85,45 @@ absl::Status CheckAccess(const auth::Principal& principal, const v1::App& app) {
   return absl::NotFoundError("app " + app.id() + " not found");
 }
 
-v1::SigningKey NewSigningKey(absl::Time now) {
+// A key of the kind `scheme` signs with: an HMAC secret for v1, an Ed25519 key for v1a.
+v1::SigningKey NewSigningKey(absl::Time now, v1::SignatureScheme scheme) {
   v1::SigningKey key;
   key.set_id(NewId("key"));
-  key.set_secret(NewSigningSecret());
+  key.set_secret(scheme == v1::SIGNATURE_SCHEME_V1A_ED25519 ? NewEd25519SigningSecret()
+                                                            : NewSigningSecret());
   *key.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   return key;
 }
 
-// The answer to CreateApp and RotateSecret: redacted, but with the new current secret.
+// The answer to CreateApp, RotateSecret and a scheme change: redacted, but with the new current
+// secret when it is an HMAC secret the receiver must hold. An Ed25519 secret key never leaves
+// hookd: receivers verify with the public key, which RedactApp fills in.
 void AnswerWithSecret(const v1::App& stored, v1::App* response) {
   *response = stored;
   std::string secret = stored.signing_keys().empty() ? "" : stored.signing_keys(0).secret();
   RedactApp(*response);
-  response->set_secret(secret);
+  if (secret.rfind("whsec_", 0) == 0) response->set_secret(secret);
+}
+
+// Makes a new current key of the app's scheme; the keys before it keep signing for `grace`.
+void RotateKeys(v1::App& app, absl::Duration grace) {
+  absl::Time now = absl::Now();
+  auto expire = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now + grace));
+  google::protobuf::RepeatedPtrField<v1::SigningKey> keys;
+  *keys.Add() = NewSigningKey(now, app.signature());
+  for (v1::SigningKey& key : *app.mutable_signing_keys()) {
+    if (keys.size() == kMaxSigningKeys || grace == absl::ZeroDuration()) break;
+    if (!key.has_expire_time()) *key.mutable_expire_time() = expire;
+    *keys.Add() = std::move(key);
+  }
+  *app.mutable_signing_keys() = std::move(keys);
+}
+
+// Whether the app's current key signs with its scheme (a scheme change needs a new key).
+bool KeyMatchesScheme(const v1::App& app) {
+  if (app.signing_keys().empty()) return false;
+  bool ed25519 = app.signing_keys(0).secret().rfind("whsk_", 0) == 0;
+  return ed25519 == (app.signature() == v1::SIGNATURE_SCHEME_V1A_ED25519);
 }
 
 }  // namespace
@@ -126,7 +151,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext*
     apps::ApplyDefaults(app);
     HOOKD_RETURN_IF_ERROR(apps::ValidateApp(app, ctx_.validation));
     app.set_id(NewId("app"));
-    *app.add_signing_keys() = NewSigningKey(absl::Now());
+    *app.add_signing_keys() = NewSigningKey(absl::Now(), app.signature());
     HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Create(app));
     ctx_.watch_hub.Notify();
     AnswerWithSecret(stored, response);
@@ -178,29 +203,28 @@ grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* 
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* context,
-                                                 const std::string& id,
-                                                 std::function<absl::Status(v1::App&)> mutate,
-                                                 v1::App* response, bool answer_with_secret) {
+                                                 const std::string& id, MutateFn mutate,
+                                                 v1::App* response) {
   auto principal = ctx_.auth.Authenticate(*context);
   if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool,
-                      [this, p = *principal, id, mutate = std::move(mutate), response,
-                       answer_with_secret]() -> absl::Status {
-                        HOOKD_RETURN_IF_ERROR(RequireId(id));
-                        HOOKD_ASSIGN_OR_RETURN(v1::App stored,
-                                               ctx_.apps.Update(id, [&](v1::App& app) {
-                                                 HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
-                                                 return mutate(app);
-                                               }));
-                        ctx_.watch_hub.Notify();
-                        if (answer_with_secret) {
-                          AnswerWithSecret(stored, response);
-                        } else {
-                          RedactApp(stored);
-                          *response = std::move(stored);
-                        }
-                        return absl::OkStatus();
-                      });
+  return FinishOnPool(
+      context, ctx_.pool,
+      [this, p = *principal, id, mutate = std::move(mutate), response]() -> absl::Status {
+        HOOKD_RETURN_IF_ERROR(RequireId(id));
+        bool answer_with_secret = false;
+        HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Update(id, [&](v1::App& app) {
+          HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+          return mutate(app, answer_with_secret);
+        }));
+        ctx_.watch_hub.Notify();
+        if (answer_with_secret) {
+          AnswerWithSecret(stored, response);
+        } else {
+          RedactApp(stored);
+          *response = std::move(stored);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext* context,
@@ -214,13 +238,20 @@ grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext*
   }
   return Mutate(
       context, request->app().id(),
-      [this, request](v1::App& app) {
+      [this, request](v1::App& app, bool& with_secret) {
         FieldMaskUtil::MergeOptions options;
         options.set_replace_message_fields(true);
         options.set_replace_repeated_fields(true);
         FieldMaskUtil::MergeMessageTo(request->app(), request->update_mask(), options, &app);
         apps::ApplyDefaults(app);
-        return apps::ValidateApp(app, ctx_.validation);
+        HOOKD_RETURN_IF_ERROR(apps::ValidateApp(app, ctx_.validation));
+        if (!KeyMatchesScheme(app)) {
+          // A new scheme needs a key of its kind; the old key signs alongside it for the
+          // default grace period so receivers can switch without a failed delivery.
+          RotateKeys(app, ctx_.default_grace_period);
+          with_secret = true;
+        }
+        return absl::OkStatus();
       },
       response);
 }
@@ -245,7 +276,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext*
                                                     v1::App* response) {
   return Mutate(
       context, request->id(),
-      [](v1::App& app) {
+      [](v1::App& app, bool&) {
         app.set_active(true);
         app.clear_disabled_reason();
         app.set_failure_streak(0);
@@ -259,7 +290,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext
                                                      v1::App* response) {
   return Mutate(
       context, request->id(),
-      [request](v1::App& app) {
+      [request](v1::App& app, bool&) {
         if (request->reason().size() > kMaxReasonLength) {
           return InvalidField("reason", "at most 500 characters");
         }
@@ -287,20 +318,12 @@ grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerConte
   }
   return Mutate(
       context, request->id(),
-      [grace](v1::App& app) {
-        absl::Time now = absl::Now();
-        auto expire = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now + grace));
-        google::protobuf::RepeatedPtrField<v1::SigningKey> keys;
-        *keys.Add() = NewSigningKey(now);
-        for (v1::SigningKey& key : *app.mutable_signing_keys()) {
-          if (keys.size() == kMaxSigningKeys || grace == absl::ZeroDuration()) break;
-          if (!key.has_expire_time()) *key.mutable_expire_time() = expire;
-          *keys.Add() = std::move(key);
-        }
-        *app.mutable_signing_keys() = std::move(keys);
+      [grace](v1::App& app, bool& with_secret) {
+        RotateKeys(app, grace);
+        with_secret = true;
         return absl::OkStatus();
       },
-      response, /*answer_with_secret=*/true);
+      response);
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(grpc::CallbackServerContext* context,

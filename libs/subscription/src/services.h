@@ -59,11 +59,12 @@ class AppServiceImpl final : public v1::AppService::CallbackService {
       grpc::CallbackServerContext* context, const v1::WatchAppsRequest* request) override;
 
  private:
+  // Changes an app; sets its bool to answer with the new current secret (a new key).
+  using MutateFn = std::function<absl::Status(v1::App&, bool&)>;
   // Runs `mutate` on the app `id` of a tenant the caller may access and answers it redacted,
-  // or with the new current secret when `answer_with_secret`.
+  // or with the new current secret when `mutate` asked for it.
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, const std::string& id,
-                                   std::function<absl::Status(v1::App&)> mutate, v1::App* response,
-                                   bool answer_with_secret = false);
+                                   MutateFn mutate, v1::App* response);
 
   ServiceContext& ctx_;
 };

@@ -457,6 +457,41 @@ TEST_F(SubscriptionTest, StoredRowHoldsNoPlaintextSecretOrPassword) {
   EXPECT_TRUE(absl::StrContains(row, "hookd"));  // the username is not a secret
 }
 
+TEST_F(SubscriptionTest, Ed25519AppsShowAPublicKeyAndNeverTheirSecretKey) {
+  v1::App in = NewApp();
+  in.set_signature(v1::SIGNATURE_SCHEME_V1A_ED25519);
+  v1::App created = MustCreate(in);
+  EXPECT_EQ(created.secret(), "");  // receivers verify with the public key
+  EXPECT_TRUE(absl::StartsWith(created.public_key(), "whpk_"));
+  ASSERT_EQ(created.signing_keys_size(), 1);
+  EXPECT_EQ(created.signing_keys(0).public_key(), created.public_key());
+  v1::App got;
+  ASSERT_TRUE(Get(created.id(), &got).ok());
+  EXPECT_EQ(got.public_key(), created.public_key());
+  EXPECT_EQ(got.signing_keys(0).secret(), "");
+
+  // Switching to v1 adds an HMAC key (its secret is answered once); the Ed25519 key keeps
+  // signing for the grace period.
+  v1::App change;
+  change.set_id(created.id());
+  change.set_signature(v1::SIGNATURE_SCHEME_V1);
+  v1::App updated;
+  ASSERT_TRUE(Update(change, {"signature"}, &updated).ok());
+  EXPECT_TRUE(absl::StartsWith(updated.secret(), "whsec_"));
+  ASSERT_EQ(updated.signing_keys_size(), 2);
+  EXPECT_TRUE(updated.signing_keys(1).has_expire_time());
+  EXPECT_EQ(updated.signing_keys(1).public_key(), created.public_key());
+
+  // The compat header is an HMAC: a v1a app cannot have one.
+  v1::App compat = NewApp();
+  compat.set_signature(v1::SIGNATURE_SCHEME_V1A_ED25519);
+  compat.set_compat_signature_header("X-Hub-Signature-256");
+  v1::App out;
+  grpc::Status status = Create(compat, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Field(status), "app.compat_signature_header");
+}
+
 TEST_F(SubscriptionTest, EnableAndDisable) {
   v1::App created = MustCreate(NewApp());
   v1::DisableAppRequest disable;

@@ -27,10 +27,12 @@ std::string Body(const v1::App& app, const EventData& event);
 
 // The whole request for one attempt at `now` (the app must come with its secrets, as workers
 // receive it): body; content-type application/json; webhook-id; webhook-timestamp (unix seconds
-// of `now`); webhook-signature with one `v1,<sig>` per valid signing key, current key first,
-// space-separated; the compat `sha256=<hex>` header when the app names one; traceparent when
-// the publisher sent one; the app's custom headers; basic auth; the app's timeout.
-// INVALID_ARGUMENT when the app has no valid signing key or a malformed secret.
+// of `now`); webhook-signature with one entry per valid signing key, current key first,
+// space-separated: `v1,<sig>` for a whsec_ secret, `v1a,<sig>` for a whsk_ one; the compat
+// `sha256=<hex>` header, keyed by the first valid whsec_ key, when the app names one and has such
+// a key; traceparent when the publisher sent one; the app's custom headers; basic auth; the
+// app's timeout. INVALID_ARGUMENT when the app has no valid signing key, a malformed secret, or
+// a secret with neither prefix.
 absl::StatusOr<http::HttpRequest> BuildRequest(const v1::App& app, const EventData& event,
                                                absl::Time now);
 
