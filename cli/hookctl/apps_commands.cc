@@ -35,6 +35,9 @@ struct AppFlags {
   std::string retry_exponential;
   int rate_limit = 0;
   int disable_after = 0;
+  std::string signature;
+  std::string payload_format;
+  std::string compat_signature_header;
   // Update only: empty a field that repeating flags can only add to.
   bool no_basic_auth = false;
   bool no_channels = false;
@@ -80,6 +83,17 @@ void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
                "Disable the app after N consecutive failed deliveries (default 10).",
                &values.disable_after);
   flags.AddString("description", "D", "Free text for operators.", &values.description);
+  flags.AddString("signature", "v1|v1a",
+                  "Signature scheme: v1 (HMAC, default) or v1a (Ed25519; receivers verify with "
+                  "the app's public key).",
+                  &values.signature);
+  flags.AddString("payload-format", "envelope|raw",
+                  "Body: the Standard Webhooks envelope (default) or the raw payload.",
+                  &values.payload_format);
+  flags.AddString("compat-signature-header", "NAME",
+                  "Also send NAME: sha256=<hex HMAC of the body>, for receivers written against "
+                  "other vendors (v1 only).",
+                  &values.compat_signature_header);
 }
 
 absl::StatusOr<absl::Duration> ParseDurationValue(const std::string& flag,
@@ -196,6 +210,30 @@ absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
     app.set_rate_limit_per_second(values.rate_limit);
     paths.push_back("rate_limit_per_second");
   }
+  if (flags.IsSet("signature")) {
+    if (values.signature == "v1") {
+      app.set_signature(v1::SIGNATURE_SCHEME_V1);
+    } else if (values.signature == "v1a") {
+      app.set_signature(v1::SIGNATURE_SCHEME_V1A_ED25519);
+    } else {
+      return absl::InvalidArgumentError("--signature: expected v1 or v1a");
+    }
+    paths.push_back("signature");
+  }
+  if (flags.IsSet("payload-format")) {
+    if (values.payload_format == "envelope") {
+      app.set_payload_format(v1::PAYLOAD_FORMAT_ENVELOPE);
+    } else if (values.payload_format == "raw") {
+      app.set_payload_format(v1::PAYLOAD_FORMAT_RAW);
+    } else {
+      return absl::InvalidArgumentError("--payload-format: expected envelope or raw");
+    }
+    paths.push_back("payload_format");
+  }
+  if (flags.IsSet("compat-signature-header")) {
+    app.set_compat_signature_header(values.compat_signature_header);
+    paths.push_back("compat_signature_header");
+  }
   if (flags.IsSet("disable-after")) {
     app.set_disable_after_failures(values.disable_after);
     paths.push_back("disable_after_failures");
@@ -279,11 +317,16 @@ void PrintApp(std::ostream& out, const App& app) {
       {"disable_after_failures", absl::StrCat(app.disable_after_failures())},
       {"failure_streak", absl::StrCat(app.failure_streak())},
       {"signature", v1::SignatureScheme_Name(app.signature())},
+      {"payload_format", v1::PayloadFormat_Name(app.payload_format())},
       {"signing_keys", FormatSigningKeys(app)},
       {"version", absl::StrCat(app.version())},
       {"create_time", FormatTimestamp(app.create_time())},
       {"update_time", FormatTimestamp(app.update_time())},
   };
+  if (!app.compat_signature_header().empty()) {
+    fields.emplace_back("compat_signature_header", app.compat_signature_header());
+  }
+  if (!app.public_key().empty()) fields.emplace_back("public_key", app.public_key());
   if (!app.secret().empty()) fields.emplace_back("secret", app.secret());
   PrintFields(out, fields);
   if (!app.secret().empty()) out << "\n" << kSecretWarning << "\n";

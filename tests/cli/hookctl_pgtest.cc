@@ -367,6 +367,26 @@ TEST_F(HookctlTest, CreateShowsTheSecretOnceAndGetNever) {
   EXPECT_EQ(ParseJson(got_json)["id"], id);
 }
 
+TEST_F(HookctlTest, SignatureSchemePayloadFormatAndCompatHeader) {
+  Outcome ed25519 =
+      Admin({"apps", "create", "--tenant", "acme", "--name", "Ed", "--url", "http://127.0.0.1:9/ed",
+             "--event-type", "*", "--signature", "v1a", "--payload-format", "raw", "--skip-test"});
+  ASSERT_EQ(ed25519.exit_code, 0) << ed25519;
+  EXPECT_THAT(ed25519.out,
+              AllOf(HasSubstr("SIGNATURE_SCHEME_V1A_ED25519"), HasSubstr("public_key:"),
+                    HasSubstr("whpk_"), HasSubstr("PAYLOAD_FORMAT_RAW")));
+  EXPECT_THAT(ed25519.out, Not(HasSubstr("whsk_")));  // the secret key never leaves hookd
+  Outcome compat = Admin({"apps", "create", "--tenant", "acme", "--name", "Hub", "--url",
+                          "http://127.0.0.1:9/hub", "--event-type", "*",
+                          "--compat-signature-header", "X-Hub-Signature-256", "--skip-test"});
+  ASSERT_EQ(compat.exit_code, 0) << compat;
+  EXPECT_THAT(compat.out, HasSubstr("X-Hub-Signature-256"));
+  Outcome bad =
+      Admin({"apps", "create", "--tenant", "acme", "--name", "Bad", "--url",
+             "http://127.0.0.1:9/bad", "--event-type", "*", "--signature", "v2", "--skip-test"});
+  EXPECT_EQ(bad.exit_code, 2) << bad;
+}
+
 TEST_F(HookctlTest, CreateTakesEveryFlag) {
   std::string id = CreateApp("acme", "Full",
                              {"--channel",
