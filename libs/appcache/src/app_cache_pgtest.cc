@@ -1,10 +1,9 @@
 // AppCache against a real hookd-subscription (in process) and Postgres.
 
-#include "hookd/appcache/app_cache.h"
-
 #include "absl/strings/match.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "hookd/appcache/app_cache.h"
 #include "hookd/db/test_database.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/testing.h"
@@ -43,8 +42,8 @@ TEST(AppMatches, PatternsChannelsAndActive) {
 
 TEST(AppSet, RoutesWithinTheTenantOnly) {
   std::unordered_map<std::string, AppSet::AppPtr> apps;
-  for (auto app : {MakeApp("a", {"video.*"}), MakeApp("a", {"render.failed"}),
-                   MakeApp("b", {"*"})}) {
+  for (auto app :
+       {MakeApp("a", {"video.*"}), MakeApp("a", {"render.failed"}), MakeApp("b", {"*"})}) {
     apps[app.id()] = std::make_shared<const v1::App>(app);
   }
   AppSet set(apps);
@@ -118,22 +117,22 @@ TEST_F(AppCacheTest, SyncsThenFollowsChangesWithinASecond) {
   EXPECT_EQ(cache.Staleness(), absl::ZeroDuration());
 
   v1::App second = Create("acme", "render.failed");
-  EXPECT_TRUE(PollUntil([&] { return cache.Current()->Find(second.id()) != nullptr; },
-                        absl::Seconds(1)));
+  EXPECT_TRUE(
+      PollUntil([&] { return cache.Current()->Find(second.id()) != nullptr; }, absl::Seconds(1)));
 
   v1::DisableAppRequest disable;
   disable.set_id(first.id());
   v1::App out;
   ASSERT_TRUE(stub_->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
-  EXPECT_TRUE(PollUntil(
-      [&] { return cache.Current()->Route("acme", "video.ready", {}).empty(); }, absl::Seconds(1)));
+  EXPECT_TRUE(PollUntil([&] { return cache.Current()->Route("acme", "video.ready", {}).empty(); },
+                        absl::Seconds(1)));
 
   v1::DeleteAppRequest del;
   del.set_id(second.id());
   google::protobuf::Empty empty;
   ASSERT_TRUE(stub_->DeleteApp(ClientContext(kTestAdminToken).get(), del, &empty).ok());
-  EXPECT_TRUE(PollUntil([&] { return cache.Current()->Find(second.id()) == nullptr; },
-                        absl::Seconds(1)));
+  EXPECT_TRUE(
+      PollUntil([&] { return cache.Current()->Find(second.id()) == nullptr; }, absl::Seconds(1)));
   // Secrets were not asked for.
   EXPECT_EQ(cache.Current()->Find(first.id())->signing_keys(0).secret(), "");
 }
@@ -145,8 +144,8 @@ TEST_F(AppCacheTest, ResumesAfterTheServerRestartsWithoutMissingChanges) {
   AppCache cache(options);
   cache.Start();
   ASSERT_TRUE(cache.WaitSynced(absl::Seconds(10)));
-  EXPECT_TRUE(absl::StartsWith(cache.Current()->Find(before.id())->signing_keys(0).secret(),
-                               "whsec_"));
+  EXPECT_TRUE(
+      absl::StartsWith(cache.Current()->Find(before.id())->signing_keys(0).secret(), "whsec_"));
   int port = server_->port();
   server_.reset();  // the stream breaks; the cache keeps its last view
   EXPECT_EQ(cache.Current()->size(), 1u);

@@ -58,9 +58,9 @@ TEST(IdLowerBoundAt, SortsBeforeEveryIdOfThatMillisecondAndAfterEarlierOnes) {
 
 TEST(IsValidId, RejectsMalformed) {
   EXPECT_FALSE(IsValidId("app_", "app"));
-  EXPECT_FALSE(IsValidId("app_01JDXK8N5V3Q9G2M7T4R6W8Y0", "app"));    // 25 digits
-  EXPECT_FALSE(IsValidId("app_01JDXK8N5V3Q9G2M7T4R6W8Y0I", "app"));   // I is not Crockford
-  EXPECT_FALSE(IsValidId("app_81JDXK8N5V3Q9G2M7T4R6W8Y0Z", "app"));   // overflows 128 bits
+  EXPECT_FALSE(IsValidId("app_01JDXK8N5V3Q9G2M7T4R6W8Y0", "app"));   // 25 digits
+  EXPECT_FALSE(IsValidId("app_01JDXK8N5V3Q9G2M7T4R6W8Y0I", "app"));  // I is not Crockford
+  EXPECT_FALSE(IsValidId("app_81JDXK8N5V3Q9G2M7T4R6W8Y0Z", "app"));  // overflows 128 bits
   EXPECT_FALSE(IsValidId("appx01JDXK8N5V3Q9G2M7T4R6W8Y0Z", "app"));
   EXPECT_TRUE(IsValidId("app_01JDXK8N5V3Q9G2M7T4R6W8Y0Z", "app"));
 }
