@@ -273,6 +273,8 @@ Try next:
   $hookctl_rel apps disable APP_ID --reason maintenance
   $hookctl_rel apps rotate-secret APP_ID
   $hookctl_rel events publish --tenant acme --type video.ready --data '{"video_id":"v1"}'
+  $hookctl_rel deliveries list --tenant acme
+  $hookctl_rel deliveries show DELIVERY_ID
 
 Stop everything with scripts/down.sh (data stays in $(rel "$HOOKD_DATA_DIR")/).
 EOF
