@@ -505,6 +505,31 @@ absl::Status Enable(Invocation& inv, const std::vector<std::string>& args) {
   return Answer(inv, app);
 }
 
+absl::Status Test(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl apps test ID",
+      "Sends a signed hookd.ping to the app's endpoint now, with its auth, headers and timeout,\n"
+      "and prints whether it answered 2xx, its status code, the latency and any error.");
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
+  if (parsed.help) return absl::OkStatus();
+  v1::TestConnectionRequest request;
+  request.set_id(parsed.positional[0]);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  v1::TestConnectionResponse response;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->TestConnection(&context, request, &response)));
+  if (inv.options().json) return inv.PrintJson(response);
+  const int64_t latency_ms =
+      response.latency().seconds() * 1000 + response.latency().nanos() / 1000000;
+  PrintFields(inv.out(), {
+                             {"success", response.success() ? "true" : "false"},
+                             {"status_code", absl::StrCat(response.status_code())},
+                             {"latency", absl::StrCat(latency_ms, "ms")},
+                             {"error", response.error().empty() ? "-" : response.error()},
+                         });
+  return absl::OkStatus();
+}
+
 absl::Status Disable(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl apps disable ID [--reason R]",
@@ -558,6 +583,7 @@ GroupSpec AppsGroup() {
               {"enable", "Activate a disabled app.", Enable},
               {"disable", "Deactivate an app with a reason.", Disable},
               {"rotate-secret", "Issue a new signing secret; prints it once.", RotateSecret},
+              {"test", "Send a signed test request to the app's endpoint now.", Test},
           }};
 }
 

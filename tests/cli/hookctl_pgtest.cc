@@ -387,6 +387,23 @@ TEST_F(HookctlTest, SignatureSchemePayloadFormatAndCompatHeader) {
   EXPECT_EQ(bad.exit_code, 2) << bad;
 }
 
+TEST_F(HookctlTest, AppsTestReportsTheEndpointsAnswer) {
+  Outcome created =
+      Admin({"--json", "apps", "create", "--tenant", "acme", "--name", "Closed", "--url",
+             "http://127.0.0.1:9/closed", "--event-type", "*", "--skip-test"});
+  ASSERT_EQ(created.exit_code, 0) << created;
+  std::string id = ParseJson(created)["id"].get<std::string>();
+  Outcome tested = Admin({"apps", "test", id});
+  ASSERT_EQ(tested.exit_code, 0) << tested;  // the RPC worked; the endpoint did not
+  EXPECT_THAT(tested.out, AllOf(HasSubstr("success:"), HasSubstr("false"),
+                                HasSubstr("ATTEMPT_ERROR_CONNECTION")));
+  // Without --skip-test, CreateApp refuses the unreachable endpoint.
+  Outcome refused = Admin({"apps", "create", "--tenant", "acme", "--name", "Closed 2", "--url",
+                           "http://127.0.0.1:9/closed", "--event-type", "*"});
+  EXPECT_EQ(refused.exit_code, 1) << refused;
+  EXPECT_THAT(refused.err, AllOf(HasSubstr("FAILED_PRECONDITION"), HasSubstr("unreachable host")));
+}
+
 TEST_F(HookctlTest, CreateTakesEveryFlag) {
   std::string id = CreateApp("acme", "Full",
                              {"--channel",

@@ -10,12 +10,12 @@
 #include "gtest/gtest.h"
 #include "hookd/db/test_database.h"
 #include "hookd/queue/test_redis.h"
+#include "hookd/testing/receiver.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
-#include "receiver.h"
 
 namespace hookd::e2e {
 namespace {
@@ -23,6 +23,7 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using testing::ClientContext;
 using testing::PollUntil;
+using testing::Receiver;
 
 class DeliveryLogTest : public ::testing::Test {
  protected:

@@ -15,19 +15,20 @@
 #include "hookd/crypto/signing.h"
 #include "hookd/db/test_database.h"
 #include "hookd/queue/test_redis.h"
+#include "hookd/testing/receiver.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 #include "pqxx/pqxx"
-#include "receiver.h"
 
 namespace hookd::e2e {
 namespace {
 
 using testing::ClientContext;
 using testing::PollUntil;
+using testing::Receiver;
 
 // One cluster for the suite; each test uses a tenant and receiver paths of its own.
 class WorkerTest : public ::testing::Test {

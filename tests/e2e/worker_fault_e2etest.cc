@@ -12,18 +12,19 @@
 #include "hookd/db/test_database.h"
 #include "hookd/queue/test_redis.h"
 #include "hookd/testing/process.h"
+#include "hookd/testing/receiver.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 #include "pqxx/pqxx"
-#include "receiver.h"
 
 namespace hookd::e2e {
 namespace {
 
 using testing::ClientContext;
 using testing::PollUntil;
+using testing::Receiver;
 
 // A cluster of its own per test: these tests start, kill and restart workers and Redis.
 class WorkerFaultTest : public ::testing::Test {

@@ -1,6 +1,7 @@
 #include <set>
 
 #include "absl/time/clock.h"
+#include "connection_test.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/grpc_util.h"
@@ -128,35 +129,57 @@ bool KeyMatchesScheme(const v1::App& app) {
 
 }  // namespace
 
+absl::Status AppServiceImpl::StoreNewApp(const v1::App& app, v1::App* response) {
+  HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Create(app));
+  ctx_.watch_hub.Notify();
+  AnswerWithSecret(stored, response);
+  return absl::OkStatus();
+}
+
 grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext* context,
                                                     const v1::CreateAppRequest* request,
                                                     v1::App* response) {
   auto principal = ctx_.auth.Authenticate(*context);
   if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    if (!request->has_app()) return InvalidField("app", "required");
-    v1::App app = request->app();
-    HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(app.tenant(), "app.tenant"));
-    HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, app.tenant()));
-    // Output-only fields a client sent are ignored, as AIP-203 asks.
-    app.clear_id();
-    app.clear_secret();
-    app.clear_disabled_reason();
-    app.clear_failure_streak();
-    app.clear_create_time();
-    app.clear_update_time();
-    app.clear_signing_keys();
-    app.clear_version();
-    app.set_active(true);
-    apps::ApplyDefaults(app);
-    HOOKD_RETURN_IF_ERROR(apps::ValidateApp(app, ctx_.validation));
-    app.set_id(NewId("app"));
-    *app.add_signing_keys() = NewSigningKey(absl::Now(), app.signature());
-    HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Create(app));
-    ctx_.watch_hub.Notify();
-    AnswerWithSecret(stored, response);
-    return absl::OkStatus();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
+    auto prepared = [&]() -> absl::StatusOr<v1::App> {
+      if (!request->has_app()) return InvalidField("app", "required");
+      v1::App app = request->app();
+      HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(app.tenant(), "app.tenant"));
+      HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, app.tenant()));
+      // Output-only fields a client sent are ignored, as AIP-203 asks.
+      app.clear_id();
+      app.clear_secret();
+      app.clear_public_key();
+      app.clear_disabled_reason();
+      app.clear_failure_streak();
+      app.clear_create_time();
+      app.clear_update_time();
+      app.clear_signing_keys();
+      app.clear_version();
+      app.set_active(true);
+      apps::ApplyDefaults(app);
+      HOOKD_RETURN_IF_ERROR(apps::ValidateApp(app, ctx_.validation));
+      app.set_id(NewId("app"));
+      *app.add_signing_keys() = NewSigningKey(absl::Now(), app.signature());
+      return app;
+    }();
+    if (!prepared.ok()) return reactor->Finish(ToGrpcStatus(prepared.status()));
+    if (request->skip_connection_test()) {
+      return reactor->Finish(ToGrpcStatus(StoreNewApp(*prepared, response)));
+    }
+    // The test request runs on the sender's thread; no pool thread waits for the endpoint.
+    auto app = std::make_shared<v1::App>(std::move(*prepared));
+    SendPing(ctx_.sender, *app, [this, app, response, reactor](http::HttpResult result) {
+      absl::Status verdict = ConnectionVerdict(result);
+      if (!verdict.ok()) return reactor->Finish(ToGrpcStatus(verdict));
+      ctx_.pool.Submit([this, app, response, reactor] {
+        reactor->Finish(ToGrpcStatus(StoreNewApp(*app, response)));
+      });
+    });
   });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::GetApp(grpc::CallbackServerContext* context,
@@ -330,11 +353,22 @@ grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(grpc::CallbackServerCon
                                                          const v1::TestConnectionRequest* request,
                                                          v1::TestConnectionResponse* response) {
   auto principal = ctx_.auth.Authenticate(*context);
-  return FinishNow(context, principal.ok()
-                                ? absl::UnimplementedError(
-                                      "TestConnection arrives with the delivery worker's HTTP "
-                                      "client; CreateApp skips the test until then")
-                                : principal.status());
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
+    auto app = [&]() -> absl::StatusOr<v1::App> {
+      HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
+      HOOKD_ASSIGN_OR_RETURN(v1::App found, ctx_.apps.Get(request->id()));
+      HOOKD_RETURN_IF_ERROR(CheckAccess(p, found));
+      return found;
+    }();
+    if (!app.ok()) return reactor->Finish(ToGrpcStatus(app.status()));
+    SendPing(ctx_.sender, *app, [response, reactor](http::HttpResult result) {
+      *response = ToResponse(result);
+      reactor->Finish(grpc::Status::OK);
+    });
+  });
+  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::WatchAppsResponse>* AppServiceImpl::WatchApps(

@@ -28,6 +28,8 @@ struct Server::State {
   std::unique_ptr<queue::DeliveryQueue> queue;  // null without a redis_url
   std::unique_ptr<DeliveryLog> deliveries;
   std::unique_ptr<ThreadPool> pool;
+  // After the pool: destroying the sender aborts pending tests, whose callbacks use the pool.
+  std::unique_ptr<http::HttpSender> sender;
   std::unique_ptr<AppWatchHub> hub;
   std::unique_ptr<ServiceContext> context;
   std::unique_ptr<AppServiceImpl> app_service;
@@ -64,6 +66,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
   }
   state->deliveries = std::make_unique<DeliveryLog>(*state->db, state->queue.get());
+  http::HttpSenderOptions http;
+  http.max_in_flight = 64;
+  http.allow_http = options.validation.allow_http;
+  http.private_allowlist = options.validation.private_allowlist;
+  HOOKD_ASSIGN_OR_RETURN(state->sender, http::NewCurlSender(http));
   state->pool = std::make_unique<ThreadPool>(options.database_pool_size, "sub-rpc");
   state->hub =
       std::make_unique<AppWatchHub>(*state->apps, *state->pool, options.watch_poll_interval);
@@ -73,6 +80,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       .event_types = *state->event_types,
       .watch_hub = *state->hub,
       .deliveries = *state->deliveries,
+      .sender = *state->sender,
       .pool = *state->pool,
       .validation = options.validation,
       .default_grace_period = options.default_grace_period,

@@ -7,6 +7,7 @@
 #include "hookd/apps/validation.h"
 #include "hookd/auth/authenticator.h"
 #include "hookd/common/thread_pool.h"
+#include "hookd/http/http_sender.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -20,6 +21,8 @@ struct ServiceContext {
   apps::EventTypeStore& event_types;
   AppWatchHub& watch_hub;
   DeliveryLog& deliveries;
+  // Connection tests (TestConnection, CreateApp): the workers' HTTP code.
+  http::HttpSender& sender;
   ThreadPool& pool;
   apps::ValidationOptions validation;
   absl::Duration default_grace_period = absl::Hours(24);
@@ -65,6 +68,9 @@ class AppServiceImpl final : public v1::AppService::CallbackService {
   // or with the new current secret when `mutate` asked for it.
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, const std::string& id,
                                    MutateFn mutate, v1::App* response);
+
+  // Stores a validated new app and answers it with its secret.
+  absl::Status StoreNewApp(const v1::App& app, v1::App* response);
 
   ServiceContext& ctx_;
 };

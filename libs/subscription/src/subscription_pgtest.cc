@@ -10,8 +10,11 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hookd/apps/ip_policy.h"
+#include "hookd/crypto/signing.h"
 #include "hookd/db/test_database.h"
 #include "hookd/subscription/server.h"
+#include "hookd/testing/process.h"
+#include "hookd/testing/receiver.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -381,6 +384,7 @@ TEST_F(SubscriptionTest, DefaultsAreStrictAboutHttpAndPrivateAddresses) {
   v1::CreateAppRequest request;
   *request.mutable_app() = NewApp();
   request.mutable_app()->set_url("https://hooks.example.com/render");
+  request.set_skip_connection_test(true);  // no network here; validation is what is tested
   v1::App out;
   EXPECT_TRUE(stub->CreateApp(ClientContext(kTestAdminToken).get(), request, &out).ok());
 }
@@ -490,6 +494,89 @@ TEST_F(SubscriptionTest, Ed25519AppsShowAPublicKeyAndNeverTheirSecretKey) {
   grpc::Status status = Create(compat, &out);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Field(status), "app.compat_signature_header");
+}
+
+TEST_F(SubscriptionTest, TestConnectionAndCreateAppRefusingBadEndpoints) {
+  testing::Receiver receiver;
+  receiver.Handle("/denied", [](const testing::Receiver::Request&) {
+    testing::Receiver::Response response;
+    response.status = 401;
+    return response;
+  });
+  receiver.Handle("/hang", [](const testing::Receiver::Request&) {
+    testing::Receiver::Response response;
+    response.delay = absl::Seconds(3);
+    return response;
+  });
+  const std::string closed = "http://127.0.0.1:" + std::to_string(testing::FreePort()) + "/x";
+  auto app_at = [&](const std::string& url) {
+    v1::App app = NewApp();
+    app.set_url(url);
+    app.mutable_timeout()->set_seconds(1);
+    return app;
+  };
+  auto create = [&](const std::string& url, v1::App* out) {
+    v1::CreateAppRequest request;
+    *request.mutable_app() = app_at(url);  // the connection test runs: no skip
+    return apps_->CreateApp(ClientContext(kTestAdminToken).get(), request, out);
+  };
+
+  // A healthy endpoint: created, after a signed hookd.ping it verified.
+  v1::App ok;
+  ASSERT_TRUE(create(receiver.url("/ok"), &ok).ok());
+  ASSERT_EQ(receiver.Received("/ok").size(), 1u);
+  testing::Receiver::Request ping = receiver.Received("/ok")[0];
+  EXPECT_TRUE(absl::StrContains(ping.body, "\"type\":\"hookd.ping\""));
+  EXPECT_TRUE(VerifyV1(*DecodeSigningSecret(ok.secret()), ping.headers["webhook-id"],
+                       std::stoll(ping.headers["webhook-timestamp"]), ping.body,
+                       ping.headers["webhook-signature"]));
+
+  // Credentials rejected, a hanging endpoint and a closed port are refused, naming the reason.
+  struct Case {
+    std::string url, reason;
+  };
+  for (const Case& c : std::vector<Case>{{receiver.url("/denied"), "credentials rejected"},
+                                         {receiver.url("/hang"), "timeout"},
+                                         {closed, "unreachable host"}}) {
+    v1::App out;
+    grpc::Status status = create(c.url, &out);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << c.url;
+    EXPECT_TRUE(absl::StrContains(status.error_message(), c.reason)) << status.error_message();
+  }
+
+  // TestConnection on saved apps answers the status, latency and error.
+  auto test = [&](const std::string& url) {
+    v1::App saved = MustCreate(app_at(url));  // saved with skip_connection_test
+    v1::TestConnectionRequest request;
+    request.set_id(saved.id());
+    v1::TestConnectionResponse response;
+    grpc::Status status =
+        apps_->TestConnection(ClientContext(kTestAdminToken).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  };
+  v1::TestConnectionResponse healthy = test(receiver.url("/ok"));
+  EXPECT_TRUE(healthy.success());
+  EXPECT_EQ(healthy.status_code(), 200);
+  EXPECT_EQ(healthy.error(), "");
+  v1::TestConnectionResponse denied = test(receiver.url("/denied"));
+  EXPECT_FALSE(denied.success());
+  EXPECT_EQ(denied.status_code(), 401);
+  v1::TestConnectionResponse hanging = test(receiver.url("/hang"));
+  EXPECT_FALSE(hanging.success());
+  EXPECT_EQ(hanging.status_code(), 0);
+  EXPECT_TRUE(absl::StrContains(hanging.error(), "ATTEMPT_ERROR_TIMEOUT")) << hanging.error();
+  EXPECT_GE(hanging.latency().seconds() * 1000 + hanging.latency().nanos() / 1000000, 900);
+  v1::TestConnectionResponse refused = test(closed);
+  EXPECT_FALSE(refused.success());
+  EXPECT_TRUE(absl::StrContains(refused.error(), "ATTEMPT_ERROR_CONNECTION")) << refused.error();
+
+  v1::TestConnectionRequest unknown;
+  unknown.set_id("app_01JDXK8N5V3Q9G2M7T4R6W8Y0Z");
+  v1::TestConnectionResponse response;
+  EXPECT_EQ(
+      apps_->TestConnection(ClientContext(kTestAdminToken).get(), unknown, &response).error_code(),
+      grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(SubscriptionTest, EnableAndDisable) {
@@ -676,6 +763,7 @@ TEST_F(SubscriptionTest, ChangesThroughAnotherReplicaReachWatchers) {
   v1::CreateAppRequest create;
   *create.mutable_app() = NewApp("replica");
   create.mutable_app()->set_url("https://hooks.example.com/x");
+  create.set_skip_connection_test(true);
   v1::App created;
   ASSERT_TRUE(other_stub->CreateApp(ClientContext(kTestAdminToken).get(), create, &created).ok());
   v1::WatchAppsResponse change;

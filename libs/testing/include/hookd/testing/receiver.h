@@ -1,6 +1,6 @@
 #pragma once
 
-// A real HTTP receiver for end-to-end tests (cpp-httplib on 127.0.0.1, a free port), which
+// A real HTTP receiver for tests that send webhooks (cpp-httplib on 127.0.0.1, a free port), which
 // records every request and answers as the test tells it.
 
 #include <functional>
@@ -17,7 +17,7 @@ namespace httplib {
 class Server;
 }
 
-namespace hookd::e2e {
+namespace hookd::testing {
 
 class Receiver {
  public:
@@ -58,4 +58,4 @@ class Receiver {
   std::map<std::string, std::vector<Request>> received_;
 };
 
-}  // namespace hookd::e2e
+}  // namespace hookd::testing

@@ -1,4 +1,4 @@
-#include "receiver.h"
+#include "hookd/testing/receiver.h"
 
 #include <sys/socket.h>
 
@@ -7,7 +7,7 @@
 #include "hookd/testing/testing.h"
 #include "httplib.h"
 
-namespace hookd::e2e {
+namespace hookd::testing {
 
 Receiver::Receiver() : server_(std::make_unique<httplib::Server>()) {
   // cpp-httplib holds a thread per keep-alive connection: enough threads for every connection
@@ -50,7 +50,7 @@ Receiver::Receiver() : server_(std::make_unique<httplib::Server>()) {
   if (listen_fd >= 0) ::listen(listen_fd, 1024);
   server_->set_socket_options(httplib::default_socket_options);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
-  testing::PollUntil([this] { return server_->is_running(); }, absl::Seconds(5));
+  PollUntil([this] { return server_->is_running(); }, absl::Seconds(5));
 }
 
 Receiver::~Receiver() {
@@ -74,7 +74,7 @@ std::vector<Receiver::Request> Receiver::Received(const std::string& path) const
 }
 
 bool Receiver::WaitFor(const std::string& path, size_t count, absl::Duration timeout) {
-  return testing::PollUntil([&] { return Received(path).size() >= count; }, timeout);
+  return PollUntil([&] { return Received(path).size() >= count; }, timeout);
 }
 
-}  // namespace hookd::e2e
+}  // namespace hookd::testing
