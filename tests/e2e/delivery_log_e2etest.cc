@@ -168,6 +168,29 @@ TEST_F(DeliveryLogTest, EveryFilterAndPagingWhileDeliveriesArrive) {
   *request.mutable_until() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(start));
   EXPECT_EQ(ListAll(request).size(), 0u);
 
+  // The export stream has exactly what the paged list has, across several internal pages.
+  request.Clear();
+  request.set_tenant("logs");
+  request.set_page_size(3);
+  std::vector<v1::Delivery> listed = ListAll(request);
+  grpc::ClientContext export_context;
+  export_context.AddMetadata("authorization", "Bearer " + token());
+  auto reader = log_->ExportDeliveries(&export_context, request);
+  std::vector<std::string> exported;
+  v1::Delivery next;
+  while (reader->Read(&next)) exported.push_back(next.id());
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_EQ(exported.size(), listed.size());
+  for (size_t i = 0; i < listed.size(); ++i) EXPECT_EQ(exported[i], listed[i].id());
+  grpc::ClientContext bad_context;
+  bad_context.AddMetadata("authorization", "Bearer " + token());
+  v1::ListDeliveriesRequest bad_export;
+  bad_export.set_tenant("no spaces allowed");
+  auto bad_reader = log_->ExportDeliveries(&bad_context, bad_export);
+  while (bad_reader->Read(&next)) {
+  }
+  EXPECT_EQ(bad_reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
   // Newest first, and pages stay correct while new deliveries arrive.
   request.Clear();
   request.set_tenant("logs");

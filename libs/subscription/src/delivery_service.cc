@@ -1,3 +1,5 @@
+#include <mutex>
+
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "hookd/apps/validation.h"
@@ -37,32 +39,123 @@ absl::StatusOr<v1::Delivery> DeliveryServiceImpl::GetAccessible(const auth::Prin
   return delivery;
 }
 
+absl::StatusOr<DeliveryFilter> DeliveryServiceImpl::Filter(
+    const auth::Principal& principal, const v1::ListDeliveriesRequest& request) {
+  DeliveryFilter filter;
+  filter.tenant = request.tenant();
+  if (filter.tenant.empty() && !principal.admin) filter.tenant = principal.tenant;
+  if (!filter.tenant.empty()) {
+    HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(filter.tenant, "tenant"));
+    HOOKD_RETURN_IF_ERROR(auth::RequireTenant(principal, filter.tenant));
+  }
+  filter.app_id = request.app_id();
+  filter.event_type = request.event_type();
+  if (!v1::DeliveryStatus_IsValid(request.status())) {
+    return InvalidField("status", "unknown status");
+  }
+  filter.status = request.status();
+  HOOKD_ASSIGN_OR_RETURN(filter.since, OptionalTime(request.since(), request.has_since(), "since"));
+  HOOKD_ASSIGN_OR_RETURN(filter.until, OptionalTime(request.until(), request.has_until(), "until"));
+  if (filter.since && filter.until && *filter.until <= *filter.since) {
+    return InvalidField("until", "must be after since");
+  }
+  return filter;
+}
+
+namespace {
+
+// Streams every delivery of a filter: a page is read on the pool, written one message at a
+// time, and the next page read once the last message is written, so a slow client holds at
+// most one page in memory and no thread waits on it.
+class ExportWriter final : public grpc::ServerWriteReactor<v1::Delivery> {
+ public:
+  ExportWriter(DeliveryLog& log, ThreadPool& pool, DeliveryFilter filter, int page_size)
+      : log_(log), pool_(pool), filter_(std::move(filter)), page_size_(page_size) {
+    Fetch();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Finish(grpc::Status::CANCELLED);
+    ++next_;
+    WriteNext();
+  }
+
+  void OnDone() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_ = true;
+    if (fetching_) return;  // the fetch deletes us
+    lock.unlock();
+    delete this;
+  }
+
+ private:
+  void Fetch() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fetching_ = true;
+    }
+    pool_.Submit([this] {
+      auto page = log_.List(filter_, page_size_, before_);
+      std::unique_lock<std::mutex> lock(mu_);
+      fetching_ = false;
+      if (done_) {
+        lock.unlock();
+        delete this;
+        return;
+      }
+      lock.unlock();
+      if (!page.ok()) return Finish(ToGrpcStatus(page.status()));
+      page_ = std::move(page->deliveries);
+      before_ = page->last_id;
+      next_ = 0;
+      WriteNext();
+    });
+  }
+
+  void WriteNext() {
+    if (next_ < page_.size()) return StartWrite(&page_[next_]);
+    if (before_.empty()) return Finish(grpc::Status::OK);  // that was the last page
+    Fetch();
+  }
+
+  DeliveryLog& log_;
+  ThreadPool& pool_;
+  const DeliveryFilter filter_;
+  const int page_size_;
+  std::string before_;
+  std::vector<v1::Delivery> page_;
+  size_t next_ = 0;
+  std::mutex mu_;
+  bool fetching_ = false;
+  bool done_ = false;
+};
+
+class FailedExport final : public grpc::ServerWriteReactor<v1::Delivery> {
+ public:
+  explicit FailedExport(const absl::Status& status) { Finish(ToGrpcStatus(status)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::Delivery>* DeliveryServiceImpl::ExportDeliveries(
+    grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return new FailedExport(principal.status());
+  auto filter = Filter(*principal, *request);
+  if (!filter.ok()) return new FailedExport(filter.status());
+  auto page_size = ResolvePageSize(request->page_size(), 500, kMaxPageSize);
+  if (!page_size.ok()) return new FailedExport(page_size.status());
+  return new ExportWriter(ctx_.deliveries, ctx_.pool, std::move(*filter), *page_size);
+}
+
 grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
     grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request,
     v1::ListDeliveriesResponse* response) {
   auto principal = ctx_.auth.Authenticate(*context);
   if (!principal.ok()) return FinishNow(context, principal.status());
   return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    DeliveryFilter filter;
-    filter.tenant = request->tenant();
-    if (filter.tenant.empty() && !p.admin) filter.tenant = p.tenant;
-    if (!filter.tenant.empty()) {
-      HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(filter.tenant, "tenant"));
-      HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, filter.tenant));
-    }
-    filter.app_id = request->app_id();
-    filter.event_type = request->event_type();
-    if (!v1::DeliveryStatus_IsValid(request->status())) {
-      return InvalidField("status", "unknown status");
-    }
-    filter.status = request->status();
-    HOOKD_ASSIGN_OR_RETURN(filter.since,
-                           OptionalTime(request->since(), request->has_since(), "since"));
-    HOOKD_ASSIGN_OR_RETURN(filter.until,
-                           OptionalTime(request->until(), request->has_until(), "until"));
-    if (filter.since && filter.until && *filter.until <= *filter.since) {
-      return InvalidField("until", "must be after since");
-    }
+    HOOKD_ASSIGN_OR_RETURN(DeliveryFilter filter, Filter(p, *request));
     HOOKD_ASSIGN_OR_RETURN(int page_size,
                            ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     // The token is bound to every filter, so a page of one query is never read as another's.

@@ -109,8 +109,14 @@ class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
   grpc::ServerUnaryReactor* RecoverFailed(grpc::CallbackServerContext* context,
                                           const v1::RecoverFailedRequest* request,
                                           v1::RecoverFailedResponse* response) override;
+  grpc::ServerWriteReactor<v1::Delivery>* ExportDeliveries(
+      grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request) override;
 
  private:
+  // The filter of a list or export request, checked against the caller's scope.
+  absl::StatusOr<DeliveryFilter> Filter(const auth::Principal& principal,
+                                        const v1::ListDeliveriesRequest& request);
+
   // The delivery if the caller may see it; another tenant's answers NOT_FOUND.
   absl::StatusOr<v1::Delivery> GetAccessible(const auth::Principal& principal,
                                              const std::string& id);
