@@ -7,7 +7,7 @@
 namespace hookd::worker {
 namespace {
 
-std::string Timestamp(pqxx::transaction_base& txn, absl::Time t) {
+std::string Timestamp(absl::Time t) {
   if (t == absl::InfiniteFuture()) return "'infinity'::timestamptz";
   if (t == absl::InfinitePast()) return "now()";
   return "to_timestamp(" + std::to_string(absl::ToDoubleSeconds(t - absl::UnixEpoch())) + ")";
@@ -113,8 +113,8 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
       if (!values.empty()) values += ',';
       values += "(" + txn.quote(o.delivery_id) + "," + std::to_string(static_cast<int>(o.status)) +
                 "," + std::to_string(o.attempted ? o.attempt : 0) + "," +
-                std::to_string(o.result.status_code) + "," + Timestamp(txn, o.next_attempt_time) +
-                "," + (o.attempted ? "true" : "false") + ")";
+                std::to_string(o.result.status_code) + "," + Timestamp(o.next_attempt_time) + "," +
+                (o.attempted ? "true" : "false") + ")";
     }
     txn.exec(
         "UPDATE deliveries AS d SET status = v.status::smallint,"
@@ -160,7 +160,6 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
                                                                           int limit) {
   std::vector<Lost> lost;
   HOOKD_RETURN_IF_ERROR(db_.Transact("claim lost deliveries", [&](pqxx::work& txn) {
-    const std::string seconds = std::to_string(absl::ToDoubleSeconds(grace));
     pqxx::result rows = txn.exec_params(
         "UPDATE deliveries SET update_time = now() WHERE id IN ("
         " SELECT id FROM deliveries WHERE status IN (1, 3)"
@@ -173,7 +172,6 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
       lost.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
                       row[3].as<int>()});
     }
-    (void)seconds;
     return absl::OkStatus();
   }));
   return lost;

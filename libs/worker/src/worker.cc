@@ -322,12 +322,11 @@ struct Worker::State {
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         reached = store->Record(outcomes);
       }
-      bool acked = false;
       if (reached.ok()) {
         absl::Status scheduled = queue->ScheduleRetries(retries);
         if (scheduled.ok()) {
           absl::Status ack = queue->Ack(options.group, acks);
-          acked = ack.ok();
+          // Unacknowledged entries are claimed again after the visibility timeout.
           if (!ack.ok()) spdlog::warn("ack failed: {}", ack.ToString());
         } else {
           spdlog::warn("scheduling {} retries failed: {}", retries.size(), scheduled.ToString());
@@ -337,7 +336,6 @@ struct Worker::State {
                                            " consecutive failed deliveries"});
         }
       }
-      (void)acked;  // unacknowledged entries are claimed again after the visibility timeout
       std::set<std::string> disabled;
       for (const auto& [app_id, reason] : disable) {
         if (disabled.insert(app_id).second) DisableApp(app_id, reason);
