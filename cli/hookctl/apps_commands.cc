@@ -427,10 +427,7 @@ absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
                   absl::StrJoin(app.event_types(), ",")});
   }
   table.Print(inv.out());
-  if (!response.next_page_token().empty()) {
-    inv.out() << "\nMore apps: add --page-token " << response.next_page_token()
-              << ", or --all for every page.\n";
-  }
+  PrintNextPageHint(inv.out(), "apps", response.next_page_token());
   return absl::OkStatus();
 }
 

@@ -207,10 +207,7 @@ absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
                   FormatTimestamp(delivery.create_time())});
   }
   table.Print(inv.out());
-  if (!response.next_page_token().empty()) {
-    inv.out() << "\nMore deliveries: add --page-token " << response.next_page_token()
-              << ", or --all for every page.\n";
-  }
+  PrintNextPageHint(inv.out(), "deliveries", response.next_page_token());
   return absl::OkStatus();
 }
 

@@ -120,10 +120,7 @@ absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
     table.AddRow({type.name(), type.archived() ? "true" : "false", type.description()});
   }
   table.Print(inv.out());
-  if (!response.next_page_token().empty()) {
-    inv.out() << "\nMore event types: add --page-token " << response.next_page_token()
-              << ", or --all for every page.\n";
-  }
+  PrintNextPageHint(inv.out(), "event types", response.next_page_token());
   return absl::OkStatus();
 }
 

@@ -36,6 +36,11 @@ void Table::Print(std::ostream& out) const {
   }
 }
 
+void PrintNextPageHint(std::ostream& out, std::string_view what, const std::string& token) {
+  if (token.empty()) return;
+  out << "\nMore " << what << ": add --page-token " << token << ", or --all for every page.\n";
+}
+
 void PrintFields(std::ostream& out, const Fields& fields) {
   size_t width = 0;
   for (const auto& field : fields) width = std::max(width, field.first.size() + 1);

@@ -33,6 +33,9 @@ class Table {
 using Fields = std::vector<std::pair<std::string, std::string>>;
 void PrintFields(std::ostream& out, const Fields& fields);
 
+// After a listed page: how to get the next one, when there is one. `what` is plural ("apps").
+void PrintNextPageHint(std::ostream& out, std::string_view what, const std::string& token);
+
 // The message as protobuf JSON with proto field names, default values included (so that
 // scripts read `"active": false` rather than a missing key), pretty-printed, newline-terminated.
 // Returns INTERNAL if the message cannot be converted.

@@ -46,11 +46,6 @@ EventTypeCatalog::State EventTypeCatalog::Lookup(std::string_view name) const {
   return it->second ? State::kArchived : State::kActive;
 }
 
-bool EventTypeCatalog::loaded() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return types_ != nullptr;
-}
-
 absl::Status EventTypeCatalog::Refresh() {
   absl::Time asked = absl::Now();
   std::lock_guard<std::mutex> load_lock(load_mu_);

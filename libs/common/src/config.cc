@@ -16,6 +16,12 @@ std::string FlagOrEnv(const std::string& flag_value, const char* env_name,
   return std::string(fallback);
 }
 
+absl::Status RequireSetting(std::string_view value, std::string_view field,
+                            std::string_view env_name) {
+  if (!value.empty()) return absl::OkStatus();
+  return InvalidField(field, "required (" + std::string(env_name) + ")");
+}
+
 absl::StatusOr<bool> ParseBool(std::string_view name, std::string_view value) {
   std::string v = absl::AsciiStrToLower(
       absl::StripAsciiWhitespace(absl::string_view(value.data(), value.size())));
@@ -26,7 +32,8 @@ absl::StatusOr<bool> ParseBool(std::string_view name, std::string_view value) {
 
 std::vector<std::string> SplitList(std::string_view value) {
   std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(absl::string_view(value.data(), value.size()), ',')) {
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(value.data(), value.size()), ',')) {
     part = absl::StripAsciiWhitespace(part);
     if (!part.empty()) out.emplace_back(part);
   }

@@ -15,6 +15,13 @@ TEST(FlagOrEnv, FlagWinsThenEnvThenFallback) {
   EXPECT_EQ(FlagOrEnv("", "HOOKD_CONFIG_TEST_VAR", "fb"), "fb");
 }
 
+TEST(RequireSetting, NamesTheFieldAndTheVariable) {
+  EXPECT_TRUE(RequireSetting("x", "redis_url", "HOOKD_REDIS_URL").ok());
+  absl::Status missing = RequireSetting("", "redis_url", "HOOKD_REDIS_URL");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(missing.message(), "redis_url: required (HOOKD_REDIS_URL)");
+}
+
 TEST(ParseBool, AcceptsCommonSpellingsAndNamesTheSetting) {
   EXPECT_TRUE(*ParseBool("allow_http", "TRUE"));
   EXPECT_TRUE(*ParseBool("allow_http", "1"));

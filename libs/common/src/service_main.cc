@@ -19,7 +19,8 @@
 // show them unless an operator passes them on the command line on purpose.
 ABSL_FLAG(std::string, listen, "", "gRPC listen address (env HOOKD_LISTEN)");
 ABSL_FLAG(std::string, metrics_listen, "",
-          "Prometheus /metrics HTTP address (env HOOKD_METRICS_LISTEN)");
+          "Prometheus /metrics HTTP address (env HOOKD_METRICS_LISTEN); reserved, not served "
+          "yet");
 ABSL_FLAG(std::string, database_url, "",
           "Postgres url, postgresql://user@host:port/db (env HOOKD_DATABASE_URL)");
 ABSL_FLAG(std::string, redis_url, "", "Redis url, redis://host:port/db (env HOOKD_REDIS_URL)");

@@ -1,6 +1,5 @@
 #include "hookd/crypto/signing.h"
 
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -10,32 +9,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "hookd/crypto/base64.h"
+#include "hookd/testing/fixtures.h"
 #include "nlohmann/json.hpp"
 
 namespace hookd {
 namespace {
 
-struct Vector {
-  std::string secret;
-  std::string msg_id;
-  int64_t timestamp;
-  std::string body;
-  std::string signature;
-};
+using Vector = testing::SignatureVector;
 
-std::vector<Vector> LoadVectors() {
-  const std::string path = std::string(HOOKD_FIXTURES_DIR) + "/standard-webhooks-vectors.json";
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  const nlohmann::json json = nlohmann::json::parse(in);
-  std::vector<Vector> vectors;
-  for (const nlohmann::json& v : json.at("vectors")) {
-    vectors.push_back({v.at("secret").get<std::string>(), v.at("msg_id").get<std::string>(),
-                       v.at("timestamp").get<int64_t>(), v.at("body").get<std::string>(),
-                       v.at("signature").get<std::string>()});
-  }
-  return vectors;
-}
+std::vector<Vector> LoadVectors() { return testing::LoadSignatureVectors(); }
 
 TEST(StandardWebhooksTest, MatchesReferenceVectors) {
   const std::vector<Vector> vectors = LoadVectors();

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "hookd/common/config.h"
 #include "hookd/common/status.h"
 
 namespace hookd::db {
@@ -33,7 +34,7 @@ absl::Status TranslateCurrentException(std::string_view what) {
 }
 
 absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(std::string url, int size) {
-  if (url.empty()) return InvalidField("database_url", "required (HOOKD_DATABASE_URL)");
+  HOOKD_RETURN_IF_ERROR(RequireSetting(url, "database_url", "HOOKD_DATABASE_URL"));
   if (size < 1) return InvalidField("database_pool_size", "must be at least 1");
   std::unique_ptr<PgPool> pool(new PgPool(std::move(url), size));
   // Fail fast at startup rather than on the first request.

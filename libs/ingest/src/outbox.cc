@@ -105,11 +105,6 @@ void OutboxSweeper::Stop() {
   leader_ = false;
 }
 
-bool OutboxSweeper::leader() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return leader_;
-}
-
 absl::Status OutboxSweeper::EnsureLeadership() {
   try {
     if (lock_conn_ != nullptr && !lock_conn_->is_open()) {

@@ -69,9 +69,8 @@ class OutboxSweeper {
 
   void Start();
   void Stop();
-  // One round (tests): returns how many deliveries were enqueued, 0 when not the leader.
+  // One round: returns how many deliveries were enqueued, 0 when not the leader.
   absl::StatusOr<int> SweepOnce();
-  bool leader() const;
 
  private:
   void Run();

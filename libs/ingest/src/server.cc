@@ -4,6 +4,7 @@
 
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/db/migrations.h"
@@ -32,15 +33,11 @@ struct Server::State {
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  if (options.admin_token.empty())
-    return InvalidField("admin_token", "required (HOOKD_ADMIN_TOKEN)");
-  if (options.database_url.empty()) {
-    return InvalidField("database_url", "required (HOOKD_DATABASE_URL)");
-  }
-  if (options.redis_url.empty()) return InvalidField("redis_url", "required (HOOKD_REDIS_URL)");
-  if (options.subscription_addr.empty()) {
-    return InvalidField("subscription_addr", "required (HOOKD_SUBSCRIPTION_ADDR)");
-  }
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis_url, "redis_url", "HOOKD_REDIS_URL"));
+  HOOKD_RETURN_IF_ERROR(
+      RequireSetting(options.subscription_addr, "subscription_addr", "HOOKD_SUBSCRIPTION_ADDR"));
   auto state = std::make_unique<State>();
   // Ingest may start before hookd-subscription has migrated: both apply migrations under the
   // same advisory lock, so the order does not matter.

@@ -7,6 +7,7 @@
 #include "hookd/apps/app_store.h"
 #include "hookd/apps/event_type_store.h"
 #include "hookd/auth/authenticator.h"
+#include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/common/thread_pool.h"
@@ -41,15 +42,9 @@ struct Server::State {
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  if (options.admin_token.empty()) {
-    return InvalidField("admin_token", "required (HOOKD_ADMIN_TOKEN)");
-  }
-  if (options.database_url.empty()) {
-    return InvalidField("database_url", "required (HOOKD_DATABASE_URL)");
-  }
-  if (options.master_key.empty()) {
-    return InvalidField("master_key", "required (HOOKD_MASTER_KEY): base64 of 32 random bytes");
-  }
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.master_key, "master_key", "HOOKD_MASTER_KEY"));
   auto state = std::make_unique<State>();
   HOOKD_ASSIGN_OR_RETURN(state->box, SecretBox::Create(options.master_key));
   HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));

@@ -14,6 +14,7 @@
 #include "delivery_store.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/appcache/app_cache.h"
+#include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/db/migrations.h"
@@ -412,15 +413,11 @@ struct Worker::State {
 };
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& options) {
-  if (options.admin_token.empty())
-    return InvalidField("admin_token", "required (HOOKD_ADMIN_TOKEN)");
-  if (options.database_url.empty()) {
-    return InvalidField("database_url", "required (HOOKD_DATABASE_URL)");
-  }
-  if (options.redis_url.empty()) return InvalidField("redis_url", "required (HOOKD_REDIS_URL)");
-  if (options.subscription_addr.empty()) {
-    return InvalidField("subscription_addr", "required (HOOKD_SUBSCRIPTION_ADDR)");
-  }
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis_url, "redis_url", "HOOKD_REDIS_URL"));
+  HOOKD_RETURN_IF_ERROR(
+      RequireSetting(options.subscription_addr, "subscription_addr", "HOOKD_SUBSCRIPTION_ADDR"));
   if (options.visibility_timeout <= options.max_request_timeout) {
     return InvalidField("visibility_timeout",
                         "must exceed max_request_timeout (" +

@@ -78,8 +78,6 @@ class AppCache {
   // How long ago the cache last knew itself current (the stream was up and synced); infinite
   // before the first sync. Exported as a metric.
   absl::Duration Staleness() const;
-  // Version of the newest change applied.
-  int64_t version() const { return version_.load(); }
 
  private:
   void Run();

@@ -33,7 +33,6 @@ class EventTypeCatalog {
   // the next one. Used when a publisher names a type the cache does not know: it may have been
   // created a moment ago. UNAVAILABLE when hookd-subscription cannot be reached.
   absl::Status Refresh();
-  bool loaded() const;
 
  private:
   absl::Status Load();
