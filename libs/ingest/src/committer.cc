@@ -1,11 +1,15 @@
 #include "committer.h"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "hookd/common/ids.h"
 #include "hookd/common/status.h"
+#include "hookd/db/sql.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -142,7 +146,12 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
     pqxx::stream_to events(
         txn, "events",
         std::vector<std::string>{"id", "tenant", "event_type", "payload", "channels",
-                                 "idempotency_key", "traceparent", "delivery_count"});
+                                 "idempotency_key", "traceparent", "delivery_count",
+                                 "create_time"});
+    // Set here rather than by the column default: the stream carries the same time to the
+    // workers (InlineEvent), and a retry loaded from Postgres must sign the same envelope.
+    const absl::Time create_time = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+    const std::string create_time_text = db::TimestampLiteral(create_time);
     using DeliveryRow = std::tuple<std::string, std::string, std::string, std::string, std::string>;
     std::vector<DeliveryRow> delivery_rows;
     for (const Item& item : items) {
@@ -153,13 +162,22 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
       // libpqxx 6.4 streams tuples only.
       events << std::make_tuple(item.response->event_id(), r.tenant(), r.event_type(), r.payload(),
                                 channels.dump(), r.idempotency_key(), r.traceparent(),
-                                static_cast<int>(item.event->app_ids.size()));
+                                static_cast<int>(item.event->app_ids.size()), create_time_text);
+      std::optional<queue::InlineEvent> inline_event;
+      if (r.payload().size() <= options_.max_inline_payload_bytes) {
+        inline_event = queue::InlineEvent{.event_type = r.event_type(),
+                                          .payload = r.payload(),
+                                          .traceparent = r.traceparent(),
+                                          .create_time = create_time};
+      }
       for (const std::string& app_id : item.event->app_ids) {
         std::string delivery_id = NewId("dlv");
         delivery_rows.emplace_back(delivery_id, item.response->event_id(), app_id, r.tenant(),
                                    r.event_type());
-        outbox.messages.push_back(
-            {.delivery_id = delivery_id, .event_id = item.response->event_id(), .app_id = app_id});
+        outbox.messages.push_back({.delivery_id = delivery_id,
+                                   .event_id = item.response->event_id(),
+                                   .app_id = app_id,
+                                   .event = inline_event});
       }
     }
     events.complete();

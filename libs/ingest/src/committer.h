@@ -35,6 +35,9 @@ struct CommitterOptions {
   // Events in one transaction at most (a single larger submission still goes alone).
   int max_events = 2000;
   absl::Duration idempotency_window = absl::Hours(24);
+  // Payloads up to this size travel on the stream with their deliveries, so that workers make
+  // first attempts without reading Postgres; larger ones are loaded by the worker.
+  size_t max_inline_payload_bytes = 64 * 1024;
 };
 
 // Group commit: concurrent publishes share transactions, so throughput is not bound by one

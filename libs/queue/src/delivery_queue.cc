@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "hookd/common/status.h"
 
@@ -80,7 +81,11 @@ void AppendNetstring(std::string& out, std::string_view value) {
 // Parses the flat field list of a stream entry ([d, v, e, v, a, v, n, v]).
 bool ParseFields(const Reply& fields, DeliveryMessage& message) {
   if (fields.type != Reply::Type::kArray || fields.elements.size() % 2 != 0) return false;
-  bool have_d = false, have_a = false, have_n = false;
+  bool have_d = false, have_a = false, have_n = false, have_p = false, have_c = false;
+  auto event = [&message]() -> InlineEvent& {
+    if (!message.event) message.event.emplace();
+    return *message.event;
+  };
   for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
     const std::string& name = fields.elements[i].str;
     const std::string& value = fields.elements[i + 1].str;
@@ -94,7 +99,22 @@ bool ParseFields(const Reply& fields, DeliveryMessage& message) {
       have_a = !value.empty();
     } else if (name == "n") {
       have_n = ParsePositiveInt(value, message.attempt);
+    } else if (name == "t") {
+      event().event_type = value;
+    } else if (name == "p") {
+      event().payload = value;
+      have_p = true;
+    } else if (name == "tp") {
+      event().traceparent = value;
+    } else if (name == "c") {
+      int64_t micros = 0;
+      have_c = absl::SimpleAtoi(value, &micros);
+      event().create_time = absl::FromUnixMicros(micros);
     }
+  }
+  // An incomplete inline event is ignored: the worker then loads the delivery.
+  if (message.event && !(have_p && have_c && !message.event->event_type.empty())) {
+    message.event.reset();
   }
   return have_d && have_a && have_n;
 }
@@ -145,9 +165,16 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     std::vector<std::vector<std::string>> commands;
     commands.reserve(messages.size());
     for (const DeliveryMessage& message : messages) {
-      commands.push_back({"XADD", stream_keys_[PartitionOf(message.app_id, options_.partitions)],
-                          "*", "d", message.delivery_id, "e", message.event_id, "a", message.app_id,
-                          "n", std::to_string(message.attempt)});
+      std::vector<std::string>& command = commands.emplace_back(std::vector<std::string>{
+          "XADD", stream_keys_[PartitionOf(message.app_id, options_.partitions)], "*", "d",
+          message.delivery_id, "e", message.event_id, "a", message.app_id, "n",
+          std::to_string(message.attempt)});
+      if (message.event) {
+        const InlineEvent& e = *message.event;
+        command.insert(command.end(),
+                       {"t", e.event_type, "p", e.payload, "c",
+                        std::to_string(absl::ToUnixMicros(e.create_time)), "tp", e.traceparent});
+      }
     }
     HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
     for (const Reply& reply : replies) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "XADD"));

@@ -21,7 +21,12 @@
 namespace hookd::queue {
 
 void PrintTo(const DeliveryMessage& m, std::ostream* os) {
-  *os << "{" << m.delivery_id << ", " << m.event_id << ", " << m.app_id << ", " << m.attempt << "}";
+  *os << "{" << m.delivery_id << ", " << m.event_id << ", " << m.app_id << ", " << m.attempt;
+  if (m.event) {
+    *os << ", event{" << m.event->event_type << ", " << ::testing::PrintToString(m.event->payload)
+        << ", " << m.event->traceparent << ", " << absl::ToUnixMicros(m.event->create_time) << "}";
+  }
+  *os << "}";
 }
 
 namespace {
@@ -238,6 +243,35 @@ TEST_F(DeliveryQueueTest, DropsEntriesThatAreNotDeliveryMessages) {
   EXPECT_THAT(MessagesOf(*read), ElementsAreArray({good}));
   EXPECT_EQ(Integer({"XLEN", key}), 1);
   EXPECT_EQ(PendingByConsumer(), (std::map<std::string, int64_t>{{"c1", 1}}));
+}
+
+TEST_F(DeliveryQueueTest, CarriesAnInlineEventByteForByte) {
+  ASSERT_TRUE(queue_->EnsureGroup(kGroup).ok());
+  DeliveryMessage with_event = Message(1);
+  with_event.attempt = 1;
+  with_event.event = InlineEvent{.event_type = "video.ready",
+                                 .payload = std::string("{\"a\":\"\xC3\xA9\\u0000\"}") + '\0' + "x",
+                                 .traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                                 .create_time = absl::FromUnixMicros(1795000000123456)};
+  DeliveryMessage without = Message(2);
+  ASSERT_TRUE(queue_->Enqueue({with_event, without}).ok());
+  absl::StatusOr<std::vector<StreamEntry>> read =
+      queue_->Read(kGroup, "c1", all_partitions_, 10, absl::ZeroDuration());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_THAT(MessagesOf(*read), UnorderedElementsAreArray({with_event, without}));
+}
+
+TEST_F(DeliveryQueueTest, IgnoresAnIncompleteInlineEvent) {
+  ASSERT_TRUE(queue_->EnsureGroup(kGroup).ok());
+  const std::string key = StreamKey(options_, 0);
+  // A payload without its type and time: the entry is delivered, its event loaded instead.
+  ASSERT_TRUE(raw_->Command({"XADD", key, "*", "d", "dlv_3", "e", "evt_3", "a", "app_3", "n",
+                             "1", "p", "{}"})
+                  .ok());
+  absl::StatusOr<std::vector<StreamEntry>> read =
+      queue_->Read(kGroup, "c1", {0}, 10, absl::ZeroDuration());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_THAT(MessagesOf(*read), ElementsAreArray({DeliveryMessage{"dlv_3", "evt_3", "app_3", 1}}));
 }
 
 TEST_F(DeliveryQueueTest, TwoConsumersOfOneGroupNeverGetTheSameEntry) {

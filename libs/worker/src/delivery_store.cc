@@ -3,18 +3,9 @@
 #include <tuple>
 
 #include "hookd/common/status.h"
+#include "hookd/db/sql.h"
 
 namespace hookd::worker {
-namespace {
-
-std::string Timestamp(absl::Time t) {
-  if (t == absl::InfiniteFuture()) return "'infinity'::timestamptz";
-  if (t == absl::InfinitePast()) return "now()";
-  return "to_timestamp(" + std::to_string(absl::ToDoubleSeconds(t - absl::UnixEpoch())) + ")";
-}
-
-}  // namespace
-
 std::string SanitizeUtf8(std::string_view text) {
   static constexpr char kReplacement[] = "\xEF\xBF\xBD";
   std::string out;
@@ -54,16 +45,12 @@ absl::StatusOr<std::map<std::string, LoadedDelivery>> DeliveryStore::Load(
   std::map<std::string, LoadedDelivery> loaded;
   if (ids.empty()) return loaded;
   HOOKD_RETURN_IF_ERROR(db_.Transact("load deliveries", [&](pqxx::work& txn) {
-    std::string list;
-    for (const auto& id : ids) {
-      if (!list.empty()) list += ',';
-      list += txn.quote(id);
-    }
-    pqxx::result rows = txn.exec(
+    pqxx::result rows = db::ExecPrepared(
+        txn, "worker_load",
         "SELECT d.id, d.app_id, d.status, d.attempt_count, e.id, e.event_type, e.payload,"
         " (extract(epoch FROM e.create_time) * 1000000)::bigint, e.traceparent"
-        " FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id IN (" +
-        list + ")");
+        " FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ANY($1::text[])",
+        db::ArrayLiteral(ids));
     for (const auto& row : rows) {
       LoadedDelivery d;
       d.id = row[0].as<std::string>();
@@ -98,8 +85,7 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
       for (const Outcome& o : outcomes) {
         if (!o.attempted) continue;
         attempts << std::make_tuple(
-            o.delivery_id, o.attempt, o.app_id,
-            absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", o.result.start_time, absl::UTCTimeZone()),
+            o.delivery_id, o.attempt, o.app_id, db::TimestampLiteral(o.result.start_time),
             static_cast<int>(absl::ToInt64Milliseconds(o.result.duration)), o.result.status_code,
             SanitizeUtf8(o.result.body_excerpt), static_cast<int>(o.result.error),
             SanitizeUtf8(o.result.error_detail), worker_);
@@ -107,26 +93,34 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
       attempts.complete();
     }
 
-    // A late duplicate never moves a finished delivery back, nor lowers its attempt count.
-    std::string values;
+    // The batch as parallel arrays; a next time of InfinitePast means "now" (NULL here).
+    std::vector<std::string> ids, statuses, attempt_numbers, codes, nexts, attempted;
     for (const Outcome& o : outcomes) {
-      if (!values.empty()) values += ',';
-      values += "(" + txn.quote(o.delivery_id) + "," + std::to_string(static_cast<int>(o.status)) +
-                "," + std::to_string(o.attempted ? o.attempt : 0) + "," +
-                std::to_string(o.result.status_code) + "," + Timestamp(o.next_attempt_time) + "," +
-                (o.attempted ? "true" : "false") + ")";
+      ids.push_back(o.delivery_id);
+      statuses.push_back(std::to_string(static_cast<int>(o.status)));
+      attempt_numbers.push_back(std::to_string(o.attempted ? o.attempt : 0));
+      codes.push_back(std::to_string(o.result.status_code));
+      nexts.push_back(o.next_attempt_time == absl::InfinitePast()
+                          ? ""
+                          : db::TimestampLiteral(o.next_attempt_time));
+      attempted.push_back(o.attempted ? "t" : "f");
     }
-    txn.exec(
-        "UPDATE deliveries AS d SET status = v.status::smallint,"
+    // A late duplicate never moves a finished delivery back, nor lowers its attempt count.
+    db::ExecPrepared(
+        txn, "worker_record",
+        "UPDATE deliveries AS d SET status = v.status,"
         " attempt_count = greatest(d.attempt_count, v.attempt),"
         " last_status_code = CASE WHEN v.attempted THEN v.code ELSE d.last_status_code END,"
-        " next_attempt_time = v.next, update_time = now()"
-        " FROM (VALUES " +
-        values +
-        ") AS v(id, status, attempt, code, next, attempted)"
-        " WHERE d.id = v.id AND d.status NOT IN (2, 4)");
+        " next_attempt_time = coalesce(nullif(v.next, '')::timestamptz, now()),"
+        " update_time = now()"
+        " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
+        " AS v(id, status, attempt, code, next, attempted)"
+        " WHERE d.id = v.id AND d.status NOT IN (2, 4)",
+        db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
+        db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
 
-    // Failure streaks: per app, failures after its last success in this batch.
+    // Failure streaks: per app, failures after its last success in this batch. One statement
+    // per app, in id order, so that two workers lock apps rows in the same order.
     std::map<std::string, std::pair<bool, int>> streaks;  // app -> (reset, failures)
     for (const Outcome& o : outcomes) {
       auto& [reset, failures] = streaks[o.app_id];
@@ -140,9 +134,12 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
     for (const auto& [app_id, streak] : streaks) {
       const auto& [reset, failures] = streak;
       if (!reset && failures == 0) continue;
-      pqxx::result rows = txn.exec_params(
+      // A reset of a streak that is 0 already writes nothing: with healthy apps this is the
+      // common case, and skipping it keeps every batch from updating (and locking) apps rows.
+      pqxx::result rows = db::ExecPrepared(
+          txn, "worker_streak",
           "UPDATE apps SET failure_streak = CASE WHEN $2 THEN $3 ELSE failure_streak + $3 END"
-          " WHERE id = $1 RETURNING failure_streak,"
+          " WHERE id = $1 AND (failure_streak <> 0 OR $3 <> 0) RETURNING failure_streak,"
           " coalesce((config->>'disable_after_failures')::int, 10), active",
           app_id, reset, failures);
       if (rows.empty()) continue;

@@ -99,15 +99,35 @@ struct Worker::State {
   }
 
   // Loads the deliveries of `entries` and starts their attempts (or decides them at once).
-  void Process(std::vector<queue::StreamEntry> entries) {
+  // `fresh` entries were never read before: a first attempt carrying its event needs nothing
+  // from Postgres (entries taken over from a dead worker may be finished already, so are loaded).
+  void Process(std::vector<queue::StreamEntry> entries, bool fresh) {
     if (entries.empty()) return;
     {
       std::lock_guard<std::mutex> lock(mu);
       in_flight += static_cast<int>(entries.size());
     }
     std::vector<std::string> ids;
-    for (const auto& e : entries) ids.push_back(e.message.delivery_id);
+    std::map<std::string, LoadedDelivery> carried;
+    for (const auto& e : entries) {
+      const queue::DeliveryMessage& m = e.message;
+      if (fresh && m.attempt == 1 && m.event) {
+        carried.emplace(m.delivery_id,
+                        LoadedDelivery{.id = m.delivery_id,
+                                       .app_id = m.app_id,
+                                       .status = v1::PENDING,
+                                       .attempt_count = 0,
+                                       .event = {.id = m.event_id,
+                                                 .event_type = m.event->event_type,
+                                                 .payload = m.event->payload,
+                                                 .create_time = m.event->create_time,
+                                                 .traceparent = m.event->traceparent}});
+      } else {
+        ids.push_back(m.delivery_id);
+      }
+    }
     auto loaded = store->Load(ids);
+    if (loaded.ok()) loaded->merge(carried);
     if (!loaded.ok()) {
       // Left unacknowledged: the entries are claimed again after the visibility timeout.
       spdlog::warn("loading {} deliveries failed: {}", ids.size(), loaded.status().ToString());
@@ -368,7 +388,7 @@ struct Worker::State {
         cv.wait_for(lock, std::chrono::seconds(1), [this] { return stop_reading; });
         continue;
       }
-      Process(std::move(*entries));
+      Process(std::move(*entries), /*fresh=*/true);
     }
   }
 
@@ -386,7 +406,7 @@ struct Worker::State {
               queue->ClaimStale(options.group, options.name, p, options.visibility_timeout, 100);
           if (claimed.ok() && !claimed->empty()) {
             spdlog::info("claimed {} stale entries of partition {}", claimed->size(), p);
-            Process(std::move(*claimed));
+            Process(std::move(*claimed), /*fresh=*/false);
           }
         }
         next_claim = now + options.visibility_timeout / 4;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,13 +15,27 @@
 
 namespace hookd::queue {
 
-// A pending delivery as it travels on a stream. Postgres holds the delivery itself; this is only
-// what a worker needs to load it.
+// The event of a delivery, carried on the stream beside its ids so that a worker can make the
+// first attempt without reading Postgres. The values equal the event's row byte for byte.
+struct InlineEvent {
+  std::string event_type;
+  std::string payload;
+  std::string traceparent;
+  absl::Time create_time;  // microsecond precision, as Postgres stores it
+
+  friend bool operator==(const InlineEvent&, const InlineEvent&) = default;
+};
+
+// A pending delivery as it travels on a stream. Postgres holds the delivery itself; this is what
+// a worker needs to load it, plus (for first attempts published by hookd-ingest) the event.
 struct DeliveryMessage {
   std::string delivery_id;
   std::string event_id;
   std::string app_id;
   int attempt = 1;
+  // Set by hookd-ingest for small payloads; absent on retries, recoveries and re-enqueues, which
+  // therefore read the delivery's current state from Postgres.
+  std::optional<InlineEvent> event = std::nullopt;
 
   friend bool operator==(const DeliveryMessage&, const DeliveryMessage&) = default;
 };
