@@ -1,9 +1,13 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <cstring>
 #include <deque>
@@ -56,9 +60,19 @@ constexpr char kPlainHttpRefused[] = "plain http is not allowed (HOOKD_ALLOW_HTT
 // Bounds how long a slow DNS answer or SYN can eat into the request timeout before any byte of
 // the request is sent.
 constexpr absl::Duration kMaxConnectTimeout = absl::Seconds(10);
-// curl_multi_poll returns earlier for curl's own timers and for wakeups; this only bounds how
-// long a lost wakeup could go unnoticed.
+// epoll_wait returns earlier for curl's own timers and for wakeups; this only bounds how long a
+// lost wakeup could go unnoticed.
 constexpr int kPollTimeoutMs = 1000;
+// Socket events taken per epoll_wait.
+constexpr int kMaxEvents = 256;
+
+struct FdCloser {
+  void operator()(int* fd) const {
+    close(*fd);
+    delete fd;
+  }
+};
+using FdPtr = std::unique_ptr<int, FdCloser>;
 
 absl::Status InitCurlOnce() {
   static std::once_flag once;
@@ -210,6 +224,18 @@ class CurlSender final : public HttpSender {
     if (absl::Status status = InitCurlOnce(); !status.ok()) return status;
     CurlMultiPtr multi(curl_multi_init());
     if (multi == nullptr) return absl::InternalError("curl_multi_init failed");
+    int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+    FdPtr epoll(new int(epoll_fd));
+    int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+    FdPtr wake(new int(wake_fd));
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = wake_fd;
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &event) != 0) {
+      return absl::InternalError(absl::StrCat("epoll_ctl(eventfd): ", strerror(errno)));
+    }
     CURLMcode code =
         curl_multi_setopt(multi.get(), CURLMOPT_MAXCONNECTS,
                           static_cast<long>(std::max(options.max_idle_connections, 1)));
@@ -217,7 +243,8 @@ class CurlSender final : public HttpSender {
       return absl::InternalError(
           absl::StrCat("curl_multi_setopt(MAXCONNECTS): ", curl_multi_strerror(code)));
     }
-    return std::unique_ptr<HttpSender>(new CurlSender(std::move(options), std::move(multi)));
+    return std::unique_ptr<HttpSender>(
+        new CurlSender(std::move(options), std::move(multi), std::move(epoll), std::move(wake)));
   }
 
   ~CurlSender() override {
@@ -225,7 +252,7 @@ class CurlSender final : public HttpSender {
       std::lock_guard lock(mu_);
       accepting_ = false;
     }
-    curl_multi_wakeup(multi_.get());
+    Wake();
     thread_.join();
     // The multi handle goes before the easy handles it might still reference in its caches.
     multi_.reset();
@@ -253,16 +280,67 @@ class CurlSender final : public HttpSender {
       transfer->done(std::move(transfer->result));
       return;
     }
-    if (wake) curl_multi_wakeup(multi_.get());
+    if (wake) Wake();
   }
 
   int in_flight() const override { return in_flight_.load(std::memory_order_relaxed); }
 
  private:
-  CurlSender(HttpSenderOptions options, CurlMultiPtr multi)
-      : options_(std::move(options)), multi_(std::move(multi)) {
+  CurlSender(HttpSenderOptions options, CurlMultiPtr multi, FdPtr epoll, FdPtr wake)
+      : options_(std::move(options)),
+        multi_(std::move(multi)),
+        epoll_(std::move(epoll)),
+        wake_(std::move(wake)) {
     options_.max_in_flight = std::max(options_.max_in_flight, 1);
+    // The event-driven interface: curl tells which sockets to watch and when its next timeout
+    // is, and only the transfers whose sockets are ready are processed. curl_multi_perform
+    // instead walks (and polls) every running transfer on each call, which at hundreds of
+    // keep-alive transfers cost more than the requests themselves.
+    curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &CurlSender::OnSocket);
+    curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, static_cast<void*>(this));
+    curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &CurlSender::OnTimer);
+    curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, static_cast<void*>(this));
     thread_ = std::thread([this] { Run(); });
+  }
+
+  void Wake() {
+    uint64_t one = 1;
+    // EAGAIN means the counter is already non-zero: a wakeup is pending anyway.
+    [[maybe_unused]] ssize_t written = write(*wake_, &one, sizeof(one));
+  }
+
+  // CURLMOPT_SOCKETFUNCTION: watch `socket` for what curl waits for.
+  static int OnSocket(CURL*, curl_socket_t socket, int what, void* self_ptr, void*) {
+    auto* self = static_cast<CurlSender*>(self_ptr);
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(*self->epoll_, EPOLL_CTL_DEL, socket, nullptr);
+      return 0;
+    }
+    epoll_event event{};
+    event.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    event.data.fd = socket;
+    // curl may announce a socket again with new interests; a closed socket leaves epoll by
+    // itself, so its number can come back as a new one.
+    if (epoll_ctl(*self->epoll_, EPOLL_CTL_MOD, socket, &event) != 0 && errno == ENOENT) {
+      epoll_ctl(*self->epoll_, EPOLL_CTL_ADD, socket, &event);
+    }
+    return 0;
+  }
+
+  // CURLMOPT_TIMERFUNCTION: curl wants CURL_SOCKET_TIMEOUT in `timeout_ms` (-1: no timer).
+  static int OnTimer(CURLM*, long timeout_ms, void* self_ptr) {
+    auto* self = static_cast<CurlSender*>(self_ptr);
+    self->timer_due_ =
+        timeout_ms < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Milliseconds(timeout_ms);
+    return 0;
+  }
+
+  // Runs curl's timeout handling when its timer is due.
+  void RunDueTimer() {
+    if (absl::Now() < timer_due_) return;
+    timer_due_ = absl::InfiniteFuture();
+    int running = 0;
+    curl_multi_socket_action(multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
   }
 
   static void Fail(Transfer& transfer, v1::AttemptError error, std::string detail) {
@@ -272,13 +350,34 @@ class CurlSender final : public HttpSender {
   }
 
   void Run() {
+    epoll_event events[kMaxEvents];
     while (true) {
       if (!StartQueued()) break;
-      int running = 0;
-      curl_multi_perform(multi_.get(), &running);
-      // Finished transfers free slots that queued requests can take without waiting in poll.
+      // New transfers set a timer of 0 ms: that is when curl starts them.
+      RunDueTimer();
+      // Finished transfers free slots that queued requests can take without waiting.
       if (CollectFinished() > 0) continue;
-      curl_multi_poll(multi_.get(), nullptr, 0, kPollTimeoutMs, nullptr);
+      int wait_ms = kPollTimeoutMs;
+      if (timer_due_ != absl::InfiniteFuture()) {
+        wait_ms = static_cast<int>(std::clamp<int64_t>(
+            absl::ToInt64Milliseconds(absl::Ceil(timer_due_ - absl::Now(), absl::Milliseconds(1))),
+            0, kPollTimeoutMs));
+      }
+      int ready = epoll_wait(*epoll_, events, kMaxEvents, wait_ms);
+      for (int i = 0; i < ready; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == *wake_) {
+          uint64_t count = 0;
+          [[maybe_unused]] ssize_t got = read(*wake_, &count, sizeof(count));
+          continue;
+        }
+        int flags = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                    (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        int running = 0;
+        curl_multi_socket_action(multi_.get(), fd, flags, &running);
+      }
+      CollectFinished();
     }
     Shutdown();
   }
@@ -520,6 +619,11 @@ class CurlSender final : public HttpSender {
 
   HttpSenderOptions options_;
   CurlMultiPtr multi_;
+  FdPtr epoll_;  // the sockets curl asked to watch, and wake_
+  FdPtr wake_;   // an eventfd: Send and the destructor wake the multi thread
+  // When curl wants CURL_SOCKET_TIMEOUT; touched only by the multi thread (curl calls OnTimer
+  // from inside calls that thread makes).
+  absl::Time timer_due_ = absl::InfiniteFuture();
 
   // A std::mutex rather than absl::Mutex: the system Abseil is not built for ThreadSanitizer,
   // which would then not see this lock.
