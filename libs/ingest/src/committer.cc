@@ -96,7 +96,10 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
     if (!inserted) items[i].owner = it->second;
   }
 
-  return db_.Transact("publish", [&](pqxx::work& txn) -> absl::Status {
+  // Outbox rows of batches already on the streams go in this transaction's commit.
+  const std::vector<int64_t> enqueued = enqueuer_.TakeEnqueued();
+  absl::Status status = db_.Transact("publish", [&](pqxx::work& txn) -> absl::Status {
+    DeleteOutboxRows(txn, enqueued);
     // Claim the idempotency keys: a key already held within the window is not claimed, and its
     // event answers as a duplicate.
     if (!first_use.empty()) {
@@ -193,6 +196,8 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
     }
     return absl::OkStatus();
   });
+  if (!status.ok()) enqueuer_.ReturnEnqueued(enqueued);
+  return status;
 }
 
 }  // namespace hookd::ingest

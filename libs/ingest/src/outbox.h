@@ -25,27 +25,44 @@ struct OutboxBatch {
 // Puts committed batches on the Redis streams right after commit, off the publish path, then
 // deletes their outbox rows. When Redis is down the batch stays in the outbox for the sweeper:
 // publishing keeps working, deliveries are only delayed.
+struct EnqueuerOptions {
+  // How long the rows of enqueued batches wait for a publish transaction to delete them
+  // (TakeEnqueued) before the enqueuer deletes them in a transaction of its own. Well below the
+  // sweeper's grace, or it would enqueue them again.
+  absl::Duration delete_delay = absl::Milliseconds(200);
+};
+
 class Enqueuer {
  public:
-  Enqueuer(db::PgPool& db, queue::DeliveryQueue& queue);
-  // Enqueues what is queued (when Redis answers), then stops.
+  Enqueuer(db::PgPool& db, queue::DeliveryQueue& queue, EnqueuerOptions options = {});
+  // Enqueues what is queued (when Redis answers), deletes the rows of what it enqueued, then
+  // stops.
   ~Enqueuer();
 
   void Push(OutboxBatch batch);
+
+  // The outbox rows whose batches are on the streams and not deleted yet. The caller deletes
+  // them in its own transaction, or hands them back with ReturnEnqueued when that fails.
+  std::vector<int64_t> TakeEnqueued();
+  void ReturnEnqueued(const std::vector<int64_t>& ids);
 
  private:
   void Run();
 
   db::PgPool& db_;
   queue::DeliveryQueue& queue_;
+  const EnqueuerOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<OutboxBatch> batches_;
+  std::vector<int64_t> enqueued_;  // guarded by mu_
+  absl::Time oldest_enqueued_;     // guarded by mu_: when enqueued_ became non-empty
   bool stopping_ = false;
   std::thread thread_;
 };
 
-// Deletes the outbox rows `ids`.
+// Deletes the outbox rows `ids`, in `txn` or in a transaction of its own.
+void DeleteOutboxRows(pqxx::work& txn, const std::vector<int64_t>& ids);
 absl::Status DeleteOutboxRows(db::PgPool& db, const std::vector<int64_t>& ids);
 
 struct SweeperOptions {
