@@ -47,9 +47,21 @@ void Committer::Run() {
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       size_t events = 0;
-      while (!queue_.empty() && (batch.empty() || events + queue_.front().events.size() <=
-                                                      static_cast<size_t>(options_.max_events))) {
+      size_t bytes = 0;
+      auto payload_bytes = [](const Submission& submission) {
+        size_t total = 0;
+        for (const PendingEvent& e : submission.events) total += e.request->payload().size();
+        return total;
+      };
+      while (!queue_.empty()) {
+        size_t more_bytes = payload_bytes(queue_.front());
+        if (!batch.empty() &&
+            (events + queue_.front().events.size() > static_cast<size_t>(options_.max_events) ||
+             bytes + more_bytes > options_.max_bytes)) {
+          break;
+        }
         events += queue_.front().events.size();
+        bytes += more_bytes;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -146,26 +158,28 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
       item.response->set_duplicate(true);
     }
 
-    pqxx::stream_to events(
-        txn, "events",
-        std::vector<std::string>{"id", "tenant", "event_type", "payload", "channels",
-                                 "idempotency_key", "traceparent", "delivery_count",
-                                 "create_time"});
     // Set here rather than by the column default: the stream carries the same time to the
     // workers (InlineEvent), and a retry loaded from Postgres must sign the same envelope.
     const absl::Time create_time = absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
-    const std::string create_time_text = db::TimestampLiteral(create_time);
-    using DeliveryRow = std::tuple<std::string, std::string, std::string, std::string, std::string>;
-    std::vector<DeliveryRow> delivery_rows;
+    // Events, deliveries and the outbox row as parallel arrays of one prepared statement: one
+    // round trip for the whole batch, where COPY needs two per table.
+    std::vector<std::string> event_ids, tenants, types, payloads, channel_lists, keys, traces,
+        counts;
+    std::vector<std::string> delivery_ids, delivery_events, delivery_apps, delivery_tenants,
+        delivery_types;
     for (const Item& item : items) {
       if (item.response->duplicate()) continue;
       const v1::PublishRequest& r = *item.event->request;
       nlohmann::json channels = nlohmann::json::array();
       for (const auto& c : r.channels()) channels.push_back(c);
-      // libpqxx 6.4 streams tuples only.
-      events << std::make_tuple(item.response->event_id(), r.tenant(), r.event_type(), r.payload(),
-                                channels.dump(), r.idempotency_key(), r.traceparent(),
-                                static_cast<int>(item.event->app_ids.size()), create_time_text);
+      event_ids.push_back(item.response->event_id());
+      tenants.push_back(r.tenant());
+      types.push_back(r.event_type());
+      payloads.push_back(r.payload());
+      channel_lists.push_back(channels.dump());
+      keys.push_back(r.idempotency_key());
+      traces.push_back(r.traceparent());
+      counts.push_back(std::to_string(item.event->app_ids.size()));
       std::optional<queue::InlineEvent> inline_event;
       if (r.payload().size() <= options_.max_inline_payload_bytes) {
         inline_event = queue::InlineEvent{.event_type = r.event_type(),
@@ -175,25 +189,36 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
       }
       for (const std::string& app_id : item.event->app_ids) {
         std::string delivery_id = NewId("dlv");
-        delivery_rows.emplace_back(delivery_id, item.response->event_id(), app_id, r.tenant(),
-                                   r.event_type());
-        outbox.messages.push_back({.delivery_id = delivery_id,
+        delivery_ids.push_back(delivery_id);
+        delivery_events.push_back(item.response->event_id());
+        delivery_apps.push_back(app_id);
+        delivery_tenants.push_back(r.tenant());
+        delivery_types.push_back(r.event_type());
+        outbox.messages.push_back({.delivery_id = std::move(delivery_id),
                                    .event_id = item.response->event_id(),
                                    .app_id = app_id,
                                    .event = inline_event});
       }
     }
-    events.complete();
-    if (!delivery_rows.empty()) {
-      pqxx::stream_to deliveries(
-          txn, "deliveries",
-          std::vector<std::string>{"id", "event_id", "app_id", "tenant", "event_type"});
-      for (const auto& row : delivery_rows) deliveries << row;
-      deliveries.complete();
-      outbox.outbox_id = txn.exec_params1("INSERT INTO outbox (messages) VALUES ($1) RETURNING id",
-                                          queue::EncodeOutbox(outbox.messages))[0]
-                             .as<int64_t>();
-    }
+    if (event_ids.empty()) return absl::OkStatus();  // every event was a duplicate
+    pqxx::result outbox_row = db::ExecPrepared(
+        txn, "ingest_publish",
+        "WITH e AS (INSERT INTO events (id, tenant, event_type, payload, channels,"
+        " idempotency_key, traceparent, delivery_count, create_time)"
+        " SELECT id, tenant, event_type, payload, channels::jsonb, key, trace, n, $9::timestamptz"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        " $7::text[], $8::int[]) AS t(id, tenant, event_type, payload, channels, key, trace, n)),"
+        " d AS (INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)"
+        " SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[]))"
+        " INSERT INTO outbox (messages) SELECT $15 WHERE cardinality($10::text[]) > 0"
+        " RETURNING id",
+        db::ArrayLiteral(event_ids), db::ArrayLiteral(tenants), db::ArrayLiteral(types),
+        db::ArrayLiteral(payloads), db::ArrayLiteral(channel_lists), db::ArrayLiteral(keys),
+        db::ArrayLiteral(traces), db::ArrayLiteral(counts), db::TimestampLiteral(create_time),
+        db::ArrayLiteral(delivery_ids), db::ArrayLiteral(delivery_events),
+        db::ArrayLiteral(delivery_apps), db::ArrayLiteral(delivery_tenants),
+        db::ArrayLiteral(delivery_types), queue::EncodeOutbox(outbox.messages));
+    if (!outbox_row.empty()) outbox.outbox_id = outbox_row[0][0].as<int64_t>();
     return absl::OkStatus();
   });
   if (!status.ok()) enqueuer_.ReturnEnqueued(enqueued);

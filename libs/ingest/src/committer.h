@@ -34,6 +34,9 @@ struct CommitterOptions {
   int threads = 2;
   // Events in one transaction at most (a single larger submission still goes alone).
   int max_events = 2000;
+  // Payload bytes in one transaction at most (same exception): the batch travels as statement
+  // parameters, built in memory.
+  size_t max_bytes = 8 * 1024 * 1024;
   absl::Duration idempotency_window = absl::Hours(24);
   // Payloads up to this size travel on the stream with their deliveries, so that workers make
   // first attempts without reading Postgres; larger ones are loaded by the worker.
