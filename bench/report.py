@@ -34,18 +34,22 @@ def read_results(path):
     return results
 
 
-def typed(value):
-    """A fact as JSON would hold it: bool, int, float, or the string itself; None when empty."""
-    if value == "":
-        return None
-    if value in ("true", "false"):
-        return value == "true"
+# Facts that are numbers or flags; every other fact stays a string ("12.10" is a Debian
+# version, not a float).
+NUMERIC_FACTS = {"nproc", "mem_total_kib", "workers", "worker_max_in_flight", "receiver_threads",
+                 "attempts_logged", "deliveries_total", "deliveries_succeeded",
+                 "deliveries_unfinished"}
+BOOLEAN_FACTS = {"quick", "dirty"}
+
+
+def number(value):
+    """An int or float from a numeric string; None when empty or not a number."""
     for kind in (int, float):
         try:
             return kind(value)
         except ValueError:
             pass
-    return value
+    return None
 
 
 def read_facts(path):
@@ -53,7 +57,12 @@ def read_facts(path):
     with open(path, encoding="utf-8") as f:
         for line in f:
             key, _, value = line.rstrip("\n").partition("\t")
-            facts[key] = typed(value)
+            if key in NUMERIC_FACTS:
+                facts[key] = number(value)
+            elif key in BOOLEAN_FACTS:
+                facts[key] = value == "true"
+            else:
+                facts[key] = value or None
     return facts
 
 
@@ -63,13 +72,13 @@ def read_memory(path):
         for line in f:
             name, pid, hwm, rss, cpu = (line.rstrip("\n").split("\t") + [""] * 5)[:5]
             memory[name] = {
-                "pid": typed(pid),
+                "pid": number(pid),
                 "running_at_end": hwm != "",
-                "vmhwm_kib": typed(hwm),
-                "vmrss_kib": typed(rss),
+                "vmhwm_kib": number(hwm),
+                "vmrss_kib": number(rss),
                 "vmhwm_mib": round(int(hwm) / 1024, 1) if hwm else None,
                 "vmrss_mib": round(int(rss) / 1024, 1) if rss else None,
-                "cpu_s": typed(cpu),
+                "cpu_s": number(cpu),
             }
     return memory
 
@@ -230,7 +239,9 @@ def machine_line(facts):
             f"{facts.get('postgres_version')} (fsync={facts.get('postgres_fsync')}, "
             f"synchronous_commit={facts.get('postgres_synchronous_commit')}), Redis "
             f"{facts.get('redis_version')} (appendonly={facts.get('redis_appendonly')}, "
-            f"appendfsync={facts.get('redis_appendfsync')}); build {facts.get('build_type')}")
+            f"appendfsync={facts.get('redis_appendfsync')}); build {facts.get('build_type')}; "
+            f"load average before the run {facts.get('loadavg_before')}, after "
+            f"{facts.get('loadavg_after')}")
 
 
 def header(facts, bench_exit):
@@ -298,7 +309,8 @@ def main():
         "machine": {k: facts.get(k) for k in (
             "nproc", "cpu_model", "mem_total_kib", "kernel", "debian", "build_type",
             "postgres_version", "postgres_fsync", "postgres_synchronous_commit", "redis_version",
-            "redis_appendonly", "redis_appendfsync", "wrk_version")},
+            "redis_appendonly", "redis_appendfsync", "wrk_version", "loadavg_before",
+            "loadavg_after")},
         "cluster": {k: facts.get(k) for k in (
             "workers", "worker_max_in_flight", "receiver_threads", "phases", "duration",
             "latency_duration", "ceiling_duration", "warmup")},

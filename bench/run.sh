@@ -221,6 +221,8 @@ fact command "$command_line"
 fact commit "$commit"
 fact dirty "$dirty"
 fact nproc "$(nproc)"
+# 1, 5 and 15 minute load averages: other work on the machine moves every figure.
+fact loadavg_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 fact cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 fact mem_total_kib "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
 fact kernel "$(uname -sr)"
@@ -285,6 +287,8 @@ fact deliveries_total "$(psql_q 'select count(*) from deliveries' || true)"
 fact deliveries_succeeded "$(psql_q 'select count(*) from deliveries where status = 2' || true)"
 fact deliveries_unfinished \
   "$(psql_q 'select count(*) from deliveries where status in (1, 3)' || true)"
+
+fact loadavg_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 mkdir -p bench/results
 report_args=(--results "$bench_out" --facts "$facts" --memory "$memory" --bench-exit "$bench_rc"
