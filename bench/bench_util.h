@@ -42,6 +42,12 @@ const char* CodeName(grpc::StatusCode code);
 // "CODE: message".
 std::string Describe(const grpc::Status& status);
 
+// Wall clock in unix microseconds.
+int64_t NowMicros();
+
+// User plus system CPU time of this process, in seconds.
+double ProcessCpuSeconds();
+
 // The nearest-rank `q`-quantile (0 < q <= 1) of `sorted` (ascending); 0 when it is empty.
 // Every sample is kept, so the percentiles are exact rather than histogram estimates.
 int64_t NearestRank(const std::vector<int64_t>& sorted, double q);

@@ -1,20 +1,26 @@
 // hookd-bench-e2e: measures delivery end to end, from PublishBatch on hookd-ingest to the POST
 // arriving at an HTTP receiver that this process runs itself. It creates its own tenant with
 // --apps apps pointing at the receiver, publishes events that carry their send time, waits for
-// every delivery, and prints a table plus one `RESULT {json}` line that bench/run_e2e.sh
-// collects.
+// every delivery, and prints a table plus one `RESULT {json}` line.
+//
+// With --phases it runs several measurements in one process against the same receiver: the HTTP
+// ceiling (hookd's own HTTP sender in a loop, and wrk), sustained throughput, latency at fixed
+// rates and fan-out, each e2e phase with a tenant and apps of its own; bench/run.sh starts a
+// private cluster and collects the RESULT lines of every phase.
 //
 // Like hookd-bench-ingest it only talks to loopback: every OK publish is a durable commit that
 // a worker then delivers, so pointing it at a shared cluster would flood real tenants.
 #include <httplib.h>
-#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -29,18 +35,22 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench_util.h"
+#include "ceiling.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
+#include "nlohmann/json.hpp"
 
 ABSL_FLAG(std::string, target, "",
           "hookd-ingest address host:port, loopback only (env HOOKD_INGEST_SERVER, default "
@@ -68,6 +78,9 @@ ABSL_FLAG(int64_t, max_backlog, 20000,
           "acknowledged but not yet received (0 = no bound)");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(60),
           "after publishing, how long to wait for the outstanding deliveries");
+ABSL_FLAG(absl::Duration, drain_idle_timeout, absl::Seconds(10),
+          "stop waiting for outstanding deliveries earlier when none arrived for this long "
+          "(they failed; the app has no retries)");
 ABSL_FLAG(int, receiver_port, 0, "port of the built-in receiver on 127.0.0.1 (0 = any free one)");
 ABSL_FLAG(int, receiver_threads, 256,
           "receiver threads; each keep-alive connection holds one, so at least the workers' "
@@ -80,6 +93,29 @@ ABSL_FLAG(absl::Duration, ready_timeout, absl::Seconds(30),
 ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(30), "deadline of each call");
 ABSL_FLAG(int64_t, max_events, 5'000'000,
           "safety bound on events published, warm-up included; publishing stops when reached");
+ABSL_FLAG(std::string, phases, "",
+          "comma-separated phases run one after the other against the same receiver: ceiling, "
+          "throughput, latency:<events/s>, fanout:<apps>; e.g. "
+          "ceiling,throughput,latency:500,latency:1000,latency:2000,fanout:10. Empty: one run "
+          "of --rate and --apps for --duration");
+ABSL_FLAG(absl::Duration, latency_duration, absl::Seconds(20),
+          "with --phases: measured window of each latency and fan-out phase (throughput uses "
+          "--duration)");
+ABSL_FLAG(double, fanout_rate, 200, "with --phases: events/s of the fanout phases");
+ABSL_FLAG(absl::Duration, ceiling_duration, absl::Seconds(10),
+          "ceiling phase: measured window of each client");
+ABSL_FLAG(absl::Duration, ceiling_warmup, absl::Seconds(2),
+          "ceiling phase: load before each client's window (not counted)");
+ABSL_FLAG(int, ceiling_connections, 256,
+          "ceiling phase: requests hookd's HTTP sender keeps outstanding, each on its own "
+          "keep-alive connection (hookd-worker's default --max_in_flight)");
+ABSL_FLAG(std::string, wrk, "wrk",
+          "ceiling phase: wrk executable, looked up on PATH; empty = skip wrk");
+ABSL_FLAG(int, wrk_threads, 2, "ceiling phase: wrk -t");
+ABSL_FLAG(int, wrk_connections, 0, "ceiling phase: wrk -c (0 = --ceiling_connections)");
+ABSL_FLAG(absl::Duration, settle_timeout, absl::Seconds(30),
+          "with --phases: after an e2e phase, wait up to this long for the receiver to go quiet "
+          "(late or stray deliveries of that phase) before the next one starts");
 
 namespace hookd::bench {
 namespace {
@@ -98,6 +134,8 @@ constexpr int kMinPayloadBytes = 64;
 // The largest deliveries_expected this tool can wait for without the receiver's bookkeeping
 // (one set entry per delivery) outgrowing a developer machine's memory.
 constexpr int kMaxApps = 1000;
+// Pending connections the receiver's socket queues (the kernel caps it at net.core.somaxconn).
+constexpr int kListenBacklog = 4096;
 
 std::atomic<bool> interrupted{false};
 
@@ -108,16 +146,6 @@ void OnSignal(int signal) {
     std::signal(signal, SIG_DFL);
     std::raise(signal);
   }
-}
-
-int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
-
-// User plus system CPU time of this process, in seconds.
-double ProcessCpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 struct Config {
@@ -133,12 +161,24 @@ struct Config {
   int payload_bytes = 0;
   int64_t max_backlog = 0;
   absl::Duration drain_timeout;
+  absl::Duration drain_idle_timeout;
   int receiver_port = 0;
   int receiver_threads = 0;
   bool probe_delivery = true;
   absl::Duration ready_timeout;
   absl::Duration rpc_timeout;
   int64_t max_events = 0;
+  // --phases
+  std::string phases;
+  absl::Duration latency_duration;
+  double fanout_rate = 0;
+  absl::Duration settle_timeout;
+  int ceiling_connections = 0;
+  absl::Duration ceiling_duration;
+  absl::Duration ceiling_warmup;
+  std::string wrk;
+  int wrk_threads = 0;
+  int wrk_connections = 0;
 };
 
 absl::StatusOr<Config> ConfigFromFlags() {
@@ -155,10 +195,6 @@ absl::StatusOr<Config> ConfigFromFlags() {
   config.server = *server;
   config.token = FirstNonEmpty(
       {absl::GetFlag(FLAGS_token), Getenv("HOOKD_TOKEN"), Getenv("HOOKD_ADMIN_TOKEN")});
-  if (config.token.empty()) {
-    return absl::InvalidArgumentError(
-        "no token: pass --token or set HOOKD_TOKEN (e.g. HOOKD_TOKEN=$(cat .data/admin-token))");
-  }
   config.apps = absl::GetFlag(FLAGS_apps);
   if (config.apps < 1 || config.apps > kMaxApps) {
     return absl::InvalidArgumentError(absl::StrCat("--apps: 1 .. ", kMaxApps));
@@ -186,6 +222,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
   config.max_backlog = absl::GetFlag(FLAGS_max_backlog);
   if (config.max_backlog < 0) return absl::InvalidArgumentError("--max_backlog: 0 or more");
   config.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  config.drain_idle_timeout = absl::GetFlag(FLAGS_drain_idle_timeout);
   config.receiver_port = absl::GetFlag(FLAGS_receiver_port);
   if (config.receiver_port < 0 || config.receiver_port > 65535) {
     return absl::InvalidArgumentError("--receiver_port: 0 .. 65535");
@@ -199,7 +236,107 @@ absl::StatusOr<Config> ConfigFromFlags() {
   config.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
   config.max_events = absl::GetFlag(FLAGS_max_events);
   if (config.max_events < 1) return absl::InvalidArgumentError("--max_events: at least 1");
+  config.phases = absl::GetFlag(FLAGS_phases);
+  config.latency_duration = absl::GetFlag(FLAGS_latency_duration);
+  if (config.latency_duration <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--latency_duration must be positive");
+  }
+  config.fanout_rate = absl::GetFlag(FLAGS_fanout_rate);
+  if (!(config.fanout_rate > 0) || std::isinf(config.fanout_rate)) {
+    return absl::InvalidArgumentError("--fanout_rate: events per second, more than 0");
+  }
+  config.settle_timeout = absl::GetFlag(FLAGS_settle_timeout);
+  config.ceiling_connections = absl::GetFlag(FLAGS_ceiling_connections);
+  config.ceiling_duration = absl::GetFlag(FLAGS_ceiling_duration);
+  config.ceiling_warmup = absl::GetFlag(FLAGS_ceiling_warmup);
+  if (config.ceiling_connections < 1 || config.ceiling_duration <= absl::ZeroDuration() ||
+      config.ceiling_warmup < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--ceiling_connections must be at least 1, --ceiling_duration positive and "
+        "--ceiling_warmup not negative");
+  }
+  config.wrk = absl::GetFlag(FLAGS_wrk);
+  config.wrk_threads = absl::GetFlag(FLAGS_wrk_threads);
+  config.wrk_connections = absl::GetFlag(FLAGS_wrk_connections);
+  if (config.wrk_connections == 0) config.wrk_connections = config.ceiling_connections;
+  if (config.wrk_threads < 1 || config.wrk_connections < config.wrk_threads) {
+    return absl::InvalidArgumentError(
+        "--wrk_threads must be at least 1 and --wrk_connections at least --wrk_threads");
+  }
   return config;
+}
+
+// One measurement of a --phases run.
+struct Phase {
+  enum class Kind { kCeiling, kE2e };
+  Kind kind = Kind::kE2e;
+  std::string name;  // as written in --phases, or the mode of a single run
+  // e2e phases: the run's shape, copied over the flags' values.
+  int apps = 1;
+  double rate = 0;
+  absl::Duration duration;
+};
+
+// The phases --phases lists, or the single run the other flags describe. INVALID_ARGUMENT
+// naming the item that is not a phase.
+absl::StatusOr<std::vector<Phase>> ParsePhases(const Config& config) {
+  std::vector<Phase> phases;
+  if (config.phases.empty()) {
+    Phase single;
+    single.name = config.rate == 0 ? "throughput" : (config.apps > 1 ? "fanout" : "latency");
+    single.apps = config.apps;
+    single.rate = config.rate;
+    single.duration = config.duration;
+    phases.push_back(single);
+  }
+  for (absl::string_view item : absl::StrSplit(config.phases, ',', absl::SkipWhitespace())) {
+    item = absl::StripAsciiWhitespace(item);
+    Phase phase;
+    phase.name = std::string(item);
+    absl::string_view value;
+    auto invalid = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat("--phases: \"", item, "\" ", why));
+    };
+    if (item == "ceiling") {
+      phase.kind = Phase::Kind::kCeiling;
+    } else if (item == "throughput") {
+      phase.duration = config.duration;
+    } else if (absl::StartsWith(item, "latency:")) {
+      value = item.substr(std::string_view("latency:").size());
+      if (!absl::SimpleAtod(value, &phase.rate) || !(phase.rate > 0) || std::isinf(phase.rate)) {
+        return invalid("wants events/s above 0, e.g. latency:1000");
+      }
+      phase.duration = config.latency_duration;
+    } else if (absl::StartsWith(item, "fanout:")) {
+      value = item.substr(std::string_view("fanout:").size());
+      if (!absl::SimpleAtoi(value, &phase.apps) || phase.apps < 1 || phase.apps > kMaxApps) {
+        return invalid(absl::StrCat("wants 1 .. ", kMaxApps, " apps, e.g. fanout:10"));
+      }
+      phase.rate = config.fanout_rate;
+      phase.duration = config.latency_duration;
+    } else {
+      return invalid("is not a phase (ceiling, throughput, latency:<rate>, fanout:<apps>)");
+    }
+    phases.push_back(std::move(phase));
+  }
+  if (phases.empty()) return absl::InvalidArgumentError("--phases: no phase given");
+  // Only the ceiling runs without the cluster.
+  bool cluster = std::any_of(phases.begin(), phases.end(),
+                             [](const Phase& p) { return p.kind == Phase::Kind::kE2e; });
+  if (cluster && config.token.empty()) {
+    return absl::InvalidArgumentError(
+        "no token: pass --token or set HOOKD_TOKEN (e.g. HOOKD_TOKEN=$(cat .data/admin-token))");
+  }
+  return phases;
+}
+
+// The flags' configuration with the shape of e2e phase `phase`.
+Config PhaseConfig(const Config& config, const Phase& phase) {
+  Config phase_config = config;
+  phase_config.apps = phase.apps;
+  phase_config.rate = phase.rate;
+  phase_config.duration = phase.duration;
+  return phase_config;
 }
 
 const char* ModeName(const Config& config) {
@@ -239,34 +376,59 @@ struct Arrival {
   bool duplicate = false;
 };
 
-// The in-process webhook endpoint: answers every POST to /hook/<app index> with 200 at once and
-// records when it arrived and when its event was sent. Events are "measured" when their sent_us
-// falls inside the window set by SetWindow; only those are kept, others (probe, warm-up) are
-// counted.
+// The in-process webhook endpoint, one for the whole run. It answers every POST at once with
+// 200. POST /hook/<phase>/<app> is a delivery: the receiver records when it arrived and when its
+// event was sent, for the phase Reset last named (a POST of another phase, e.g. a late one of the
+// previous phase, only counts as stale). Events are "measured" when their sent_us falls inside
+// the window set by SetWindow; only those are kept, others (probe, warm-up) are counted. POST
+// /ceiling is the ceiling phase's load: counted, nothing recorded.
 class Receiver {
  public:
-  // FAILED_PRECONDITION when the port cannot be bound.
-  static absl::StatusOr<std::unique_ptr<Receiver>> Start(int port, int threads, int apps) {
-    std::unique_ptr<Receiver> receiver(new Receiver(apps));
+  // `max_apps`: the most apps any phase uses. FAILED_PRECONDITION when the port cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Receiver>> Start(int port, int threads, int max_apps) {
+    std::unique_ptr<Receiver> receiver(new Receiver(max_apps));
     httplib::Server& server = receiver->server_;
+    // cpp-httplib serves each connection on one pool thread for as long as it stays open, so
+    // connections beyond `threads` wait unserved: callers size it for every client at once.
     server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     // The worker reuses connections; closing each after cpp-httplib's default of 5 requests
     // would make the run measure TCP handshakes, and Nagle plus delayed ACKs would add 40 ms
     // stalls to small responses.
     server.set_keep_alive_max_count(1'000'000);
     server.set_tcp_nodelay(true);
+    // cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, fixed in Debian's
+    // shared library): when a worker or the ceiling opens hundreds of connections at once, the
+    // kernel drops the SYNs beyond it and the clients retry a second later, which would show as
+    // one-second stalls in every figure. So the listening socket is remembered here and listens
+    // again with a deep backlog after the bind.
+    socket_t listener = INVALID_SOCKET;
+    server.set_socket_options([&listener](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listener = sock;
+    });
     Receiver* self = receiver.get();
-    server.Post(R"(/hook/(\d+))",
+    server.Post(R"(/hook/(\d+)/(\d+))",
                 [self](const httplib::Request& request, httplib::Response& response) {
                   self->Record(request);
                   response.status = 200;
                   response.set_content("ok", "text/plain");
                 });
+    server.Post("/ceiling", [self](const httplib::Request&, httplib::Response& response) {
+      self->ceiling_requests_.fetch_add(1, std::memory_order_relaxed);
+      response.status = 200;
+      response.set_content("ok", "text/plain");
+    });
     int bound = port == 0 ? server.bind_to_any_port("127.0.0.1")
                           : (server.bind_to_port("127.0.0.1", port) ? port : -1);
     if (bound <= 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot bind the receiver to 127.0.0.1:", port));
+    }
+    // The callback refers to a local; no later socket needs it.
+    server.set_socket_options(httplib::default_socket_options);
+    if (listener == INVALID_SOCKET || ::listen(listener, kListenBacklog) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot deepen the receiver's listen backlog: ", std::strerror(errno)));
     }
     receiver->port_ = bound;
     // The socket already listens, so connections queue until the accept loop below runs.
@@ -292,6 +454,22 @@ class Receiver {
 
   int port() const { return port_; }
 
+  // Starts phase `phase` with apps 0 .. apps-1 (at most the constructor's max_apps): forgets
+  // every arrival and count so far and measures nothing until SetWindow.
+  void Reset(int phase, int apps) {
+    std::lock_guard<std::mutex> lock(mu_);
+    phase_ = phase;
+    apps_ = std::min(apps, static_cast<int>(posts_per_app_.size()));
+    std::fill(posts_per_app_.begin(), posts_per_app_.end(), 0);
+    seen_.clear();
+    arrivals_.clear();
+    unparsed_ = 0;
+    window_start_us_ = INT64_MAX;
+    window_end_us_ = INT64_MIN;
+    measured_.store(0);
+    distinct_total_.store(0);
+  }
+
   void SetWindow(int64_t start_us, int64_t end_us) {
     std::lock_guard<std::mutex> lock(mu_);
     window_start_us_ = start_us;
@@ -300,10 +478,16 @@ class Receiver {
 
   // Distinct deliveries (webhook-id + app) of measured events so far.
   int64_t measured() const { return measured_.load(std::memory_order_relaxed); }
-  // Distinct deliveries of any event, probe and warm-up included.
+  // Distinct deliveries of any event of the current phase, probe and warm-up included.
   int64_t distinct_total() const { return distinct_total_.load(std::memory_order_relaxed); }
+  // POSTs to /ceiling since the start.
+  int64_t ceiling_requests() const { return ceiling_requests_.load(std::memory_order_relaxed); }
+  // POSTs to /hook/<phase>/... of a phase other than the current one, since the start.
+  int64_t stale() const { return stale_.load(std::memory_order_relaxed); }
+  // When the last POST to /hook/ of any phase arrived (unix µs; 0 before the first).
+  int64_t last_post_us() const { return last_post_us_.load(std::memory_order_relaxed); }
 
-  // How many apps received at least one POST of any event.
+  // How many apps of the current phase received at least one POST of any event.
   int AppsReached() const {
     std::lock_guard<std::mutex> lock(mu_);
     return static_cast<int>(std::count_if(posts_per_app_.begin(), posts_per_app_.end(),
@@ -320,19 +504,25 @@ class Receiver {
   }
 
  private:
-  explicit Receiver(int apps) : apps_(apps), posts_per_app_(static_cast<size_t>(apps), 0) {}
+  explicit Receiver(int max_apps) : posts_per_app_(static_cast<size_t>(max_apps), 0) {}
 
   void Record(const httplib::Request& request) {
     int64_t arrival_us = NowMicros();
+    last_post_us_.store(arrival_us, std::memory_order_relaxed);
+    int phase = -1;
     int app = -1;
-    if (request.matches.size() < 2 || !absl::SimpleAtoi(request.matches[1].str(), &app) ||
-        app >= apps_) {
-      app = -1;
+    if (request.matches.size() < 3 || !absl::SimpleAtoi(request.matches[1].str(), &phase) ||
+        !absl::SimpleAtoi(request.matches[2].str(), &app)) {
+      phase = -1;
     }
     int64_t sent_us = ParseSentMicros(request.body);
     std::string id = request.get_header_value("webhook-id");
     std::lock_guard<std::mutex> lock(mu_);
-    if (app < 0 || sent_us < 0 || id.empty()) {
+    if (phase != phase_) {
+      stale_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (app < 0 || app >= apps_ || sent_us < 0 || id.empty()) {
       ++unparsed_;
       return;
     }
@@ -345,16 +535,20 @@ class Receiver {
     arrivals_.push_back(Arrival{arrival_us, sent_us, app, duplicate});
   }
 
-  const int apps_;
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
   std::atomic<int64_t> measured_{0};
   std::atomic<int64_t> distinct_total_{0};
+  std::atomic<int64_t> ceiling_requests_{0};
+  std::atomic<int64_t> stale_{0};
+  std::atomic<int64_t> last_post_us_{0};
   mutable std::mutex mu_;
+  int phase_ = -1;                        // guarded by mu_; nothing is recorded before Reset
+  int apps_ = 0;                          // guarded by mu_
   int64_t window_start_us_ = INT64_MAX;   // guarded by mu_; nothing is measured before SetWindow
   int64_t window_end_us_ = INT64_MIN;     // guarded by mu_
-  std::vector<int64_t> posts_per_app_;    // guarded by mu_
+  std::vector<int64_t> posts_per_app_;    // guarded by mu_; max_apps entries
   std::unordered_set<std::string> seen_;  // guarded by mu_
   std::vector<Arrival> arrivals_;         // guarded by mu_
   int64_t unparsed_ = 0;                  // guarded by mu_
@@ -379,16 +573,17 @@ class BenchApps {
  public:
   BenchApps(const Config& config, v1::AppService::Stub& stub) : config_(config), stub_(stub) {}
 
-  // Creates `config.apps` apps of `tenant` pointing at `receiver_port`. The error names the
-  // failing call, with a hint when the cluster refuses plain-http loopback urls.
-  absl::Status CreateAll(const std::string& tenant, int receiver_port) {
+  // Creates `config.apps` apps of `tenant` pointing at phase `phase`'s paths on `receiver_port`.
+  // The error names the failing call, with a hint when the cluster refuses plain-http loopback
+  // urls.
+  absl::Status CreateAll(const std::string& tenant, int receiver_port, int phase) {
     for (int i = 0; i < config_.apps; ++i) {
       v1::CreateAppRequest request;
       v1::App* app = request.mutable_app();
       app->set_tenant(tenant);
       app->set_name(absl::StrCat("bench-e2e-", i));
       app->set_description("hookd-bench-e2e receiver; deleted when the run ends");
-      app->set_url(absl::StrCat("http://127.0.0.1:", receiver_port, "/hook/", i));
+      app->set_url(absl::StrCat("http://127.0.0.1:", receiver_port, "/hook/", phase, "/", i));
       app->add_event_types(kEventType);
       // No retries: the receiver always answers 200, so a failed attempt is the cluster's
       // failure and should show as backlog, not as a duplicate with a retry delay in the tail.
@@ -767,10 +962,11 @@ std::string RateText(const Config& config) {
   return config.rate == 0 ? std::string("max") : absl::StrFormat("%g/s", config.rate);
 }
 
-void PrintTable(const Config& config, const std::string& tenant, int receiver_port,
-                const Summary& s, const ErrorLog& errors) {
-  absl::PrintF("\n%s  mode=%s  rate=%s  apps=%d  ingest=%s  subscription=%s\n", kProgram,
-               ModeName(config), RateText(config), config.apps, config.target, config.server);
+void PrintTable(const Config& config, const std::string& phase, const std::string& tenant,
+                int receiver_port, const Summary& s, const ErrorLog& errors) {
+  absl::PrintF("\n%s  phase=%s  mode=%s  rate=%s  apps=%d  ingest=%s  subscription=%s\n", kProgram,
+               phase, ModeName(config), RateText(config), config.apps, config.target,
+               config.server);
   absl::PrintF(
       "  tenant %s, receiver 127.0.0.1:%d (%d threads), payload %d B, batches of <= %d from "
       "%d publishers%s\n",
@@ -781,7 +977,10 @@ void PrintTable(const Config& config, const std::string& tenant, int receiver_po
           : std::string());
   absl::PrintF("  warm-up %s, measured %.2f s of publishing%s; drain %.1f s, %s\n",
                absl::FormatDuration(config.warmup), s.duration_s, s.cut_short ? " (cut short)" : "",
-               s.drain_s, s.drained ? "all deliveries arrived" : "timed out");
+               s.drain_s,
+               s.drained            ? "all deliveries arrived"
+               : interrupted.load() ? "interrupted"
+                                    : "deliveries missing");
   absl::PrintF("  %-20s %12s %12s\n", "", "total", "per second");
   absl::PrintF("  %-20s %12d %12.1f   errors %d, deliveries acknowledged %d\n", "events published",
                s.events_published, s.events_per_s, s.event_errors, s.deliveries_acked);
@@ -811,17 +1010,21 @@ void PrintTable(const Config& config, const std::string& tenant, int receiver_po
   }
   if (s.backlog_at_end > 0) {
     absl::PrintF(
-        "  note: %d deliveries had not arrived after --drain_timeout %s; the latency "
-        "percentiles miss exactly the slowest ones\n",
-        s.backlog_at_end, absl::FormatDuration(config.drain_timeout));
+        "  note: %d deliveries had not arrived when the drain ended (after %.1f s; "
+        "--drain_timeout %s, --drain_idle_timeout %s); the latency percentiles miss exactly "
+        "the slowest ones, and the run's delivery log says what became of them\n",
+        s.backlog_at_end, s.drain_s, absl::FormatDuration(config.drain_timeout),
+        absl::FormatDuration(config.drain_idle_timeout));
   }
 }
 
-void PrintResult(const Config& config, const std::string& tenant, const Summary& s) {
-  // One line of JSON for scripts; its strings are numeric addresses, the mode and a tenant of
-  // [a-z0-9-], so no escaping is needed.
+void PrintResult(const Config& config, const std::string& phase, const std::string& tenant,
+                 const Summary& s) {
+  // One line of JSON for scripts; its strings are numeric addresses, a phase name ParsePhases
+  // accepted, the mode and a tenant of [a-z0-9-], so no escaping is needed.
   absl::PrintF(
-      "RESULT {\"mode\":\"%s\",\"rate_offered\":%g,\"apps\":%d,\"events_published\":%d,"
+      "RESULT "
+      "{\"phase\":\"%s\",\"mode\":\"%s\",\"rate_offered\":%g,\"apps\":%d,\"events_published\":%d,"
       "\"deliveries_expected\":%d,\"deliveries_received\":%d,\"duplicates\":%d,"
       "\"deliveries_per_s\":%.1f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,"
       "\"max_ms\":%.3f,\"backlog_at_end\":%d,\"duration_s\":%.3f,\"events_per_s\":%.1f,"
@@ -831,7 +1034,7 @@ void PrintResult(const Config& config, const std::string& tenant, const Summary&
       "\"max_backlog\":%d,\"warmup_s\":%.3f,\"cut_short\":%s,\"bench_cpu_s\":%.2f,\"tenant\":\"%"
       "s\","
       "\"target\":\"%s\",\"server\":\"%s\"}\n",
-      ModeName(config), config.rate, config.apps, s.events_published, s.deliveries_expected,
+      phase, ModeName(config), config.rate, config.apps, s.events_published, s.deliveries_expected,
       s.deliveries_received, s.duplicates, s.deliveries_per_s, s.p50_ms, s.p95_ms, s.p99_ms,
       s.max_ms, s.backlog_at_end, s.duration_s, s.events_per_s, s.event_errors, s.deliveries_acked,
       s.delivery_span_s, s.drain_s, s.drained ? "true" : "false", s.call_p50_ms, s.call_p99_ms,
@@ -849,63 +1052,32 @@ bool WaitConnected(const std::shared_ptr<grpc::Channel>& channel, const std::str
   return false;
 }
 
-int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "hookd-bench-e2e: end-to-end delivery benchmark of a hookd cluster on loopback.\n"
-      "Runs an HTTP receiver, creates --apps apps of a fresh tenant pointing at it, publishes\n"
-      "bench.e2e events through hookd-ingest (--rate R paced, or --rate 0 as fast as the\n"
-      "cluster delivers), waits for the deliveries and prints a table and one `RESULT {json}`\n"
-      "line. Exit 1 if more than 1% of events failed to publish or nothing arrived, 2 on a\n"
-      "setup error, 130 when interrupted (after printing what was measured).\n"
-      "Usage: HOOKD_TOKEN=... hookd-bench-e2e [--rate 500] [--apps 10] [--duration 20s] ...");
-  absl::ParseCommandLine(argc, argv);
-  absl::StatusOr<Config> config_or = ConfigFromFlags();
-  if (!config_or.ok()) {
-    absl::FPrintF(stderr, "%s: %s\n", kProgram, config_or.status().message());
-    return kExitSetup;
-  }
-  const Config& config = *config_or;
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
+// What every e2e phase talks to.
+struct Cluster {
+  v1::AppService::Stub& apps;
+  v1::IngestService::Stub& probe;
+  const std::vector<std::shared_ptr<grpc::Channel>>& channels;
+};
 
-  absl::StatusOr<std::unique_ptr<Receiver>> receiver_or =
-      Receiver::Start(config.receiver_port, config.receiver_threads, config.apps);
-  if (!receiver_or.ok()) {
-    absl::FPrintF(stderr, "%s: %s\n", kProgram, receiver_or.status().message());
-    return kExitSetup;
-  }
-  Receiver& receiver = **receiver_or;
-
-  std::shared_ptr<grpc::Channel> control =
-      grpc::CreateChannel(config.server, grpc::InsecureChannelCredentials());
-  std::vector<std::shared_ptr<grpc::Channel>> channels =
-      MakeChannels(config.target, config.publishers);
-  if (!WaitConnected(control, config.server, "hookd-subscription")) return kExitSetup;
-  for (const auto& channel : channels) {
-    // Connected up front so the warm-up does not include connection setup.
-    if (!WaitConnected(channel, config.target, "hookd-ingest")) return kExitSetup;
-  }
-  auto app_stub = v1::AppService::NewStub(control);
-  auto event_type_stub = v1::EventTypeService::NewStub(control);
-  auto probe_stub = v1::IngestService::NewStub(channels[0]);
-
-  if (absl::Status status = EnsureEventType(config, *event_type_stub); !status.ok()) {
-    absl::FPrintF(stderr, "%s: %s\n", kProgram, status.message());
-    return kExitSetup;
-  }
+// One end-to-end measurement with `config`'s apps, rate and duration: creates a fresh tenant
+// whose apps post to phase `phase_index`'s paths, probes, publishes, drains, prints the table
+// and the RESULT line, and deletes the apps. Returns the exit status of that phase.
+int RunE2ePhase(const Config& config, const std::string& phase_name, int phase_index,
+                Receiver& receiver, Cluster& cluster) {
+  receiver.Reset(phase_index, config.apps);
   std::string tenant = RandomTenant();
   // Declared before everything that can fail after CreateApp, so every exit path deletes them.
-  BenchApps apps(config, *app_stub);
-  if (absl::Status status = apps.CreateAll(tenant, receiver.port()); !status.ok()) {
+  BenchApps apps(config, cluster.apps);
+  if (absl::Status status = apps.CreateAll(tenant, receiver.port(), phase_index); !status.ok()) {
     absl::FPrintF(stderr, "%s: %s\n", kProgram, status.message());
     return kExitSetup;
   }
-  absl::FPrintF(stderr, "%s: tenant %s, %d apps -> http://127.0.0.1:%d/hook/<i>\n", kProgram,
-                tenant, config.apps, receiver.port());
+  absl::FPrintF(stderr, "%s: phase %s: tenant %s, %d apps -> http://127.0.0.1:%d/hook/%d/<i>\n",
+                kProgram, phase_name, tenant, config.apps, receiver.port(), phase_index);
 
-  if (absl::Status status = Probe(config, *probe_stub, tenant, receiver); !status.ok()) {
+  if (absl::Status status = Probe(config, cluster.probe, tenant, receiver); !status.ok()) {
     absl::FPrintF(stderr, "%s: %s\n", kProgram, status.message());
-    return kExitSetup;
+    return interrupted.load() ? kExitInterrupted : kExitSetup;
   }
 
   absl::Time start = absl::Now();
@@ -921,9 +1093,9 @@ int Main(int argc, char** argv) {
   ErrorLog errors;
   std::vector<std::unique_ptr<Publisher>> publishers;
   for (int i = 0; i < config.publishers; ++i) {
-    publishers.push_back(
-        std::make_unique<Publisher>(config, tenant, channels[static_cast<size_t>(i)], schedule, seq,
-                                    published, errors, window_start_us, window_end_us));
+    publishers.push_back(std::make_unique<Publisher>(
+        config, tenant, cluster.channels[static_cast<size_t>(i)], schedule, seq, published, errors,
+        window_start_us, window_end_us));
   }
   absl::FPrintF(stderr, "%s: %s mode, rate %s, %d apps, warm-up %s, measuring %s\n", kProgram,
                 ModeName(config), RateText(config), config.apps,
@@ -938,21 +1110,21 @@ int Main(int argc, char** argv) {
   }
   int64_t last_published = 0;
   int64_t last_received = 0;
-  auto progress = [&](const char* phase) {
+  auto progress = [&](const char* stage) {
     int64_t now_published = published.load();
     int64_t now_received = receiver.distinct_total();
     absl::FPrintF(stderr, "  t=%6.1fs  %-8s published %7d/s  delivered %7d/s  measured %d\n",
-                  absl::ToDoubleSeconds(absl::Now() - start), phase, now_published - last_published,
+                  absl::ToDoubleSeconds(absl::Now() - start), stage, now_published - last_published,
                   now_received - last_received, receiver.measured());
     last_published = now_published;
     last_received = now_received;
   };
   while (running.load() > 0) {
     // Named by where the second began, so the first line after the warm-up reads "warmup".
-    const char* phase = absl::Now() < window_start ? "warmup" : "measure";
+    const char* stage = absl::Now() < window_start ? "warmup" : "measure";
     absl::Time tick = absl::Now() + absl::Seconds(1);
     while (running.load() > 0 && absl::Now() < tick) absl::SleepFor(absl::Milliseconds(20));
-    progress(phase);
+    progress(stage);
   }
   for (std::thread& thread : threads) thread.join();
   absl::Time publish_end = std::min(absl::Now(), window_end);
@@ -964,12 +1136,22 @@ int Main(int argc, char** argv) {
   int64_t expected = events_measured * config.apps;
   absl::Time drain_start = absl::Now();
   absl::Time drain_deadline = drain_start + config.drain_timeout;
+  int64_t drain_seen = receiver.measured();
+  absl::Time last_arrival = drain_start;
   while (receiver.measured() < expected && absl::Now() < drain_deadline && !interrupted.load()) {
     absl::Time tick = std::min(absl::Now() + absl::Seconds(1), drain_deadline);
     while (receiver.measured() < expected && absl::Now() < tick && !interrupted.load()) {
       absl::SleepFor(absl::Milliseconds(5));
     }
     progress("drain");
+    if (receiver.measured() != drain_seen) {
+      drain_seen = receiver.measured();
+      last_arrival = absl::Now();
+    } else if (absl::Now() - last_arrival >= config.drain_idle_timeout) {
+      // Without retries a delivery that has not come by now failed; waiting longer only
+      // delays the next phase.
+      break;
+    }
   }
   double drain_s = absl::ToDoubleSeconds(absl::Now() - drain_start);
   double bench_cpu_s = ProcessCpuSeconds() - cpu_start;
@@ -979,7 +1161,7 @@ int Main(int argc, char** argv) {
     absl::FPrintF(stderr, "%s: no event was published inside the measured window%s\n", kProgram,
                   cut_short ? " (cut short during the warm-up)" : "");
     errors.Print(stderr);
-    return kExitSetup;
+    return interrupted.load() ? kExitInterrupted : kExitSetup;
   }
   Summary summary = Summarize(config, publishers, receiver.Take(), duration_s);
   summary.drain_s = drain_s;
@@ -987,8 +1169,8 @@ int Main(int argc, char** argv) {
   summary.cut_short = cut_short;
   summary.bench_cpu_s = bench_cpu_s;
   summary.bench_wall_s = bench_wall_s;
-  PrintTable(config, tenant, receiver.port(), summary, errors);
-  PrintResult(config, tenant, summary);
+  PrintTable(config, phase_name, tenant, receiver.port(), summary, errors);
+  PrintResult(config, phase_name, tenant, summary);
   apps.DeleteAll();
 
   int64_t attempted = summary.events_published + summary.event_errors;
@@ -1007,6 +1189,225 @@ int Main(int argc, char** argv) {
     return kExitFailed;
   }
   return kExitOk;
+}
+
+// Between e2e phases: waits until no delivery POST has arrived for a second (deliveries of the
+// finished phase that came after its drain, e.g. of a backlog), at most `timeout`, so the next
+// phase does not share the workers with them.
+void Settle(const Receiver& receiver, absl::Duration timeout) {
+  constexpr absl::Duration kQuiet = absl::Seconds(1);
+  absl::Time started = absl::Now();
+  int64_t stale_before = receiver.stale();
+  while (!interrupted.load() && absl::Now() - started < timeout) {
+    absl::Time last = absl::FromUnixMicros(receiver.last_post_us());
+    if (absl::Now() - last >= kQuiet) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  absl::FPrintF(stderr, "%s: settled in %.1f s (%d late POSTs of earlier phases meanwhile)\n",
+                kProgram, absl::ToDoubleSeconds(absl::Now() - started),
+                receiver.stale() - stale_before);
+}
+
+// A JSON string literal of `text`; bytes that are not UTF-8 become U+FFFD.
+std::string JsonQuote(absl::string_view text) {
+  return nlohmann::json(std::string(text))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void PrintCeiling(const CeilingResult& r, int64_t receiver_requests, int body_bytes,
+                  absl::Duration warmup) {
+  absl::PrintF("\n%s  phase=ceiling  client=%s  %d connections, %d client thread%s\n", kProgram,
+               r.client, r.connections, r.threads, r.threads == 1 ? "" : "s");
+  absl::PrintF(
+      "  %d POSTs of %d B in %.2f s: %.1f requests/s, %d errors; the receiver answered %d "
+      "(warm-up included)\n",
+      r.requests, body_bytes, r.duration_s, r.requests_per_s, r.errors, receiver_requests);
+  absl::PrintF("  latency (ms): p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", r.p50_ms, r.p90_ms,
+               r.p99_ms, r.max_ms);
+  if (!r.first_error.empty()) absl::PrintF("  first error: %s\n", r.first_error);
+  absl::PrintF(
+      "RESULT {\"phase\":\"ceiling\",\"client\":\"%s\",\"available\":true,\"connections\":%d,"
+      "\"threads\":%d,\"duration_s\":%.3f,\"requests\":%d,\"errors\":%d,"
+      "\"requests_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+      "\"receiver_requests\":%d,\"client_cpu_s\":%s,\"body_bytes\":%d,\"warmup_s\":%.3f,"
+      "\"first_error\":%s}\n",
+      r.client, r.connections, r.threads, r.duration_s, r.requests, r.errors, r.requests_per_s,
+      r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, receiver_requests,
+      r.client_cpu_s < 0 ? std::string("null") : absl::StrFormat("%.2f", r.client_cpu_s),
+      body_bytes, absl::ToDoubleSeconds(warmup), JsonQuote(r.first_error));
+  std::fflush(stdout);
+}
+
+// The ceiling: POSTs to the receiver's /ceiling from hookd's HTTP sender in a loop, then from
+// wrk when it is installed. Returns the exit status of the phase; wrk missing or failing is
+// reported in its RESULT line and is not a failure.
+int RunCeilingPhase(const Config& config, const Receiver& receiver) {
+  CeilingOptions options;
+  options.url = absl::StrCat("http://127.0.0.1:", receiver.port(), "/ceiling");
+  // What a worker sends for one of the e2e phases' events: the Standard Webhooks envelope
+  // around a payload of --payload_bytes.
+  options.body = absl::StrCat("{\"type\":\"", kEventType,
+                              "\",\"timestamp\":\"2026-01-01T00:00:00.000000Z\",\"data\":",
+                              MakePayload(NowMicros(), 0, config.payload_bytes), "}");
+  options.headers = CeilingHeaders();
+  options.warmup = config.ceiling_warmup;
+  options.duration = config.ceiling_duration;
+  int body_bytes = static_cast<int>(options.body.size());
+
+  options.connections = config.ceiling_connections;
+  absl::FPrintF(stderr, "%s: ceiling: hookd-http, %d requests outstanding, warm-up %s, %s\n",
+                kProgram, options.connections, absl::FormatDuration(options.warmup),
+                absl::FormatDuration(options.duration));
+  int64_t before = receiver.ceiling_requests();
+  absl::StatusOr<CeilingResult> sender = RunSenderCeiling(options, interrupted);
+  if (!sender.ok()) {
+    absl::FPrintF(stderr, "%s: ceiling: %s\n", kProgram, sender.status().message());
+    return interrupted.load() ? kExitInterrupted : kExitSetup;
+  }
+  PrintCeiling(*sender, receiver.ceiling_requests() - before, body_bytes, options.warmup);
+  int status = kExitOk;
+  if (sender->requests == 0 || static_cast<double>(sender->errors) >
+                                   kMaxErrorRatio * static_cast<double>(sender->requests)) {
+    absl::FPrintF(stderr, "%s: ceiling: %d of %d requests failed\n", kProgram, sender->errors,
+                  sender->requests);
+    status = kExitFailed;
+  }
+
+  std::string wrk = FindExecutable(config.wrk);
+  if (wrk.empty()) {
+    std::string reason =
+        config.wrk.empty()
+            ? std::string("skipped (--wrk empty)")
+            : absl::StrCat(config.wrk, absl::StrContains(config.wrk, '/') ? " is not executable"
+                                                                          : " not found on PATH");
+    absl::FPrintF(stderr, "%s: ceiling: wrk %s\n", kProgram, reason);
+    absl::PrintF(
+        "RESULT {\"phase\":\"ceiling\",\"client\":\"wrk\",\"available\":false,"
+        "\"reason\":%s}\n",
+        JsonQuote(reason));
+    std::fflush(stdout);
+    return status;
+  }
+  if (interrupted.load()) return kExitInterrupted;
+  options.connections = config.wrk_connections;
+  options.wrk_threads = config.wrk_threads;
+  absl::FPrintF(stderr, "%s: ceiling: %s -t%d -c%d, warm-up %s, %s\n", kProgram, wrk,
+                options.wrk_threads, options.connections, absl::FormatDuration(options.warmup),
+                absl::FormatDuration(options.duration));
+  before = receiver.ceiling_requests();
+  absl::StatusOr<CeilingResult> wrk_result = RunWrkCeiling(wrk, options);
+  if (interrupted.load()) return kExitInterrupted;
+  if (!wrk_result.ok()) {
+    absl::FPrintF(stderr, "%s: ceiling: %s\n", kProgram, wrk_result.status().message());
+    absl::PrintF(
+        "RESULT {\"phase\":\"ceiling\",\"client\":\"wrk\",\"available\":false,"
+        "\"reason\":%s}\n",
+        JsonQuote(wrk_result.status().message()));
+    std::fflush(stdout);
+    return kExitFailed;
+  }
+  // The receiver's count spans wrk's warm-up too.
+  PrintCeiling(*wrk_result, receiver.ceiling_requests() - before, body_bytes, options.warmup);
+  return status;
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "hookd-bench-e2e: end-to-end delivery benchmark of a hookd cluster on loopback.\n"
+      "Runs an HTTP receiver, creates --apps apps of a fresh tenant pointing at it, publishes\n"
+      "bench.e2e events through hookd-ingest (--rate R paced, or --rate 0 as fast as the\n"
+      "cluster delivers), waits for the deliveries and prints a table and one `RESULT {json}`\n"
+      "line. --phases runs several such measurements, and the HTTP ceiling against the same\n"
+      "receiver, in one process (bench/run.sh uses it). Exit 1 if more than 1% of events\n"
+      "failed to publish or nothing arrived, 2 on a setup error, 130 when interrupted (after\n"
+      "printing what was measured).\n"
+      "Usage: HOOKD_TOKEN=... hookd-bench-e2e [--rate 500] [--apps 10] [--duration 20s] ...\n"
+      "       HOOKD_TOKEN=... hookd-bench-e2e --phases ceiling,throughput,latency:1000,fanout:10");
+  absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<Config> config_or = ConfigFromFlags();
+  absl::StatusOr<std::vector<Phase>> phases_or =
+      config_or.ok() ? ParsePhases(*config_or) : config_or.status();
+  if (!phases_or.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", kProgram, phases_or.status().message());
+    return kExitSetup;
+  }
+  const Config& config = *config_or;
+  const std::vector<Phase>& phases = *phases_or;
+  int max_apps = 1;
+  bool any_e2e = false;
+  for (const Phase& phase : phases) {
+    if (phase.kind == Phase::Kind::kCeiling) {
+      // Connections beyond the receiver's threads would wait unserved and cap the ceiling.
+      int most = std::max(config.ceiling_connections, config.wrk_connections);
+      if (config.receiver_threads < most) {
+        absl::FPrintF(stderr,
+                      "%s: --receiver_threads %d is below the ceiling's %d connections; each "
+                      "keep-alive connection holds a receiver thread\n",
+                      kProgram, config.receiver_threads, most);
+        return kExitSetup;
+      }
+    } else {
+      any_e2e = true;
+      max_apps = std::max(max_apps, phase.apps);
+    }
+  }
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  absl::StatusOr<std::unique_ptr<Receiver>> receiver_or =
+      Receiver::Start(config.receiver_port, config.receiver_threads, max_apps);
+  if (!receiver_or.ok()) {
+    absl::FPrintF(stderr, "%s: %s\n", kProgram, receiver_or.status().message());
+    return kExitSetup;
+  }
+  Receiver& receiver = **receiver_or;
+
+  std::shared_ptr<grpc::Channel> control;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::unique_ptr<v1::AppService::Stub> app_stub;
+  std::unique_ptr<v1::IngestService::Stub> probe_stub;
+  if (any_e2e) {
+    control = grpc::CreateChannel(config.server, grpc::InsecureChannelCredentials());
+    channels = MakeChannels(config.target, config.publishers);
+    if (!WaitConnected(control, config.server, "hookd-subscription")) return kExitSetup;
+    for (const auto& channel : channels) {
+      // Connected up front so the warm-up does not include connection setup.
+      if (!WaitConnected(channel, config.target, "hookd-ingest")) return kExitSetup;
+    }
+    app_stub = v1::AppService::NewStub(control);
+    probe_stub = v1::IngestService::NewStub(channels[0]);
+    auto event_type_stub = v1::EventTypeService::NewStub(control);
+    if (absl::Status status = EnsureEventType(config, *event_type_stub); !status.ok()) {
+      absl::FPrintF(stderr, "%s: %s\n", kProgram, status.message());
+      return kExitSetup;
+    }
+  }
+
+  int exit_status = kExitOk;
+  for (size_t i = 0; i < phases.size(); ++i) {
+    const Phase& phase = phases[i];
+    if (phases.size() > 1) {
+      absl::FPrintF(stderr, "%s: === phase %d/%d: %s ===\n", kProgram, i + 1, phases.size(),
+                    phase.name);
+    }
+    int status = kExitOk;
+    if (phase.kind == Phase::Kind::kCeiling) {
+      status = RunCeilingPhase(config, receiver);
+    } else {
+      Cluster cluster{*app_stub, *probe_stub, channels};
+      status = RunE2ePhase(PhaseConfig(config, phase), phase.name, static_cast<int>(i), receiver,
+                           cluster);
+      bool more_e2e = std::any_of(phases.begin() + static_cast<std::ptrdiff_t>(i) + 1, phases.end(),
+                                  [](const Phase& p) { return p.kind == Phase::Kind::kE2e; });
+      if (status != kExitSetup && status != kExitInterrupted && more_e2e) {
+        Settle(receiver, config.settle_timeout);
+      }
+    }
+    // A set-up error would repeat in every later phase; an interrupt means stop.
+    if (status == kExitSetup || status == kExitInterrupted) return status;
+    if (status != kExitOk) exit_status = status;
+  }
+  return exit_status;
 }
 
 }  // namespace

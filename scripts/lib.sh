@@ -2,8 +2,8 @@
 # Helpers sourced by the other scripts in scripts/. Not meant to be run directly.
 # Usage: source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
-# Provides: HOOKD_ROOT, HOOKD_DATA_DIR, HOOKD_PG_BIN, log, die, wait_for, port_in_use,
-# pid_alive, stop_pid, as_postgres, pg_traversable_dir.
+# Provides: HOOKD_ROOT, HOOKD_DATA_DIR, HOOKD_PG_BIN, log, die, rel, wait_for, port_in_use,
+# free_ports, pid_alive, stop_pid, spawn_service, await_service, as_postgres, pg_traversable_dir.
 
 # Resolved from this file's location, so scripts work from any working directory.
 HOOKD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +26,9 @@ die() {
   log "error: $*"
   exit 1
 }
+
+# rel PATH — PATH as the user can type it from the current directory.
+rel() { case "$1" in "$PWD"/*) printf '%s' "${1#"$PWD"/}" ;; *) printf '%s' "$1" ;; esac; }
 
 # _now_us — monotonic-enough wall clock in microseconds (bash 5 EPOCHREALTIME; the separator
 # is locale dependent, hence both).
@@ -62,6 +65,23 @@ port_in_use() {
   else
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
   fi
+}
+
+# free_ports N — prints N distinct TCP ports, one a line, that nothing listens on now, picked
+# at random from 20000-32767: clear of the dev cluster's and the tests' fixed ports, and below
+# Linux's ephemeral range (32768+), so outgoing connections do not take one before it is bound.
+free_ports() {
+  local n="$1" port tries=0
+  local -A picked=()
+  while [ "${#picked[@]}" -lt "$n" ]; do
+    tries=$((tries + 1))
+    [ "$tries" -le 1000 ] || { log "error: no free port found in 20000-32767"; return 1; }
+    port=$((20000 + RANDOM % 12768))
+    [ -z "${picked[$port]:-}" ] || continue
+    port_in_use "$port" && continue
+    picked[$port]=1
+    echo "$port"
+  done
 }
 
 # pid_alive PID — true if PID runs. A zombie counts as gone: PID 1 on some container and VM
@@ -113,6 +133,44 @@ stop_pid() {
 }
 
 _pid_gone() { ! pid_alive "$1"; }
+
+# spawn_service NAME ADDR METRICS_ADDR LOGFILE PIDFILE CMD [ARGS...] — starts the hookd service
+# CMD in the background with HOOKD_LISTEN=ADDR and HOOKD_METRICS_LISTEN=METRICS_ADDR, its output
+# appended to LOGFILE and its pid written to PIDFILE; detached (setsid), so it outlives the
+# script and the terminal until stop_pid stops it. Exits the script if ADDR's port is taken.
+# Wait for it with await_service.
+spawn_service() {
+  local name="$1" addr="$2" metrics="$3" logfile="$4" pidfile="$5"
+  shift 5
+  if port_in_use "${addr##*:}"; then
+    die "port ${addr##*:} for $name is in use by another process; stop it first"
+  fi
+  log "starting $name on $addr (log: $(rel "$logfile"))"
+  HOOKD_LISTEN="$addr" HOOKD_METRICS_LISTEN="$metrics" setsid "$@" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+}
+
+# await_service NAME PIDFILE LOGFILE CHECK [ARGS...] — waits up to 30 s until CHECK succeeds
+# (e.g. `port_in_use PORT`, or an authenticated RPC) while the process in PIDFILE runs. A crash
+# at startup is reported at once instead of after the whole deadline. Exits the script with the
+# end of LOGFILE if the service did not come up.
+await_service() {
+  local name="$1" pid logfile="$3"
+  pid="$(cat "$2")"
+  shift 3
+  if ! wait_for 30 "$name to serve" _started_or_dead "$pid" "$@" || ! pid_alive "$pid"; then
+    tail -n 30 "$logfile" >&2 || true
+    die "$name did not start; full log: $(rel "$logfile")"
+  fi
+  log "$name ready (pid $pid)"
+}
+
+# _started_or_dead PID CMD... — true when CMD succeeds or PID has exited.
+_started_or_dead() {
+  local pid="$1"
+  shift
+  ! pid_alive "$pid" || "$@"
+}
 
 # as_postgres CMD [ARGS...] — runs CMD as the `postgres` user when we are root, because
 # initdb and postgres refuse to run as root. A non-root developer runs their own cluster as

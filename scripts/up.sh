@@ -38,8 +38,6 @@ bin_dir="$(cd "$HOOKD_ROOT" && realpath -m "$build_dir/bin")"
 run_dir="$HOOKD_DATA_DIR/run"
 subscription_addr=127.0.0.1:50051
 
-# rel PATH — PATH as the user can type it from the current directory.
-rel() { case "$1" in "$PWD"/*) printf '%s' "${1#"$PWD"/}" ;; *) printf '%s' "$1" ;; esac; }
 
 if [ "$do_build" = 1 ]; then
   bash scripts/build.sh
@@ -93,39 +91,18 @@ for ((i = ${#services[@]} - 1; i >= 0; i--)); do
   [ ! -f "$run_dir/$name.pid" ] || stop_pid "$name" "$run_dir/$name.pid"
 done
 
-# started_or_dead PID CMD... — stop waiting when CMD succeeds or the process has exited, so a
-# crash at startup is reported at once instead of after the whole deadline.
-started_or_dead() {
-  local pid="$1"
-  shift
-  ! pid_alive "$pid" || "$@"
-}
-
-# start_service NAME — starts hookd-NAME in the background, detached (setsid) so it outlives
-# this script and the terminal, then waits until it serves; exits the script if it does not.
+# start_service NAME — starts hookd-NAME on its dev ports and waits until it serves: for
+# hookd-subscription an authenticated RPC must succeed (proves Postgres and auth work too), for
+# the others their gRPC port must listen. Exits the script if it does not come up.
 start_service() {
   local svc="$1" name="hookd-$1" addr="${listen[$1]}"
-  local bin="$bin_dir/$name" pidfile="$run_dir/$name.pid" logfile="$run_dir/$name.log"
-  if port_in_use "${addr##*:}"; then
-    die "port ${addr##*:} for $name is in use by a process up.sh did not start; stop it first"
-  fi
-  log "starting $name on $addr (log: $(rel "$logfile"))"
-  HOOKD_LISTEN="$addr" HOOKD_METRICS_LISTEN="${metrics[$svc]}" \
-    setsid "$bin" >>"$logfile" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  local pid=$!
-  # hookd-subscription is ready when an authenticated RPC succeeds (proves Postgres and auth
-  # work too); the others when their gRPC port listens.
+  local logfile="$run_dir/$name.log" pidfile="$run_dir/$name.pid"
+  spawn_service "$name" "$addr" "${metrics[$svc]}" "$logfile" "$pidfile" "$bin_dir/$name"
   local ready=(port_in_use "${addr##*:}")
   if [ "$svc" = subscription ] && [ -x "$bin_dir/hookctl" ]; then
     ready=("$bin_dir/hookctl" --server "$addr" --token "$admin_token" event-types list)
   fi
-  if ! wait_for 30 "$name to serve on $addr" started_or_dead "$pid" "${ready[@]}" ||
-    ! pid_alive "$pid"; then
-    tail -n 30 "$logfile" >&2 || true
-    die "$name did not start; full log: $(rel "$logfile")"
-  fi
-  log "$name ready (pid $pid)"
+  await_service "$name" "$pidfile" "$logfile" "${ready[@]}"
 }
 
 start_service subscription
