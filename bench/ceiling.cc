@@ -157,6 +157,7 @@ absl::StatusOr<CeilingResult> RunSenderCeiling(const CeilingOptions& options,
   if (!loopback.ok()) return loopback.status();
   http::HttpSenderOptions sender_options;
   sender_options.max_in_flight = options.connections;
+  sender_options.max_connections_per_host = options.connections;
   sender_options.allow_http = true;
   sender_options.private_allowlist = {*loopback};
   absl::StatusOr<std::unique_ptr<http::HttpSender>> sender = http::NewCurlSender(sender_options);

@@ -106,9 +106,9 @@ ABSL_FLAG(absl::Duration, ceiling_duration, absl::Seconds(10),
           "ceiling phase: measured window of each client");
 ABSL_FLAG(absl::Duration, ceiling_warmup, absl::Seconds(2),
           "ceiling phase: load before each client's window (not counted)");
-ABSL_FLAG(int, ceiling_connections, 256,
+ABSL_FLAG(int, ceiling_connections, 64,
           "ceiling phase: requests hookd's HTTP sender keeps outstanding, each on its own "
-          "keep-alive connection (hookd-worker's default --max_in_flight)");
+          "keep-alive connection (hookd-worker's default --max_connections_per_host)");
 ABSL_FLAG(std::string, wrk, "wrk",
           "ceiling phase: wrk executable, looked up on PATH; empty = skip wrk");
 ABSL_FLAG(int, wrk_threads, 2, "ceiling phase: wrk -t");

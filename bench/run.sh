@@ -85,11 +85,12 @@ cd "$root"
 build_dir="${BUILD_DIR:-build}"
 bin_dir="$(realpath -m "$build_dir/bin")"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-# Connections each client keeps to the receiver: a worker up to its --max_in_flight, the
-# ceiling's sender loop and wrk as many as they are told. cpp-httplib holds one receiver thread
-# per open connection, so the receiver gets enough threads for all of them at once.
-worker_in_flight=256 ceiling_connections=256 wrk_connections=256 wrk_threads=2
-receiver_threads=$((workers * worker_in_flight + ceiling_connections + wrk_connections))
+# Connections each client keeps to the receiver: a worker up to its --max_connections_per_host,
+# the ceiling's sender loop and wrk as many as they are told (the same number, so the ceilings
+# and the workers meet the receiver alike). cpp-httplib holds one receiver thread per open
+# connection, so the receiver gets enough threads for all of them at once.
+worker_connections=64 ceiling_connections=64 wrk_connections=64 wrk_threads=2
+receiver_threads=$((workers * worker_connections + ceiling_connections + wrk_connections))
 
 if [ "$do_build" = 1 ]; then
   bash scripts/build.sh --target hookd-subscription hookd-ingest hookd-worker hookctl \
@@ -199,7 +200,7 @@ start hookd-ingest hookd-ingest
 await_service hookd-ingest "$run_dir/hookd-ingest.pid" "$run_dir/hookd-ingest.log" \
   port_in_use "${listen[hookd-ingest]##*:}"
 for name in "${worker_names[@]}"; do
-  start "$name" hookd-worker --name "$name" --max_in_flight "$worker_in_flight"
+  start "$name" hookd-worker --name "$name" --max_connections_per_host "$worker_connections"
 done
 for name in "${worker_names[@]}"; do
   await_service "$name" "$run_dir/$name.pid" "$run_dir/$name.log" \
@@ -236,7 +237,7 @@ fact redis_appendonly "$(redis_q config get appendonly | tail -1)"
 fact redis_appendfsync "$(redis_q config get appendfsync | tail -1)"
 fact wrk_version "$(wrk -v 2>&1 | head -1 | awk '/^wrk/ {print $2}')"
 fact workers "$workers"
-fact worker_max_in_flight "$worker_in_flight"
+fact worker_max_connections_per_host "$worker_connections"
 fact receiver_threads "$receiver_threads"
 fact phases "$phases"
 fact duration "$duration"

@@ -8,6 +8,9 @@ ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker
 ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
 ABSL_FLAG(std::string, name, "", "consumer name in the Redis group (default host-pid)");
 ABSL_FLAG(int, max_in_flight, 256, "HTTP requests in flight at once");
+ABSL_FLAG(int, max_connections_per_host, 64,
+          "connections to one endpoint host at most (0 = no limit); more requests to it wait for "
+          "one to free, and the wait counts against their timeout");
 ABSL_FLAG(absl::Duration, max_request_timeout, absl::Seconds(30),
           "upper bound of any app's request timeout");
 ABSL_FLAG(absl::Duration, visibility_timeout, absl::Seconds(60),
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
   options.partitions = absl::GetFlag(FLAGS_partitions);
   options.name = absl::GetFlag(FLAGS_name);
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+  options.max_connections_per_host = absl::GetFlag(FLAGS_max_connections_per_host);
   options.max_request_timeout = absl::GetFlag(FLAGS_max_request_timeout);
   options.visibility_timeout = absl::GetFlag(FLAGS_visibility_timeout);
   options.retry_delay_scale = absl::GetFlag(FLAGS_retry_delay_scale);

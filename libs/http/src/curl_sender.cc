@@ -243,6 +243,12 @@ class CurlSender final : public HttpSender {
       return absl::InternalError(
           absl::StrCat("curl_multi_setopt(MAXCONNECTS): ", curl_multi_strerror(code)));
     }
+    code = curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
+                             static_cast<long>(std::max(options.max_connections_per_host, 0)));
+    if (code != CURLM_OK) {
+      return absl::InternalError(
+          absl::StrCat("curl_multi_setopt(MAX_HOST_CONNECTIONS): ", curl_multi_strerror(code)));
+    }
     return std::unique_ptr<HttpSender>(
         new CurlSender(std::move(options), std::move(multi), std::move(epoll), std::move(wake)));
   }

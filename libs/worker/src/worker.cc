@@ -445,6 +445,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
                             "), or requests still running would be taken over and duplicated");
   }
   if (options.max_in_flight < 1) return InvalidField("max_in_flight", "must be at least 1");
+  if (options.max_connections_per_host < 0) {
+    return InvalidField("max_connections_per_host", "must be 0 (no limit) or more");
+  }
   auto state = std::make_unique<State>();
   state->options = options;
   if (state->options.name.empty()) state->options.name = DefaultName();
@@ -461,6 +464,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   state->store = std::make_unique<DeliveryStore>(*state->db, state->options.name);
   http::HttpSenderOptions http;
   http.max_in_flight = options.max_in_flight;
+  http.max_connections_per_host = options.max_connections_per_host;
   http.allow_http = options.allow_http;
   http.private_allowlist = options.private_allowlist;
   HOOKD_ASSIGN_OR_RETURN(state->sender, http::NewCurlSender(http));

@@ -24,6 +24,8 @@ struct WorkerOptions {
   std::string group = "hookd-workers";
   // Requests in flight at once.
   int max_in_flight = 256;
+  // Connections to one endpoint host at most (see HttpSenderOptions::max_connections_per_host).
+  int max_connections_per_host = 64;
   // Upper bound of any app's timeout (apps allow up to 30 s).
   absl::Duration max_request_timeout = absl::Seconds(30);
   // An entry read by a worker and not acknowledged for this long is taken over by another: the
