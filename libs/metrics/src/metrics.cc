@@ -42,11 +42,14 @@ std::string KeyOf(const std::vector<std::string_view>& values) {
   return key;
 }
 
-std::string EscapeHelp(std::string_view help) {
+// HELP text escapes backslash and newline; label values also the double quote.
+std::string Escape(std::string_view text, bool quote) {
   std::string out;
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\' || (quote && c == '"')) {
+      out += '\\';
+      out += c;
     } else if (c == '\n') {
       out += "\\n";
     } else {
@@ -81,7 +84,7 @@ const char* TypeName(int type) {
 }
 
 std::string Header(const std::string& name, const std::string& help, const char* type) {
-  return "# HELP " + name + " " + EscapeHelp(help) + "\n# TYPE " + name + " " + type + "\n";
+  return "# HELP " + name + " " + Escape(help, false) + "\n# TYPE " + name + " " + type + "\n";
 }
 
 }  // namespace
@@ -94,22 +97,7 @@ std::string FormatValue(double value) {
   return std::string(buf, end);
 }
 
-std::string EscapeLabelValue(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string EscapeLabelValue(std::string_view value) { return Escape(value, true); }
 
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {

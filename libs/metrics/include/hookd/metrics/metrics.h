@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 
 namespace hookd::metrics {
@@ -235,6 +236,20 @@ class SampleCache {
   std::optional<T> last_;
   absl::Time at_;
 };
+
+// A callback gauge on `registry` reading `field` of what `cache` samples (left out of a scrape
+// when the sample failed). For several gauges drawn from one query.
+template <typename T, typename Field>
+[[nodiscard]] CallbackHandle AddSampledGauge(Registry& registry, const std::string& name,
+                                             const std::string& help,
+                                             std::shared_ptr<SampleCache<T>> cache,
+                                             Field T::*field) {
+  return registry.AddCallbackGauge(name, help, [cache, field]() -> std::optional<double> {
+    std::optional<T> sample = cache->Get(absl::Now());
+    if (!sample) return std::nullopt;
+    return static_cast<double>((*sample).*field);
+  });
+}
 
 // Text format helpers, exposed for tests and parsers.
 // `value` as Prometheus writes it: shortest round-trip decimal, `+Inf`, `-Inf`, `NaN`.
