@@ -240,6 +240,9 @@ hookd is up.
     [ -f "$run_dir/hookd-$s.pid" ] && printf 'hookd-%s (%s)  ' "$s" "${listen[$s]}"
   done)
   logs          $(rel "$run_dir")/
+  metrics       $(for s in "${services[@]}"; do
+    [ -f "$run_dir/hookd-$s.pid" ] && printf 'http://%s/metrics  ' "${metrics[$s]}"
+  done)
 
 Try next:
   export HOOKD_SERVER=$subscription_addr HOOKD_TOKEN=\$(cat $(rel "$HOOKD_DATA_DIR/admin-token"))

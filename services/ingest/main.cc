@@ -2,6 +2,7 @@
 #include "absl/flags/flag.h"
 #include "hookd/common/service_main.h"
 #include "hookd/ingest/server.h"
+#include "hookd/metrics/server.h"
 
 ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker must agree)");
 ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
   options.sweep_interval = absl::GetFlag(FLAGS_sweep_interval);
   options.sweep_grace = absl::GetFlag(FLAGS_sweep_grace);
 
+  auto metrics = hookd::metrics::MetricsServer::StartIfConfigured(settings.metrics_listen);
+  if (!metrics.ok()) return hookd::FailStartup(metrics.status());
   auto server = hookd::ingest::Server::Start(options);
   if (!server.ok()) return hookd::FailStartup(server.status());
   return hookd::ServeUntilSignal([&] { (*server)->Wait(); }, [&] { (*server)->Shutdown(); });

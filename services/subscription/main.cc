@@ -2,6 +2,7 @@
 #include "absl/flags/flag.h"
 #include "hookd/apps/ip_policy.h"
 #include "hookd/common/service_main.h"
+#include "hookd/metrics/server.h"
 #include "hookd/subscription/server.h"
 
 ABSL_FLAG(int, database_pool_size, 8, "Postgres connections and RPC worker threads");
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
   if (!allowlist.ok()) return hookd::FailStartup(allowlist.status());
   options.validation.private_allowlist = *allowlist;
 
+  auto metrics = hookd::metrics::MetricsServer::StartIfConfigured(settings.metrics_listen);
+  if (!metrics.ok()) return hookd::FailStartup(metrics.status());
   auto server = hookd::subscription::Server::Start(options);
   if (!server.ok()) return hookd::FailStartup(server.status());
   return hookd::ServeUntilSignal([&] { (*server)->Wait(); }, [&] { (*server)->Shutdown(); });

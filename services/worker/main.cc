@@ -2,6 +2,7 @@
 #include "absl/flags/flag.h"
 #include "hookd/apps/ip_policy.h"
 #include "hookd/common/service_main.h"
+#include "hookd/metrics/server.h"
 #include "hookd/worker/worker.h"
 
 ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker must agree)");
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
   options.lost_grace = absl::GetFlag(FLAGS_lost_grace);
   options.database_pool_size = absl::GetFlag(FLAGS_database_pool_size);
 
+  auto metrics = hookd::metrics::MetricsServer::StartIfConfigured(settings.metrics_listen);
+  if (!metrics.ok()) return hookd::FailStartup(metrics.status());
   auto worker = hookd::worker::Worker::Start(options);
   if (!worker.ok()) return hookd::FailStartup(worker.status());
   return hookd::ServeUntilSignal([&] { (*worker)->Wait(); }, [&] { (*worker)->Shutdown(); });

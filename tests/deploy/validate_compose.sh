@@ -96,6 +96,10 @@ for n in ("subscription", "ingest", "worker"):
     deps = svc[n].get("depends_on", {})
     check(isinstance(deps, dict) and deps.get("postgres", {}).get("condition") == "service_healthy",
           f"{n} waits for a healthy postgres")
+for n in ("subscription", "ingest", "worker"):
+    check(svc[n]["environment"].get("HOOKD_METRICS_LISTEN") == ":9090", f"{n}: metrics on :9090")
+    check(any(str(a).startswith("--log-level=") for a in svc[n]["command"]),
+          f"{n} runs with --log-level")
 check(svc["subscription"]["environment"].get("HOOKD_MASTER_KEY") == master_key,
       "subscription: HOOKD_MASTER_KEY from .env")
 for n in ("subscription", "ingest", "worker"):

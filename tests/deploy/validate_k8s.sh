@@ -64,6 +64,9 @@ for overlay in dev prod; do
     check "$overlay: hookd-$svc runs hookd-$svc" has "$d" "^ +- hookd-$svc\$"
     check "$overlay: hookd-$svc listens on :$port" has "$d" "value: :$port\$"
     check "$overlay: hookd-$svc containerPort $port" has "$d" "containerPort: $port\$"
+    check "$overlay: hookd-$svc serves metrics on containerPort 9090" has "$d" "containerPort: 9090\$"
+    check "$overlay: hookd-$svc is annotated for scraping" has "$d" "prometheus.io/port: \"9090\"\$"
+    check "$overlay: hookd-$svc sets --log-level" has "$d" "--log-level=\\$\\(LOG_LEVEL\\)"
     for p in startupProbe readinessProbe livenessProbe; do
       check "$overlay: hookd-$svc $p is a grpc probe on $port" probe "$d" "$p" "$port"
     done
@@ -119,6 +122,9 @@ check "prod: image pinned (not latest or dev)" \
 check "dev: HOOKD_ALLOW_HTTP true" grep -q 'HOOKD_ALLOW_HTTP: "true"' "$dev"
 check "dev: HOOKD_PRIVATE_ALLOWLIST set" grep -qE 'HOOKD_PRIVATE_ALLOWLIST: [0-9]' "$dev"
 check "prod: HOOKD_ALLOW_HTTP false" grep -q 'HOOKD_ALLOW_HTTP: "false"' "$prod"
+for overlay in dev prod; do
+  check "$overlay: HOOKD_METRICS_LISTEN :9090" grep -q 'HOOKD_METRICS_LISTEN: :9090$' "$tmp/$overlay.yaml"
+done
 check "dev: renders the Secret template" test "$(kinds "$dev" Secret)" -eq 1
 check "prod: renders no Secret (external secret manager)" test "$(kinds "$prod" Secret)" -eq 0
 

@@ -5,8 +5,13 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
 #include "hookd/common/grpc_util.h"
+#include "hookd/common/status.h"
+#include "hookd/queue/test_redis.h"
 #include "hookd/testing/testing.h"
+#include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 
 namespace hookd::e2e {
@@ -18,7 +23,9 @@ Cluster::Cluster(std::string database_url, std::string redis_url, std::string re
       redis_key_prefix_(std::move(redis_key_prefix)),
       partitions_(partitions),
       subscription_port_(testing::FreePort()),
-      ingest_port_(testing::FreePort()) {
+      ingest_port_(testing::FreePort()),
+      subscription_metrics_port_(testing::FreePort()),
+      ingest_metrics_port_(testing::FreePort()) {
   char dir[] = "/tmp/hookd-e2e.XXXXXX";
   if (mkdtemp(dir) != nullptr) log_dir_ = dir;
 }
@@ -37,13 +44,14 @@ std::string Cluster::LogPath(const std::string& name) const {
   return log_dir_ + "/" + name + ".log";
 }
 
-std::map<std::string, std::string> Cluster::Environment(int port) const {
+std::map<std::string, std::string> Cluster::Environment(int port, int metrics_port) const {
   return {
       {"HOOKD_DATABASE_URL", database_url_},
       {"HOOKD_REDIS_URL", redis_url_},
       {"HOOKD_ADMIN_TOKEN", admin_token_},
       {"HOOKD_MASTER_KEY", testing::kTestMasterKey},
       {"HOOKD_LISTEN", "127.0.0.1:" + std::to_string(port)},
+      {"HOOKD_METRICS_LISTEN", "127.0.0.1:" + std::to_string(metrics_port)},
       {"HOOKD_SUBSCRIPTION_ADDR", "127.0.0.1:" + std::to_string(subscription_port_)},
       // Endpoints in these tests are receivers on loopback.
       {"HOOKD_ALLOW_HTTP", "true"},
@@ -60,10 +68,11 @@ std::shared_ptr<grpc::Channel> Cluster::ingest_channel() const {
   return NewInternalChannel("127.0.0.1:" + std::to_string(ingest_port_), absl::Milliseconds(100));
 }
 
-absl::Status Cluster::StartSubscription() {
-  auto process =
-      testing::ChildProcess::Spawn({HOOKD_BIN_DIR "/hookd-subscription"},
-                                   Environment(subscription_port_), LogPath("subscription"));
+absl::Status Cluster::StartSubscription(const std::vector<std::string>& extra_flags) {
+  std::vector<std::string> argv = {HOOKD_BIN_DIR "/hookd-subscription"};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  auto process = testing::ChildProcess::Spawn(
+      argv, Environment(subscription_port_, subscription_metrics_port_), LogPath("subscription"));
   if (!process.ok()) return process.status();
   subscription_ = std::move(*process);
   // A gRPC channel that saw "connection refused" backs off for seconds; connect first.
@@ -90,7 +99,8 @@ absl::Status Cluster::StartIngest(const std::vector<std::string>& extra_flags) {
                                    "--redis_key_prefix=" + redis_key_prefix_,
                                    "--partitions=" + std::to_string(partitions_)};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  auto process = testing::ChildProcess::Spawn(argv, Environment(ingest_port_), LogPath("ingest"));
+  auto process = testing::ChildProcess::Spawn(argv, Environment(ingest_port_, ingest_metrics_port_),
+                                              LogPath("ingest"));
   if (!process.ok()) return process.status();
   ingest_ = std::move(*process);
   testing::PollUntil([&] { return testing::PortAcceptsConnections(ingest_port_); },
@@ -126,7 +136,10 @@ absl::Status Cluster::StartWorker(const std::string& name,
                                    "--shutdown_grace=5s",
                                    "--max_in_flight=64"};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  auto process = testing::ChildProcess::Spawn(argv, Environment(port), LogPath("worker-" + name));
+  // A restarted worker keeps its metrics port.
+  if (worker_metrics_ports_.count(name) == 0) worker_metrics_ports_[name] = testing::FreePort();
+  auto process = testing::ChildProcess::Spawn(argv, Environment(port, worker_metrics_ports_[name]),
+                                              LogPath("worker-" + name));
   if (!process.ok()) return process.status();
   workers_[name] = std::move(*process);
   testing::PollUntil([&] { return testing::PortAcceptsConnections(port); }, absl::Seconds(20));
@@ -144,6 +157,52 @@ absl::Status Cluster::StartWorker(const std::string& name,
                                        " did not come up: " + workers_[name]->LogTail());
   }
   return absl::OkStatus();
+}
+
+absl::Status Cluster::CreateEventTypes(const std::vector<std::string>& names) {
+  auto types = v1::EventTypeService::NewStub(subscription_channel());
+  for (const std::string& name : names) {
+    v1::CreateEventTypeRequest request;
+    request.mutable_event_type()->set_name(name);
+    v1::EventType out;
+    grpc::Status status =
+        types->CreateEventType(testing::ClientContext(admin_token_).get(), request, &out);
+    if (!status.ok()) return FromGrpcStatus(status);
+  }
+  return absl::OkStatus();
+}
+
+v1::App Cluster::CreateApp(const v1::App& app) {
+  v1::CreateAppRequest request;
+  *request.mutable_app() = app;
+  request.set_skip_connection_test(true);
+  v1::App out;
+  grpc::Status status = v1::AppService::NewStub(subscription_channel())
+                            ->CreateApp(testing::ClientContext(admin_token_).get(), request, &out);
+  EXPECT_TRUE(status.ok()) << "CreateApp: " << status.error_message();
+  return out;
+}
+
+absl::Status Cluster::StartAll(const std::vector<std::string>& event_types,
+                               const std::vector<std::string>& extra_flags) {
+  HOOKD_RETURN_IF_ERROR(StartSubscription(extra_flags));
+  HOOKD_RETURN_IF_ERROR(CreateEventTypes(event_types));
+  HOOKD_RETURN_IF_ERROR(StartIngest(extra_flags));
+  return StartWorker("w1", extra_flags);
+}
+
+absl::StatusOr<std::unique_ptr<TestBed>> TestBed::Create(std::string_view suite) {
+  auto bed = std::make_unique<TestBed>();
+  HOOKD_ASSIGN_OR_RETURN(bed->db, db::TestDatabase::Create(suite));
+  HOOKD_ASSIGN_OR_RETURN(bed->redis, queue::TestRedisOptions(suite));
+  bed->cluster = std::make_unique<Cluster>(bed->db->url(), bed->redis.url, bed->redis.key_prefix,
+                                           bed->redis.partitions);
+  return bed;
+}
+
+TestBed::~TestBed() {
+  cluster.reset();
+  if (!redis.url.empty()) (void)queue::DeleteKeys(redis);
 }
 
 }  // namespace hookd::e2e

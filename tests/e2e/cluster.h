@@ -10,9 +10,13 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "hookd/db/test_database.h"
+#include "hookd/queue/redis_connection.h"
 #include "hookd/testing/process.h"
+#include "hookd/v1/app.pb.h"
 
 namespace hookd::e2e {
 
@@ -22,8 +26,9 @@ class Cluster {
           int partitions);
   ~Cluster();
 
-  // Starts hookd-subscription and waits until its health check answers SERVING.
-  absl::Status StartSubscription();
+  // Starts hookd-subscription with `extra_flags` and waits until its health check answers
+  // SERVING.
+  absl::Status StartSubscription(const std::vector<std::string>& extra_flags = {});
   // Starts hookd-ingest (again, on the same port) with `extra_flags`, and waits until it
   // accepts a Publish for `probe_tenant` without UNAVAILABLE.
   absl::Status StartIngest(const std::vector<std::string>& extra_flags = {});
@@ -33,6 +38,16 @@ class Cluster {
   // retries scaled by 0.001, short request and visibility timeouts, a short lost-delivery grace.
   absl::Status StartWorker(const std::string& name,
                            const std::vector<std::string>& extra_flags = {});
+  // Creates these event types through hookd-subscription (which must be running).
+  absl::Status CreateEventTypes(const std::vector<std::string>& names);
+  // Creates `app` through hookd-subscription without a connection test and returns it (with its
+  // secret); fails the calling test and returns an empty App when the call fails.
+  v1::App CreateApp(const v1::App& app);
+  // The usual start: hookd-subscription, `event_types`, hookd-ingest and one worker "w1", each
+  // with `extra_flags`.
+  absl::Status StartAll(const std::vector<std::string>& event_types,
+                        const std::vector<std::string>& extra_flags = {});
+
   testing::ChildProcess& worker(const std::string& name) { return *workers_.at(name); }
   void StopWorker(const std::string& name) { workers_.erase(name); }
 
@@ -40,13 +55,21 @@ class Cluster {
   testing::ChildProcess& subscription() { return *subscription_; }
   void StopIngest() { ingest_.reset(); }
 
+  // Every service serves /metrics (HOOKD_METRICS_LISTEN) on a port of its own.
+  int subscription_metrics_port() const { return subscription_metrics_port_; }
+  int ingest_metrics_port() const { return ingest_metrics_port_; }
+  int worker_metrics_port(const std::string& name) const { return worker_metrics_ports_.at(name); }
+
+  // The file a service writes its stdout and stderr to: "subscription", "ingest" or
+  // "worker-<name>". The files stay until the cluster is destroyed.
+  std::string LogPath(const std::string& name) const;
+
   std::shared_ptr<grpc::Channel> subscription_channel() const;
   std::shared_ptr<grpc::Channel> ingest_channel() const;
   const std::string& admin_token() const { return admin_token_; }
 
  private:
-  std::map<std::string, std::string> Environment(int port) const;
-  std::string LogPath(const std::string& name) const;
+  std::map<std::string, std::string> Environment(int port, int metrics_port) const;
 
   const std::string database_url_;
   const std::string redis_url_;
@@ -55,10 +78,26 @@ class Cluster {
   const std::string admin_token_ = "e2e-admin-token";
   const int subscription_port_;
   const int ingest_port_;
+  const int subscription_metrics_port_;
+  const int ingest_metrics_port_;
+  std::map<std::string, int> worker_metrics_ports_;
   std::string log_dir_;
   std::unique_ptr<testing::ChildProcess> subscription_;
   std::unique_ptr<testing::ChildProcess> ingest_;
   std::map<std::string, std::unique_ptr<testing::ChildProcess>> workers_;
+};
+
+// What an end-to-end test runs against: a database and a Redis key prefix of its own, and a
+// Cluster (not started) on them. Destroying it stops the processes, deletes the keys and drops
+// the database.
+struct TestBed {
+  // `suite` names the database and the key prefix. The error of a setup that failed.
+  static absl::StatusOr<std::unique_ptr<TestBed>> Create(std::string_view suite);
+  ~TestBed();
+
+  std::unique_ptr<db::TestDatabase> db;
+  queue::RedisOptions redis;
+  std::unique_ptr<Cluster> cluster;
 };
 
 }  // namespace hookd::e2e

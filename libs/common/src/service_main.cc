@@ -4,7 +4,9 @@
 
 #include <csignal>
 #include <cstdio>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -19,8 +21,8 @@
 // show them unless an operator passes them on the command line on purpose.
 ABSL_FLAG(std::string, listen, "", "gRPC listen address (env HOOKD_LISTEN)");
 ABSL_FLAG(std::string, metrics_listen, "",
-          "Prometheus /metrics HTTP address (env HOOKD_METRICS_LISTEN); reserved, not served "
-          "yet");
+          "Prometheus /metrics HTTP address, host:port or :port; port 0 picks one (env "
+          "HOOKD_METRICS_LISTEN, default: not served)");
 ABSL_FLAG(std::string, database_url, "",
           "Postgres url, postgresql://user@host:port/db (env HOOKD_DATABASE_URL)");
 ABSL_FLAG(std::string, redis_url, "", "Redis url, redis://host:port/db (env HOOKD_REDIS_URL)");
@@ -37,7 +39,12 @@ ABSL_FLAG(std::string, allow_http, "",
 ABSL_FLAG(std::string, private_allowlist, "",
           "comma-separated CIDRs endpoints may resolve to although private or loopback "
           "(env HOOKD_PRIVATE_ALLOWLIST, default none)");
-ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(std::string, log_level, "",
+          "trace, debug, info, warn, error, critical or off; also --log-level (env "
+          "HOOKD_LOG_LEVEL, default info)");
+ABSL_FLAG(std::string, log_format, "",
+          "json (one JSON object per line) or text (for a terminal); also --log-format (env "
+          "HOOKD_LOG_FORMAT, default json)");
 
 namespace hookd {
 namespace {
@@ -63,6 +70,21 @@ sigset_t ShutdownSignals() {
 
 }  // namespace
 
+std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args) {
+  std::vector<std::string> out = args;
+  for (size_t i = 1; i < out.size(); ++i) {
+    std::string& arg = out[i];
+    if (arg == "--") break;  // what follows is not a flag
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    size_t start = arg[1] == '-' ? 2 : 1;
+    size_t end = std::min(arg.find('='), arg.size());
+    for (size_t k = start; k < end; ++k) {
+      if (arg[k] == '-') arg[k] = '_';
+    }
+  }
+  return out;
+}
+
 ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view service,
                                   std::string_view usage, std::string_view default_listen) {
   // Blocked before any thread exists, so every thread (gRPC's included) inherits the mask and
@@ -75,10 +97,22 @@ ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view servic
     return absl::StrContains(file, "/services/") || absl::StrContains(file, "service_main");
   };
   absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage(std::string(usage) +
-                               "\nEvery flag falls back to its HOOKD_* environment variable.");
-  absl::ParseCommandLine(argc, argv);
-  if (auto status = InitLogging(service, absl::GetFlag(FLAGS_log_level)); !status.ok()) {
+  absl::SetProgramUsageMessage(
+      std::string(usage) +
+      "\nEvery flag falls back to its HOOKD_* environment variable. Flag names may be written "
+      "with dashes or underscores: --log-level=debug is --log_level=debug.");
+  // Abseil flag names cannot hold '-'; the documented spellings (--log-level) are rewritten.
+  // Abseil may keep pointers into argv (the program name): the copy lives as long as the process.
+  auto* args =
+      new std::vector<std::string>(NormalizeFlagNames(std::vector<std::string>(argv, argv + argc)));
+  std::vector<char*> normalized;
+  for (std::string& arg : *args) normalized.push_back(arg.data());
+  normalized.push_back(nullptr);
+  absl::ParseCommandLine(static_cast<int>(args->size()), normalized.data());
+  if (auto status =
+          InitLogging(service, FlagOrEnv(absl::GetFlag(FLAGS_log_level), "HOOKD_LOG_LEVEL", "info"),
+                      FlagOrEnv(absl::GetFlag(FLAGS_log_format), "HOOKD_LOG_FORMAT", "json"));
+      !status.ok()) {
     Die(status);
   }
   ServiceSettings s;

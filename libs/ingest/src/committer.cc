@@ -10,6 +10,7 @@
 #include "hookd/common/ids.h"
 #include "hookd/common/status.h"
 #include "hookd/db/sql.h"
+#include "ingest_metrics.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -65,6 +66,7 @@ void Committer::Run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      Metrics().commit_batch_events.Observe(static_cast<double>(events));
     }
     std::vector<std::vector<v1::PublishResponse>> responses;
     OutboxBatch outbox;

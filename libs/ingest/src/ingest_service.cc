@@ -4,6 +4,7 @@
 #include "hookd/apps/validation.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
+#include "ingest_metrics.h"
 #include "nlohmann/json.hpp"
 
 namespace hookd::ingest {
@@ -34,16 +35,17 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Publish(grpc::CallbackServerContext
                                                      const v1::PublishRequest* request,
                                                      v1::PublishResponse* response) {
   auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
+  if (!principal.ok()) return FinishNow(context, Refused(principal.status(), 1));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
-    if (!ctx_.apps.synced()) return reactor->Finish(ToGrpcStatus(NotReady()));
+    if (!ctx_.apps.synced()) return reactor->Finish(ToGrpcStatus(Refused(NotReady(), 1)));
     auto event = Prepare(p, *request, "");
-    if (!event.ok()) return reactor->Finish(ToGrpcStatus(event.status()));
+    if (!event.ok()) return reactor->Finish(ToGrpcStatus(Refused(event.status(), 1)));
     Submission submission;
     submission.events.push_back(std::move(*event));
     submission.done = [response, reactor](absl::Status status,
                                           std::vector<v1::PublishResponse> responses) {
+      CountCommit(status, responses, 1);
       if (status.ok()) *response = std::move(responses[0]);
       reactor->Finish(ToGrpcStatus(status));
     };
@@ -56,16 +58,21 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
                                                           const v1::PublishBatchRequest* request,
                                                           v1::PublishBatchResponse* response) {
   auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
+  if (!principal.ok()) {
+    return FinishNow(context, Refused(principal.status(), request->events_size()));
+  }
   if (request->events().empty()) return FinishNow(context, InvalidField("events", "required"));
   if (request->events_size() > ctx_.max_batch_events) {
     return FinishNow(
-        context,
-        InvalidField("events", "at most " + std::to_string(ctx_.max_batch_events) + " per batch"));
+        context, Refused(InvalidField("events", "at most " + std::to_string(ctx_.max_batch_events) +
+                                                    " per batch"),
+                         request->events_size()));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
-    if (!ctx_.apps.synced()) return reactor->Finish(ToGrpcStatus(NotReady()));
+    if (!ctx_.apps.synced()) {
+      return reactor->Finish(ToGrpcStatus(Refused(NotReady(), request->events_size())));
+    }
     Submission submission;
     std::vector<int> positions;  // where each submitted event's answer goes
     for (int i = 0; i < request->events_size(); ++i) {
@@ -73,6 +80,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
       v1::PublishError* error = response->add_errors();
       auto event = Prepare(p, request->events(i), "events[" + std::to_string(i) + "].");
       if (!event.ok()) {
+        Refused(event.status(), 1);
         error->set_code(static_cast<int>(event.status().code()));
         error->set_message(std::string(event.status().message()));
         continue;
@@ -83,6 +91,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
     if (submission.events.empty()) return reactor->Finish(grpc::Status::OK);
     submission.done = [response, reactor, positions](absl::Status status,
                                                      std::vector<v1::PublishResponse> responses) {
+      CountCommit(status, responses, positions.size());
       if (!status.ok()) return reactor->Finish(ToGrpcStatus(status));
       for (size_t k = 0; k < positions.size(); ++k) {
         *response->mutable_results(positions[k]) = std::move(responses[k]);

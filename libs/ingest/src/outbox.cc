@@ -2,6 +2,7 @@
 
 #include "hookd/common/status.h"
 #include "hookd/db/sql.h"
+#include "ingest_metrics.h"
 #include "spdlog/spdlog.h"
 
 namespace hookd::ingest {
@@ -187,6 +188,7 @@ absl::StatusOr<int> OutboxSweeper::SweepOnce() {
     HOOKD_RETURN_IF_ERROR(queue_.Enqueue(messages));
     HOOKD_RETURN_IF_ERROR(DeleteOutboxRows(db_, ids));
     enqueued += static_cast<int>(messages.size());
+    Metrics().outbox_swept.Increment(static_cast<double>(messages.size()));
     spdlog::info("outbox sweeper: re-enqueued {} deliveries of {} batches", messages.size(),
                  ids.size());
     if (static_cast<int>(ids.size()) < options_.batch_rows) return enqueued;

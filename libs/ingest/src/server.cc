@@ -4,10 +4,12 @@
 
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "hookd/appcache/cache_metrics.h"
 #include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/db/migrations.h"
+#include "ingest_metrics.h"
 #include "ingest_service.h"
 #include "spdlog/spdlog.h"
 
@@ -28,6 +30,8 @@ struct Server::State {
   std::unique_ptr<IngestContext> context;
   std::unique_ptr<IngestServiceImpl> service;
   std::unique_ptr<grpc::Server> server;
+  // Last: the gauges read `apps`, so they go first.
+  std::vector<metrics::CallbackHandle> gauges;
   int port = 0;
   std::once_flag shutdown_once;
 };
@@ -55,6 +59,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   cache.token = options.admin_token;
   state->apps = std::make_unique<appcache::AppCache>(cache);
   state->apps->Start();
+  Metrics();  // every ingest metric is there from the first scrape
+  state->gauges = appcache::ExportCacheMetrics(*state->apps);
   state->catalog = std::make_unique<appcache::EventTypeCatalog>(
       options.subscription_addr, options.admin_token, options.catalog_refresh);
   state->catalog->Start();

@@ -6,6 +6,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/ids.h"
+#include "hookd/common/logging.h"
 #include "hookd/common/status.h"
 #include "hookd/crypto/signing.h"
 #include "page_token.h"
@@ -127,11 +128,17 @@ bool KeyMatchesScheme(const v1::App& app) {
   return ed25519 == (app.signature() == v1::SIGNATURE_SCHEME_V1A_ED25519);
 }
 
+// An audit line: which app changed how. Ids only: never the app's secrets, auth or url.
+void LogAppChange(std::string_view change, const v1::App& app) {
+  Log(spdlog::level::info, change, {{"app_id", app.id()}, {"tenant", app.tenant()}});
+}
+
 }  // namespace
 
 absl::Status AppServiceImpl::StoreNewApp(const v1::App& app, v1::App* response) {
   HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Create(app));
   ctx_.watch_hub.Notify();
+  LogAppChange("app created", stored);
   AnswerWithSecret(stored, response);
   return absl::OkStatus();
 }
@@ -226,13 +233,13 @@ grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* 
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* context,
-                                                 const std::string& id, MutateFn mutate,
-                                                 v1::App* response) {
+                                                 const std::string& id, std::string_view change,
+                                                 MutateFn mutate, v1::App* response) {
   auto principal = ctx_.auth.Authenticate(*context);
   if (!principal.ok()) return FinishNow(context, principal.status());
   return FinishOnPool(
       context, ctx_.pool,
-      [this, p = *principal, id, mutate = std::move(mutate), response]() -> absl::Status {
+      [this, p = *principal, id, change, mutate = std::move(mutate), response]() -> absl::Status {
         HOOKD_RETURN_IF_ERROR(RequireId(id));
         bool answer_with_secret = false;
         HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Update(id, [&](v1::App& app) {
@@ -240,6 +247,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* co
           return mutate(app, answer_with_secret);
         }));
         ctx_.watch_hub.Notify();
+        LogAppChange(change, stored);
         if (answer_with_secret) {
           AnswerWithSecret(stored, response);
         } else {
@@ -260,7 +268,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext*
     return FinishNow(context, principal.ok() ? mask : principal.status());
   }
   return Mutate(
-      context, request->app().id(),
+      context, request->app().id(), "app updated",
       [this, request](v1::App& app, bool& with_secret) {
         FieldMaskUtil::MergeOptions options;
         options.set_replace_message_fields(true);
@@ -290,6 +298,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext*
     HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
     HOOKD_RETURN_IF_ERROR(ctx_.apps.Delete(request->id()));
     ctx_.watch_hub.Notify();
+    LogAppChange("app deleted", app);
     return absl::OkStatus();
   });
 }
@@ -298,7 +307,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext*
                                                     const v1::EnableAppRequest* request,
                                                     v1::App* response) {
   return Mutate(
-      context, request->id(),
+      context, request->id(), "app enabled",
       [](v1::App& app, bool&) {
         app.set_active(true);
         app.clear_disabled_reason();
@@ -312,7 +321,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext
                                                      const v1::DisableAppRequest* request,
                                                      v1::App* response) {
   return Mutate(
-      context, request->id(),
+      context, request->id(), "app disabled",
       [request](v1::App& app, bool&) {
         if (request->reason().size() > kMaxReasonLength) {
           return InvalidField("reason", "at most 500 characters");
@@ -340,7 +349,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerConte
                                   : principal.status());
   }
   return Mutate(
-      context, request->id(),
+      context, request->id(), "app secret rotated",
       [grace](v1::App& app, bool& with_secret) {
         RotateKeys(app, grace);
         with_secret = true;

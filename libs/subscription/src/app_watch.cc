@@ -264,6 +264,11 @@ grpc::ServerWriteReactor<v1::WatchAppsResponse>* AppWatchHub::Watch(
   return watcher;
 }
 
+size_t AppWatchHub::watchers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return watchers_.size();
+}
+
 void AppWatchHub::Remove(AppWatcher* watcher) {
   std::lock_guard<std::mutex> lock(mu_);
   watchers_.erase(watcher);

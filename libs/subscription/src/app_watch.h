@@ -36,6 +36,9 @@ class AppWatchHub {
   grpc::ServerWriteReactor<v1::WatchAppsResponse>* Watch(
       const absl::StatusOr<auth::Principal>& principal, const v1::WatchAppsRequest& request);
 
+  // Watches open now (a gauge).
+  size_t watchers();
+
   apps::AppStore& store() { return store_; }
   ThreadPool& pool() { return pool_; }
 

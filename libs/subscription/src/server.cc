@@ -16,6 +16,7 @@
 #include "hookd/db/pg_pool.h"
 #include "services.h"
 #include "spdlog/spdlog.h"
+#include "subscription_metrics.h"
 
 namespace hookd::subscription {
 
@@ -37,6 +38,8 @@ struct Server::State {
   std::unique_ptr<EventTypeServiceImpl> event_type_service;
   std::unique_ptr<DeliveryServiceImpl> delivery_service;
   std::unique_ptr<grpc::Server> server;
+  // Last: the gauges read `db` and `hub`, so they go first.
+  std::vector<metrics::CallbackHandle> gauges;
   int port = 0;
   std::once_flag shutdown_once;
 };
@@ -90,6 +93,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                        state->delivery_service.get()}));
   state->server = std::move(started.server);
   state->port = started.port;
+  state->gauges = ExportSubscriptionMetrics(*state->db, *state->hub);
   spdlog::info("hookd-subscription listening on port {}", state->port);
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }

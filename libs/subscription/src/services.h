@@ -65,9 +65,10 @@ class AppServiceImpl final : public v1::AppService::CallbackService {
   // Changes an app; sets its bool to answer with the new current secret (a new key).
   using MutateFn = std::function<absl::Status(v1::App&, bool&)>;
   // Runs `mutate` on the app `id` of a tenant the caller may access and answers it redacted,
-  // or with the new current secret when `mutate` asked for it.
+  // or with the new current secret when `mutate` asked for it; logs `change` (e.g. "app
+  // enabled") with the app's id.
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, const std::string& id,
-                                   MutateFn mutate, v1::App* response);
+                                   std::string_view change, MutateFn mutate, v1::App* response);
 
   // Stores a validated new app and answers it with its secret.
   absl::Status StoreNewApp(const v1::App& app, v1::App* response);

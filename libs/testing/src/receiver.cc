@@ -62,6 +62,14 @@ std::string Receiver::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
 }
 
+Receiver::Handler Receiver::Answer(int status) {
+  return [status](const Request&) {
+    Response response;
+    response.status = status;
+    return response;
+  };
+}
+
 void Receiver::Handle(const std::string& path, Handler handler) {
   std::lock_guard<std::mutex> lock(mu_);
   handlers_[path] = std::move(handler);

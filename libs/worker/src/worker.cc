@@ -16,6 +16,7 @@
 #include "hookd/appcache/app_cache.h"
 #include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
+#include "hookd/common/logging.h"
 #include "hookd/common/status.h"
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
@@ -26,6 +27,7 @@
 #include "hookd/v1/app.grpc.pb.h"
 #include "rate_limiter.h"
 #include "spdlog/spdlog.h"
+#include "worker_metrics.h"
 
 namespace hookd::worker {
 namespace {
@@ -65,6 +67,8 @@ struct Worker::State {
   std::unique_ptr<http::HttpSender> sender;
   std::unique_ptr<v1::AppService::Stub> app_service;
   std::unique_ptr<grpc::Server> server;
+  // Cleared before `sender` and `apps` go (see Shutdown): the gauges read them.
+  std::vector<metrics::CallbackHandle> gauges;
   int port = 0;
 
   std::mutex mu;
@@ -147,8 +151,10 @@ struct Worker::State {
       job.entry = std::move(entry);
       auto it = loaded->find(job.entry.message.delivery_id);
       if (it == loaded->end()) {
-        spdlog::warn("delivery {} not in Postgres; dropping its entry",
-                     job.entry.message.delivery_id);
+        Log(spdlog::level::warn, "delivery not in Postgres; dropping its stream entry",
+            {{"delivery_id", job.entry.message.delivery_id},
+             {"event_id", job.entry.message.event_id},
+             {"app_id", job.entry.message.app_id}});
         job.decided = Outcome{};  // nothing to record
         decided.push_back(std::move(job));
         continue;
@@ -218,6 +224,7 @@ struct Worker::State {
             if (deferred.count(i) == 0) kept.push_back(std::move(to_send[i]));
           }
           to_send = std::move(kept);
+          Metrics().rate_limited.Increment(static_cast<double>(later.size()));
           std::lock_guard<std::mutex> lock(mu);
           in_flight -= static_cast<int>(later.size());
           cv.notify_all();
@@ -287,6 +294,7 @@ struct Worker::State {
         break;
       }
     }
+    ReportAttempt(o, job.delivery);
     return o;
   }
 
@@ -300,9 +308,11 @@ struct Worker::State {
     v1::App out;
     grpc::Status status = app_service->DisableApp(&context, request, &out);
     if (status.ok()) {
-      spdlog::warn("app {} disabled: {}", app_id, reason);
+      Metrics().apps_disabled.Increment();
+      Log(spdlog::level::warn, "app disabled", {{"app_id", app_id}, {"reason", reason}});
     } else {
-      spdlog::error("disabling app {} failed: {}", app_id, status.error_message());
+      Log(spdlog::level::err, "disabling app failed",
+          {{"app_id", app_id}, {"error", status.error_message()}});
     }
   }
 
@@ -475,6 +485,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   cache.include_secrets = true;  // the worker signs
   state->apps = std::make_unique<appcache::AppCache>(cache);
   state->apps->Start();
+  state->gauges = ExportWorkerGauges(*state->queue, options.group, *state->sender, *state->apps);
   HOOKD_ASSIGN_OR_RETURN(StartedServer started, StartGrpcServer(options.listen, {}));
   state->server = std::move(started.server);
   state->port = started.port;
@@ -529,6 +540,7 @@ void Worker::Shutdown() {
     }
     s.cv.notify_all();
     s.completer.join();
+    s.gauges.clear();
     s.sender.reset();  // aborts what is left; their entries stay pending for other workers
     s.apps->Stop();
     s.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));

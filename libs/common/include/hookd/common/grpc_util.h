@@ -29,8 +29,9 @@ struct StartedServer {
 };
 
 // Starts a server on `listen` with `services`, the standard health service and server
-// reflection, which every hookd service offers. UNAVAILABLE naming `listen` when the address
-// cannot be bound.
+// reflection, which every hookd service offers, and counts and times every call it answers in
+// the default metrics registry (hookd_grpc_requests_total, hookd_grpc_request_duration_seconds).
+// UNAVAILABLE naming `listen` when the address cannot be bound.
 absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
                                               const std::vector<grpc::Service*>& services,
                                               int max_receive_message_bytes = 4 << 20);

@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -22,8 +23,15 @@ struct ServiceSettings {
   std::string private_allowlist;  // --private_allowlist, HOOKD_PRIVATE_ALLOWLIST
 };
 
+// `args` (argv, program name first) with '-' in flag names turned into '_', so that the
+// documented spellings such as --log-level=debug reach Abseil, whose names cannot hold '-'.
+// Only the name part of an argument starting with '-' is rewritten (what follows '=' is left
+// alone), and nothing after a "--" argument.
+std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args);
+
 // Blocks SIGTERM and SIGINT (see ServeUntilSignal; call this before starting any thread),
-// parses the command line (absl flags, so `--help` lists every flag), sets up logging for
+// parses the command line (absl flags, so `--help` lists every flag; names may use dashes, see
+// NormalizeFlagNames), sets up logging (--log_level, --log_format) for
 // `service` and resolves the settings; `default_listen` is the service's port, e.g. ":50052".
 // Exits with status 2 and a message naming the setting when one is malformed.
 ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view service,

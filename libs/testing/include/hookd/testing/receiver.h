@@ -44,6 +44,8 @@ class Receiver {
   int port() const { return port_; }
   // Answers requests to `path` with `handler` (default: 200 "ok").
   void Handle(const std::string& path, Handler handler);
+  // A handler that answers every request with `status`.
+  static Handler Answer(int status);
   // Requests to `path` so far, in arrival order.
   std::vector<Request> Received(const std::string& path) const;
   // Waits until `path` received at least `count` requests.
