@@ -31,17 +31,21 @@ const IngestMetrics& Metrics() {
   return *m;
 }
 
-absl::Status Refused(absl::Status status, int events) {
+void CountRefused(const absl::Status& status, int events) {
   Metrics()
       .events.With({absl::AsciiStrToLower(absl::StatusCodeToString(status.code()))})
       .Increment(events);
+}
+
+absl::Status Refused(absl::Status status, int events) {
+  CountRefused(status, events);
   return status;
 }
 
 void CountCommit(const absl::Status& status, const std::vector<v1::PublishResponse>& responses,
                  size_t events) {
   if (!status.ok()) {
-    Refused(status, static_cast<int>(events));
+    CountRefused(status, static_cast<int>(events));
     return;
   }
   const IngestMetrics& m = Metrics();

@@ -18,7 +18,9 @@ struct IngestMetrics {
 
 const IngestMetrics& Metrics();
 
-// Counts `events` events refused with `status` (result: its code in lower case) and returns it.
+// Counts `events` events refused with `status` (result: its code in lower case).
+void CountRefused(const absl::Status& status, int events);
+// CountRefused, then returns `status`, for `return Finish(Refused(...))`.
 absl::Status Refused(absl::Status status, int events);
 // Counts the outcome of a commit of `events` events: each response as ok, or duplicate for a
 // repeated idempotency key, with the deliveries the new ones created; or, when `status` is an

@@ -80,7 +80,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
       v1::PublishError* error = response->add_errors();
       auto event = Prepare(p, request->events(i), "events[" + std::to_string(i) + "].");
       if (!event.ok()) {
-        Refused(event.status(), 1);
+        CountRefused(event.status(), 1);
         error->set_code(static_cast<int>(event.status().code()));
         error->set_message(std::string(event.status().message()));
         continue;
