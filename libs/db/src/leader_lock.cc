@@ -1,0 +1,26 @@
+#include "hookd/db/leader_lock.h"
+
+#include "hookd/db/pg_pool.h"
+
+namespace hookd::db {
+
+absl::StatusOr<bool> LeaderLock::Acquire() {
+  try {
+    if (conn_ != nullptr && !conn_->is_open()) Release();
+    if (leader_) return true;
+    if (conn_ == nullptr) conn_ = std::make_unique<pqxx::connection>(database_url_);
+    pqxx::nontransaction txn(*conn_);
+    leader_ = txn.exec_params1("SELECT pg_try_advisory_lock($1)", key_)[0].as<bool>();
+    return leader_;
+  } catch (...) {
+    Release();
+    return TranslateCurrentException("leader lock");
+  }
+}
+
+void LeaderLock::Release() {
+  conn_.reset();  // closing the session releases the advisory lock
+  leader_ = false;
+}
+
+}  // namespace hookd::db
