@@ -28,8 +28,10 @@
 #include "hookd/ingest/server.h"
 #include "hookd/queue/test_redis.h"
 #include "hookd/subscription/server.h"
+#include "hookd/testing/log_rows.h"
 #include "hookd/testing/testing.h"
 #include "nlohmann/json.hpp"
+#include "pqxx/pqxx"
 
 extern char** environ;
 
@@ -54,12 +56,12 @@ std::ostream& operator<<(std::ostream& os, const Outcome& o) {
   return os << "exit " << o.exit_code << "\n--- stdout\n" << o.out << "--- stderr\n" << o.err;
 }
 
-// Runs hookctl with exactly `args`, an environment without HOOKD_SERVER, HOOKD_INGEST_SERVER and
-// HOOKD_TOKEN plus `env`, and collects both output streams and the exit code. posix_spawn rather
-// than fork: the test process runs gRPC threads, and only exec may follow a fork in a threaded
-// process.
-Outcome Spawn(const std::vector<std::string>& args,
-              const std::map<std::string, std::string>& env = {}) {
+// Runs `program` (a path, or a name looked up in PATH) with exactly `args`, an environment
+// without HOOKD_SERVER, HOOKD_INGEST_SERVER and HOOKD_TOKEN plus `env`, and collects both output
+// streams and the exit code. posix_spawn rather than fork: the test process runs gRPC threads,
+// and only exec may follow a fork in a threaded process.
+Outcome SpawnProgram(const std::string& program, const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env = {}) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);
@@ -74,7 +76,7 @@ Outcome Spawn(const std::vector<std::string>& args,
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
 
-  std::vector<std::string> argv_strings = {HOOKCTL_PATH};
+  std::vector<std::string> argv_strings = {program};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& s : argv_strings) argv.push_back(s.data());
@@ -95,7 +97,7 @@ Outcome Spawn(const std::vector<std::string>& args,
     posix_spawn_file_actions_addclose(&actions, fd);
   }
   pid_t pid = 0;
-  int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -132,6 +134,12 @@ Outcome Spawn(const std::vector<std::string>& args,
   }
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return outcome;
+}
+
+// hookctl with exactly `args`, as SpawnProgram runs it.
+Outcome Spawn(const std::vector<std::string>& args,
+              const std::map<std::string, std::string>& env = {}) {
+  return SpawnProgram(HOOKCTL_PATH, args, env);
 }
 
 nlohmann::json ParseJson(const Outcome& outcome) {
@@ -700,7 +708,8 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
       {"apps", "disable"},     {"apps", "rotate-secret"},  {"event-types", "create"},
       {"event-types", "list"}, {"event-types", "archive"}, {"events", "publish"},
       {"events", "get"},       {"deliveries", "list"},     {"deliveries", "show"},
-      {"deliveries", "retry"}, {"deliveries", "recover"},  {"deliveries", "export"}};
+      {"deliveries", "retry"}, {"deliveries", "recover"},  {"deliveries", "export"},
+      {"apps", "test"},        {"apps", "stats"}};
   // No server is needed: help never touches the network.
   for (const char* flag : {"--help", "-h"}) {
     Outcome top = Spawn({flag});
@@ -710,7 +719,8 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
                                HasSubstr("event-types archive"), HasSubstr("events publish"),
                                HasSubstr("events get"), HasSubstr("--ingest-server"),
                                HasSubstr("HOOKD_INGEST_SERVER"), HasSubstr("127.0.0.1:50052"),
-                               HasSubstr("deliveries list"), HasSubstr("deliveries export")));
+                               HasSubstr("deliveries list"), HasSubstr("deliveries export"),
+                               HasSubstr("apps stats")));
     EXPECT_EQ(top.err, "");
     for (const char* group : {"apps", "event-types", "events", "deliveries"}) {
       Outcome help = Spawn({group, flag});
@@ -1286,6 +1296,75 @@ TEST_F(HookctlDeliveriesTest, ExportMatchesTheListInBothFormats) {
   Outcome to_stdout = Admin({"deliveries", "export", "--format", "jsonl", "-o", "-"});
   ASSERT_EQ(to_stdout.exit_code, 0) << to_stdout;
   EXPECT_EQ(to_stdout.out, lines);
+}
+
+TEST_F(HookctlDeliveriesTest, AppsStatsPrintsTheWindowsFigures) {
+  const std::string app = CreateRoutedApp("hooli", {});
+  ASSERT_FALSE(app.empty());
+  const nlohmann::json probe = ListAll({"--app", app});
+  ASSERT_EQ(probe.size(), 1u) << probe;
+  // Four attempts of the probe delivery in the last hour: 2xx, 2xx, 500, no answer.
+  const absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+  const std::vector<std::pair<int, int>> attempts = {{200, 100}, {201, 200}, {500, 300}, {0, 400}};
+  {
+    pqxx::connection conn(database_->url());
+    pqxx::work txn(conn);
+    for (size_t i = 0; i < attempts.size(); ++i) {
+      hookd::testing::InsertAttempt(txn, probe[0]["id"].get<std::string>(), static_cast<int>(i + 1),
+                                    app, now - absl::Minutes(40) + absl::Minutes(10 * i),
+                                    attempts[i].second, attempts[i].first);
+    }
+    txn.commit();
+  }
+  const auto at = [&](int minutes_ago) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", now - absl::Minutes(minutes_ago),
+                            absl::UTCTimeZone());
+  };
+
+  Outcome stats = Admin({"apps", "stats", app});
+  ASSERT_EQ(stats.exit_code, 0) << stats;
+  EXPECT_EQ(stats.err, "");
+  EXPECT_THAT(stats.out,
+              testing::MatchesRegex("app_id: +" + app +
+                                    "\nwindow: +20[-0-9T:.]+Z \\.\\. 20[-0-9T:.]+Z\n.*"));
+  EXPECT_THAT(stats.out,
+              HasSubstr("\nattempts:       4 (2 succeeded, 2 failed)\n"
+                        "success_rate:   50.0%\n"
+                        "latency_p50:    200ms\n"
+                        "latency_p99:    400ms\n"
+                        "deliveries:     1 (pending 1, succeeded 0, retrying 0, failed 0)\n"
+                        "failure_streak: 0\n"
+                        "last_attempt:   " +
+                        at(10) + "\nlast_success:   " + at(30) + "\n"));
+
+  Outcome json = Admin({"--json", "apps", "stats", app, "--since", "45m"});
+  ASSERT_EQ(json.exit_code, 0) << json;
+  nlohmann::json object = ParseJson(json);
+  EXPECT_EQ(object["attempts"], "4");  // int64 is a string in protobuf JSON
+  EXPECT_EQ(object["succeeded_attempts"], "2");
+  EXPECT_EQ(object["success_rate"], 0.5);
+  EXPECT_EQ(object["latency_p50"], "0.200s");
+  EXPECT_EQ(object["latency_p99"], "0.400s");
+  EXPECT_EQ(object["last_success_time"], at(30));
+
+  // A window of long ago: nothing in it, and no rate or latency to show.
+  Outcome empty = Admin({"apps", "stats", app, "--since", "2000-01-01T00:00:00Z", "--until",
+                         "2000-01-02T00:00:00+00:00"});
+  ASSERT_EQ(empty.exit_code, 0) << empty;
+  EXPECT_THAT(empty.out,
+              HasSubstr("window:         2000-01-01T00:00:00Z .. 2000-01-02T00:00:00Z\n"
+                        "attempts:       0 (0 succeeded, 0 failed)\n"
+                        "success_rate:   -\n"
+                        "latency_p50:    -\n"
+                        "latency_p99:    -\n"
+                        "deliveries:     0 (pending 0, succeeded 0, retrying 0, failed 0)\n"));
+
+  Outcome unknown = Admin({"apps", "stats", "app_01HZZZZZZZZZZZZZZZZZZZZZZZ"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown;
+  EXPECT_THAT(unknown.err, StartsWith("hookctl: NOT_FOUND: "));
+  Outcome backwards = Admin({"apps", "stats", app, "--since", "1h", "--until", "2h"});
+  EXPECT_EQ(backwards.exit_code, 1) << backwards;
+  EXPECT_THAT(backwards.err, StartsWith("hookctl: INVALID_ARGUMENT: until"));
 }
 
 }  // namespace
