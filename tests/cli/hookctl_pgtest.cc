@@ -19,9 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hookd/apps/ip_policy.h"
 #include "hookd/db/test_database.h"
@@ -30,7 +33,9 @@
 #include "hookd/subscription/server.h"
 #include "hookd/testing/log_rows.h"
 #include "hookd/testing/testing.h"
+#include "hookd/v1/ingest.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "pdf_table.h"
 #include "pqxx/pqxx"
 
 extern char** environ;
@@ -688,7 +693,7 @@ TEST_F(HookctlTest, UsageErrorsExitTwoWithTheUsage) {
        "hookctl: missing --app",
        "Usage: hookctl deliveries recover"},
       {{"deliveries", "export", "--format", "tsv"},
-       "hookctl: --format: \"tsv\" is not csv or jsonl",
+       "hookctl: --format: \"tsv\" is not csv, jsonl or pdf",
        "Usage: hookctl deliveries export"},
   };
   for (const Case& c : cases) {
@@ -1365,6 +1370,75 @@ TEST_F(HookctlDeliveriesTest, AppsStatsPrintsTheWindowsFigures) {
   Outcome backwards = Admin({"apps", "stats", app, "--since", "1h", "--until", "2h"});
   EXPECT_EQ(backwards.exit_code, 1) << backwards;
   EXPECT_THAT(backwards.err, StartsWith("hookctl: INVALID_ARGUMENT: until"));
+}
+
+TEST_F(HookctlDeliveriesTest, PdfExportHoldsEveryRowWithTheHeaderOnEveryPage) {
+  const std::string app = CreateRoutedApp("umbrella", {});
+  ASSERT_FALSE(app.empty());
+  // 90 events in one batch and the probe: 91 rows, three pages of 40, 40 and 11.
+  hookd::v1::PublishBatchRequest batch;
+  for (int i = 0; i < 90; ++i) {
+    hookd::v1::PublishRequest* event = batch.add_events();
+    event->set_tenant("umbrella");
+    event->set_event_type("video.ready");
+    event->set_payload(R"({"n":)" + std::to_string(i) + "}");
+  }
+  hookd::v1::PublishBatchResponse published;
+  grpc::Status status =
+      hookd::v1::IngestService::NewStub(
+          grpc::CreateChannel(IngestAddress(), grpc::InsecureChannelCredentials()))
+          ->PublishBatch(hookd::testing::ClientContext(kAdminToken).get(), batch, &published);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const nlohmann::json listed = ListAll({"--app", app});
+  ASSERT_EQ(listed.size(), 91u) << listed;
+  const int rows_per_page = hookd::hookctl::PdfTable::kRowsPerPage;
+  ASSERT_EQ(rows_per_page, 40);
+
+  // Pages of 25 from the server: the table does not follow the request pages.
+  const std::string path = ::testing::TempDir() + "/hookctl_deliveries.pdf";
+  Outcome exported = Admin(
+      {"deliveries", "export", "--format", "pdf", "-o", path, "--app", app, "--page-size", "25"});
+  ASSERT_EQ(exported.exit_code, 0) << exported;
+  EXPECT_EQ(exported.out, "");
+  EXPECT_EQ(exported.err, "");
+
+  Outcome info = SpawnProgram("pdfinfo", {path});
+  ASSERT_EQ(info.exit_code, 0) << info << "(pdfinfo is in poppler-utils: scripts/install-deps.sh)";
+  EXPECT_THAT(info.out, testing::ContainsRegex("\nPages: +3\n"));
+  EXPECT_THAT(info.out, testing::ContainsRegex("\nPage size: +841.89 x 595.276 pts \\(A4\\)\n"));
+
+  Outcome text = SpawnProgram("pdftotext", {"-layout", path, "-"});
+  ASSERT_EQ(text.exit_code, 0) << text;
+  // pdftotext ends every page with a form feed.
+  std::vector<std::string> pages = absl::StrSplit(text.out, '\f');
+  ASSERT_EQ(pages.size(), 4u) << text.out;
+  EXPECT_EQ(pages[3], "");
+  size_t row = 0;
+  for (int p = 0; p < 3; ++p) {
+    const std::string& page = pages[p];
+    EXPECT_THAT(page, AllOf(testing::ContainsRegex("^hookd deliveries +app " + app),
+                            testing::ContainsRegex("APP ID +TIME +EVENT TYPE +EVENT ID +ENDPOINT"
+                                                   " +ATTEMPTS +STATUS +LAST CODE\n"),
+                            HasSubstr("page " + std::to_string(p + 1) + " of 3")))
+        << "page " << p + 1 << ":\n"
+        << page;
+    // Every row of the page, in the order of the list, with its columns.
+    std::vector<std::string> lines = absl::StrSplit(page, '\n');
+    std::vector<std::string> rows;
+    for (const std::string& line : lines) {
+      if (absl::StartsWith(line, "app_")) rows.push_back(line);
+    }
+    ASSERT_EQ(rows.size(), p < 2 ? 40u : 11u) << page;
+    for (const std::string& line : rows) {
+      const nlohmann::json& d = listed[row++];
+      EXPECT_THAT(line,
+                  testing::MatchesRegex(app + " +" + d["create_time"].get<std::string>() +
+                                        " +video\\.ready +" + d["event_id"].get<std::string>() +
+                                        " +http://127\\.0\\.0\\.1:9/hook +0 +pending +0"))
+          << line;
+    }
+  }
+  EXPECT_EQ(row, listed.size());
 }
 
 }  // namespace
