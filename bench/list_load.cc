@@ -33,6 +33,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/common/ids.h"
+#include "hookd/db/pg_pool.h"
 #include "hookd/subscription/delivery_query.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
@@ -95,10 +96,6 @@ struct Config {
   std::string token;
   std::string database_url;
 };
-
-std::string PgTime(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
-}
 
 // Milliseconds to the microsecond.
 double Ms(int64_t ns) { return static_cast<double>(ns / 1000) / 1e3; }
@@ -222,7 +219,7 @@ class Bench {
                              static_cast<int>(tenant_apps.size()), chunk_end - written});
           const std::string& type = EventTypes()[type_of(random)];
           const std::string event_id = ids.Next("evt", t);
-          const std::string created = PgTime(t);
+          const std::string created = db::TimestampText(t);
           events.emplace_back(event_id, tenant, type,
                               absl::StrFormat(R"({"video_id":"v_%d","duration_s":%d})", written,
                                               static_cast<int>(random() % 3600)),
@@ -242,7 +239,7 @@ class Bench {
             deliveries.emplace_back(ids.Next("dlv", t), event_id,
                                     tenant_apps[(first + k) % tenant_apps.size()], tenant, type,
                                     status, attempts, code, created, created,
-                                    PgTime(t + absl::Seconds(attempts)));
+                                    db::TimestampText(t + absl::Seconds(attempts)));
             ++written;
           }
         }
@@ -285,100 +282,64 @@ class Bench {
   };
 
   std::vector<Filter> Filters(int page_size) {
+    using Request = v1::ListDeliveriesRequest;
+    using Make = std::function<Request(int)>;
     const absl::Time now = absl::Now();
-    auto base = [page_size] {
-      v1::ListDeliveriesRequest r;
+    const size_t tenants = TenantNames().size();
+    // The i-th request of a tenant's or an app's deliveries: the next tenant or app each call.
+    const Make by_tenant = [this, page_size, tenants](int i) {
+      Request r;
       r.set_page_size(page_size);
+      r.set_tenant(TenantNames()[i % tenants]);
       return r;
     };
-    const int tenants = static_cast<int>(TenantNames().size());
-    std::vector<Filter> filters = {
-        {"tenant",
-         [=, this](int i) {
-           auto r = base();
-           r.set_tenant(TenantNames()[i % tenants]);
-           return r;
-         }},
-        {"app",
-         [=, this](int i) {
-           auto r = base();
-           r.set_app_id(apps_[i % apps_.size()].id);
-           return r;
-         }},
-        {"app+status",
-         [=, this](int i) {
-           auto r = base();
-           r.set_app_id(apps_[i % apps_.size()].id);
-           r.set_status(v1::FAILED);
-           return r;
-         }},
-        {"tenant+status",
-         [=, this](int i) {
-           auto r = base();
-           r.set_tenant(TenantNames()[i % tenants]);
-           r.set_status(v1::FAILED);
-           return r;
-         }},
-        {"tenant+event_type",
-         [=, this](int i) {
-           auto r = base();
-           r.set_tenant(TenantNames()[i % tenants]);
-           // Every type in turn, the rarest included.
-           r.set_event_type(EventTypes()[(i / tenants) % EventTypes().size()]);
-           return r;
-         }},
+    const Make by_app = [this, page_size](int i) {
+      Request r;
+      r.set_page_size(page_size);
+      r.set_app_id(apps_[i % apps_.size()].id);
+      return r;
+    };
+    auto with = [](Make make, std::function<void(Request&, int)> change) -> Make {
+      return [make, change](int i) {
+        Request r = make(i);
+        change(r, i);
+        return r;
+      };
+    };
+    auto status = [](v1::DeliveryStatus s) { return [s](Request& r, int) { r.set_status(s); }; };
+    // Every type in turn, the rarest included; `stride` calls per type.
+    auto each_type = [](size_t stride) {
+      return [stride](Request& r, int i) {
+        r.set_event_type(EventTypes()[(i / stride) % EventTypes().size()]);
+      };
+    };
+    return {
+        {"tenant", by_tenant},
+        {"app", by_app},
+        {"app+status", with(by_app, status(v1::FAILED))},
+        {"tenant+status", with(by_tenant, status(v1::FAILED))},
+        {"tenant+event_type", with(by_tenant, each_type(tenants))},
         // The hard cases: what a filter matches is rare or absent, so a scan along the
         // (tenant|app_id, id) indexes would read many rows to fill a page, or all of them to
         // find there is none.
-        {"app+event_type",
-         [=, this](int i) {
-           auto r = base();
-           r.set_app_id(apps_[i % apps_.size()].id);
-           r.set_event_type(EventTypes()[(i / 7) % EventTypes().size()]);
-           return r;
-         }},
-        {"app+status(pending)",
-         [=, this](int i) {
-           auto r = base();
-           r.set_app_id(apps_[i % apps_.size()].id);
-           r.set_status(v1::PENDING);
-           return r;
-         }},
-        {"tenant+status(pending)",
-         [=, this](int i) {
-           auto r = base();
-           r.set_tenant(TenantNames()[i % tenants]);
-           r.set_status(v1::PENDING);
-           return r;
-         }},
+        {"app+event_type", with(by_app, each_type(7))},
+        {"app+status(pending)", with(by_app, status(v1::PENDING))},
+        {"tenant+status(pending)", with(by_tenant, status(v1::PENDING))},
         {"tenant+event_type(none)",
-         [=, this](int i) {
-           auto r = base();
-           r.set_tenant(TenantNames()[i % tenants]);
-           r.set_event_type("video.archived");  // never published
-           return r;
-         }},
+         with(by_tenant, [](Request& r, int) { r.set_event_type("video.archived"); })},
         {"app+time_range",
-         [=, this](int i) {
-           auto r = base();
-           r.set_app_id(apps_[i % apps_.size()].id);
-           // One day of the past month, a different one each call.
-           const absl::Time since = now - absl::Hours(24) * (2 + (i * 7) % 27);
-           *r.mutable_since() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(since));
-           *r.mutable_until() =
-               TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(since + absl::Hours(24)));
-           return r;
-         }},
+         with(by_app,
+              [now](Request& r, int i) {
+                // One day of the past month, a different one each call.
+                const absl::Time since = now - absl::Hours(24) * (2 + (i * 7) % 27);
+                *r.mutable_since() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(since));
+                *r.mutable_until() =
+                    TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(since + absl::Hours(24)));
+              })},
         {"tenant+deep_page",
-         [=, this](int i) {
-           auto r = base();
-           const std::string& tenant = TenantNames()[i % tenants];
-           r.set_tenant(tenant);
-           r.set_page_token(deep_tokens_.at(tenant).token);
-           return r;
-         }},
+         with(by_tenant,
+              [this](Request& r, int) { r.set_page_token(deep_tokens_.at(r.tenant()).token); })},
     };
-    return filters;
   }
 
   const std::vector<std::string>& TenantNames() {

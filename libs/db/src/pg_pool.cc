@@ -33,6 +33,10 @@ absl::Status TranslateCurrentException(std::string_view what) {
   }
 }
 
+std::string TimestampText(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", time, absl::UTCTimeZone());
+}
+
 absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(std::string url, int size) {
   HOOKD_RETURN_IF_ERROR(RequireSetting(url, "database_url", "HOOKD_DATABASE_URL"));
   if (size < 1) return InvalidField("database_pool_size", "must be at least 1");

@@ -19,11 +19,6 @@ constexpr char kColumns[] =
     " (extract(epoch FROM d.update_time) * 1000000)::bigint, d.tenant,"
     " coalesce(a.config->>'url', '')";
 
-// A time as a timestamptz literal with microseconds, exactly as Postgres stores it.
-std::string PgTime(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
-}
-
 v1::Delivery FromRow(const pqxx::row& row) {
   v1::Delivery d;
   d.set_id(row[0].as<std::string>());
@@ -200,7 +195,7 @@ absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl:
         " percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms)"
         " FROM attempts WHERE app_id = $1 AND start_time >= $2::timestamptz"
         " AND start_time < $3::timestamptz",
-        app_id, PgTime(since), PgTime(until));
+        app_id, db::TimestampText(since), db::TimestampText(until));
     const int64_t total = attempts[0].as<int64_t>();
     const int64_t succeeded = attempts[1].as<int64_t>();
     stats.set_attempts(total);

@@ -1,12 +1,11 @@
 #include "hookd/testing/log_rows.h"
 
+#include "hookd/db/pg_pool.h"
 #include "hookd/v1/delivery.pb.h"
 
 namespace hookd::testing {
 
-std::string PgTimestamp(absl::Time time) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", time, absl::UTCTimeZone());
-}
+using db::TimestampText;
 
 LoggedEvent InsertEvent(pqxx::transaction_base& txn, IdGenerator& ids, absl::Time time,
                         const std::string& tenant, const std::vector<std::string>& app_ids,
@@ -17,14 +16,14 @@ LoggedEvent InsertEvent(pqxx::transaction_base& txn, IdGenerator& ids, absl::Tim
       "INSERT INTO events (id, tenant, event_type, payload, idempotency_key, delivery_count,"
       " create_time) VALUES ($1, $2, $3, '{}', $4, $5, $6::timestamptz)",
       event.id, tenant, event_type, idempotency_key, static_cast<int>(app_ids.size()),
-      PgTimestamp(time));
+      TimestampText(time));
   for (const std::string& app_id : app_ids) {
     event.delivery_ids.push_back(ids.Next("dlv", time));
     txn.exec_params(
         "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, next_attempt_time,"
         " create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6::timestamptz,"
         " $6::timestamptz, $6::timestamptz)",
-        event.delivery_ids.back(), event.id, app_id, tenant, event_type, PgTimestamp(time));
+        event.delivery_ids.back(), event.id, app_id, tenant, event_type, TimestampText(time));
   }
   return event;
 }
@@ -35,7 +34,7 @@ void InsertAttempt(pqxx::transaction_base& txn, const std::string& delivery_id, 
   txn.exec_params(
       "INSERT INTO attempts (delivery_id, attempt, app_id, start_time, duration_ms, status_code,"
       " error, worker) VALUES ($1, $2, $3, $4::timestamptz, $5, $6, $7, 'test-worker')",
-      delivery_id, attempt, app_id, PgTimestamp(start), duration_ms, status_code, error);
+      delivery_id, attempt, app_id, TimestampText(start), duration_ms, status_code, error);
 }
 
 }  // namespace hookd::testing

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "pqxx/pqxx"
 
 namespace hookd::db {
@@ -18,6 +19,9 @@ namespace hookd::db {
 // FAILED_PRECONDITION, a serialization failure or deadlock ABORTED, anything else INTERNAL.
 // `what` names the operation. The message never carries the SQL text or its parameters.
 absl::Status TranslateCurrentException(std::string_view what);
+
+// `time` as text Postgres reads as a timestamptz to the microsecond (UTC), for `$1::timestamptz`.
+std::string TimestampText(absl::Time time);
 
 // A bounded set of libpqxx connections shared by threads. libpqxx is blocking, so callers run on
 // worker threads (see ThreadPool), never on a gRPC reactor thread.

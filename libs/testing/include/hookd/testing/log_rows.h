@@ -28,7 +28,4 @@ LoggedEvent InsertEvent(pqxx::transaction_base& txn, IdGenerator& ids, absl::Tim
 void InsertAttempt(pqxx::transaction_base& txn, const std::string& delivery_id, int attempt,
                    const std::string& app_id, absl::Time start, int duration_ms, int status_code);
 
-// A time as a Postgres timestamptz literal, to the microsecond.
-std::string PgTimestamp(absl::Time time);
-
 }  // namespace hookd::testing
