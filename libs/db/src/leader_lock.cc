@@ -19,7 +19,17 @@ absl::StatusOr<bool> LeaderLock::Acquire() {
 }
 
 void LeaderLock::Release() {
-  conn_.reset();  // closing the session releases the advisory lock
+  if (leader_ && conn_ != nullptr && conn_->is_open()) {
+    // Unlocked before returning: closing the connection alone frees the lock only once the
+    // server has noticed, so another replica trying right after would still find it taken.
+    try {
+      pqxx::nontransaction txn(*conn_);
+      txn.exec_params("SELECT pg_advisory_unlock($1)", key_);
+    } catch (...) {
+      // A broken session frees its locks when the server ends it.
+    }
+  }
+  conn_.reset();
   leader_ = false;
 }
 

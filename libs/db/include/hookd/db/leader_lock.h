@@ -26,7 +26,8 @@ class LeaderLock {
   // ends both); null when not leading.
   pqxx::connection* connection() { return leader_ ? conn_.get() : nullptr; }
 
-  // Gives the lock up by closing the connection.
+  // Gives the lock up (another replica may take it as soon as this returns) and closes the
+  // connection.
   void Release();
 
  private:
