@@ -8,13 +8,14 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libpqxx-dev libpq-dev libhiredis-dev libssl-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev libcpp-httplib-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev libhpdf-dev poppler-utils
   postgresql postgresql-15 postgresql-contrib redis-server
   curl ca-certificates openssl procps iproute2 python3 docker-compose
 )
 # postgresql-15 is named because scripts/pg.sh runs /usr/lib/postgresql/15/bin directly;
 # openssl generates the dev admin token and master key (scripts/up.sh); procps (ps) and
-# iproute2 (ss) let the scripts check processes and ports.
+# iproute2 (ss) let the scripts check processes and ports; libhpdf-dev (libharu) writes
+# hookctl's PDF export, and poppler-utils (pdftotext, pdfinfo) lets the tests read it back.
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,11 +5,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli.h"
 #include "hookd/common/status.h"
 #include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/delivery.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "output.h"
 
@@ -527,6 +529,57 @@ absl::Status Test(Invocation& inv, const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
+absl::Status Stats(Invocation& inv, const std::vector<std::string>& args) {
+  FlagParser flags = CommandFlags(
+      "hookctl apps stats ID [--since 24h] [--until T]",
+      "Prints how an app's endpoint fared in a window (default the last 24 hours): attempts\n"
+      "started in it, how many succeeded (2xx within the timeout), the success rate, latency\n"
+      "p50 and p99 over all of them, the app's deliveries created in it by status, and its\n"
+      "failure streak, latest attempt and latest success now.\n"
+      "--since and --until take an RFC 3339 time, or a duration such as 2h meaning that long ago.");
+  absl::Time since;
+  absl::Time until;
+  flags.AddTime("since", "T", "Start of the window (default 24h before --until).", &since);
+  flags.AddTime("until", "T", "End of the window (default now).", &until);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
+  if (parsed.help) return absl::OkStatus();
+  v1::GetAppStatsRequest request;
+  request.set_app_id(parsed.positional[0]);
+  if (flags.IsSet("since")) *request.mutable_since() = ToProto(since);
+  if (flags.IsSet("until")) *request.mutable_until() = ToProto(until);
+  grpc::ClientContext context;
+  inv.Prepare(context);
+  v1::AppStats stats;
+  HOOKD_RETURN_IF_ERROR(FromGrpcStatus(
+      v1::DeliveryService::NewStub(inv.channel())->GetAppStats(&context, request, &stats)));
+  if (inv.options().json) return inv.PrintJson(stats);
+  // Without attempts there is no rate or latency to show, which is not 0 % or 0 ms.
+  const bool attempted = stats.attempts() > 0;
+  auto latency = [attempted](const google::protobuf::Duration& d) -> std::string {
+    return attempted ? absl::FormatDuration(FromProto(d)) : "-";
+  };
+  const v1::DeliveryCounts& d = stats.deliveries();
+  PrintFields(
+      inv.out(),
+      {
+          {"app_id", stats.app_id()},
+          {"window",
+           absl::StrCat(FormatTimestamp(stats.since()), " .. ", FormatTimestamp(stats.until()))},
+          {"attempts", absl::StrCat(stats.attempts(), " (", stats.succeeded_attempts(),
+                                    " succeeded, ", stats.failed_attempts(), " failed)")},
+          {"success_rate", attempted ? absl::StrFormat("%.1f%%", 100 * stats.success_rate()) : "-"},
+          {"latency_p50", latency(stats.latency_p50())},
+          {"latency_p99", latency(stats.latency_p99())},
+          {"deliveries", absl::StrCat(d.pending() + d.succeeded() + d.retrying() + d.failed(),
+                                      " (pending ", d.pending(), ", succeeded ", d.succeeded(),
+                                      ", retrying ", d.retrying(), ", failed ", d.failed(), ")")},
+          {"failure_streak", absl::StrCat(stats.failure_streak())},
+          {"last_attempt", FormatTimestamp(stats.last_attempt_time())},
+          {"last_success", FormatTimestamp(stats.last_success_time())},
+      });
+  return absl::OkStatus();
+}
+
 absl::Status Disable(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl apps disable ID [--reason R]",
@@ -581,6 +634,7 @@ GroupSpec AppsGroup() {
               {"disable", "Deactivate an app with a reason.", Disable},
               {"rotate-secret", "Issue a new signing secret; prints it once.", RotateSecret},
               {"test", "Send a signed test request to the app's endpoint now.", Test},
+              {"stats", "Attempts, success rate and latency of an app over a window.", Stats},
           }};
 }
 

@@ -2,6 +2,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "hookd/v1/delivery.pb.h"
@@ -20,6 +21,14 @@ absl::StatusOr<v1::DeliveryStatus> ParseDeliveryStatus(const std::string& name);
 // `deliveries show`: the delivery's fields, its attempts as a table, then the payload indented.
 void PrintDelivery(std::ostream& out, const v1::Delivery& delivery);
 
+// The columns of every export format, in order: app_id, time, event_type, event_id, endpoint,
+// attempts, status, last_status_code.
+const std::vector<std::string>& ExportColumns();
+// One delivery's values of those columns as text: the time RFC 3339 UTC ("" when unset), the
+// status as DeliveryStatusName, the counts and the code as decimal numbers.
+std::vector<std::string> ExportCells(const v1::Delivery& delivery);
+
+// The text formats; pdf is written through PdfTable.
 enum class ExportFormat { kCsv, kJsonl };
 
 // What an export starts with: the CSV header record, nothing for JSON lines.

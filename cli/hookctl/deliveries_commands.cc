@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "cli.h"
 #include "deliveries.h"
 #include "google/protobuf/util/time_util.h"
@@ -15,6 +16,7 @@
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "output.h"
+#include "pdf_table.h"
 
 namespace hookd::hookctl {
 namespace {
@@ -284,37 +286,67 @@ absl::Status Recover(Invocation& inv, const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
+// The title of a PDF export: what was exported and when.
+std::string ExportTitle(const v1::ListDeliveriesRequest& request) {
+  std::string title = "hookd deliveries";
+  auto add = [&title](const char* name, const std::string& value) {
+    if (!value.empty()) absl::StrAppend(&title, "  ", name, " ", value);
+  };
+  add("tenant", request.tenant());
+  add("app", request.app_id());
+  add("event type", request.event_type());
+  if (request.status() != v1::DELIVERY_STATUS_UNSPECIFIED) {
+    add("status", DeliveryStatusName(request.status()));
+  }
+  if (request.has_since()) add("since", FormatTimestamp(request.since()));
+  if (request.has_until()) add("until", FormatTimestamp(request.until()));
+  absl::StrAppend(&title, "  (exported ",
+                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()), ")");
+  return title;
+}
+
+// The export columns as PDF table columns: ids and times whole, the endpoint in what is left.
+std::vector<PdfTable::Column> PdfColumns() {
+  return {{"APP ID", 30},  {"TIME", 27},    {"EVENT TYPE", 24}, {"EVENT ID", 30},
+          {"ENDPOINT", 0}, {"ATTEMPTS", 8}, {"STATUS", 9},      {"LAST CODE", 9}};
+}
+
 absl::Status Export(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
-      "hookctl deliveries export --format csv|jsonl [-o FILE] [--tenant T] [--app A] "
+      "hookctl deliveries export --format csv|jsonl|pdf [-o FILE] [--tenant T] [--app A] "
       "[--event-type E] [--status S] [--since T] [--until T] [--page-size N]",
       "Writes every delivery matching the filters, newest first, following the pages to the\n"
       "end. Columns: app_id, time (creation, RFC 3339 UTC), event_type, event_id, endpoint,\n"
       "attempts, status, last_status_code (0 when no answer arrived).\n"
       "csv is RFC 4180: a header row, CRLF line ends, fields holding a comma, quote or line\n"
-      "break quoted. jsonl is one JSON object per line with the same keys. If a request fails,\n"
-      "the output ends after the rows written so far and hookctl exits 1.");
+      "break quoted. jsonl is one JSON object per line with the same keys. pdf is a table on\n"
+      "landscape A4 pages, 40 rows and the header row on each, long endpoints cut with ...;\n"
+      "it needs -o FILE. If a request fails, a csv or jsonl output ends after the rows written\n"
+      "so far, a pdf file stays empty, and hookctl exits 1.");
   std::string format_name;
   std::string output = "-";
   int page_size = 0;
   FilterFlags filters;
-  flags.AddString("format", "csv|jsonl", "Output format (required).", &format_name);
-  flags.AddString("o", "FILE", "Write to FILE, replacing it; - is stdout (default -).", &output);
+  flags.AddString("format", "csv|jsonl|pdf", "Output format (required).", &format_name);
+  flags.AddString("o", "FILE",
+                  "Write to FILE, replacing it; - is stdout (default -; pdf needs a FILE).",
+                  &output);
   AddFilterFlags(flags, filters);
   flags.AddInt("page-size", "N", "Deliveries per request, 1..1000 (default 1000).", &page_size);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
   if (parsed.help) return absl::OkStatus();
   if (!flags.IsSet("format")) return inv.UsageError(flags, "missing --format");
-  ExportFormat format;
-  if (format_name == "csv") {
-    format = ExportFormat::kCsv;
-  } else if (format_name == "jsonl") {
+  ExportFormat format = ExportFormat::kCsv;
+  const bool pdf = format_name == "pdf";
+  if (format_name == "jsonl") {
     format = ExportFormat::kJsonl;
-  } else {
+  } else if (format_name != "csv" && !pdf) {
     return inv.UsageError(flags,
-                          absl::StrCat("--format: \"", format_name, "\" is not csv or jsonl"));
+                          absl::StrCat("--format: \"", format_name, "\" is not csv, jsonl or pdf"));
   }
   if (output.empty()) return inv.UsageError(flags, "-o: empty file name (- is stdout)");
+  // A PDF is binary: never to a terminal or a pipe by accident.
+  if (pdf && output == "-") return inv.UsageError(flags, "--format pdf needs -o FILE");
   v1::ListDeliveriesRequest request;
   if (absl::Status filled = FillFilters(flags, filters, request); !filled.ok()) {
     return inv.UsageError(flags, std::string(filled.message()));
@@ -337,13 +369,26 @@ absl::Status Export(Invocation& inv, const std::vector<std::string>& args) {
     }
     out = &file;
   }
-  *out << ExportHeader(format);
+  // A PDF is built in memory and written once complete.
+  std::unique_ptr<PdfTable> table;
+  if (pdf) {
+    HOOKD_ASSIGN_OR_RETURN(table, PdfTable::Create(ExportTitle(request), PdfColumns()));
+  } else {
+    *out << ExportHeader(format);
+  }
   HOOKD_RETURN_IF_ERROR(FollowPages(inv, request, [&](v1::ListDeliveriesResponse& page) {
-    for (const Delivery& delivery : page.deliveries()) *out << ExportRecord(format, delivery);
+    for (const Delivery& delivery : page.deliveries()) {
+      if (table != nullptr) {
+        HOOKD_RETURN_IF_ERROR(table->AddRow(ExportCells(delivery)));
+      } else {
+        *out << ExportRecord(format, delivery);
+      }
+    }
     // Checked per page: a full disk should stop the export, not let it read every page.
     if (!*out) return absl::DataLossError(absl::StrCat("-o: cannot write ", output));
     return absl::OkStatus();
   }));
+  if (table != nullptr) HOOKD_RETURN_IF_ERROR(table->Write(*out));
   if (file.is_open()) {
     file.close();
     if (!file) return absl::DataLossError(absl::StrCat("-o: cannot write ", output));
@@ -391,43 +436,52 @@ void PrintDelivery(std::ostream& out, const Delivery& delivery) {
   out << "\nPayload:\n" << PrettyJson(delivery.payload()) << "\n";
 }
 
+const std::vector<std::string>& ExportColumns() {
+  static const auto* columns =
+      new std::vector<std::string>{"app_id",   "time",     "event_type", "event_id",
+                                   "endpoint", "attempts", "status",     "last_status_code"};
+  return *columns;
+}
+
+std::vector<std::string> ExportCells(const Delivery& delivery) {
+  return {delivery.app_id(),
+          ExportTime(delivery.create_time()),
+          delivery.event_type(),
+          delivery.event_id(),
+          delivery.endpoint_url(),
+          absl::StrCat(delivery.attempt_count()),
+          DeliveryStatusName(delivery.status()),
+          absl::StrCat(delivery.last_status_code())};
+}
+
 std::string ExportHeader(ExportFormat format) {
   if (format == ExportFormat::kJsonl) return "";
-  return CsvRecord({"app_id", "time", "event_type", "event_id", "endpoint", "attempts", "status",
-                    "last_status_code"});
+  return CsvRecord(ExportColumns());
 }
 
 std::string ExportRecord(ExportFormat format, const Delivery& delivery) {
-  if (format == ExportFormat::kCsv) {
-    return CsvRecord({delivery.app_id(), ExportTime(delivery.create_time()), delivery.event_type(),
-                      delivery.event_id(), delivery.endpoint_url(),
-                      absl::StrCat(delivery.attempt_count()), DeliveryStatusName(delivery.status()),
-                      absl::StrCat(delivery.last_status_code())});
-  }
+  const std::vector<std::string> cells = ExportCells(delivery);
+  if (format == ExportFormat::kCsv) return CsvRecord(cells);
   // ordered_json: the keys in the order of the CSV columns. Counts stay numbers.
-  nlohmann::ordered_json line = {
-      {"app_id", delivery.app_id()},
-      {"time", ExportTime(delivery.create_time())},
-      {"event_type", delivery.event_type()},
-      {"event_id", delivery.event_id()},
-      {"endpoint", delivery.endpoint_url()},
-      {"attempts", delivery.attempt_count()},
-      {"status", DeliveryStatusName(delivery.status())},
-      {"last_status_code", delivery.last_status_code()},
-  };
+  nlohmann::ordered_json line;
+  const std::vector<std::string>& columns = ExportColumns();
+  for (size_t i = 0; i < columns.size(); ++i) line[columns[i]] = cells[i];
+  line["attempts"] = delivery.attempt_count();
+  line["last_status_code"] = delivery.last_status_code();
   return line.dump() + "\n";
 }
 
 GroupSpec DeliveriesGroup() {
-  return {"deliveries",
-          "Inspect the delivery log: find deliveries, see every attempt, send them again.",
-          {
-              {"list", "List deliveries newest first, with filters.", List},
-              {"show", "Show a delivery with its attempts and payload.", Show},
-              {"retry", "Queue a new attempt of a delivery now.", Retry},
-              {"recover", "Re-queue an app's failed deliveries of a time range.", Recover},
-              {"export", "Write every matching delivery as CSV or JSON lines.", Export},
-          }};
+  return {
+      "deliveries",
+      "Inspect the delivery log: find deliveries, see every attempt, send them again.",
+      {
+          {"list", "List deliveries newest first, with filters.", List},
+          {"show", "Show a delivery with its attempts and payload.", Show},
+          {"retry", "Queue a new attempt of a delivery now.", Retry},
+          {"recover", "Re-queue an app's failed deliveries of a time range.", Recover},
+          {"export", "Write every matching delivery as CSV, JSON lines or a PDF table.", Export},
+      }};
 }
 
 }  // namespace hookd::hookctl

@@ -1,19 +1,31 @@
-// hookd-subscription: the control plane (apps, event types). Flags -> config -> serve.
+// hookd-subscription: the control plane (apps, event types, the delivery log and its retention).
+// Flags -> config -> serve.
 #include "absl/flags/flag.h"
 #include "hookd/apps/ip_policy.h"
+#include "hookd/common/config.h"
 #include "hookd/common/service_main.h"
+#include "hookd/common/status.h"
 #include "hookd/metrics/server.h"
 #include "hookd/subscription/server.h"
 
 ABSL_FLAG(int, database_pool_size, 8, "Postgres connections and RPC worker threads");
 ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker must agree)");
 ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
+ABSL_FLAG(std::string, retention, "",
+          "age after which events, their deliveries (whatever their status) and attempts are "
+          "removed, e.g. 720h; 0 keeps everything (env HOOKD_RETENTION, default 720h = 30 days)");
+ABSL_FLAG(int, retention_batch, 5000, "deliveries or events removed per transaction");
+ABSL_FLAG(absl::Duration, retention_pause, absl::Milliseconds(100),
+          "wait between two retention batches");
+ABSL_FLAG(absl::Duration, retention_interval, absl::Minutes(10),
+          "wait between two retention passes");
 
 int main(int argc, char** argv) {
   hookd::ServiceSettings settings = hookd::ParseServiceFlags(
       argc, argv, "hookd-subscription",
       "hookd-subscription: the hookd control plane (AppService, EventTypeService,\n"
-      "DeliveryService).\n"
+      "DeliveryService). It also removes events, deliveries and attempts older than\n"
+      "--retention (one replica at a time).\n"
       "Usage: hookd-subscription [--listen ADDR] [--database_url URL] ...",
       ":50051");
   hookd::subscription::ServerOptions options;
@@ -29,6 +41,16 @@ int main(int argc, char** argv) {
   auto allowlist = hookd::apps::ParseAllowlist(settings.private_allowlist);
   if (!allowlist.ok()) return hookd::FailStartup(allowlist.status());
   options.validation.private_allowlist = *allowlist;
+  const std::string retention =
+      hookd::FlagOrEnv(absl::GetFlag(FLAGS_retention), "HOOKD_RETENTION", "720h");
+  if (!absl::ParseDuration(retention, &options.retention.max_age) ||
+      options.retention.max_age == absl::InfiniteDuration()) {
+    return hookd::FailStartup(
+        hookd::InvalidField("retention", "\"" + retention + "\" is not a duration such as 720h"));
+  }
+  options.retention.batch_size = absl::GetFlag(FLAGS_retention_batch);
+  options.retention.pause = absl::GetFlag(FLAGS_retention_pause);
+  options.retention.interval = absl::GetFlag(FLAGS_retention_interval);
 
   auto metrics = hookd::metrics::MetricsServer::StartIfConfigured(settings.metrics_listen);
   if (!metrics.ok()) return hookd::FailStartup(metrics.status());

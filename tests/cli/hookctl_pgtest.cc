@@ -19,17 +19,24 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hookd/apps/ip_policy.h"
 #include "hookd/db/test_database.h"
 #include "hookd/ingest/server.h"
 #include "hookd/queue/test_redis.h"
 #include "hookd/subscription/server.h"
+#include "hookd/testing/log_rows.h"
 #include "hookd/testing/testing.h"
+#include "hookd/v1/ingest.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "pdf_table.h"
+#include "pqxx/pqxx"
 
 extern char** environ;
 
@@ -54,12 +61,12 @@ std::ostream& operator<<(std::ostream& os, const Outcome& o) {
   return os << "exit " << o.exit_code << "\n--- stdout\n" << o.out << "--- stderr\n" << o.err;
 }
 
-// Runs hookctl with exactly `args`, an environment without HOOKD_SERVER, HOOKD_INGEST_SERVER and
-// HOOKD_TOKEN plus `env`, and collects both output streams and the exit code. posix_spawn rather
-// than fork: the test process runs gRPC threads, and only exec may follow a fork in a threaded
-// process.
-Outcome Spawn(const std::vector<std::string>& args,
-              const std::map<std::string, std::string>& env = {}) {
+// Runs `program` (a path, or a name looked up in PATH) with exactly `args`, an environment
+// without HOOKD_SERVER, HOOKD_INGEST_SERVER and HOOKD_TOKEN plus `env`, and collects both output
+// streams and the exit code. posix_spawn rather than fork: the test process runs gRPC threads,
+// and only exec may follow a fork in a threaded process.
+Outcome SpawnProgram(const std::string& program, const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env = {}) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);
@@ -74,7 +81,7 @@ Outcome Spawn(const std::vector<std::string>& args,
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
 
-  std::vector<std::string> argv_strings = {HOOKCTL_PATH};
+  std::vector<std::string> argv_strings = {program};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& s : argv_strings) argv.push_back(s.data());
@@ -95,7 +102,7 @@ Outcome Spawn(const std::vector<std::string>& args,
     posix_spawn_file_actions_addclose(&actions, fd);
   }
   pid_t pid = 0;
-  int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  int spawned = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -132,6 +139,12 @@ Outcome Spawn(const std::vector<std::string>& args,
   }
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return outcome;
+}
+
+// hookctl with exactly `args`, as SpawnProgram runs it.
+Outcome Spawn(const std::vector<std::string>& args,
+              const std::map<std::string, std::string>& env = {}) {
+  return SpawnProgram(HOOKCTL_PATH, args, env);
 }
 
 nlohmann::json ParseJson(const Outcome& outcome) {
@@ -680,7 +693,7 @@ TEST_F(HookctlTest, UsageErrorsExitTwoWithTheUsage) {
        "hookctl: missing --app",
        "Usage: hookctl deliveries recover"},
       {{"deliveries", "export", "--format", "tsv"},
-       "hookctl: --format: \"tsv\" is not csv or jsonl",
+       "hookctl: --format: \"tsv\" is not csv, jsonl or pdf",
        "Usage: hookctl deliveries export"},
   };
   for (const Case& c : cases) {
@@ -700,7 +713,8 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
       {"apps", "disable"},     {"apps", "rotate-secret"},  {"event-types", "create"},
       {"event-types", "list"}, {"event-types", "archive"}, {"events", "publish"},
       {"events", "get"},       {"deliveries", "list"},     {"deliveries", "show"},
-      {"deliveries", "retry"}, {"deliveries", "recover"},  {"deliveries", "export"}};
+      {"deliveries", "retry"}, {"deliveries", "recover"},  {"deliveries", "export"},
+      {"apps", "test"},        {"apps", "stats"}};
   // No server is needed: help never touches the network.
   for (const char* flag : {"--help", "-h"}) {
     Outcome top = Spawn({flag});
@@ -710,7 +724,8 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
                                HasSubstr("event-types archive"), HasSubstr("events publish"),
                                HasSubstr("events get"), HasSubstr("--ingest-server"),
                                HasSubstr("HOOKD_INGEST_SERVER"), HasSubstr("127.0.0.1:50052"),
-                               HasSubstr("deliveries list"), HasSubstr("deliveries export")));
+                               HasSubstr("deliveries list"), HasSubstr("deliveries export"),
+                               HasSubstr("apps stats")));
     EXPECT_EQ(top.err, "");
     for (const char* group : {"apps", "event-types", "events", "deliveries"}) {
       Outcome help = Spawn({group, flag});
@@ -1286,6 +1301,144 @@ TEST_F(HookctlDeliveriesTest, ExportMatchesTheListInBothFormats) {
   Outcome to_stdout = Admin({"deliveries", "export", "--format", "jsonl", "-o", "-"});
   ASSERT_EQ(to_stdout.exit_code, 0) << to_stdout;
   EXPECT_EQ(to_stdout.out, lines);
+}
+
+TEST_F(HookctlDeliveriesTest, AppsStatsPrintsTheWindowsFigures) {
+  const std::string app = CreateRoutedApp("hooli", {});
+  ASSERT_FALSE(app.empty());
+  const nlohmann::json probe = ListAll({"--app", app});
+  ASSERT_EQ(probe.size(), 1u) << probe;
+  // Four attempts of the probe delivery in the last hour: 2xx, 2xx, 500, no answer.
+  const absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+  const std::vector<std::pair<int, int>> attempts = {{200, 100}, {201, 200}, {500, 300}, {0, 400}};
+  {
+    pqxx::connection conn(database_->url());
+    pqxx::work txn(conn);
+    for (size_t i = 0; i < attempts.size(); ++i) {
+      hookd::testing::InsertAttempt(txn, probe[0]["id"].get<std::string>(), static_cast<int>(i + 1),
+                                    app, now - absl::Minutes(40) + absl::Minutes(10 * i),
+                                    attempts[i].second, attempts[i].first);
+    }
+    txn.commit();
+  }
+  const auto at = [&](int minutes_ago) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", now - absl::Minutes(minutes_ago),
+                            absl::UTCTimeZone());
+  };
+
+  Outcome stats = Admin({"apps", "stats", app});
+  ASSERT_EQ(stats.exit_code, 0) << stats;
+  EXPECT_EQ(stats.err, "");
+  EXPECT_THAT(stats.out,
+              testing::MatchesRegex("app_id: +" + app +
+                                    "\nwindow: +20[-0-9T:.]+Z \\.\\. 20[-0-9T:.]+Z\n.*"));
+  EXPECT_THAT(stats.out,
+              HasSubstr("\nattempts:       4 (2 succeeded, 2 failed)\n"
+                        "success_rate:   50.0%\n"
+                        "latency_p50:    200ms\n"
+                        "latency_p99:    400ms\n"
+                        "deliveries:     1 (pending 1, succeeded 0, retrying 0, failed 0)\n"
+                        "failure_streak: 0\n"
+                        "last_attempt:   " +
+                        at(10) + "\nlast_success:   " + at(30) + "\n"));
+
+  Outcome json = Admin({"--json", "apps", "stats", app, "--since", "45m"});
+  ASSERT_EQ(json.exit_code, 0) << json;
+  nlohmann::json object = ParseJson(json);
+  EXPECT_EQ(object["attempts"], "4");  // int64 is a string in protobuf JSON
+  EXPECT_EQ(object["succeeded_attempts"], "2");
+  EXPECT_EQ(object["success_rate"], 0.5);
+  EXPECT_EQ(object["latency_p50"], "0.200s");
+  EXPECT_EQ(object["latency_p99"], "0.400s");
+  EXPECT_EQ(object["last_success_time"], at(30));
+
+  // A window of long ago: nothing in it, and no rate or latency to show.
+  Outcome empty = Admin({"apps", "stats", app, "--since", "2000-01-01T00:00:00Z", "--until",
+                         "2000-01-02T00:00:00+00:00"});
+  ASSERT_EQ(empty.exit_code, 0) << empty;
+  EXPECT_THAT(empty.out,
+              HasSubstr("window:         2000-01-01T00:00:00Z .. 2000-01-02T00:00:00Z\n"
+                        "attempts:       0 (0 succeeded, 0 failed)\n"
+                        "success_rate:   -\n"
+                        "latency_p50:    -\n"
+                        "latency_p99:    -\n"
+                        "deliveries:     0 (pending 0, succeeded 0, retrying 0, failed 0)\n"));
+
+  Outcome unknown = Admin({"apps", "stats", "app_01HZZZZZZZZZZZZZZZZZZZZZZZ"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown;
+  EXPECT_THAT(unknown.err, StartsWith("hookctl: NOT_FOUND: "));
+  Outcome backwards = Admin({"apps", "stats", app, "--since", "1h", "--until", "2h"});
+  EXPECT_EQ(backwards.exit_code, 1) << backwards;
+  EXPECT_THAT(backwards.err, StartsWith("hookctl: INVALID_ARGUMENT: until"));
+}
+
+TEST_F(HookctlDeliveriesTest, PdfExportHoldsEveryRowWithTheHeaderOnEveryPage) {
+  const std::string app = CreateRoutedApp("umbrella", {});
+  ASSERT_FALSE(app.empty());
+  // 90 events in one batch and the probe: 91 rows, three pages of 40, 40 and 11.
+  hookd::v1::PublishBatchRequest batch;
+  for (int i = 0; i < 90; ++i) {
+    hookd::v1::PublishRequest* event = batch.add_events();
+    event->set_tenant("umbrella");
+    event->set_event_type("video.ready");
+    event->set_payload(R"({"n":)" + std::to_string(i) + "}");
+  }
+  hookd::v1::PublishBatchResponse published;
+  grpc::Status status =
+      hookd::v1::IngestService::NewStub(
+          grpc::CreateChannel(IngestAddress(), grpc::InsecureChannelCredentials()))
+          ->PublishBatch(hookd::testing::ClientContext(kAdminToken).get(), batch, &published);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const nlohmann::json listed = ListAll({"--app", app});
+  ASSERT_EQ(listed.size(), 91u) << listed;
+  const int rows_per_page = hookd::hookctl::PdfTable::kRowsPerPage;
+  ASSERT_EQ(rows_per_page, 40);
+
+  // Pages of 25 from the server: the table does not follow the request pages.
+  const std::string path = ::testing::TempDir() + "/hookctl_deliveries.pdf";
+  Outcome exported = Admin(
+      {"deliveries", "export", "--format", "pdf", "-o", path, "--app", app, "--page-size", "25"});
+  ASSERT_EQ(exported.exit_code, 0) << exported;
+  EXPECT_EQ(exported.out, "");
+  EXPECT_EQ(exported.err, "");
+
+  Outcome info = SpawnProgram("pdfinfo", {path});
+  ASSERT_EQ(info.exit_code, 0) << info << "(pdfinfo is in poppler-utils: scripts/install-deps.sh)";
+  EXPECT_THAT(info.out, testing::ContainsRegex("\nPages: +3\n"));
+  EXPECT_THAT(info.out, testing::ContainsRegex("\nPage size: +841.89 x 595.276 pts \\(A4\\)\n"));
+
+  Outcome text = SpawnProgram("pdftotext", {"-layout", path, "-"});
+  ASSERT_EQ(text.exit_code, 0) << text;
+  // pdftotext ends every page with a form feed.
+  std::vector<std::string> pages = absl::StrSplit(text.out, '\f');
+  ASSERT_EQ(pages.size(), 4u) << text.out;
+  EXPECT_EQ(pages[3], "");
+  size_t row = 0;
+  for (int p = 0; p < 3; ++p) {
+    const std::string& page = pages[p];
+    EXPECT_THAT(page, AllOf(testing::ContainsRegex("^hookd deliveries +app " + app),
+                            testing::ContainsRegex("APP ID +TIME +EVENT TYPE +EVENT ID +ENDPOINT"
+                                                   " +ATTEMPTS +STATUS +LAST CODE\n"),
+                            HasSubstr("page " + std::to_string(p + 1) + " of 3")))
+        << "page " << p + 1 << ":\n"
+        << page;
+    // Every row of the page, in the order of the list, with its columns.
+    std::vector<std::string> lines = absl::StrSplit(page, '\n');
+    std::vector<std::string> rows;
+    for (const std::string& line : lines) {
+      if (absl::StartsWith(line, "app_")) rows.push_back(line);
+    }
+    ASSERT_EQ(rows.size(), p < 2 ? 40u : 11u) << page;
+    for (const std::string& line : rows) {
+      const nlohmann::json& d = listed[row++];
+      EXPECT_THAT(line,
+                  testing::MatchesRegex(app + " +" + d["create_time"].get<std::string>() +
+                                        " +video\\.ready +" + d["event_id"].get<std::string>() +
+                                        " +http://127\\.0\\.0\\.1:9/hook +0 +pending +0"))
+          << line;
+    }
+  }
+  EXPECT_EQ(row, listed.size());
 }
 
 }  // namespace

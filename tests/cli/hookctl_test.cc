@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "output.h"
+#include "pdf_table.h"
 
 namespace hookd::hookctl {
 namespace {
@@ -456,8 +457,18 @@ TEST(Run, DeliveriesUsageErrorsNeedNoServer) {
        "Usage: hookctl deliveries recover"},
       {{"deliveries", "export"}, "hookctl: missing --format", "Usage: hookctl deliveries export"},
       {{"deliveries", "export", "--format", "xml"},
-       "hookctl: --format: \"xml\" is not csv or jsonl",
+       "hookctl: --format: \"xml\" is not csv, jsonl or pdf",
        "Usage: hookctl deliveries export"},
+      {{"deliveries", "export", "--format", "pdf"},
+       "hookctl: --format pdf needs -o FILE",
+       "Usage: hookctl deliveries export"},
+      {{"deliveries", "export", "--format", "pdf", "-o", "-"},
+       "hookctl: --format pdf needs -o FILE",
+       "Usage: hookctl deliveries export"},
+      {{"apps", "stats"}, "hookctl: missing ID", "Usage: hookctl apps stats ID"},
+      {{"apps", "stats", "app_1", "--since", "yesterday"},
+       "hookctl: --since: \"yesterday\" is neither a duration",
+       "Usage: hookctl apps stats ID"},
       {{"deliveries", "export", "--format", "csv", "-o"},
        "hookctl: flag -o needs a value",
        "Usage: hookctl deliveries export"},
@@ -474,6 +485,30 @@ TEST(Run, DeliveriesUsageErrorsNeedNoServer) {
     EXPECT_THAT(r.err, AllOf(StartsWith(c.message), HasSubstr("\n\n" + c.usage)));
     EXPECT_THAT(r.out, IsEmpty());
   }
+}
+
+TEST(PdfTable, FillsPagesOfFortyRowsAndRefusesColumnsWiderThanThePage) {
+  const std::vector<PdfTable::Column> columns = {{"ID", 30}, {"TEXT", 0}, {"N", 5}};
+  for (const auto& [rows, pages] :
+       std::vector<std::pair<int, int>>{{0, 1},
+                                        {1, 1},
+                                        {PdfTable::kRowsPerPage, 1},
+                                        {PdfTable::kRowsPerPage + 1, 2},
+                                        {3 * PdfTable::kRowsPerPage, 3}}) {
+    auto table = PdfTable::Create("title", columns);
+    ASSERT_TRUE(table.ok()) << table.status();
+    for (int i = 0; i < rows; ++i) {
+      // Text beyond ASCII and longer than its column is replaced and cut, not an error.
+      ASSERT_TRUE((*table)->AddRow({"id", "caf\xC3\xA9 " + std::string(300, 'x'), "1"}).ok());
+    }
+    EXPECT_EQ((*table)->pages(), pages) << rows << " rows";
+    std::ostringstream out;
+    ASSERT_TRUE((*table)->Write(out).ok());
+    EXPECT_THAT(out.str(), StartsWith("%PDF-"));
+    EXPECT_THAT(out.str(), testing::EndsWith("%%EOF\n"));
+  }
+  auto wide = PdfTable::Create("title", {{"A", 100}, {"B", 100}});
+  EXPECT_EQ(wide.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Run, ExportToAnUnwritableFileFailsBeforeAnyRequest) {

@@ -3,6 +3,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/ids.h"
 #include "hookd/common/status.h"
+#include "hookd/db/sql.h"
 #include "hookd/queue/outbox_format.h"
 #include "spdlog/spdlog.h"
 
@@ -40,26 +41,31 @@ v1::Delivery FromRow(const pqxx::row& row) {
 
 }  // namespace
 
+std::string ListDeliveriesQuery(pqxx::transaction_base& txn, const DeliveryFilter& filter,
+                                int limit, const std::string& before_id) {
+  std::string where = "true";
+  auto add = [&](const std::string& condition) { where += " AND " + condition; };
+  if (!filter.tenant.empty()) add("d.tenant = " + txn.quote(filter.tenant));
+  if (!filter.app_id.empty()) add("d.app_id = " + txn.quote(filter.app_id));
+  if (!filter.event_type.empty()) add("d.event_type = " + txn.quote(filter.event_type));
+  if (filter.status != v1::DELIVERY_STATUS_UNSPECIFIED) {
+    add("d.status = " + std::to_string(static_cast<int>(filter.status)));
+  }
+  // Ids are ULIDs: a time range is an id range, answered by the (tenant|app_id, id) indexes.
+  if (filter.since) add("d.id >= " + txn.quote(IdLowerBoundAt("dlv", *filter.since)));
+  if (filter.until) add("d.id < " + txn.quote(IdLowerBoundAt("dlv", *filter.until)));
+  if (!before_id.empty()) add("d.id < " + txn.quote(before_id));
+  return std::string("SELECT ") + kColumns +
+         " FROM deliveries d LEFT JOIN apps a ON a.id = d.app_id WHERE " + where +
+         " ORDER BY d.id DESC LIMIT " + std::to_string(limit);
+}
+
 absl::StatusOr<DeliveryLog::Page> DeliveryLog::List(const DeliveryFilter& filter, int page_size,
                                                     const std::string& before_id) {
   Page page;
   HOOKD_RETURN_IF_ERROR(db_.Transact("list deliveries", [&](pqxx::work& txn) {
-    std::string where = "true";
-    auto add = [&](const std::string& condition) { where += " AND " + condition; };
-    if (!filter.tenant.empty()) add("d.tenant = " + txn.quote(filter.tenant));
-    if (!filter.app_id.empty()) add("d.app_id = " + txn.quote(filter.app_id));
-    if (!filter.event_type.empty()) add("d.event_type = " + txn.quote(filter.event_type));
-    if (filter.status != v1::DELIVERY_STATUS_UNSPECIFIED) {
-      add("d.status = " + std::to_string(static_cast<int>(filter.status)));
-    }
-    // Ids are ULIDs: a time range is an id range, answered by the (tenant|app_id, id) indexes.
-    if (filter.since) add("d.id >= " + txn.quote(IdLowerBoundAt("dlv", *filter.since)));
-    if (filter.until) add("d.id < " + txn.quote(IdLowerBoundAt("dlv", *filter.until)));
-    if (!before_id.empty()) add("d.id < " + txn.quote(before_id));
-    pqxx::result rows =
-        txn.exec(std::string("SELECT ") + kColumns +
-                 " FROM deliveries d LEFT JOIN apps a ON a.id = d.app_id WHERE " + where +
-                 " ORDER BY d.id DESC LIMIT " + std::to_string(page_size + 1));
+    // One row more than the page tells whether another page follows.
+    pqxx::result rows = txn.exec(ListDeliveriesQuery(txn, filter, page_size + 1, before_id));
     for (const auto& row : rows) {
       if (static_cast<int>(page.deliveries.size()) == page_size) {
         page.last_id = page.deliveries.back().id();
@@ -173,6 +179,79 @@ absl::StatusOr<int> DeliveryLog::Recover(const std::string& app_id, absl::Time s
   }));
   EnqueueNow(outbox_id, messages);
   return count;
+}
+
+absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl::Time since,
+                                                absl::Time until) {
+  v1::AppStats stats;
+  stats.set_app_id(app_id);
+  *stats.mutable_since() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(since));
+  *stats.mutable_until() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(until));
+  HOOKD_RETURN_IF_ERROR(db_.Transact("app stats", [&](pqxx::work& txn) {
+    // Success is what the worker counts as one: a 2xx (a later answer is a timeout, code 0).
+    // The (app_id, start_time) index of migration 5 bounds every query to this app's rows.
+    pqxx::row attempts = txn.exec_params1(
+        "SELECT count(*), count(*) FILTER (WHERE status_code BETWEEN 200 AND 299),"
+        " percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms),"
+        " percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms)"
+        " FROM attempts WHERE app_id = $1 AND start_time >= $2::timestamptz"
+        " AND start_time < $3::timestamptz",
+        app_id, db::TimestampLiteral(since), db::TimestampLiteral(until));
+    const int64_t total = attempts[0].as<int64_t>();
+    const int64_t succeeded = attempts[1].as<int64_t>();
+    stats.set_attempts(total);
+    stats.set_succeeded_attempts(succeeded);
+    stats.set_failed_attempts(total - succeeded);
+    stats.set_success_rate(total == 0 ? 0 : static_cast<double>(succeeded) / total);
+    if (!attempts[2].is_null()) {
+      *stats.mutable_latency_p50() = TimeUtil::MillisecondsToDuration(attempts[2].as<int64_t>());
+      *stats.mutable_latency_p99() = TimeUtil::MillisecondsToDuration(attempts[3].as<int64_t>());
+    }
+
+    v1::DeliveryCounts* counts = stats.mutable_deliveries();
+    for (const auto& row : txn.exec_params(
+             "SELECT status, count(*) FROM deliveries WHERE app_id = $1 AND id >= $2 AND id < $3"
+             " GROUP BY status",
+             app_id, IdLowerBoundAt("dlv", since), IdLowerBoundAt("dlv", until))) {
+      const int64_t n = row[1].as<int64_t>();
+      switch (row[0].as<int>()) {
+        case v1::PENDING:
+          counts->set_pending(n);
+          break;
+        case v1::SUCCEEDED:
+          counts->set_succeeded(n);
+          break;
+        case v1::RETRYING:
+          counts->set_retrying(n);
+          break;
+        case v1::FAILED:
+          counts->set_failed(n);
+          break;
+        default:
+          break;
+      }
+    }
+
+    // Newest first along the index: the latest success is found without reading every
+    // failure when the app mostly succeeds.
+    pqxx::row latest = txn.exec_params1(
+        "SELECT (SELECT (extract(epoch FROM max(start_time)) * 1000000)::bigint FROM attempts"
+        " WHERE app_id = $1),"
+        " (SELECT (extract(epoch FROM max(start_time)) * 1000000)::bigint FROM attempts"
+        " WHERE app_id = $1 AND status_code BETWEEN 200 AND 299)",
+        app_id);
+    // NULL (never) leaves the field unset.
+    if (!latest[0].is_null()) {
+      *stats.mutable_last_attempt_time() =
+          TimeUtil::MicrosecondsToTimestamp(latest[0].as<int64_t>());
+    }
+    if (!latest[1].is_null()) {
+      *stats.mutable_last_success_time() =
+          TimeUtil::MicrosecondsToTimestamp(latest[1].as<int64_t>());
+    }
+    return absl::OkStatus();
+  }));
+  return stats;
 }
 
 }  // namespace hookd::subscription

@@ -8,18 +8,10 @@
 #include "absl/time/time.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/queue/delivery_queue.h"
+#include "hookd/subscription/delivery_query.h"
 #include "hookd/v1/delivery.pb.h"
 
 namespace hookd::subscription {
-
-struct DeliveryFilter {
-  std::string tenant;  // "" for any (admin only)
-  std::string app_id;
-  std::string event_type;
-  v1::DeliveryStatus status = v1::DELIVERY_STATUS_UNSPECIFIED;
-  std::optional<absl::Time> since;
-  std::optional<absl::Time> until;
-};
 
 // The delivery log in Postgres. Reads page newest first by id (a ULID), so a page token is the
 // last id seen and new deliveries never shift a page.
@@ -45,6 +37,11 @@ class DeliveryLog {
   // disabled; with `dry_run`, only counts them.
   absl::StatusOr<int> Recover(const std::string& app_id, absl::Time since, absl::Time until,
                               bool dry_run);
+
+  // The app's attempts started in [since, until) and its deliveries created then, with its
+  // latest attempt and success of any time. failure_streak is left to the caller (it is the
+  // app's). UNAVAILABLE when Postgres is down.
+  absl::StatusOr<v1::AppStats> Stats(const std::string& app_id, absl::Time since, absl::Time until);
 
  private:
   // Writes an outbox row for `messages` in `txn`; returns its id.

@@ -15,6 +15,8 @@ using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
+// GetAppStats without `since`: the day before `until`.
+constexpr absl::Duration kDefaultStatsWindow = absl::Hours(24);
 
 absl::StatusOr<std::optional<absl::Time>> OptionalTime(const google::protobuf::Timestamp& t,
                                                        bool present, const char* field) {
@@ -27,6 +29,26 @@ absl::StatusOr<std::optional<absl::Time>> OptionalTime(const google::protobuf::T
   return std::optional<absl::Time>(absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t)));
 }
 
+struct Window {
+  absl::Time since;
+  absl::Time until;
+};
+
+// The [since, until) of a request: `until` defaults to now, and `since` to `default_length`
+// before `until` (required when there is no default). INVALID_ARGUMENT naming the field.
+template <typename Request>
+absl::StatusOr<Window> RequestWindow(const Request& request,
+                                     std::optional<absl::Duration> default_length) {
+  if (!request.has_since() && !default_length) return InvalidField("since", "required");
+  HOOKD_ASSIGN_OR_RETURN(auto since, OptionalTime(request.since(), request.has_since(), "since"));
+  HOOKD_ASSIGN_OR_RETURN(auto until, OptionalTime(request.until(), request.has_until(), "until"));
+  Window window;
+  window.until = until ? *until : absl::Now();
+  window.since = since ? *since : window.until - *default_length;
+  if (window.until <= window.since) return InvalidField("until", "must be after since");
+  return window;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Delivery> DeliveryServiceImpl::GetAccessible(const auth::Principal& principal,
@@ -37,6 +59,14 @@ absl::StatusOr<v1::Delivery> DeliveryServiceImpl::GetAccessible(const auth::Prin
     return absl::NotFoundError("delivery " + id + " not found");
   }
   return delivery;
+}
+
+absl::StatusOr<v1::App> DeliveryServiceImpl::GetAccessibleApp(const auth::Principal& principal,
+                                                              const std::string& id) {
+  if (id.empty()) return InvalidField("app_id", "required");
+  HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(id));
+  if (!principal.CanAccess(app.tenant())) return absl::NotFoundError("app " + id + " not found");
+  return app;
 }
 
 absl::StatusOr<DeliveryFilter> DeliveryServiceImpl::Filter(
@@ -203,24 +233,33 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
   if (!principal.ok()) return FinishNow(context, principal.status());
   return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
     if (request->app_id().empty()) return InvalidField("app_id", "required");
-    if (!request->has_since()) return InvalidField("since", "required");
-    HOOKD_ASSIGN_OR_RETURN(auto since, OptionalTime(request->since(), true, "since"));
-    HOOKD_ASSIGN_OR_RETURN(auto until,
-                           OptionalTime(request->until(), request->has_until(), "until"));
-    absl::Time end = until ? *until : absl::Now();
-    if (end <= *since) return InvalidField("until", "must be after since");
-    HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->app_id()));
-    if (!p.CanAccess(app.tenant())) {
-      return absl::NotFoundError("app " + request->app_id() + " not found");
-    }
+    HOOKD_ASSIGN_OR_RETURN(Window window, RequestWindow(*request, std::nullopt));
+    HOOKD_ASSIGN_OR_RETURN(v1::App app, GetAccessibleApp(p, request->app_id()));
     if (!app.active() && !request->dry_run()) {
       return absl::FailedPreconditionError("app " + app.id() +
                                            " is disabled: EnableApp first, or the recovered "
                                            "deliveries would be held again");
     }
-    HOOKD_ASSIGN_OR_RETURN(int count,
-                           ctx_.deliveries.Recover(app.id(), *since, end, request->dry_run()));
+    HOOKD_ASSIGN_OR_RETURN(int count, ctx_.deliveries.Recover(app.id(), window.since, window.until,
+                                                              request->dry_run()));
     response->set_count(count);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::GetAppStats(grpc::CallbackServerContext* context,
+                                                           const v1::GetAppStatsRequest* request,
+                                                           v1::AppStats* response) {
+  auto principal = ctx_.auth.Authenticate(*context);
+  if (!principal.ok()) return FinishNow(context, principal.status());
+  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+    // Every argument is checked before the app is looked up, so a bad window of an unknown app
+    // says what is wrong with the request.
+    if (request->app_id().empty()) return InvalidField("app_id", "required");
+    HOOKD_ASSIGN_OR_RETURN(Window window, RequestWindow(*request, kDefaultStatsWindow));
+    HOOKD_ASSIGN_OR_RETURN(v1::App app, GetAccessibleApp(p, request->app_id()));
+    HOOKD_ASSIGN_OR_RETURN(*response, ctx_.deliveries.Stats(app.id(), window.since, window.until));
+    response->set_failure_streak(app.failure_streak());
     return absl::OkStatus();
   });
 }

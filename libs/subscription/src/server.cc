@@ -38,6 +38,7 @@ struct Server::State {
   std::unique_ptr<EventTypeServiceImpl> event_type_service;
   std::unique_ptr<DeliveryServiceImpl> delivery_service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<Retention> retention;
   // Last: the gauges read `db` and `hub`, so they go first.
   std::vector<metrics::CallbackHandle> gauges;
   int port = 0;
@@ -50,6 +51,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.master_key, "master_key", "HOOKD_MASTER_KEY"));
   auto state = std::make_unique<State>();
   HOOKD_ASSIGN_OR_RETURN(state->box, SecretBox::Create(options.master_key));
+  HOOKD_ASSIGN_OR_RETURN(state->retention,
+                         Retention::Create(options.database_url, options.retention));
   HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));
   HOOKD_ASSIGN_OR_RETURN(state->db,
                          db::PgPool::Create(options.database_url, options.database_pool_size));
@@ -95,6 +98,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->port = started.port;
   state->gauges = ExportSubscriptionMetrics(*state->db, *state->hub);
   spdlog::info("hookd-subscription listening on port {}", state->port);
+  if (options.retention.max_age > absl::ZeroDuration()) state->retention->Start();
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }
 
@@ -109,6 +113,7 @@ void Server::Wait() { state_->server->Wait(); }
 void Server::Shutdown(absl::Duration grace) {
   std::call_once(state_->shutdown_once, [&] {
     state_->hub->Shutdown();
+    state_->retention->Stop();
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   });
 }

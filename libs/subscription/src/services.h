@@ -112,6 +112,9 @@ class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
                                           v1::RecoverFailedResponse* response) override;
   grpc::ServerWriteReactor<v1::Delivery>* ExportDeliveries(
       grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request) override;
+  grpc::ServerUnaryReactor* GetAppStats(grpc::CallbackServerContext* context,
+                                        const v1::GetAppStatsRequest* request,
+                                        v1::AppStats* response) override;
 
  private:
   // The filter of a list or export request, checked against the caller's scope.
@@ -121,6 +124,10 @@ class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
   // The delivery if the caller may see it; another tenant's answers NOT_FOUND.
   absl::StatusOr<v1::Delivery> GetAccessible(const auth::Principal& principal,
                                              const std::string& id);
+
+  // The app `id` if the caller may see it: INVALID_ARGUMENT naming app_id when empty,
+  // NOT_FOUND when absent or of another tenant.
+  absl::StatusOr<v1::App> GetAccessibleApp(const auth::Principal& principal, const std::string& id);
 
   ServiceContext& ctx_;
 };

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "hookd/apps/validation.h"
+#include "hookd/subscription/retention.h"
 
 namespace hookd::subscription {
 
@@ -28,14 +29,18 @@ struct ServerOptions {
   absl::Duration watch_poll_interval = absl::Milliseconds(200);
   // How long RotateSecret keeps the previous secret when the request names no grace period.
   absl::Duration default_grace_period = absl::Hours(24);
+  // Removal of old events, deliveries and attempts (by the one replica that leads it);
+  // max_age zero disables it.
+  RetentionOptions retention;
 };
 
 // hookd-subscription: AppService, EventTypeService, DeliveryService, health and reflection on
 // one gRPC server.
 class Server {
  public:
-  // Applies migrations, connects and starts serving. INVALID_ARGUMENT naming the setting when
-  // one is missing or malformed; UNAVAILABLE when Postgres is down or the address is taken.
+  // Applies migrations, connects, starts serving and the retention. INVALID_ARGUMENT naming the
+  // setting when one is missing or malformed; UNAVAILABLE when Postgres is down or the address is
+  // taken.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
   // Shuts down.
   ~Server();
@@ -44,7 +49,8 @@ class Server {
   int port() const;
   // Blocks until Shutdown() is called.
   void Wait();
-  // Ends watches, stops accepting calls, waits up to `grace` for running ones. Idempotent.
+  // Ends watches and the retention, stops accepting calls, waits up to `grace` for running
+  // ones. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
   struct State;
