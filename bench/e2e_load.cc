@@ -395,10 +395,6 @@ class Receiver {
     // would make the run measure TCP handshakes, and Nagle plus delayed ACKs would add 40 ms
     // stalls to small responses.
     server.set_keep_alive_max_count(1'000'000);
-    // cpp-httplib closes a connection idle for 5 s; a worker reusing it at that moment sees the
-    // close instead of an answer, and with the bench apps' single attempt that delivery fails.
-    // The workers keep their connections busy or let them go, so idle ones may stay open.
-    server.set_keep_alive_timeout(300);
     server.set_tcp_nodelay(true);
     // cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, fixed in Debian's
     // shared library): when a worker or the ceiling opens hundreds of connections at once, the
