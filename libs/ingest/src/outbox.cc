@@ -120,7 +120,10 @@ void Enqueuer::Run() {
 
 OutboxSweeper::OutboxSweeper(std::string database_url, db::PgPool& db, queue::DeliveryQueue& queue,
                              SweeperOptions options)
-    : database_url_(std::move(database_url)), db_(db), queue_(queue), options_(options) {}
+    : db_(db),
+      queue_(queue),
+      options_(options),
+      leader_(std::move(database_url), kSweeperLockKey) {}
 
 OutboxSweeper::~OutboxSweeper() { Stop(); }
 
@@ -139,34 +142,14 @@ void OutboxSweeper::Stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> lock(mu_);
-  lock_conn_.reset();  // closing the session releases the advisory lock
-  leader_ = false;
-}
-
-absl::Status OutboxSweeper::EnsureLeadership() {
-  try {
-    if (lock_conn_ != nullptr && !lock_conn_->is_open()) {
-      lock_conn_.reset();
-      leader_ = false;
-    }
-    if (leader_) return absl::OkStatus();
-    if (lock_conn_ == nullptr) lock_conn_ = std::make_unique<pqxx::connection>(database_url_);
-    pqxx::nontransaction txn(*lock_conn_);
-    leader_ = txn.exec_params1("SELECT pg_try_advisory_lock($1)", kSweeperLockKey)[0].as<bool>();
-    if (leader_) spdlog::info("outbox sweeper: leader");
-    return absl::OkStatus();
-  } catch (...) {
-    lock_conn_.reset();
-    leader_ = false;
-    return db::TranslateCurrentException("outbox sweeper leadership");
-  }
+  leader_.Release();
 }
 
 absl::StatusOr<int> OutboxSweeper::SweepOnce() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    HOOKD_RETURN_IF_ERROR(EnsureLeadership());
-    if (!leader_) return 0;
+    HOOKD_ASSIGN_OR_RETURN(bool leading, leader_.Acquire());
+    if (!leading) return 0;
   }
   int enqueued = 0;
   for (;;) {

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hookd/db/leader_lock.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/queue/outbox_format.h"
@@ -91,17 +92,14 @@ class OutboxSweeper {
 
  private:
   void Run();
-  absl::Status EnsureLeadership();
 
-  const std::string database_url_;
   db::PgPool& db_;
   queue::DeliveryQueue& queue_;
   const SweeperOptions options_;
-  std::unique_ptr<pqxx::connection> lock_conn_;  // holds the advisory lock while leader
   mutable std::mutex mu_;
   std::condition_variable cv_;
+  db::LeaderLock leader_;  // guarded by mu_
   bool stopping_ = false;
-  bool leader_ = false;
   std::thread thread_;
 };
 
