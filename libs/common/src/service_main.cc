@@ -99,8 +99,9 @@ ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view servic
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(
       std::string(usage) +
-      "\nEvery flag falls back to its HOOKD_* environment variable. Flag names may be written "
-      "with dashes or underscores: --log-level=debug is --log_level=debug.");
+      "\nA flag whose help names an environment variable (env HOOKD_...) falls back to it when "
+      "not given. Flag names may be written with dashes or underscores: --log-level=debug is "
+      "--log_level=debug.");
   // Abseil flag names cannot hold '-'; the documented spellings (--log-level) are rewritten.
   // Abseil may keep pointers into argv (the program name): the copy lives as long as the process.
   auto* args =
