@@ -1,8 +1,8 @@
 #include "hookd/crypto/signing.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/params.h>
 
 #include <cstdio>
@@ -236,13 +236,12 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
                                                                 &EVP_MAC_CTX_free);
   // An empty key still needs a non-null pointer.
   static constexpr unsigned char kEmpty = 0;
-  const auto* key_ptr =
-      key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  const auto* key_ptr = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
   std::string out(EVP_MAX_MD_SIZE, '\0');
   size_t len = 0;
   if (ctx == nullptr || EVP_MAC_init(ctx.get(), key_ptr, key.size(), nullptr) != 1 ||
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()),
-                     data.size()) != 1 ||
+      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+          1 ||
       EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) !=
           1) {
     DieOpenSsl("HMAC-SHA256");

@@ -249,10 +249,11 @@ TEST_F(DeliveryQueueTest, CarriesAnInlineEventByteForByte) {
   ASSERT_TRUE(queue_->EnsureGroup(kGroup).ok());
   DeliveryMessage with_event = Message(1);
   with_event.attempt = 1;
-  with_event.event = InlineEvent{.event_type = "video.ready",
-                                 .payload = std::string("{\"a\":\"\xC3\xA9\\u0000\"}") + '\0' + "x",
-                                 .traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                                 .create_time = absl::FromUnixMicros(1795000000123456)};
+  with_event.event =
+      InlineEvent{.event_type = "video.ready",
+                  .payload = std::string("{\"a\":\"\xC3\xA9\\u0000\"}") + '\0' + "x",
+                  .traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                  .create_time = absl::FromUnixMicros(1795000000123456)};
   DeliveryMessage without = Message(2);
   ASSERT_TRUE(queue_->Enqueue({with_event, without}).ok());
   absl::StatusOr<std::vector<StreamEntry>> read =
@@ -265,8 +266,8 @@ TEST_F(DeliveryQueueTest, IgnoresAnIncompleteInlineEvent) {
   ASSERT_TRUE(queue_->EnsureGroup(kGroup).ok());
   const std::string key = StreamKey(options_, 0);
   // A payload without its type and time: the entry is delivered, its event loaded instead.
-  ASSERT_TRUE(raw_->Command({"XADD", key, "*", "d", "dlv_3", "e", "evt_3", "a", "app_3", "n",
-                             "1", "p", "{}"})
+  ASSERT_TRUE(raw_->Command({"XADD", key, "*", "d", "dlv_3", "e", "evt_3", "a", "app_3", "n", "1",
+                             "p", "{}"})
                   .ok());
   absl::StatusOr<std::vector<StreamEntry>> read =
       queue_->Read(kGroup, "c1", {0}, 10, absl::ZeroDuration());
