@@ -515,6 +515,33 @@ TEST(CurlSenderTest, RunsManyRequestsConcurrentlyOnOneThread) {
   EXPECT_TRUE(PollUntil([&] { return sender->in_flight() == 0; }));
 }
 
+TEST(CurlSenderTest, OpensAtMostMaxConnectionsPerHost) {
+  constexpr int kRequests = 24;
+  constexpr int kConnections = 4;
+  Receiver receiver(/*threads=*/kRequests + 4);
+  receiver.Post("/slow", [](const httplib::Request&, httplib::Response&) {
+    absl::SleepFor(absl::Milliseconds(50));
+  });
+  receiver.Start();
+  HttpSenderOptions options = LoopbackOptions();
+  options.max_connections_per_host = kConnections;
+  auto sender = MakeSender(options);
+  Collector collector;
+  for (int i = 0; i < kRequests; ++i) {
+    sender->Send(Request(receiver.Url("/slow"), std::to_string(i)), collector.Callback(i));
+  }
+  ASSERT_TRUE(collector.WaitFor(kRequests));
+  // The requests beyond the limit waited for a connection instead of opening their own, and
+  // the limit was used in full.
+  EXPECT_EQ(receiver.remote_ports().size(), static_cast<size_t>(kConnections));
+  EXPECT_EQ(receiver.max_running(), kConnections);
+  for (const auto& [index, result] : collector.results()) {
+    EXPECT_EQ(result.error, v1::ATTEMPT_ERROR_NONE) << result.error_detail;
+    EXPECT_EQ(result.status_code, 200);
+  }
+  EXPECT_EQ(receiver.count(), static_cast<size_t>(kRequests));
+}
+
 TEST(CurlSenderTest, ReusesConnectionsForSequentialRequests) {
   Receiver receiver;
   receiver.Post("/hook", [](const httplib::Request&, httplib::Response&) {});
