@@ -23,9 +23,6 @@ struct OutboxBatch {
   std::vector<queue::DeliveryMessage> messages;
 };
 
-// Puts committed batches on the Redis streams right after commit, off the publish path, then
-// deletes their outbox rows. When Redis is down the batch stays in the outbox for the sweeper:
-// publishing keeps working, deliveries are only delayed.
 struct EnqueuerOptions {
   // How long the rows of enqueued batches wait for a publish transaction to delete them
   // (TakeEnqueued) before the enqueuer deletes them in a transaction of its own. Well below the
@@ -33,6 +30,10 @@ struct EnqueuerOptions {
   absl::Duration delete_delay = absl::Milliseconds(200);
 };
 
+// Puts committed batches on the Redis streams right after commit, off the publish path; their
+// outbox rows are then deleted by the next publish transaction (TakeEnqueued) or, when none
+// comes, by the enqueuer. When Redis is down the batch stays in the outbox for the sweeper:
+// publishing keeps working, deliveries are only delayed.
 class Enqueuer {
  public:
   Enqueuer(db::PgPool& db, queue::DeliveryQueue& queue, EnqueuerOptions options = {});
