@@ -92,6 +92,13 @@ TEST_F(MetricsTest, CountersMoveByExactlyWhatHappened) {
   const int sub_port = cluster_->subscription_metrics_port();
   const int ingest_port = cluster_->ingest_metrics_port();
   const int worker_port = cluster_->worker_metrics_port("w1");
+  // A service answers gRPC before its app cache has synced (the gauge reads +Inf until then):
+  // the baseline is taken once both caches are synced and both watches are open.
+  ASSERT_TRUE(PollUntil([&] {
+    return Value(Scrape(ingest_port), "hookd_app_cache_sync_age_seconds") == 0 &&
+           Value(Scrape(worker_port), "hookd_app_cache_sync_age_seconds") == 0 &&
+           Value(Scrape(sub_port), "hookd_subscription_watchers") == 2;
+  }));
   const MetricsScrape sub0 = Scrape(sub_port);
   const MetricsScrape ingest0 = Scrape(ingest_port);
   const MetricsScrape worker0 = Scrape(worker_port);
