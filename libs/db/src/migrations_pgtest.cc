@@ -1,8 +1,12 @@
+#include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
+#include "hookd/db/sql.h"
 #include "hookd/db/test_database.h"
 
 namespace hookd::db {
@@ -61,6 +65,45 @@ TEST(Migrate, AFailingMigrationKeepsNothingAndNamesTheError) {
 TEST(Migrate, UnreachableServerIsUnavailable) {
   absl::Status status = Migrate("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2");
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+}
+
+// A statement prepared while its table was empty must not keep the plan of an empty table once
+// the table has grown (before autoanalyze runs): a batch UPDATE by id stays an index lookup.
+TEST(PgPool, PlansPreparedStatementsForTheTableAsItIsNow) {
+  auto db = TestDatabase::Create("pool_plans");
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto pool = PgPool::Create((*db)->url(), 1);  // one connection: every call below shares it
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  const std::string update =
+      "UPDATE t SET v = t.v + 1 FROM unnest($1::text[]) AS u(id) WHERE t.id = u.id";
+  auto run = [&](std::string_view what, const std::function<void(pqxx::work&)>& fn) {
+    return (*pool)->Transact(what, [&](pqxx::work& txn) {
+      fn(txn);
+      return absl::OkStatus();
+    });
+  };
+  ASSERT_TRUE(run("create", [](pqxx::work& txn) {
+                txn.exec("CREATE TABLE t (id text PRIMARY KEY, v int NOT NULL)");
+              }).ok());
+  // Batches of 100 ids, as the worker's are under load, while the table is still empty.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back("k" + std::to_string(i));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(run("bump", [&](pqxx::work& txn) {
+                  ExecPrepared(txn, "bump", update, ArrayLiteral(ids));
+                }).ok());
+  }
+  ASSERT_TRUE(run("fill", [](pqxx::work& txn) {
+                txn.exec("INSERT INTO t SELECT 'k' || g, 0 FROM generate_series(1, 50000) g");
+              }).ok());
+  std::string plan;
+  ASSERT_TRUE(run("explain", [&](pqxx::work& txn) {
+                for (const auto& row : txn.exec("EXPLAIN EXECUTE bump('{k7,k9}')")) {
+                  plan += row[0].as<std::string>() + "\n";
+                }
+              }).ok());
+  EXPECT_NE(plan.find("Index Scan using t_pkey on t"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("Seq Scan on t"), std::string::npos) << plan;
 }
 
 TEST(PgPool, TranslatesUniqueViolationToAlreadyExists) {
