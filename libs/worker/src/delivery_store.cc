@@ -106,6 +106,11 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
       attempted.push_back(o.attempted ? "t" : "f");
     }
     // A late duplicate never moves a finished delivery back, nor lowers its attempt count.
+    // `d.status + 0`: the batch must be found by its ids (pkey). With a bare `d.status NOT IN
+    // (2, 4)` the planner may instead hash every row of the partial index
+    // deliveries_unsucceeded_by_app (WHERE status <> 2), which statistics show as nearly empty
+    // when most deliveries succeed, but which holds an entry for every delivery since the last
+    // vacuum: at 700k deliveries each batch took 30 ms instead of 0.5 ms.
     db::ExecPrepared(
         txn, "worker_record",
         "UPDATE deliveries AS d SET status = v.status,"
@@ -115,7 +120,7 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
         " update_time = now()"
         " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
         " AS v(id, status, attempt, code, next, attempted)"
-        " WHERE d.id = v.id AND d.status NOT IN (2, 4)",
+        " WHERE d.id = v.id AND (d.status + 0) NOT IN (2, 4)",
         db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
         db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
 
