@@ -291,6 +291,13 @@ TEST_F(WorkerTest, AFailureThenSuccessMakesTwoAttemptsWithOneWebhookId) {
   EXPECT_EQ(Scalar("SELECT status_code FROM attempts WHERE delivery_id = '" + row.id +
                    "' AND attempt = 1"),
             500);
+  // The log says why each attempt failed or that none did.
+  EXPECT_EQ(
+      Scalar("SELECT error FROM attempts WHERE delivery_id = '" + row.id + "' AND attempt = 1"),
+      static_cast<int>(v1::ATTEMPT_ERROR_HTTP_STATUS));
+  EXPECT_EQ(
+      Scalar("SELECT error FROM attempts WHERE delivery_id = '" + row.id + "' AND attempt = 2"),
+      static_cast<int>(v1::ATTEMPT_ERROR_NONE));
 }
 
 TEST_F(WorkerTest, AttemptsRunOutIntoFailed) {

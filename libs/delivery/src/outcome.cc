@@ -21,6 +21,12 @@ Verdict Classify(const http::HttpResult& result) {
   return Verdict::kRetry;
 }
 
+v1::AttemptError AttemptErrorOf(const http::HttpResult& result) {
+  if (result.error != v1::ATTEMPT_ERROR_NONE) return result.error;
+  return Classify(result) == Verdict::kSucceeded ? v1::ATTEMPT_ERROR_NONE
+                                                 : v1::ATTEMPT_ERROR_HTTP_STATUS;
+}
+
 std::optional<absl::Duration> RetryAfter(const http::HttpResult& result, absl::Time now) {
   // RFC 9110 gives Retry-After meaning on 503 and 3xx; 429 (RFC 6585) uses it too. A 3xx is not
   // followed here, so only the two "come back later" answers count.

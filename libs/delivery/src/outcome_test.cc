@@ -65,6 +65,20 @@ TEST(ClassifyTest, EverythingElseRetries) {
   }
 }
 
+TEST(AttemptErrorOfTest, NamesWhatWentWrong) {
+  EXPECT_EQ(AttemptErrorOf(Result(200)), v1::ATTEMPT_ERROR_NONE);
+  EXPECT_EQ(AttemptErrorOf(Result(204)), v1::ATTEMPT_ERROR_NONE);
+  for (int status : {199, 302, 404, 410, 429, 500, 503}) {
+    EXPECT_EQ(AttemptErrorOf(Result(status)), v1::ATTEMPT_ERROR_HTTP_STATUS) << status;
+  }
+  http::HttpResult timeout = Result(0);
+  timeout.error = v1::ATTEMPT_ERROR_TIMEOUT;
+  EXPECT_EQ(AttemptErrorOf(timeout), v1::ATTEMPT_ERROR_TIMEOUT);
+  http::HttpResult refused = Result(0);
+  refused.error = v1::ATTEMPT_ERROR_CONNECTION;
+  EXPECT_EQ(AttemptErrorOf(refused), v1::ATTEMPT_ERROR_CONNECTION);
+}
+
 TEST(RetryAfterTest, DeltaSeconds) {
   EXPECT_EQ(RetryAfter(Result(429, "120"), kNow), absl::Seconds(120));
   EXPECT_EQ(RetryAfter(Result(503, "0"), kNow), absl::ZeroDuration());

@@ -266,6 +266,7 @@ struct Worker::State {
     o.app_id = job.delivery.app_id;
     o.attempt = job.delivery.attempt_count + 1;
     o.result = job.result;
+    o.result.error = delivery::AttemptErrorOf(job.result);
     absl::Time now = absl::Now();
     switch (delivery::Classify(job.result)) {
       case delivery::Verdict::kSucceeded:

@@ -19,6 +19,11 @@ enum class Verdict {
 
 Verdict Classify(const http::HttpResult& result);
 
+// The AttemptError the delivery log stores for `result`: the sender's transport error, else
+// ATTEMPT_ERROR_NONE for a 2xx and ATTEMPT_ERROR_HTTP_STATUS for any other answer (the sender
+// reports every complete response as ATTEMPT_ERROR_NONE).
+v1::AttemptError AttemptErrorOf(const http::HttpResult& result);
+
 // The wait a Retry-After header asks for, for a 429 or 503 only: delta-seconds or an HTTP-date
 // (relative to `now`); nullopt when absent, malformed, or another status.
 std::optional<absl::Duration> RetryAfter(const http::HttpResult& result, absl::Time now);
