@@ -36,7 +36,7 @@ def read_results(path):
 
 # Facts that are numbers or flags; every other fact stays a string ("12.10" is a Debian
 # version, not a float).
-NUMERIC_FACTS = {"nproc", "mem_total_kib", "workers", "worker_max_connections_per_host", "receiver_threads",
+NUMERIC_FACTS = {"nproc", "mem_total_kib", "workers", "worker_max_connections_per_host",
                  "attempts_logged", "deliveries_total", "deliveries_succeeded",
                  "deliveries_unfinished"}
 BOOLEAN_FACTS = {"quick", "dirty"}
@@ -255,7 +255,7 @@ def header(facts, bench_exit):
         f"machine: {machine_line(facts)}",
         (f"cluster: hookd-subscription, hookd-ingest, {facts.get('workers')} hookd-workers "
          f"(--max_connections_per_host {facts.get('worker_max_connections_per_host')}); one receiver "
-         f"(cpp-httplib, {facts.get('receiver_threads')} threads) for every phase; "
+         f"(libevent evhttp, one thread) for every phase; "
          f"windows: throughput {facts.get('duration')}, latency/fan-out "
          f"{facts.get('latency_duration')}, ceiling {facts.get('ceiling_duration')}, "
          f"warm-up {facts.get('warmup')}"),
@@ -312,7 +312,7 @@ def main():
             "redis_appendonly", "redis_appendfsync", "wrk_version", "loadavg_before",
             "loadavg_after")},
         "cluster": {k: facts.get(k) for k in (
-            "workers", "worker_max_connections_per_host", "receiver_threads", "phases", "duration",
+            "workers", "worker_max_connections_per_host", "phases", "duration",
             "latency_duration", "ceiling_duration", "warmup")},
         "ceiling": figures["ceiling"],
         "throughput": figures["throughput"],

@@ -87,10 +87,8 @@ bin_dir="$(realpath -m "$build_dir/bin")"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 # Connections each client keeps to the receiver: a worker up to its --max_connections_per_host,
 # the ceiling's sender loop and wrk as many as they are told (the same number, so the ceilings
-# and the workers meet the receiver alike). cpp-httplib holds one receiver thread per open
-# connection, so the receiver gets enough threads for all of them at once.
+# and the workers meet the receiver alike).
 worker_connections=64 ceiling_connections=64 wrk_connections=64 wrk_threads=2
-receiver_threads=$((workers * worker_connections + ceiling_connections + wrk_connections))
 
 if [ "$do_build" = 1 ]; then
   bash scripts/build.sh --target hookd-subscription hookd-ingest hookd-worker hookctl \
@@ -238,7 +236,6 @@ fact redis_appendfsync "$(redis_q config get appendfsync | tail -1)"
 fact wrk_version "$(wrk -v 2>&1 | head -1 | awk '/^wrk/ {print $2}')"
 fact workers "$workers"
 fact worker_max_connections_per_host "$worker_connections"
-fact receiver_threads "$receiver_threads"
 fact phases "$phases"
 fact duration "$duration"
 fact latency_duration "$latency_duration"
@@ -253,7 +250,7 @@ HOOKD_TOKEN="$admin_token" "$bin_dir/hookd-bench-e2e" \
   --phases "$phases" --duration "$duration" --latency_duration "$latency_duration" \
   --warmup "$warmup" --ceiling_duration "$ceiling_duration" --ceiling_warmup "$ceiling_warmup" \
   --ceiling_connections "$ceiling_connections" --wrk_connections "$wrk_connections" \
-  --wrk_threads "$wrk_threads" --receiver_threads "$receiver_threads" "${extra[@]}" |
+  --wrk_threads "$wrk_threads" "${extra[@]}" |
   tee "$bench_out" || bench_rc=$?
 # A Ctrl-C reaches the bench too; it prints what it measured and exits 130.
 [ "$bench_rc" != 130 ] || exit 130

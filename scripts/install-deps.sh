@@ -9,6 +9,7 @@ packages=(
   libabsl-dev libpqxx-dev libpq-dev libhiredis-dev libssl-dev libcurl4-openssl-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev libhpdf-dev poppler-utils
+  libevent-dev
   postgresql postgresql-15 postgresql-contrib redis-server
   curl ca-certificates openssl procps iproute2 python3 docker-compose
 )
@@ -16,6 +17,7 @@ packages=(
 # openssl generates the dev admin token and master key (scripts/up.sh); procps (ps) and
 # iproute2 (ss) let the scripts check processes and ports; libhpdf-dev (libharu) writes
 # hookctl's PDF export, and poppler-utils (pdftotext, pdfinfo) lets the tests read it back.
+# libevent-dev: the HTTP receiver of the end-to-end benchmark (bench/e2e_load.cc).
 
 missing=()
 for p in "${packages[@]}"; do
