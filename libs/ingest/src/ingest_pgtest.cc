@@ -1,12 +1,15 @@
 // hookd-ingest in process, against real Postgres and Redis and a real hookd-subscription.
 
+#include <future>
 #include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "committer.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "hookd/db/pg_pool.h"
 #include "hookd/db/test_database.h"
 #include "hookd/ingest/server.h"
 #include "hookd/queue/delivery_queue.h"
@@ -543,6 +546,64 @@ TEST_F(IngestTest, TheSweeperEnqueuesBatchesNobodyEnqueued) {
     return streamed.count("dlv_orphan1") == 1 && streamed.count("dlv_orphan2") == 1;
   }));
   EXPECT_TRUE(PollUntil([&] { return Count("SELECT count(*) FROM outbox") == 0; }));
+}
+
+TEST_F(IngestTest, AFailedPublishHandsTheEnqueuedOutboxRowsBack) {
+  // The outbox rows of enqueued batches are deleted by the next publish transaction. When that
+  // transaction fails they must go back to the enqueuer: lost, they would stay in the outbox
+  // until the sweeper enqueued their deliveries a second time.
+  ingest_.reset();  // only this test's committer and enqueuer touch the outbox
+  {
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    txn.exec(
+        "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$");
+    txn.exec(
+        "CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW"
+        " WHEN (NEW.tenant = 'refused') EXECUTE FUNCTION refuse_event()");
+    txn.commit();
+  }
+  auto pool = db::PgPool::Create(db_->url(), 2);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto queue = queue::DeliveryQueue::Create(redis_);
+  ASSERT_TRUE(queue.ok()) << queue.status();
+  // Enqueued rows wait for a publish to delete them for longer than the test runs.
+  Enqueuer enqueuer(**pool, **queue, {.delete_delay = absl::Hours(1)});
+  Committer committer(**pool, enqueuer, {.threads = 1});
+  auto publish = [&](const std::string& tenant) {
+    v1::PublishRequest request = Event(tenant, "video.ready");
+    std::promise<absl::Status> result;
+    committer.Submit({.events = {{.request = &request, .app_ids = {"app_" + tenant}}},
+                      .done = [&](absl::Status status, std::vector<v1::PublishResponse>) {
+                        result.set_value(std::move(status));
+                      }});
+    return result.get_future().get();
+  };
+
+  ASSERT_TRUE(publish("kept").ok());
+  const int64_t row = Count("SELECT id FROM outbox");
+  // The enqueuer holds the row once its batch is on the stream.
+  std::vector<int64_t> enqueued;
+  ASSERT_TRUE(PollUntil([&] {
+    enqueued = enqueuer.TakeEnqueued();
+    return !enqueued.empty();
+  }));
+  EXPECT_EQ(enqueued, std::vector<int64_t>{row});
+  enqueuer.ReturnEnqueued(enqueued);
+
+  // This transaction took the row, failed, and gave it back before answering.
+  EXPECT_EQ(publish("refused").code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE id = " + std::to_string(row)), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), 1);
+  enqueued = enqueuer.TakeEnqueued();
+  EXPECT_EQ(enqueued, std::vector<int64_t>{row});
+  enqueuer.ReturnEnqueued(enqueued);
+
+  // So the next publish deletes it.
+  ASSERT_TRUE(publish("next").ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox WHERE id = " + std::to_string(row)), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), 2);
 }
 
 }  // namespace
