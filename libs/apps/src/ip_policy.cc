@@ -10,15 +10,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "hookd/common/absl_view.h"
 #include "hookd/common/status.h"
 
 namespace hookd::apps {
 namespace {
 
 using Bytes = std::array<uint8_t, 16>;
-
-// This Abseil build has its own absl::string_view, which does not convert from std::string_view.
-absl::string_view AbslView(std::string_view text) { return {text.data(), text.size()}; }
 
 constexpr int kV4MappedPrefix = 96;
 

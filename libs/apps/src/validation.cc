@@ -16,15 +16,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
+#include "hookd/common/absl_view.h"
 #include "hookd/common/status.h"
+#include "hookd/dialect/payload_template.h"
+#include "hookd/dialect/signature_profile.h"
 
 namespace hookd::apps {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-// This Abseil build has its own absl::string_view, which does not convert from std::string_view.
-absl::string_view AbslView(std::string_view text) { return {text.data(), text.size()}; }
 
 constexpr size_t kMaxTenantLength = 64;
 constexpr size_t kMaxNameChars = 200;
@@ -37,6 +37,7 @@ constexpr size_t kMaxChannelLength = 128;
 constexpr int kMaxHeaders = 50;
 constexpr size_t kMaxHeaderNameLength = 256;
 constexpr size_t kMaxCompatHeaderLength = 64;
+constexpr int kMaxSignatureProfiles = 5;
 constexpr size_t kMaxHeaderValueLength = 4096;
 constexpr size_t kMaxUsernameChars = 256;
 constexpr size_t kMaxPasswordChars = 1024;
@@ -337,6 +338,81 @@ absl::Status ValidateCompatSignatureHeader(const hookd::v1::App& app) {
   return absl::OkStatus();
 }
 
+// The profile the deprecated compat_signature_header stands for: GitHub's body HMAC, keyed by
+// the decoded whsec_ bytes as hookd always did, by the newest key only.
+hookd::v1::SignatureProfile CompatProfile(const std::string& header) {
+  hookd::v1::SignatureProfile profile;
+  profile.set_signature_header(header);
+  profile.set_signed_content("{body}");
+  profile.set_algorithm(hookd::v1::SIGNATURE_ALGORITHM_HMAC_SHA256);
+  profile.set_encoding(hookd::v1::SIGNATURE_ENCODING_HEX);
+  profile.set_signature_format("sha256={sig}");
+  profile.set_key(hookd::v1::SIGNATURE_KEY_WHSEC_BYTES);
+  profile.set_rotation(hookd::v1::SIGNATURE_ROTATION_NEWEST_KEY);
+  return profile;
+}
+
+absl::Status ValidateSignatureProfiles(const hookd::v1::App& app) {
+  constexpr std::string_view kField = "app.signature_profiles";
+  if (app.signature_profiles_size() > kMaxSignatureProfiles) {
+    return InvalidField(kField,
+                        absl::StrCat("must hold at most ", kMaxSignatureProfiles, " profiles"));
+  }
+  // Every header name a delivery carries, lower-cased, with the field that set it.
+  std::map<std::string, std::string> taken = {{"content-type", "hookd (content-type)"}};
+  for (const auto& [name, value] : std::map<std::string, std::string>(app.headers().begin(),
+                                                                      app.headers().end())) {
+    taken.emplace(absl::AsciiStrToLower(name), HeaderField(name));
+  }
+  for (int i = 0; i < app.signature_profiles_size(); ++i) {
+    const std::string field = absl::StrCat(AbslView(kField), "[", i, "]");
+    HOOKD_ASSIGN_OR_RETURN(hookd::v1::SignatureProfile profile,
+                           dialect::Resolve(app.signature_profiles(i), field));
+    HOOKD_RETURN_IF_ERROR(dialect::ValidateProfile(profile, field));
+    if (app.signature() == hookd::v1::SIGNATURE_SCHEME_V1A_ED25519 &&
+        !profile.signature_header().empty() &&
+        profile.algorithm() != hookd::v1::SIGNATURE_ALGORITHM_STANDARD_WEBHOOKS) {
+      return InvalidField(field,
+                          "signs with an HMAC, which needs a shared secret; an app of "
+                          "SIGNATURE_SCHEME_V1A_ED25519 has none");
+    }
+    for (const auto& [member, name] :
+         {std::pair<std::string_view, const std::string*>{"id_header", &profile.id_header()},
+          {"timestamp_header", &profile.timestamp_header()},
+          {"event_type_header", &profile.event_type_header()},
+          {"signature_header", &profile.signature_header()}}) {
+      if (name->empty()) continue;
+      const std::string at = absl::StrCat(field, ".", AbslView(member));
+      auto [it, inserted] = taken.emplace(absl::AsciiStrToLower(*name), at);
+      if (!inserted) {
+        return InvalidField(at, absl::StrCat("header ", *name, " is also set by ", it->second,
+                                             "; header names are case-insensitive"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePayload(const hookd::v1::App& app) {
+  if (!hookd::v1::PayloadFormat_IsValid(app.payload_format())) {
+    return InvalidField("app.payload_format",
+                        "must be PAYLOAD_FORMAT_ENVELOPE, PAYLOAD_FORMAT_RAW or "
+                        "PAYLOAD_FORMAT_TEMPLATE");
+  }
+  if (app.payload_format() == hookd::v1::PAYLOAD_FORMAT_TEMPLATE ||
+      !app.payload_template().empty()) {
+    HOOKD_RETURN_IF_ERROR(
+        dialect::ValidatePayloadTemplate(app.payload_template(), "app.payload_template"));
+  }
+  if (app.signature() == hookd::v1::SIGNATURE_SCHEME_V1A_ED25519 &&
+      dialect::UsesSecret(app.payload_template())) {
+    return InvalidField("app.payload_template",
+                        "uses {{secret}}, but an app of SIGNATURE_SCHEME_V1A_ED25519 has no shared "
+                        "secret to echo");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateAuth(const hookd::v1::App& app) {
   if (!app.auth().has_basic()) return absl::OkStatus();
   const hookd::v1::BasicAuth& basic = app.auth().basic();
@@ -452,11 +528,51 @@ absl::Status ValidateApp(const hookd::v1::App& app, const ValidationOptions& opt
     return InvalidField("app.signature",
                         "must be SIGNATURE_SCHEME_V1 or SIGNATURE_SCHEME_V1A_ED25519");
   }
-  if (!hookd::v1::PayloadFormat_IsValid(app.payload_format())) {
-    return InvalidField("app.payload_format",
-                        "must be PAYLOAD_FORMAT_ENVELOPE or PAYLOAD_FORMAT_RAW");
-  }
+  HOOKD_RETURN_IF_ERROR(ValidatePayload(app));
   HOOKD_RETURN_IF_ERROR(ValidateCompatSignatureHeader(app));
+  HOOKD_RETURN_IF_ERROR(ValidateSignatureProfiles(app));
+  if (!app.compat_signature_header().empty()) {
+    // The deprecated header becomes one more profile, which must fit beside the others.
+    hookd::v1::App effective = app;
+    ResolveSignatureProfiles(effective);
+    if (!ValidateSignatureProfiles(effective).ok()) {
+      return InvalidField("app.compat_signature_header",
+                          "clashes with a header of signature_profiles, or makes more than 5 "
+                          "profiles");
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ResolveSignatureProfiles(hookd::v1::App& app) {
+  if (!app.compat_signature_header().empty()) {
+    if (app.signature_profiles().empty()) {
+      app.add_signature_profiles()->set_preset("standard-webhooks");
+    }
+    *app.add_signature_profiles() = CompatProfile(app.compat_signature_header());
+    app.clear_compat_signature_header();
+  }
+  for (hookd::v1::SignatureProfile& profile : *app.mutable_signature_profiles()) {
+    absl::StatusOr<hookd::v1::SignatureProfile> resolved =
+        dialect::Resolve(profile, "app.signature_profiles");
+    if (resolved.ok()) profile = *std::move(resolved);
+  }
+}
+
+absl::Status ValidateSecretForApp(const hookd::v1::App& app, std::string_view secret,
+                                  std::string_view field) {
+  const std::vector<hookd::v1::SignatureProfile> profiles = dialect::EffectiveProfiles(app);
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    const std::string profile_field =
+        app.signature_profiles().empty() && i == 0
+            ? std::string("the default standard-webhooks profile")
+            : absl::StrCat("app.signature_profiles[", i, "]");
+    HOOKD_RETURN_IF_ERROR(dialect::CheckSecretFits(profiles[i], secret, profile_field, field));
+  }
+  if (dialect::KindOfSecret(secret) == dialect::SecretKind::kEd25519 &&
+      dialect::UsesSecret(app.payload_template())) {
+    return InvalidField(field, "app.payload_template echoes {{secret}}, which needs a shared secret");
+  }
   return absl::OkStatus();
 }
 

@@ -725,5 +725,94 @@ TEST(ValidateAppExtras, PayloadFormatAndCompatSignatureHeader) {
   EXPECT_TRUE(absl::StartsWith(ValidateApp(app, options).message(), "app.payload_format: "));
 }
 
+TEST(ValidateAppExtras, SignatureProfilesRefuseClashesAndKeepTheRestUnchecked) {
+  ValidationOptions options;
+  App app = ValidApp();
+  app.add_signature_profiles()->set_preset("standard-webhooks");
+  app.add_signature_profiles()->set_preset("github");
+  EXPECT_TRUE(ValidateApp(app, options).ok());
+
+  App clash = app;
+  clash.mutable_signature_profiles(1)->set_signature_header("X-API-KEY");  // a custom header
+  ExpectInvalid(ValidateApp(clash, options), "app.signature_profiles[1].signature_header");
+  clash = app;
+  clash.mutable_signature_profiles(1)->set_id_header("Webhook-Id");  // profile 0's
+  ExpectInvalid(ValidateApp(clash, options), "app.signature_profiles[1].id_header");
+  clash = app;
+  clash.mutable_signature_profiles(1)->set_event_type_header("content-type");
+  ExpectInvalid(ValidateApp(clash, options), "app.signature_profiles[1].event_type_header");
+  clash = app;
+  clash.mutable_signature_profiles(0)->set_preset("unknown");
+  ExpectInvalid(ValidateApp(clash, options), "app.signature_profiles[0].preset");
+  clash = app;
+  clash.mutable_signature_profiles(1)->set_signed_content("{timestamp}");
+  ExpectInvalid(ValidateApp(clash, options), "app.signature_profiles[1].signed_content");
+  clash = app;
+  for (int i = 0; i < 4; ++i) clash.add_signature_profiles();
+  ExpectInvalid(ValidateApp(clash, options), "app.signature_profiles");
+  // An Ed25519 app has no secret an HMAC profile could use.
+  clash = app;
+  clash.set_signature(hookd::v1::SIGNATURE_SCHEME_V1A_ED25519);
+  ExpectInvalid(ValidateApp(clash, options), "app.signature_profiles[1]");
+  // The deprecated compat header must fit beside the profiles.
+  clash = app;
+  clash.set_compat_signature_header("x-hub-signature-256");
+  ExpectInvalid(ValidateApp(clash, options), "app.compat_signature_header");
+}
+
+TEST(ValidateAppExtras, PayloadTemplate) {
+  ValidationOptions options;
+  App app = ValidApp();
+  app.set_payload_format(hookd::v1::PAYLOAD_FORMAT_TEMPLATE);
+  ExpectInvalid(ValidateApp(app, options), "app.payload_template");
+  app.set_payload_template(R"({"event":"{{event_type}}","data":"{{payload}}"})");
+  EXPECT_TRUE(ValidateApp(app, options).ok());
+  app.set_payload_template(R"({"event":"{{event}}"})");
+  ExpectInvalid(ValidateApp(app, options), "app.payload_template");
+  app.set_payload_template(R"({"secret":"{{secret}}"})");
+  EXPECT_TRUE(ValidateApp(app, options).ok());
+  app.set_signature(hookd::v1::SIGNATURE_SCHEME_V1A_ED25519);
+  ExpectInvalid(ValidateApp(app, options), "app.payload_template");
+}
+
+TEST(ResolveSignatureProfiles, TurnsTheCompatHeaderIntoAProfileAndFillsPresetsIn) {
+  App app = ValidApp();
+  app.set_compat_signature_header("X-Hub-Signature-256");
+  ResolveSignatureProfiles(app);
+  EXPECT_TRUE(app.compat_signature_header().empty());
+  ASSERT_EQ(app.signature_profiles_size(), 2);
+  EXPECT_EQ(app.signature_profiles(0).preset(), "standard-webhooks");
+  EXPECT_EQ(app.signature_profiles(0).signature_header(), "webhook-signature");
+  const hookd::v1::SignatureProfile& compat = app.signature_profiles(1);
+  EXPECT_EQ(compat.signature_header(), "X-Hub-Signature-256");
+  EXPECT_EQ(compat.signature_format(), "sha256={sig}");
+  EXPECT_EQ(compat.key(), hookd::v1::SIGNATURE_KEY_WHSEC_BYTES);
+  EXPECT_EQ(compat.rotation(), hookd::v1::SIGNATURE_ROTATION_NEWEST_KEY);
+  const std::string once = app.SerializeAsString();
+  ResolveSignatureProfiles(app);
+  EXPECT_EQ(app.SerializeAsString(), once);
+
+  App github = ValidApp();
+  github.add_signature_profiles()->set_preset("github");
+  github.set_compat_signature_header("X-Other");
+  ResolveSignatureProfiles(github);
+  ASSERT_EQ(github.signature_profiles_size(), 2);
+  EXPECT_EQ(github.signature_profiles(0).signature_header(), "X-Hub-Signature-256");
+  EXPECT_EQ(github.signature_profiles(1).signature_header(), "X-Other");
+}
+
+TEST(ValidateSecretForApp, NamesTheProfileThatCannotUseTheSecret) {
+  App app = ValidApp();
+  ExpectInvalid(ValidateSecretForApp(app, "text-secret-0123456", "app.secret"), "app.secret");
+  app.add_signature_profiles()->set_preset("stripe");
+  ResolveSignatureProfiles(app);
+  EXPECT_TRUE(ValidateSecretForApp(app, "text-secret-0123456", "app.secret").ok());
+  app.add_signature_profiles()->set_preset("standard-webhooks");
+  ResolveSignatureProfiles(app);
+  absl::Status status = ValidateSecretForApp(app, "text-secret-0123456", "app.secret");
+  ExpectInvalid(status, "app.secret");
+  EXPECT_TRUE(absl::StrContains(status.message(), "app.signature_profiles[1]")) << status;
+}
+
 }  // namespace
 }  // namespace hookd::apps

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -217,37 +218,56 @@ absl::StatusOr<std::string> Ed25519SignRaw(std::string_view seed, std::string_vi
   return signature;
 }
 
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  // One context with the algorithm and digest fetched at first use, copied per call: HMAC()
+std::string Hmac(HmacDigest digest, std::string_view key,
+                 std::span<const std::string_view> parts) {
+  // One context per digest with the algorithm fetched at first use, copied per call: HMAC()
   // fetches both by name on every call, lookups under a lock that cost more than hashing a
   // 1 KiB webhook body.
-  static EVP_MAC_CTX* const kTemplate = [] {
+  static const auto make_template = [](const char* name) {
     EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     if (mac == nullptr) DieOpenSsl("EVP_MAC_fetch(HMAC)");
     EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
     EVP_MAC_free(mac);  // the context holds its own reference
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                           OSSL_PARAM_construct_end()};
+    std::string digest_name(name);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name.data(), 0),
+        OSSL_PARAM_construct_end()};
     if (ctx == nullptr || EVP_MAC_CTX_set_params(ctx, params) != 1) DieOpenSsl("HMAC setup");
     return ctx;
-  }();
-  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(kTemplate),
+  };
+  static EVP_MAC_CTX* const kSha256 = make_template("SHA256");
+  static EVP_MAC_CTX* const kSha512 = make_template("SHA512");
+  static EVP_MAC_CTX* const kSha1 = make_template("SHA1");
+  EVP_MAC_CTX* const base = digest == HmacDigest::kSha512 ? kSha512
+                            : digest == HmacDigest::kSha1 ? kSha1
+                                                          : kSha256;
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_dup(base),
                                                                 &EVP_MAC_CTX_free);
   // An empty key still needs a non-null pointer.
   static constexpr unsigned char kEmpty = 0;
   const auto* key_ptr = key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  if (ctx == nullptr || EVP_MAC_init(ctx.get(), key_ptr, key.size(), nullptr) != 1) {
+    DieOpenSsl("HMAC init");
+  }
+  for (std::string_view part : parts) {
+    if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(part.data()),
+                       part.size()) != 1) {
+      DieOpenSsl("HMAC update");
+    }
+  }
   std::string out(EVP_MAX_MD_SIZE, '\0');
   size_t len = 0;
-  if (ctx == nullptr || EVP_MAC_init(ctx.get(), key_ptr, key.size(), nullptr) != 1 ||
-      EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
-          1 ||
-      EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) !=
-          1) {
-    DieOpenSsl("HMAC-SHA256");
+  if (EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, out.size()) !=
+      1) {
+    DieOpenSsl("HMAC final");
   }
   out.resize(len);
   return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  const std::string_view parts[] = {data};
+  return Hmac(HmacDigest::kSha256, key, parts);
 }
 
 std::string Sha256(std::string_view data) {

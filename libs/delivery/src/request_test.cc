@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "hookd/apps/validation.h"
 #include "hookd/crypto/base64.h"
 #include "hookd/crypto/signing.h"
 #include "hookd/testing/fixtures.h"
@@ -111,11 +112,67 @@ TEST(EnvelopeTest, EmbedsThePayloadVerbatim) {
 TEST(BodyTest, RawFormatSendsThePayloadAlone) {
   v1::App app = NewApp();
   const EventData event = NewEvent();
-  EXPECT_EQ(Body(app, event), Envelope(event));
+  EXPECT_EQ(*Body(app, event, kAsciiSecret), Envelope(event));
   app.set_payload_format(v1::PAYLOAD_FORMAT_ENVELOPE);
-  EXPECT_EQ(Body(app, event), Envelope(event));
+  EXPECT_EQ(*Body(app, event, kAsciiSecret), Envelope(event));
   app.set_payload_format(v1::PAYLOAD_FORMAT_RAW);
-  EXPECT_EQ(Body(app, event), R"({"video":"v_1"})");
+  EXPECT_EQ(*Body(app, event, kAsciiSecret), R"({"video":"v_1"})");
+}
+
+TEST(BodyTest, TemplateFormatRendersTheAppsTemplate) {
+  v1::App app = NewApp();
+  app.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+  app.set_payload_template(R"({"event":"{{event_type}}","data":"{{payload}}","s":"{{secret}}"})");
+  EXPECT_EQ(*Body(app, NewEvent(), "text-secret-0123456"),
+            R"({"event":"video.ready","data":{"video":"v_1"},"s":"text-secret-0123456"})");
+  // An Ed25519 key is never echoed: the rendering fails instead.
+  absl::StatusOr<std::string> ed25519 = Body(app, NewEvent(), NewEd25519SigningSecret());
+  EXPECT_EQ(ed25519.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(BuildRequestTest, SignsTheRenderedTemplateAndAFailedRenderingIsATemplateError) {
+  v1::App app = NewApp("targetvideo-secret-01");
+  app.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+  app.set_payload_template(
+      R"({"...":"{{payload}}","timestamp":"{{timestamp_unix}}","secret":"{{secret}}"})");
+  app.add_signature_profiles()->set_preset("github");
+  apps::ResolveSignatureProfiles(app);
+  absl::StatusOr<http::HttpRequest> request = BuildRequest(app, NewEvent(), kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->body,
+            R"({"video":"v_1","timestamp":1764000000,"secret":"targetvideo-secret-01"})");
+  EXPECT_EQ(HeaderValue(*request, "X-Hub-Signature-256"),
+            "sha256=" + HexEncode(HmacSha256("targetvideo-secret-01", request->body)));
+  EXPECT_EQ(HeaderValue(*request, "webhook-signature"), "<absent>");
+
+  EventData clashing = NewEvent();
+  clashing.payload = R"({"secret":"the publisher's"})";
+  request = BuildRequest(app, clashing, kNow);
+  EXPECT_EQ(request.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(BuildErrorOf(request.status()), v1::ATTEMPT_ERROR_PAYLOAD_TEMPLATE);
+  EXPECT_THAT(std::string(request.status().message()), HasSubstr("\"secret\""));
+  EXPECT_EQ(BuildErrorOf(absl::InvalidArgumentError("no key")), v1::ATTEMPT_ERROR_INTERNAL);
+}
+
+TEST(BuildRequestTest, SendsEveryProfileInOrder) {
+  v1::App app = NewApp("shared-text-secret-01");
+  app.add_signature_profiles()->set_preset("slack");
+  v1::SignatureProfile* elai = app.add_signature_profiles();
+  elai->set_id_header("Delivery-ID");
+  elai->set_timestamp_header("Elai-Timestamp");
+  elai->set_timestamp_unit(v1::TIMESTAMP_UNIT_MILLISECONDS);
+  elai->set_signature_header("Elai-Signature");
+  elai->set_signed_content("{timestamp}.{body}");
+  apps::ResolveSignatureProfiles(app);
+  const absl::Time now = kNow + absl::Milliseconds(7);
+  absl::StatusOr<http::HttpRequest> request = BuildRequest(app, NewEvent(), now);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_THAT(HeaderNames(*request),
+              ElementsAre("content-type", "X-Slack-Request-Timestamp", "X-Slack-Signature",
+                          "Delivery-ID", "Elai-Timestamp", "Elai-Signature"));
+  EXPECT_EQ(HeaderValue(*request, "Elai-Timestamp"), "1764000000007");
+  EXPECT_EQ(HeaderValue(*request, "Elai-Signature"),
+            HexEncode(HmacSha256("shared-text-secret-01", "1764000000007." + request->body)));
 }
 
 TEST(BuildRequestTest, ReproducesEveryReferenceVector) {
@@ -166,6 +223,7 @@ TEST(BuildRequestTest, SendsHeadersInOrder) {
   (*app.mutable_headers())["X-Alpha"] = "a";
   (*app.mutable_headers())["x-mid"] = "m";
   app.set_compat_signature_header("X-Hub-Signature-256");
+  apps::ResolveSignatureProfiles(app);  // as hookd-subscription stores it
   app.mutable_auth()->mutable_basic()->set_username("aladdin");
   app.mutable_auth()->mutable_basic()->set_password("open sesame");
   EventData event = NewEvent();
@@ -250,6 +308,7 @@ TEST(BuildRequestTest, CompatHeaderIsHexHmacOfTheBodyWithTheFirstValidKey) {
   v1::App app = NewApp();
   app.set_payload_format(v1::PAYLOAD_FORMAT_RAW);
   app.set_compat_signature_header("X-Hub-Signature-256");
+  apps::ResolveSignatureProfiles(app);  // as hookd-subscription stores it
   // A second key must not change the compat value: it carries one signature only.
   app.add_signing_keys()->set_secret(kOtherSecret);
 
@@ -268,6 +327,7 @@ TEST(BuildRequestTest, CompatHeaderSkipsAnExpiredFirstKey) {
   *app.mutable_signing_keys(0)->mutable_expire_time() = ToProto(kNow - absl::Seconds(1));
   app.add_signing_keys()->set_secret(kAsciiSecret);
   app.set_compat_signature_header("x-signature");
+  apps::ResolveSignatureProfiles(app);
 
   absl::StatusOr<http::HttpRequest> request = BuildRequest(app, NewEvent(), kNow);
   ASSERT_TRUE(request.ok()) << request.status();
@@ -320,12 +380,14 @@ TEST(BuildRequestTest, SignsWithBothSchemesDuringASchemeChange) {
                         HeaderValue(*request, "webhook-signature")));
 }
 
-TEST(BuildRequestTest, CompatHeaderUsesTheFirstHmacKeyOrIsLeftOut) {
+TEST(BuildRequestTest, CompatHeaderUsesTheFirstHmacKeyAndRefusesAnAppWithout) {
   v1::App app = NewApp(NewEd25519SigningSecret());
   app.set_compat_signature_header("X-Hub-Signature-256");
+  apps::ResolveSignatureProfiles(app);
+  // Validation refuses such an app; were one stored, its delivery fails rather than leaving out
+  // a header the receiver checks.
   absl::StatusOr<http::HttpRequest> request = BuildRequest(app, NewEvent(), kNow);
-  ASSERT_TRUE(request.ok()) << request.status();
-  EXPECT_EQ(HeaderValue(*request, "X-Hub-Signature-256"), "<absent>");
+  EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
 
   app.add_signing_keys()->set_secret(kAsciiSecret);
   app.add_signing_keys()->set_secret(kOtherSecret);
@@ -363,12 +425,30 @@ TEST(BuildRequestTest, RefusesAnAppWithoutAValidKey) {
   EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(BuildRequestTest, StandardWebhooksCannotSignWithATextSecretAlone) {
+  // Any other prefix is a customer-chosen text secret: profiles keyed by the secret's text use
+  // it, Standard Webhooks cannot.
+  for (const std::string secret :
+       {"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whpk_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
+    SCOPED_TRACE(secret);
+    absl::StatusOr<http::HttpRequest> request = BuildRequest(NewApp(secret), NewEvent(), kNow);
+    EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(request.status().message()), Not(HasSubstr(secret.substr(6))));
+    v1::App github = NewApp(secret);
+    github.add_signature_profiles()->set_preset("github");
+    apps::ResolveSignatureProfiles(github);
+    request = BuildRequest(github, NewEvent(), kNow);
+    ASSERT_TRUE(request.ok()) << request.status();
+    EXPECT_EQ(HeaderValue(*request, "X-Hub-Signature-256"),
+              "sha256=" + HexEncode(HmacSha256(secret, request->body)));
+  }
+}
+
 TEST(BuildRequestTest, RefusesAMalformedSecretWithoutEchoingIt) {
   for (const std::string secret :
-       {"whsec_not*base64", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2hvcnQ=", "whsk_not*base64",
-        "whsk_c2hvcnQ=", "whsk_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYx",
-        "whpk_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        "WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}) {
+       {"whsec_not*base64", "whsec_c2hvcnQ=", "whsk_not*base64", "whsk_c2hvcnQ=",
+        "whsk_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYx"}) {
     SCOPED_TRACE(secret);
     v1::App app = NewApp();
     app.add_signing_keys()->set_secret(secret);

@@ -9,6 +9,7 @@
 #include "hookd/common/logging.h"
 #include "hookd/common/status.h"
 #include "hookd/crypto/signing.h"
+#include "hookd/dialect/signature_profile.h"
 #include "page_token.h"
 #include "redact.h"
 #include "services.h"
@@ -45,6 +46,8 @@ const std::set<std::string>& UpdatablePaths() {
                                                        "signature",
                                                        "disable_after_failures",
                                                        "payload_format",
+                                                       "payload_template",
+                                                       "signature_profiles",
                                                        "compat_signature_header"};
   return *paths;
 }
@@ -87,32 +90,51 @@ absl::Status CheckAccess(const auth::Principal& principal, const v1::App& app) {
   return absl::NotFoundError("app " + app.id() + " not found");
 }
 
-// A key of the kind `scheme` signs with: an HMAC secret for v1, an Ed25519 key for v1a.
-v1::SigningKey NewSigningKey(absl::Time now, v1::SignatureScheme scheme) {
+// A key of the kind `scheme` signs with: an HMAC secret for v1, an Ed25519 key for v1a; or the
+// secret a caller chose (already validated).
+v1::SigningKey NewSigningKey(absl::Time now, v1::SignatureScheme scheme,
+                             const std::string& chosen = "") {
   v1::SigningKey key;
   key.set_id(NewId("key"));
-  key.set_secret(scheme == v1::SIGNATURE_SCHEME_V1A_ED25519 ? NewEd25519SigningSecret()
-                                                            : NewSigningSecret());
+  key.set_secret(!chosen.empty()                                ? chosen
+                 : scheme == v1::SIGNATURE_SCHEME_V1A_ED25519 ? NewEd25519SigningSecret()
+                                                                : NewSigningSecret());
   *key.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   return key;
 }
 
 // The answer to CreateApp, RotateSecret and a scheme change: redacted, but with the new current
-// secret when it is an HMAC secret the receiver must hold. An Ed25519 secret key never leaves
-// hookd: receivers verify with the public key, which RedactApp fills in.
+// secret when it is a shared secret the receiver must hold (generated or chosen). An Ed25519
+// secret key never leaves hookd: receivers verify with the public key, which RedactApp fills in.
 void AnswerWithSecret(const v1::App& stored, v1::App* response) {
   *response = stored;
   std::string secret = stored.signing_keys().empty() ? "" : stored.signing_keys(0).secret();
   RedactApp(*response);
-  if (secret.rfind("whsec_", 0) == 0) response->set_secret(secret);
+  if (!secret.empty() && dialect::KindOfSecret(secret) != dialect::SecretKind::kEd25519) {
+    response->set_secret(secret);
+  }
 }
 
-// Makes a new current key of the app's scheme; the keys before it keep signing for `grace`.
-void RotateKeys(v1::App& app, absl::Duration grace) {
+// Checks a secret chosen by a caller for `app` as `field`: its own rules, the app's scheme, and
+// every signature profile and the payload template of the app.
+absl::Status CheckChosenSecret(const v1::App& app, const std::string& secret,
+                               std::string_view field) {
+  if (app.signature() == v1::SIGNATURE_SCHEME_V1A_ED25519) {
+    return InvalidField(field,
+                        "cannot be chosen for SIGNATURE_SCHEME_V1A_ED25519: hookd generates the "
+                        "Ed25519 key pair");
+  }
+  HOOKD_RETURN_IF_ERROR(dialect::ValidateChosenSecret(secret, field));
+  return apps::ValidateSecretForApp(app, secret, field);
+}
+
+// Makes a new current key of the app's scheme (or the secret a caller chose); the keys before it
+// keep signing for `grace`.
+void RotateKeys(v1::App& app, absl::Duration grace, const std::string& chosen = "") {
   absl::Time now = absl::Now();
   auto expire = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now + grace));
   google::protobuf::RepeatedPtrField<v1::SigningKey> keys;
-  *keys.Add() = NewSigningKey(now, app.signature());
+  *keys.Add() = NewSigningKey(now, app.signature(), chosen);
   for (v1::SigningKey& key : *app.mutable_signing_keys()) {
     if (keys.size() == kMaxSigningKeys || grace == absl::ZeroDuration()) break;
     if (!key.has_expire_time()) *key.mutable_expire_time() = expire;
@@ -155,6 +177,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext*
       v1::App app = request->app();
       HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(app.tenant(), "app.tenant"));
       HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, app.tenant()));
+      const std::string chosen_secret = app.secret();
       // Output-only fields a client sent are ignored, as AIP-203 asks.
       app.clear_id();
       app.clear_secret();
@@ -168,8 +191,14 @@ grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext*
       app.set_active(true);
       apps::ApplyDefaults(app);
       HOOKD_RETURN_IF_ERROR(apps::ValidateApp(app, ctx_.validation));
+      apps::ResolveSignatureProfiles(app);
+      if (!chosen_secret.empty()) {
+        HOOKD_RETURN_IF_ERROR(CheckChosenSecret(app, chosen_secret, "app.secret"));
+      }
+      v1::SigningKey key = NewSigningKey(absl::Now(), app.signature(), chosen_secret);
+      HOOKD_RETURN_IF_ERROR(apps::ValidateSecretForApp(app, key.secret(), "app.secret"));
       app.set_id(NewId("app"));
-      *app.add_signing_keys() = NewSigningKey(absl::Now(), app.signature());
+      *app.add_signing_keys() = std::move(key);
       return app;
     }();
     if (!prepared.ok()) return reactor->Finish(ToGrpcStatus(prepared.status()));
@@ -276,11 +305,17 @@ grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext*
         FieldMaskUtil::MergeMessageTo(request->app(), request->update_mask(), options, &app);
         apps::ApplyDefaults(app);
         HOOKD_RETURN_IF_ERROR(apps::ValidateApp(app, ctx_.validation));
+        apps::ResolveSignatureProfiles(app);
         if (!KeyMatchesScheme(app)) {
           // A new scheme needs a key of its kind; the old key signs alongside it for the
           // default grace period so receivers can switch without a failed delivery.
           RotateKeys(app, ctx_.default_grace_period);
           with_secret = true;
+        }
+        // New profiles or a new template must work with the key that signs now.
+        if (!app.signing_keys().empty()) {
+          HOOKD_RETURN_IF_ERROR(apps::ValidateSecretForApp(
+              app, app.signing_keys(0).secret(), "app.signature_profiles"));
         }
         return absl::OkStatus();
       },
@@ -350,8 +385,9 @@ grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerConte
   }
   return Mutate(
       context, request->id(), "app secret rotated",
-      [grace](v1::App& app, bool& with_secret) {
-        RotateKeys(app, grace);
+      [grace, chosen = request->secret()](v1::App& app, bool& with_secret) {
+        if (!chosen.empty()) HOOKD_RETURN_IF_ERROR(CheckChosenSecret(app, chosen, "secret"));
+        RotateKeys(app, grace, chosen);
         with_secret = true;
         return absl::OkStatus();
       },

@@ -17,7 +17,7 @@ void SendPing(http::HttpSender& sender, const v1::App& app,
   auto request = delivery::BuildRequest(app, ping, absl::Now());
   if (!request.ok()) {
     http::HttpResult result;
-    result.error = v1::ATTEMPT_ERROR_INTERNAL;
+    result.error = delivery::BuildErrorOf(request.status());
     result.error_detail = std::string(request.status().message());
     done(std::move(result));
     return;

@@ -248,7 +248,7 @@ struct Worker::State {
   void Send(Job job, absl::Time now) {
     auto request = delivery::BuildRequest(*job.app, job.delivery.event, now);
     if (!request.ok()) {
-      job.result.error = v1::ATTEMPT_ERROR_INTERNAL;
+      job.result.error = delivery::BuildErrorOf(request.status());
       job.result.error_detail = std::string(request.status().message());
       job.result.start_time = now;
       std::vector<Job> failed;

@@ -30,6 +30,16 @@ void ApplyDefaults(hookd::v1::App& app);
 // ignored. Returns the first violation as INVALID_ARGUMENT naming the field.
 absl::Status ValidateApp(const hookd::v1::App& app, const ValidationOptions& options);
 
+// Makes the stored form of a valid app's signature profiles: the deprecated
+// compat_signature_header becomes one more profile (after the Standard Webhooks one when the app
+// had none), and every profile gets its preset's fields filled in. Idempotent.
+void ResolveSignatureProfiles(hookd::v1::App& app);
+
+// Whether `secret` (a key about to become the app's current one) can sign for every profile of
+// the resolved `app`, and be echoed by its payload template. INVALID_ARGUMENT naming `field`.
+absl::Status ValidateSecretForApp(const hookd::v1::App& app, std::string_view secret,
+                                  std::string_view field);
+
 // Returns INVALID_ARGUMENT naming `field` unless `tenant` is 1..64 of [A-Za-z0-9_.-].
 absl::Status ValidateTenant(std::string_view tenant, std::string_view field);
 

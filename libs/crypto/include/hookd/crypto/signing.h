@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -57,6 +58,14 @@ bool VerifyV1a(std::string_view public_key, std::string_view msg_id, int64_t tim
 // Raw 64-byte Ed25519 (RFC 8032, pure) signature of `message` under the 32-byte private `seed`;
 // INVALID_ARGUMENT (field "seed") when the seed is not 32 bytes.
 absl::StatusOr<std::string> Ed25519SignRaw(std::string_view seed, std::string_view message);
+
+// The hash functions an HMAC may use.
+enum class HmacDigest { kSha256, kSha512, kSha1 };
+
+// Raw HMAC of the concatenation of `parts` under `key`: signed content made of several pieces
+// (a timestamp, the body) is hashed without being copied into one string.
+std::string Hmac(HmacDigest digest, std::string_view key,
+                 std::span<const std::string_view> parts);
 
 // Raw 32-byte HMAC-SHA256 of `data` under `key`.
 std::string HmacSha256(std::string_view key, std::string_view data);
