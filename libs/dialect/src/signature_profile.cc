@@ -455,6 +455,11 @@ absl::Status ValidateProfile(const v1::SignatureProfile& profile, std::string_vi
                           "case-insensitive");
     }
   }
+  if (seen.empty()) {
+    return InvalidField(field,
+                        "names no header: set a preset, or at least one of id_header, "
+                        "timestamp_header, event_type_header and signature_header");
+  }
   if (profile.algorithm() == v1::SIGNATURE_ALGORITHM_STANDARD_WEBHOOKS) {
     if (profile.id_header().empty() || profile.timestamp_header().empty() ||
         profile.signature_header().empty()) {

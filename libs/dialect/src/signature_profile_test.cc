@@ -227,6 +227,7 @@ TEST(ValidateProfile, RefusesHostileValuesNamingTheField) {
   ExpectInvalid([](auto& x) { x.set_algorithm(static_cast<v1::SignatureAlgorithm>(99)); },
                 p + ".algorithm");
   ExpectInvalid([](auto& x) { x.set_preset("nope"); }, p + ".preset");
+  ExpectInvalid([](auto& x) { x.clear_signature_header(); }, p);
   // Standard Webhooks fixes its content and format.
   ExpectInvalid(
       [](auto& x) {

@@ -1,5 +1,6 @@
 // hookd-subscription through its gRPC API, against a real Postgres (a database of its own).
 
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -642,6 +643,144 @@ TEST_F(SubscriptionTest, RotateSecretKeepsBothValidUntilTheGraceEnds) {
   rotate.mutable_grace_period()->set_seconds(8 * 24 * 3600);
   grpc::Status status = apps_->RotateSecret(ClientContext(kTestAdminToken).get(), rotate, &got);
   EXPECT_EQ(Field(status), "grace_period");
+}
+
+TEST_F(SubscriptionTest, ChosenSecretsAndProfilesAreStoredAndTheSecretNeverReturnedAgain) {
+  v1::App in = NewApp("dialects");
+  in.set_secret("your_secret_key_0123");
+  in.add_signature_profiles()->set_preset("github");
+  in.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+  in.set_payload_template(R"({"...":"{{payload}}","secret":"{{secret}}"})");
+  v1::App created = MustCreate(in);
+  EXPECT_EQ(created.secret(), "your_secret_key_0123");  // the create answer, once
+  ASSERT_EQ(created.signature_profiles_size(), 1);
+  EXPECT_EQ(created.signature_profiles(0).preset(), "github");
+  EXPECT_EQ(created.signature_profiles(0).signature_header(), "X-Hub-Signature-256");
+  EXPECT_EQ(created.signature_profiles(0).rotation(), v1::SIGNATURE_ROTATION_NEWEST_KEY);
+
+  v1::App got;
+  ASSERT_TRUE(Get(created.id(), &got).ok());
+  EXPECT_EQ(got.secret(), "");
+  EXPECT_EQ(got.signing_keys(0).secret(), "");
+  EXPECT_EQ(got.payload_template(), in.payload_template());
+  {
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    std::string row = txn.exec_params1("SELECT row_to_json(apps)::text FROM apps WHERE id = $1",
+                                       created.id())[0]
+                          .as<std::string>();
+    EXPECT_TRUE(absl::StrContains(row, "X-Hub-Signature-256"));
+    EXPECT_FALSE(absl::StrContains(row, "your_secret_key_0123"));
+  }
+
+  v1::RotateSecretRequest rotate;
+  rotate.set_id(created.id());
+  rotate.set_secret("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+  v1::App rotated;
+  ASSERT_TRUE(apps_->RotateSecret(ClientContext(kTestAdminToken).get(), rotate, &rotated).ok());
+  EXPECT_EQ(rotated.secret(), rotate.secret());
+  EXPECT_EQ(rotated.signing_keys_size(), 2);
+
+  // An old client's compat header is stored as the profiles it stands for.
+  v1::App compat = NewApp("dialects");
+  compat.set_compat_signature_header("X-Hub-Signature-256");
+  v1::App with_compat = MustCreate(compat);
+  EXPECT_EQ(with_compat.compat_signature_header(), "");
+  ASSERT_EQ(with_compat.signature_profiles_size(), 2);
+  EXPECT_EQ(with_compat.signature_profiles(0).preset(), "standard-webhooks");
+  EXPECT_EQ(with_compat.signature_profiles(1).signature_format(), "sha256={sig}");
+}
+
+TEST_F(SubscriptionTest, DialectBadInputIsNamedAndChangesNothing) {
+  struct Case {
+    std::string field;
+    std::function<void(v1::App&)> change;
+  };
+  const std::vector<Case> cases = {
+      {"app.signature_profiles[0].preset",
+       [](v1::App& a) { a.add_signature_profiles()->set_preset("gitlab"); }},
+      {"app.signature_profiles[0]", [](v1::App& a) { a.add_signature_profiles(); }},
+      {"app.signature_profiles[1].signature_header",
+       [](v1::App& a) {
+         a.add_signature_profiles()->set_preset("github");
+         a.add_signature_profiles()->set_signature_header("x-hub-signature-256");
+       }},
+      {"app.signature_profiles[0].event_type_header",
+       [](v1::App& a) {
+         (*a.mutable_headers())["X-Event"] = "1";
+         a.add_signature_profiles()->set_event_type_header("x-event");
+       }},
+      {"app.signature_profiles[0].id_header",
+       [](v1::App& a) { a.add_signature_profiles()->set_id_header("Content-Type"); }},
+      {"app.signature_profiles[0].signed_content",
+       [](v1::App& a) {
+         v1::SignatureProfile* p = a.add_signature_profiles();
+         p->set_signature_header("X-Sig");
+         p->set_signed_content("{timestamp}.{id}");
+       }},
+      {"app.payload_template",
+       [](v1::App& a) {
+         a.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+         a.set_payload_template(R"({"e":"{{event}}"})");
+       }},
+      {"app.payload_template",
+       [](v1::App& a) {
+         a.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+         a.set_payload_template("{\"e\":");
+       }},
+      {"app.payload_template",
+       [](v1::App& a) {
+         a.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+         a.set_payload_template("[\"" + std::string(16 * 1024, 'x') + "\"]");
+       }},
+      {"app.secret", [](v1::App& a) { a.set_secret("too-short"); }},
+      {"app.secret", [](v1::App& a) { a.set_secret(std::string(257, 'x')); }},
+      {"app.secret", [](v1::App& a) { a.set_secret("not\tprintable-0123456"); }},
+      // The default profile keys with the decoded whsec_ bytes: a text secret cannot sign it.
+      {"app.secret", [](v1::App& a) { a.set_secret("text-secret-0123456"); }},
+      {"app.secret",
+       [](v1::App& a) {
+         a.set_signature(v1::SIGNATURE_SCHEME_V1A_ED25519);
+         a.set_secret("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+       }},
+  };
+  v1::ListAppsRequest list;
+  list.set_tenant("dialect-bad");
+  v1::ListAppsResponse listed;
+  for (const Case& c : cases) {
+    v1::App app = NewApp("dialect-bad");
+    c.change(app);
+    v1::App out;
+    grpc::Status status = Create(app, &out);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_EQ(Field(status), c.field) << status.error_message();
+    EXPECT_FALSE(absl::StrContains(status.error_message(), "0123456")) << status.error_message();
+  }
+  ASSERT_TRUE(apps_->ListApps(ClientContext(kTestAdminToken).get(), list, &listed).ok());
+  EXPECT_EQ(listed.apps_size(), 0);
+
+  // An update or a rotation that the app's secret or profiles cannot take changes nothing.
+  v1::App app = NewApp("dialect-bad");
+  app.set_secret("text-secret-0123456");
+  app.add_signature_profiles()->set_preset("slack");
+  v1::App created = MustCreate(app);
+  v1::App before;
+  ASSERT_TRUE(Get(created.id(), &before).ok());
+  v1::App change;
+  change.set_id(created.id());
+  change.add_signature_profiles()->set_preset("standard-webhooks");
+  v1::App out;
+  grpc::Status status = Update(change, {"signature_profiles"}, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Field(status), "app.signature_profiles") << status.error_message();
+  v1::RotateSecretRequest rotate;
+  rotate.set_id(created.id());
+  rotate.set_secret("short");
+  status = apps_->RotateSecret(ClientContext(kTestAdminToken).get(), rotate, &out);
+  EXPECT_EQ(Field(status), "secret") << status.error_message();
+  v1::App after;
+  ASSERT_TRUE(Get(created.id(), &after).ok());
+  EXPECT_EQ(after.DebugString(), before.DebugString());
 }
 
 // Reads changes until SYNCED, returning them (SYNCED included last).
