@@ -3,12 +3,18 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "cli.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/json_util.h"
 #include "hookd/common/status.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
@@ -39,6 +45,9 @@ struct AppFlags {
   int disable_after = 0;
   std::string signature;
   std::string payload_format;
+  std::string payload_template_file;
+  std::vector<std::string> signature_presets;
+  std::string signature_profile_file;
   std::string compat_signature_header;
   // Update only: empty a field that repeating flags can only add to.
   bool no_basic_auth = false;
@@ -89,13 +98,86 @@ void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
                   "Signature scheme: v1 (HMAC, default) or v1a (Ed25519; receivers verify with "
                   "the app's public key).",
                   &values.signature);
-  flags.AddString("payload-format", "envelope|raw",
-                  "Body: the Standard Webhooks envelope (default) or the raw payload.",
+  flags.AddString("payload-format", "envelope|raw|template",
+                  "Body: the Standard Webhooks envelope (default), the raw payload, or the app's "
+                  "payload template rendered for the event.",
                   &values.payload_format);
+  flags.AddString("payload-template-file", "FILE",
+                  "Body template from FILE: JSON of at most 16 KiB in which \"{{event_type}}\", "
+                  "\"{{event_id}}\", \"{{timestamp}}\", \"{{timestamp_unix}}\", "
+                  "\"{{timestamp_ms}}\", \"{{payload}}\" or \"{{secret}}\" stands for that "
+                  "value and a member \"...\": \"{{payload}}\" merges the payload's members. "
+                  "Sets --payload-format template unless that flag is given.",
+                  &values.payload_template_file);
+  flags.AddStrings("signature-preset", "NAME",
+                   absl::StrCat("Sign as a receiver of NAME expects: standard-webhooks (the "
+                                "default), github, stripe, shopify or slack; one signature "
+                                "profile per flag, in order",
+                                update ? ", replacing the app's profiles." : "."),
+                   &values.signature_presets);
+  flags.AddString("signature-profile-file", "FILE",
+                  absl::StrCat("Signature profiles from FILE, a JSON array of SignatureProfile "
+                               "objects in protobuf JSON, e.g. [{\"preset\": \"github\", "
+                               "\"signature_header\": \"X-Signature\"}]; they follow the "
+                               "--signature-preset ones",
+                               update ? ", and together they replace the app's profiles." : "."),
+                  &values.signature_profile_file);
   flags.AddString("compat-signature-header", "NAME",
                   "Also send NAME: sha256=<hex HMAC of the body>, for receivers written against "
-                  "other vendors (v1 only).",
+                  "other vendors (v1 only; deprecated: use "
+                  "--signature-preset/--signature-profile-file).",
                   &values.compat_signature_header);
+}
+
+// The bytes of the file a flag such as --secret-file names, unchanged; NOT_FOUND naming the flag
+// and the path when it cannot be read (as `--data @FILE` reports it).
+absl::StatusOr<std::string> ReadFlagFile(const std::string& flag, const std::string& path) {
+  return ReadValueOrFile(flag, "@" + path);
+}
+
+// The secret of --secret-file: the file's content without one trailing line break ("\n" or
+// "\r\n"), which editors and `echo` add. The server checks the rest. Errors name the file, never
+// its content.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  HOOKD_ASSIGN_OR_RETURN(std::string secret, ReadFlagFile("secret-file", path));
+  if (absl::EndsWith(secret, "\r\n")) {
+    secret.resize(secret.size() - 2);
+  } else if (absl::EndsWith(secret, "\n")) {
+    secret.pop_back();
+  }
+  if (secret.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--secret-file: ", path, " is empty"));
+  }
+  return secret;
+}
+
+// The profiles of --signature-profile-file: a JSON array of SignatureProfile objects in protobuf
+// JSON. INVALID_ARGUMENT naming the file, and the element (from 0) that is not a profile.
+absl::StatusOr<std::vector<v1::SignatureProfile>> ReadProfileFile(const std::string& path) {
+  HOOKD_ASSIGN_OR_RETURN(std::string text, ReadFlagFile("signature-profile-file", path));
+  const std::string flag_and_file = absl::StrCat("--signature-profile-file: ", path);
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_array()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag_and_file, " is not a JSON array of signature profiles"));
+  }
+  std::vector<v1::SignatureProfile> profiles;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const nlohmann::json& element = json.at(i);
+    const std::string at = absl::StrCat(flag_and_file, ": element [", i, "]");
+    if (!element.is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(at, " is not a JSON object"));
+    }
+    v1::SignatureProfile profile;
+    // Strict: a misspelt field name is an error rather than a profile without that field.
+    const auto parsed = google::protobuf::util::JsonStringToMessage(element.dump(), &profile);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, " is not a SignatureProfile: ", std::string(parsed.message())));
+    }
+    profiles.push_back(std::move(profile));
+  }
+  return profiles;
 }
 
 absl::StatusOr<absl::Duration> ParseDurationValue(const std::string& flag,
@@ -142,7 +224,8 @@ absl::StatusOr<v1::RetryPolicy> ParseRetry(const AppFlags& values, bool delays_s
 
 // Copies the flags that were given into `app` and appends the App field path each one changes
 // to `paths`. Returns INVALID_ARGUMENT naming the flag when a value is malformed or two flags
-// contradict each other; the caller reports it as a usage error.
+// contradict each other, which the caller reports as a usage error, and NOT_FOUND naming the
+// flag when a file it names cannot be read.
 absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
                      std::vector<std::string>& paths) {
   if (flags.IsSet("name")) {
@@ -227,10 +310,40 @@ absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
       app.set_payload_format(v1::PAYLOAD_FORMAT_ENVELOPE);
     } else if (values.payload_format == "raw") {
       app.set_payload_format(v1::PAYLOAD_FORMAT_RAW);
+    } else if (values.payload_format == "template") {
+      app.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
     } else {
-      return absl::InvalidArgumentError("--payload-format: expected envelope or raw");
+      return absl::InvalidArgumentError("--payload-format: expected envelope, raw or template");
     }
     paths.push_back("payload_format");
+  }
+  if (flags.IsSet("payload-template-file")) {
+    // Sent as the file holds it: the server checks it and reports where it is wrong.
+    HOOKD_ASSIGN_OR_RETURN(*app.mutable_payload_template(),
+                           ReadFlagFile("payload-template-file", values.payload_template_file));
+    paths.push_back("payload_template");
+    if (!flags.IsSet("payload-format")) {
+      app.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+      paths.push_back("payload_format");
+    }
+  }
+  if (flags.IsSet("signature-preset") || flags.IsSet("signature-profile-file")) {
+    // Preset names are checked by the server, which knows every preset it has.
+    for (const std::string& preset : values.signature_presets) {
+      if (preset.empty()) {
+        return absl::InvalidArgumentError(
+            "--signature-preset: expected a preset name such as github");
+      }
+      app.add_signature_profiles()->set_preset(preset);
+    }
+    if (flags.IsSet("signature-profile-file")) {
+      HOOKD_ASSIGN_OR_RETURN(std::vector<v1::SignatureProfile> profiles,
+                             ReadProfileFile(values.signature_profile_file));
+      for (v1::SignatureProfile& profile : profiles) {
+        *app.add_signature_profiles() = std::move(profile);
+      }
+    }
+    paths.push_back("signature_profiles");
   }
   if (flags.IsSet("compat-signature-header")) {
     app.set_compat_signature_header(values.compat_signature_header);
@@ -298,6 +411,50 @@ std::string FormatSigningKeys(const App& app) {
 
 std::string OrDash(const std::string& value) { return value.empty() ? "-" : value; }
 
+// One profile on one line, `name=value` for each field that is set, in the proto's order: enum
+// values lower-case without their type's prefix (`algorithm=hmac_sha256`), strings quoted and
+// escaped only when they hold a blank, a quote or a control character (`signature_separator=" "`).
+std::string FormatSignatureProfile(const v1::SignatureProfile& profile) {
+  const google::protobuf::Descriptor* descriptor = profile.GetDescriptor();
+  const google::protobuf::Reflection* reflection = profile.GetReflection();
+  std::vector<std::string> parts;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (field->is_repeated()) continue;
+    std::string value;
+    if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+      value = reflection->GetString(profile, field);
+      if (value.empty()) continue;
+      const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+        return absl::ascii_isgraph(static_cast<unsigned char>(c)) && c != '"' && c != '\\';
+      });
+      if (!plain) value = absl::StrCat("\"", absl::CEscape(value), "\"");
+    } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
+      const int number = reflection->GetEnumValue(profile, field);
+      if (number == 0) continue;
+      const google::protobuf::EnumDescriptor* type = field->enum_type();
+      const google::protobuf::EnumValueDescriptor* known = type->FindValueByNumber(number);
+      if (known == nullptr) {
+        value = absl::StrCat(number);
+      } else {
+        // The prefix is what the zero value's name has before UNSPECIFIED: TIMESTAMP_UNIT_.
+        const google::protobuf::EnumValueDescriptor* zero = type->FindValueByNumber(0);
+        absl::string_view name = known->name();
+        if (zero != nullptr) {
+          absl::string_view prefix = zero->name();
+          if (absl::ConsumeSuffix(&prefix, "UNSPECIFIED")) absl::ConsumePrefix(&name, prefix);
+        }
+        value = absl::AsciiStrToLower(name);
+      }
+    } else {
+      continue;  // SignatureProfile has only strings and enums.
+    }
+    parts.push_back(absl::StrCat(field->name(), "=", value));
+  }
+  if (parts.empty()) return "(no fields set)";
+  return absl::StrJoin(parts, " ");
+}
+
 void PrintApp(std::ostream& out, const App& app) {
   Fields fields = {
       {"id", app.id()},
@@ -325,6 +482,19 @@ void PrintApp(std::ostream& out, const App& app) {
       {"create_time", FormatTimestamp(app.create_time())},
       {"update_time", FormatTimestamp(app.update_time())},
   };
+  // The server answers each profile with its preset filled in; none means the default.
+  if (app.signature_profiles().empty()) {
+    fields.emplace_back("signature_profiles", "default (standard-webhooks)");
+  }
+  for (int i = 0; i < app.signature_profiles_size(); ++i) {
+    fields.emplace_back(absl::StrCat("signature_profiles[", i, "]"),
+                        FormatSignatureProfile(app.signature_profiles(i)));
+  }
+  if (!app.payload_template().empty()) {
+    // As stored, since that is what renders; a trailing newline would print an empty line.
+    fields.emplace_back("payload_template",
+                        std::string(absl::StripTrailingAsciiWhitespace(app.payload_template())));
+  }
   if (!app.compat_signature_header().empty()) {
     fields.emplace_back("compat_signature_header", app.compat_signature_header());
   }
@@ -332,6 +502,14 @@ void PrintApp(std::ostream& out, const App& app) {
   if (!app.secret().empty()) fields.emplace_back("secret", app.secret());
   PrintFields(out, fields);
   if (!app.secret().empty()) out << "\n" << kSecretWarning << "\n";
+}
+
+// How a problem with the flags' values is reported: INVALID_ARGUMENT as a usage error (exit 2),
+// anything else, such as a file that cannot be read, as it is (exit 1), like `--data @FILE`.
+absl::Status FlagValueError(const Invocation& inv, const FlagParser& flags,
+                            const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  return inv.UsageError(flags, std::string(status.message()));
 }
 
 absl::Status Answer(Invocation& inv, const App& app) {
@@ -348,13 +526,23 @@ absl::Status Create(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl apps create --tenant T --name N --url U [--event-type P]... [flags]",
       "Registers a webhook app and prints it with its signing secret, which is shown only\n"
-      "this once. The server sends a test request to the url first unless --skip-test.");
+      "this once: a generated whsec_ secret, or the one --secret-file holds when the receiver's\n"
+      "docs let the customer choose it. The server sends a test request to the url first unless\n"
+      "--skip-test.\n"
+      "Deliveries carry Standard Webhooks signatures unless --signature-preset or\n"
+      "--signature-profile-file say how the receiver expects them signed.");
   std::string tenant;
   AppFlags values;
+  std::string secret_file;
   bool skip_test = false;
   flags.AddString("tenant", "T", "Tenant that owns the app (required; cannot change later).",
                   &tenant);
   AddAppFlags(flags, values, /*update=*/false);
+  flags.AddString("secret-file", "FILE",
+                  "Signing secret chosen by the customer, read from FILE without one trailing "
+                  "newline: 16..256 printable ASCII characters, or whsec_<base64> (default: "
+                  "generated). Not for --signature v1a.",
+                  &secret_file);
   flags.AddBool("skip-test", "Save without sending the test request first.", &skip_test);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
   if (parsed.help) return absl::OkStatus();
@@ -367,7 +555,12 @@ absl::Status Create(Invocation& inv, const std::vector<std::string>& args) {
   app->set_tenant(tenant);
   std::vector<std::string> paths;
   if (absl::Status filled = FillApp(flags, values, *app, paths); !filled.ok()) {
-    return inv.UsageError(flags, std::string(filled.message()));
+    return FlagValueError(inv, flags, filled);
+  }
+  if (flags.IsSet("secret-file")) {
+    absl::StatusOr<std::string> secret = ReadSecretFile(secret_file);
+    if (!secret.ok()) return FlagValueError(inv, flags, secret.status());
+    app->set_secret(*std::move(secret));
   }
   request.set_skip_connection_test(skip_test);
   grpc::ClientContext context;
@@ -451,7 +644,8 @@ absl::Status Update(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl apps update ID [flags]",
       "Changes exactly the fields whose flags are given; the others keep their values.\n"
-      "Repeatable flags replace the whole list or map.");
+      "Repeatable flags replace the whole list or map; --signature-preset and\n"
+      "--signature-profile-file together replace the signature profiles.");
   AppFlags values;
   AddAppFlags(flags, values, /*update=*/true);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
@@ -461,7 +655,7 @@ absl::Status Update(Invocation& inv, const std::vector<std::string>& args) {
   request.mutable_app()->set_id(parsed.positional[0]);
   std::vector<std::string> paths;
   if (absl::Status filled = FillApp(flags, values, *request.mutable_app(), paths); !filled.ok()) {
-    return inv.UsageError(flags, std::string(filled.message()));
+    return FlagValueError(inv, flags, filled);
   }
   if (paths.empty()) return inv.UsageError(flags, "nothing to change: give at least one flag");
   for (const std::string& path : paths) request.mutable_update_mask()->add_paths(path);
@@ -601,17 +795,30 @@ absl::Status Disable(Invocation& inv, const std::vector<std::string>& args) {
 
 absl::Status RotateSecret(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
-      "hookctl apps rotate-secret ID [--grace 24h]",
-      "Issues a new signing secret and prints it once. Deliveries are signed with both the\n"
-      "new and the previous secret until the grace period ends.");
+      "hookctl apps rotate-secret ID [--grace 24h] [--secret-file FILE]",
+      "Issues a new signing secret, generated or the one --secret-file holds, and prints it\n"
+      "once. The previous secret stays valid for the grace period: profiles that sign with\n"
+      "every key (standard-webhooks, stripe) send signatures of both until it ends; the others\n"
+      "(github, shopify, slack) sign with the new secret at once.");
   absl::Duration grace;
+  std::string secret_file;
   flags.AddDuration("grace", "DURATION",
                     "How long the previous secret keeps signing, 0..168h (default 24h).", &grace);
+  flags.AddString("secret-file", "FILE",
+                  "The new secret, chosen by the customer, read from FILE without one trailing "
+                  "newline: 16..256 printable ASCII characters, or whsec_<base64> (default: "
+                  "generated).",
+                  &secret_file);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
   if (parsed.help) return absl::OkStatus();
   v1::RotateSecretRequest request;
   request.set_id(parsed.positional[0]);
   if (flags.IsSet("grace")) *request.mutable_grace_period() = ToProto(grace);
+  if (flags.IsSet("secret-file")) {
+    absl::StatusOr<std::string> secret = ReadSecretFile(secret_file);
+    if (!secret.ok()) return FlagValueError(inv, flags, secret.status());
+    request.set_secret(*std::move(secret));
+  }
   grpc::ClientContext context;
   inv.Prepare(context);
   App app;

@@ -153,6 +153,15 @@ nlohmann::json ParseJson(const Outcome& outcome) {
   return json;
 }
 
+// Writes `content` byte for byte to `name` in the test's temporary directory; returns the path.
+std::string WriteTempFile(const std::string& name, const std::string& content) {
+  const std::string path = ::testing::TempDir() + "/hookctl_pgtest_" + name;
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << content;
+  EXPECT_TRUE(file.good()) << path;
+  return path;
+}
+
 class HookctlTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -398,6 +407,152 @@ TEST_F(HookctlTest, SignatureSchemePayloadFormatAndCompatHeader) {
       Admin({"apps", "create", "--tenant", "acme", "--name", "Bad", "--url",
              "http://127.0.0.1:9/bad", "--event-type", "*", "--signature", "v2", "--skip-test"});
   EXPECT_EQ(bad.exit_code, 2) << bad;
+}
+
+TEST_F(HookctlTest, SignaturePresetsAndAChosenSecret) {
+  const std::string secret = "customer-chosen-secret-0001";
+  const std::string secret_file = WriteTempFile("github_secret", secret + "\n");
+  Outcome created =
+      Admin({"--json", "apps", "create", "--tenant", "acme", "--name", "Hub style", "--url",
+             "http://127.0.0.1:9/github", "--event-type", "*", "--signature-preset", "github",
+             "--secret-file", secret_file, "--skip-test"});
+  ASSERT_EQ(created.exit_code, 0) << created;
+  nlohmann::json app = ParseJson(created);
+  EXPECT_EQ(app["secret"], secret);  // without the file's newline
+  ASSERT_EQ(app["signature_profiles"].size(), 1u) << created;
+  EXPECT_EQ(app["signature_profiles"][0]["preset"], "github");
+  EXPECT_EQ(app["signature_profiles"][0]["signature_header"], "X-Hub-Signature-256");
+  const std::string id = app["id"].get<std::string>();
+
+  // The preset comes back filled in; the secret never again.
+  Outcome got = Admin({"apps", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  EXPECT_THAT(
+      got.out,
+      AllOf(HasSubstr("signature_profiles[0]:"), HasSubstr("preset=github"),
+            HasSubstr("id_header=X-GitHub-Delivery"), HasSubstr("event_type_header=X-GitHub-Event"),
+            HasSubstr("signature_header=X-Hub-Signature-256"), HasSubstr("algorithm=hmac_sha256"),
+            HasSubstr("signature_format=sha256={sig}"), HasSubstr("key=secret_text"),
+            HasSubstr("rotation=newest_key")));
+  EXPECT_THAT(got.out, Not(HasSubstr(secret)));
+  EXPECT_THAT(got.out, Not(HasSubstr("secret:")));
+
+  // rotate-secret --secret-file: the chosen secret is the new current key.
+  const std::string rotated_secret = "rotated-customer-secret-0002";
+  const std::string rotated_file = WriteTempFile("rotated_secret", rotated_secret + "\r\n");
+  Outcome rotated = Admin(
+      {"--json", "apps", "rotate-secret", id, "--secret-file", rotated_file, "--grace", "1h"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated;
+  nlohmann::json after = ParseJson(rotated);
+  EXPECT_EQ(after["secret"], rotated_secret);
+  EXPECT_EQ(after["signing_keys"].size(), 2u) << rotated;
+
+  // A text secret cannot key the default Standard Webhooks profile; the refusal does not
+  // repeat the secret.
+  std::string standard = CreateApp("acme", "Standard");
+  ASSERT_FALSE(standard.empty());
+  Outcome refused = Admin({"apps", "rotate-secret", standard, "--secret-file", rotated_file});
+  EXPECT_EQ(refused.exit_code, 1) << refused;
+  EXPECT_THAT(refused.err, StartsWith("hookctl: INVALID_ARGUMENT: "));
+  EXPECT_THAT(refused.err, Not(HasSubstr(rotated_secret)));
+  EXPECT_EQ(refused.out, "");
+
+  Outcome empty =
+      Admin({"apps", "rotate-secret", id, "--secret-file", WriteTempFile("empty_secret", "\n")});
+  EXPECT_EQ(empty.exit_code, 2) << empty;
+  EXPECT_THAT(empty.err, HasSubstr("--secret-file: "));
+  EXPECT_THAT(empty.err, HasSubstr(" is empty"));
+}
+
+TEST_F(HookctlTest, SignatureProfileFileFollowsThePresetsAndUpdateReplacesThem) {
+  const std::string profiles = WriteTempFile(
+      "profiles.json",
+      R"([{"signature_header": "X-VideoPilot-Signature", "signature_format": "sha256={sig}"}])");
+  std::string id =
+      CreateApp("acme", "Two signatures",
+                {"--signature-profile-file", profiles, "--signature-preset", "standard-webhooks"});
+  ASSERT_FALSE(id.empty());
+  Outcome got = Admin({"--json", "apps", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  nlohmann::json app = ParseJson(got);
+  ASSERT_EQ(app["signature_profiles"].size(), 2u) << got;
+  EXPECT_EQ(app["signature_profiles"][0]["preset"], "standard-webhooks");
+  EXPECT_EQ(app["signature_profiles"][0]["signature_header"], "webhook-signature");
+  EXPECT_EQ(app["signature_profiles"][1]["preset"], "");
+  EXPECT_EQ(app["signature_profiles"][1]["signature_header"], "X-VideoPilot-Signature");
+  EXPECT_EQ(app["signature_profiles"][1]["signature_format"], "sha256={sig}");
+  Outcome human = Admin({"apps", "get", id});
+  ASSERT_EQ(human.exit_code, 0) << human;
+  EXPECT_THAT(human.out,
+              AllOf(HasSubstr("signature_profiles[0]:"), HasSubstr("preset=standard-webhooks"),
+                    HasSubstr("signature_profiles[1]:"),
+                    HasSubstr("signature_header=X-VideoPilot-Signature")));
+
+  // Update replaces the whole list and leaves the rest alone.
+  Outcome updated = Admin({"--json", "apps", "update", id, "--signature-preset", "shopify"});
+  ASSERT_EQ(updated.exit_code, 0) << updated;
+  nlohmann::json changed = ParseJson(updated);
+  ASSERT_EQ(changed["signature_profiles"].size(), 1u) << updated;
+  EXPECT_EQ(changed["signature_profiles"][0]["preset"], "shopify");
+  EXPECT_EQ(changed["signature_profiles"][0]["signature_header"], "X-Shopify-Hmac-Sha256");
+  EXPECT_EQ(changed["name"], "Two signatures");
+
+  const std::string bad = WriteTempFile("bad_profiles.json",
+                                        R"([{"preset": "github"}, {"signature_heder": "X-Typo"}])");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"apps", "update", id, "--signature-profile-file", bad},
+        std::vector<std::string>{"apps", "create", "--tenant", "acme", "--name", "Bad", "--url",
+                                 "http://127.0.0.1:9/bad", "--event-type", "*",
+                                 "--signature-profile-file", bad, "--skip-test"}}) {
+    Outcome refused = Admin(args);
+    EXPECT_EQ(refused.exit_code, 2) << refused;
+    EXPECT_THAT(refused.err, StartsWith("hookctl: --signature-profile-file: " + bad +
+                                        ": element [1] is not a SignatureProfile"))
+        << refused;
+    EXPECT_THAT(refused.err, HasSubstr("Usage: hookctl apps " + args[1]));
+    EXPECT_EQ(refused.out, "") << refused;
+  }
+
+  Outcome unknown = Admin({"apps", "update", id, "--signature-preset", "gitlab"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown;
+  EXPECT_THAT(unknown.err, AllOf(StartsWith("hookctl: INVALID_ARGUMENT: "), HasSubstr("preset"),
+                                 HasSubstr("github")));
+}
+
+TEST_F(HookctlTest, PayloadTemplateFileSetsTheTemplateFormat) {
+  const std::string text =
+      "{\"type\": \"{{event_type}}\", \"id\": \"{{event_id}}\", \"data\": \"{{payload}}\"}\n";
+  const std::string file = WriteTempFile("template.json", text);
+  Outcome created = Admin({"--json", "apps", "create", "--tenant", "acme", "--name", "Templated",
+                           "--url", "http://127.0.0.1:9/templated", "--event-type", "*",
+                           "--payload-template-file", file, "--skip-test"});
+  ASSERT_EQ(created.exit_code, 0) << created;
+  nlohmann::json app = ParseJson(created);
+  EXPECT_EQ(app["payload_format"], "PAYLOAD_FORMAT_TEMPLATE");
+  EXPECT_EQ(app["payload_template"], text);
+  const std::string id = app["id"].get<std::string>();
+
+  Outcome got = Admin({"apps", "get", id});
+  ASSERT_EQ(got.exit_code, 0) << got;
+  EXPECT_THAT(got.out, AllOf(HasSubstr("PAYLOAD_FORMAT_TEMPLATE"), HasSubstr("payload_template:"),
+                             HasSubstr("\"type\": \"{{event_type}}\"")));
+
+  // Back to the envelope; the template stays stored.
+  Outcome envelope = Admin({"--json", "apps", "update", id, "--payload-format", "envelope"});
+  ASSERT_EQ(envelope.exit_code, 0) << envelope;
+  EXPECT_EQ(ParseJson(envelope)["payload_format"], "PAYLOAD_FORMAT_ENVELOPE");
+  const std::string other = "{\"event\": \"{{event_type}}\", \"body\": \"{{payload}}\"}";
+  Outcome updated = Admin({"--json", "apps", "update", id, "--payload-template-file",
+                           WriteTempFile("template2.json", other)});
+  ASSERT_EQ(updated.exit_code, 0) << updated;
+  nlohmann::json changed = ParseJson(updated);
+  EXPECT_EQ(changed["payload_format"], "PAYLOAD_FORMAT_TEMPLATE");
+  EXPECT_EQ(changed["payload_template"], other);
+
+  Outcome invalid = Admin({"apps", "update", id, "--payload-template-file",
+                           WriteTempFile("template_bad.json", "{\"x\": \"{{nope}}\"}")});
+  EXPECT_EQ(invalid.exit_code, 1) << invalid;
+  EXPECT_THAT(invalid.err, StartsWith("hookctl: INVALID_ARGUMENT: app.payload_template"));
 }
 
 TEST_F(HookctlTest, AppsTestReportsTheEndpointsAnswer) {
@@ -743,9 +898,11 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
     }
   }
   Outcome create = Spawn({"apps", "create", "--help"});
-  for (const char* flag : {"--tenant", "--name", "--url", "--event-type", "--channel", "--header",
-                           "--basic-auth", "--timeout", "--retry-delays", "--retry-exponential",
-                           "--rate-limit", "--disable-after", "--description", "--skip-test"}) {
+  for (const char* flag :
+       {"--tenant", "--name", "--url", "--event-type", "--channel", "--header", "--basic-auth",
+        "--timeout", "--retry-delays", "--retry-exponential", "--rate-limit", "--disable-after",
+        "--description", "--skip-test", "--signature-preset", "--signature-profile-file",
+        "--secret-file", "--payload-template-file"}) {
     EXPECT_THAT(create.out, HasSubstr(flag));
   }
   Outcome publish = Spawn({"events", "publish", "--help"});
@@ -757,6 +914,9 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
   EXPECT_THAT(update.out, HasSubstr("--no-basic-auth"));
   EXPECT_THAT(update.out, Not(HasSubstr("--tenant")));
   EXPECT_THAT(update.out, Not(HasSubstr("--skip-test")));
+  EXPECT_THAT(update.out, Not(HasSubstr("--secret-file")));
+  Outcome rotate = Spawn({"apps", "rotate-secret", "--help"});
+  EXPECT_THAT(rotate.out, HasSubstr("--secret-file FILE"));
   // Help wins over other mistakes on the same line.
   Outcome mixed = Spawn({"apps", "get", "--bogus", "--help"});
   EXPECT_EQ(mixed.exit_code, 0) << mixed;

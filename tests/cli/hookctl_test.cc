@@ -1,5 +1,9 @@
-// The flag parser and the parts of hookctl that need no server: help, usage errors, output.
+// The flag parser and the parts of hookctl that need no server: help, usage errors, output;
+// and what the apps commands send, checked against a recording AppService in this process.
 
+#include <fstream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "absl/time/clock.h"
@@ -7,7 +11,11 @@
 #include "deliveries.h"
 #include "flag_parser.h"
 #include "gmock/gmock.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "hookd/v1/app.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "output.h"
 #include "pdf_table.h"
@@ -19,6 +27,7 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct Flags {
@@ -485,6 +494,408 @@ TEST(Run, DeliveriesUsageErrorsNeedNoServer) {
     EXPECT_THAT(r.err, AllOf(StartsWith(c.message), HasSubstr("\n\n" + c.usage)));
     EXPECT_THAT(r.out, IsEmpty());
   }
+}
+
+// An AppService that records the last request of each kind and answers with the app it carried
+// (GetApp with `get_answer`), so that tests see exactly what hookctl sends and prints.
+class RecordingAppService final : public v1::AppService::Service {
+ public:
+  grpc::Status CreateApp(grpc::ServerContext*, const v1::CreateAppRequest* request,
+                         v1::App* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    create_ = *request;
+    *response = request->app();
+    response->set_id("app_1");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetApp(grpc::ServerContext*, const v1::GetAppRequest* request,
+                      v1::App* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    *response = get_answer_;
+    response->set_id(request->id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status UpdateApp(grpc::ServerContext*, const v1::UpdateAppRequest* request,
+                         v1::App* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    update_ = *request;
+    *response = request->app();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RotateSecret(grpc::ServerContext*, const v1::RotateSecretRequest* request,
+                            v1::App* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    rotate_ = *request;
+    response->set_id(request->id());
+    response->set_secret(request->secret());
+    return grpc::Status::OK;
+  }
+
+  int calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  v1::CreateAppRequest create() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return create_;
+  }
+  v1::UpdateAppRequest update() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return update_;
+  }
+  v1::RotateSecretRequest rotate() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rotate_;
+  }
+  void set_get_answer(v1::App app) {
+    std::lock_guard<std::mutex> lock(mu_);
+    get_answer_ = std::move(app);
+  }
+
+ private:
+  std::mutex mu_;
+  int calls_ = 0;
+  v1::CreateAppRequest create_;
+  v1::UpdateAppRequest update_;
+  v1::RotateSecretRequest rotate_;
+  v1::App get_answer_;
+};
+
+// `hookctl apps ...` in-process against a RecordingAppService.
+class AppsRequestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_GT(port_, 0);
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  // hookctl --server <fake> apps `args`.
+  RunResult Apps(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", "127.0.0.1:" + std::to_string(port_), "apps"});
+    return RunCli(args);
+  }
+
+  // Writes `content` byte for byte to a file in the test's temporary directory; returns its path.
+  static std::string WriteFile(const std::string& name, const std::string& content) {
+    const std::string path = ::testing::TempDir() + "/hookctl_test_" + name;
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << content;
+    EXPECT_TRUE(file.good()) << path;
+    return path;
+  }
+
+  static std::vector<std::string> CreateArgs(std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        "create",       "--tenant", "acme", "--name", "n", "--url", "https://example.com/hook",
+        "--event-type", "*"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  static std::vector<std::string> Paths(const v1::UpdateAppRequest& request) {
+    return {request.update_mask().paths().begin(), request.update_mask().paths().end()};
+  }
+
+  RecordingAppService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(AppsRequestTest, CreateSendsPresetProfilesThenTheFilesInOrder) {
+  const std::string file = WriteFile(
+      "profiles.json",
+      R"([{"signature_header": "X-VideoPilot-Signature", "signature_format": "sha256={sig}"},
+          {"preset": "slack", "signature_separator": " ", "rotation": "SIGNATURE_ROTATION_ALL_KEYS",
+           "algorithm": "SIGNATURE_ALGORITHM_HMAC_SHA512"}])");
+  RunResult r = Apps(CreateArgs({"--signature-preset", "github", "--signature-profile-file", file,
+                                 "--signature-preset=stripe"}));
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  const v1::App app = service_.create().app();
+  ASSERT_EQ(app.signature_profiles_size(), 4) << app.DebugString();
+  // Every preset first, in the order given, wherever the file flag stands.
+  EXPECT_EQ(app.signature_profiles(0).preset(), "github");
+  EXPECT_EQ(app.signature_profiles(0).signature_header(), "");
+  EXPECT_EQ(app.signature_profiles(1).preset(), "stripe");
+  EXPECT_EQ(app.signature_profiles(2).preset(), "");
+  EXPECT_EQ(app.signature_profiles(2).signature_header(), "X-VideoPilot-Signature");
+  EXPECT_EQ(app.signature_profiles(2).signature_format(), "sha256={sig}");
+  EXPECT_EQ(app.signature_profiles(3).preset(), "slack");
+  EXPECT_EQ(app.signature_profiles(3).signature_separator(), " ");
+  EXPECT_EQ(app.signature_profiles(3).rotation(), v1::SIGNATURE_ROTATION_ALL_KEYS);
+  EXPECT_EQ(app.signature_profiles(3).algorithm(), v1::SIGNATURE_ALGORITHM_HMAC_SHA512);
+  EXPECT_EQ(app.secret(), "");
+  EXPECT_EQ(app.compat_signature_header(), "");
+
+  // The answer (the fake echoes the app) shows one line per profile, set fields only.
+  EXPECT_THAT(r.out, HasSubstr("signature_profiles[0]:  preset=github\n"));
+  EXPECT_THAT(r.out, HasSubstr("signature_profiles[1]:  preset=stripe\n"));
+  EXPECT_THAT(r.out, HasSubstr("signature_profiles[2]:  signature_header=X-VideoPilot-Signature "
+                               "signature_format=sha256={sig}\n"));
+  EXPECT_THAT(r.out, HasSubstr("signature_profiles[3]:  preset=slack algorithm=hmac_sha512 "
+                               "signature_separator=\" \" rotation=all_keys\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("signature_profiles:")));
+}
+
+TEST_F(AppsRequestTest, BadProfileFilesAreUsageErrorsNamingTheFileAndElement) {
+  struct Case {
+    std::string content;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {R"([{"preset": "github"}, {"signature_heder": "X-Sig"}])", ": element [1] is not a"},
+      {R"([{"preset": "github"}, "github"])", ": element [1] is not a JSON object"},
+      {R"([{"timestamp_unit": "HOURS"}])", ": element [0] is not a SignatureProfile"},
+      {R"({"preset": "github"})", " is not a JSON array of signature profiles"},
+      {"[{\"preset\": \"github\"", " is not a JSON array of signature profiles"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    const std::string file = WriteFile("bad_profiles_" + std::to_string(n++) + ".json", c.content);
+    for (const std::vector<std::string>& args :
+         {CreateArgs({"--signature-profile-file", file}),
+          std::vector<std::string>{"update", "app_1", "--signature-profile-file", file}}) {
+      RunResult r = Apps(args);
+      EXPECT_EQ(r.code, kExitUsage) << c.content;
+      EXPECT_THAT(r.err, StartsWith("hookctl: --signature-profile-file: " + file + c.problem))
+          << r.err;
+      EXPECT_THAT(r.err, HasSubstr("\n\nUsage: hookctl apps " + args[0]));
+      EXPECT_THAT(r.out, IsEmpty());
+    }
+  }
+  RunResult missing = Apps(CreateArgs({"--signature-profile-file", "/nonexistent/profiles.json"}));
+  EXPECT_EQ(missing.code, kExitFailure);
+  EXPECT_EQ(missing.err,
+            "hookctl: NOT_FOUND: --signature-profile-file: cannot read "
+            "/nonexistent/profiles.json\n");
+  RunResult empty_preset = Apps(CreateArgs({"--signature-preset="}));
+  EXPECT_EQ(empty_preset.code, kExitUsage);
+  EXPECT_THAT(empty_preset.err, StartsWith("hookctl: --signature-preset: expected a preset name"));
+  EXPECT_EQ(service_.calls(), 0);  // nothing was sent
+}
+
+TEST_F(AppsRequestTest, UpdateReplacesTheProfilesThroughTheMask) {
+  RunResult r = Apps({"update", "app_1", "--signature-preset", "shopify", "--signature-preset",
+                      "standard-webhooks"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  v1::UpdateAppRequest request = service_.update();
+  EXPECT_EQ(request.app().id(), "app_1");
+  EXPECT_THAT(Paths(request), ElementsAre("signature_profiles"));
+  ASSERT_EQ(request.app().signature_profiles_size(), 2);
+  EXPECT_EQ(request.app().signature_profiles(0).preset(), "shopify");
+  EXPECT_EQ(request.app().signature_profiles(1).preset(), "standard-webhooks");
+
+  // An empty array empties the list: back to the default profile.
+  const std::string file = WriteFile("no_profiles.json", "[]\n");
+  r = Apps({"update", "app_1", "--signature-profile-file", file, "--name", "renamed"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  request = service_.update();
+  EXPECT_THAT(Paths(request), ElementsAre("name", "signature_profiles"));
+  EXPECT_EQ(request.app().signature_profiles_size(), 0);
+  EXPECT_THAT(r.out, HasSubstr("signature_profiles:     default (standard-webhooks)\n"));
+
+  // The deprecated flag still works, as one more field.
+  r = Apps({"update", "app_1", "--compat-signature-header", "X-Hub-Signature-256"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  request = service_.update();
+  EXPECT_THAT(Paths(request), ElementsAre("compat_signature_header"));
+  EXPECT_EQ(request.app().compat_signature_header(), "X-Hub-Signature-256");
+  EXPECT_EQ(request.app().signature_profiles_size(), 0);
+}
+
+TEST_F(AppsRequestTest, SecretFileLosesExactlyOneTrailingNewline) {
+  for (const auto& [content, secret] : std::vector<std::pair<std::string, std::string>>{
+           {"customer-chosen-secret-1\n", "customer-chosen-secret-1"},
+           {"customer-chosen-secret-2\r\n", "customer-chosen-secret-2"},
+           {"customer-chosen-secret-3", "customer-chosen-secret-3"},
+           {"customer-chosen-secret-4\n\n", "customer-chosen-secret-4\n"},
+           {"  spaced secret stays as it is  \r\n", "  spaced secret stays as it is  "},
+           {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}) {
+    const std::string file = WriteFile("secret", content);
+    RunResult created = Apps(CreateArgs({"--signature-preset", "github", "--secret-file", file}));
+    ASSERT_EQ(created.code, kExitOk) << created.err;
+    EXPECT_EQ(service_.create().app().secret(), secret);
+
+    RunResult rotated = Apps({"rotate-secret", "app_1", "--secret-file", file, "--grace", "1h"});
+    ASSERT_EQ(rotated.code, kExitOk) << rotated.err;
+    const v1::RotateSecretRequest request = service_.rotate();
+    EXPECT_EQ(request.id(), "app_1");
+    EXPECT_EQ(request.secret(), secret);
+    EXPECT_EQ(request.grace_period().seconds(), 3600);
+  }
+  // Without the flag the server generates the secret.
+  RunResult generated = Apps({"rotate-secret", "app_2"});
+  ASSERT_EQ(generated.code, kExitOk) << generated.err;
+  EXPECT_EQ(service_.rotate().id(), "app_2");
+  EXPECT_EQ(service_.rotate().secret(), "");
+  EXPECT_FALSE(service_.rotate().has_grace_period());
+  RunResult created = Apps(CreateArgs({}));
+  ASSERT_EQ(created.code, kExitOk) << created.err;
+  EXPECT_EQ(service_.create().app().secret(), "");
+}
+
+TEST_F(AppsRequestTest, SecretFileErrorsNameTheFileButNeverTheSecret) {
+  const int calls = service_.calls();
+  for (const char* content : {"", "\n", "\r\n"}) {
+    const std::string file = WriteFile("empty_secret", content);
+    for (const std::vector<std::string>& args :
+         {CreateArgs({"--secret-file", file}),
+          std::vector<std::string>{"rotate-secret", "app_1", "--secret-file", file}}) {
+      RunResult r = Apps(args);
+      EXPECT_EQ(r.code, kExitUsage);
+      EXPECT_THAT(r.err, StartsWith("hookctl: --secret-file: " + file + " is empty\n\nUsage: "));
+    }
+  }
+  RunResult missing = Apps({"rotate-secret", "app_1", "--secret-file", "/nonexistent/secret"});
+  EXPECT_EQ(missing.code, kExitFailure);
+  EXPECT_EQ(missing.err, "hookctl: NOT_FOUND: --secret-file: cannot read /nonexistent/secret\n");
+
+  // A usage error elsewhere on the line does not echo the secret either.
+  const std::string file = WriteFile("secret_kept", "do-not-print-this-secret\n");
+  RunResult other = Apps(CreateArgs({"--secret-file", file, "--header", "novalue"}));
+  EXPECT_EQ(other.code, kExitUsage);
+  EXPECT_THAT(other.err, Not(HasSubstr("do-not-print-this-secret")));
+  // --secret-file belongs to create and rotate-secret only.
+  RunResult update = Apps({"update", "app_1", "--secret-file", file});
+  EXPECT_EQ(update.code, kExitUsage);
+  EXPECT_THAT(update.err, StartsWith("hookctl: unknown flag --secret-file"));
+  EXPECT_EQ(service_.calls(), calls);
+}
+
+TEST_F(AppsRequestTest, PayloadTemplateFileImpliesTheTemplateFormat) {
+  const std::string text =
+      "{\n  \"kind\": \"{{event_type}}\",\n  \"at\": \"{{timestamp_ms}}\",\n"
+      "  \"...\": \"{{payload}}\"\n}\n";
+  const std::string file = WriteFile("template.json", text);
+  RunResult created = Apps(CreateArgs({"--payload-template-file", file}));
+  ASSERT_EQ(created.code, kExitOk) << created.err;
+  EXPECT_EQ(service_.create().app().payload_template(), text);  // byte for byte
+  EXPECT_EQ(service_.create().app().payload_format(), v1::PAYLOAD_FORMAT_TEMPLATE);
+  EXPECT_THAT(created.out, HasSubstr("PAYLOAD_FORMAT_TEMPLATE"));
+  EXPECT_THAT(created.out, HasSubstr("payload_template:"));
+  EXPECT_THAT(created.out, HasSubstr("\"kind\": \"{{event_type}}\""));
+
+  // An explicit --payload-format wins.
+  created = Apps(CreateArgs({"--payload-template-file", file, "--payload-format", "raw"}));
+  ASSERT_EQ(created.code, kExitOk) << created.err;
+  EXPECT_EQ(service_.create().app().payload_format(), v1::PAYLOAD_FORMAT_RAW);
+  EXPECT_EQ(service_.create().app().payload_template(), text);
+
+  RunResult updated = Apps({"update", "app_1", "--payload-template-file", file});
+  ASSERT_EQ(updated.code, kExitOk) << updated.err;
+  EXPECT_THAT(Paths(service_.update()), ElementsAre("payload_template", "payload_format"));
+  EXPECT_EQ(service_.update().app().payload_format(), v1::PAYLOAD_FORMAT_TEMPLATE);
+  EXPECT_EQ(service_.update().app().payload_template(), text);
+
+  updated = Apps({"update", "app_1", "--payload-format=envelope", "--payload-template-file", file});
+  ASSERT_EQ(updated.code, kExitOk) << updated.err;
+  EXPECT_THAT(Paths(service_.update()), ElementsAre("payload_format", "payload_template"));
+  EXPECT_EQ(service_.update().app().payload_format(), v1::PAYLOAD_FORMAT_ENVELOPE);
+
+  updated = Apps({"update", "app_1", "--payload-format", "template"});
+  ASSERT_EQ(updated.code, kExitOk) << updated.err;
+  EXPECT_THAT(Paths(service_.update()), ElementsAre("payload_format"));
+  EXPECT_EQ(service_.update().app().payload_format(), v1::PAYLOAD_FORMAT_TEMPLATE);
+
+  RunResult bad = Apps(CreateArgs({"--payload-format", "xml"}));
+  EXPECT_EQ(bad.code, kExitUsage);
+  EXPECT_THAT(bad.err,
+              StartsWith("hookctl: --payload-format: expected envelope, raw or template\n"));
+  RunResult missing = Apps({"update", "app_1", "--payload-template-file", "/nonexistent/t.json"});
+  EXPECT_EQ(missing.code, kExitFailure);
+  EXPECT_EQ(missing.err,
+            "hookctl: NOT_FOUND: --payload-template-file: cannot read /nonexistent/t.json\n");
+}
+
+TEST_F(AppsRequestTest, GetShowsResolvedProfilesAndJsonHasThem) {
+  v1::App app;
+  app.set_tenant("acme");
+  v1::SignatureProfile* github = app.add_signature_profiles();
+  github->set_preset("github");
+  github->set_id_header("X-GitHub-Delivery");
+  github->set_event_type_header("X-GitHub-Event");
+  github->set_signature_header("X-Hub-Signature-256");
+  github->set_signed_content("{body}");
+  github->set_algorithm(v1::SIGNATURE_ALGORITHM_HMAC_SHA256);
+  github->set_encoding(v1::SIGNATURE_ENCODING_HEX);
+  github->set_signature_format("sha256={sig}");
+  github->set_key(v1::SIGNATURE_KEY_SECRET_TEXT);
+  github->set_rotation(v1::SIGNATURE_ROTATION_NEWEST_KEY);
+  v1::SignatureProfile* custom = app.add_signature_profiles();
+  custom->set_timestamp_header("X-Time");
+  custom->set_timestamp_unit(v1::TIMESTAMP_UNIT_MILLISECONDS);
+  custom->set_signature_header("X-Sig");
+  custom->set_signed_content("{timestamp} {body}");
+  custom->set_encoding(v1::SIGNATURE_ENCODING_BASE64);
+  custom->set_key(v1::SIGNATURE_KEY_WHSEC_BYTES);
+  app.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+  app.set_payload_template("{\"data\": \"{{payload}}\"}\n");
+  service_.set_get_answer(app);
+
+  RunResult got = Apps({"get", "app_9"});
+  ASSERT_EQ(got.code, kExitOk) << got.err;
+  EXPECT_THAT(got.out,
+              HasSubstr("signature_profiles[0]:  preset=github id_header=X-GitHub-Delivery "
+                        "event_type_header=X-GitHub-Event "
+                        "signature_header=X-Hub-Signature-256 signed_content={body} "
+                        "algorithm=hmac_sha256 encoding=hex signature_format=sha256={sig} "
+                        "key=secret_text rotation=newest_key\n"));
+  EXPECT_THAT(got.out, HasSubstr("signature_profiles[1]:  timestamp_header=X-Time "
+                                 "signature_header=X-Sig timestamp_unit=milliseconds "
+                                 "signed_content=\"{timestamp} {body}\" encoding=base64 "
+                                 "key=whsec_bytes\n"));
+  EXPECT_THAT(got.out, HasSubstr("payload_template:       {\"data\": \"{{payload}}\"}\n"));
+  EXPECT_THAT(got.out, Not(HasSubstr("secret:")));
+
+  RunResult json =
+      RunCli({"--server", "127.0.0.1:" + std::to_string(port_), "--json", "apps", "get", "app_9"});
+  ASSERT_EQ(json.code, kExitOk) << json.err;
+  nlohmann::json parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["id"], "app_9");
+  EXPECT_EQ(parsed["signature_profiles"][0]["preset"], "github");
+  EXPECT_EQ(parsed["signature_profiles"][0]["rotation"], "SIGNATURE_ROTATION_NEWEST_KEY");
+  EXPECT_EQ(parsed["signature_profiles"][1]["signature_header"], "X-Sig");
+  EXPECT_EQ(parsed["payload_template"], "{\"data\": \"{{payload}}\"}\n");
+  EXPECT_EQ(parsed["payload_format"], "PAYLOAD_FORMAT_TEMPLATE");
+}
+
+TEST(Run, AppsHelpNamesTheSignatureSecretAndTemplateFlags) {
+  RunResult create = RunCli({"apps", "create", "--help"});
+  ASSERT_EQ(create.code, kExitOk);
+  for (const char* text :
+       {"--signature-preset NAME", "standard-webhooks", "github", "stripe", "shopify", "slack",
+        "--signature-profile-file FILE", "--secret-file FILE", "--payload-template-file FILE",
+        "--payload-format envelope|raw|template",
+        "deprecated: use --signature-preset/--signature-profile-file"}) {
+    EXPECT_THAT(create.out, HasSubstr(text));
+  }
+  RunResult update = RunCli({"apps", "update", "-h"});
+  ASSERT_EQ(update.code, kExitOk);
+  for (const char* text : {"--signature-preset NAME", "--signature-profile-file FILE",
+                           "--payload-template-file FILE", "replace the app's profiles"}) {
+    EXPECT_THAT(update.out, HasSubstr(text));
+  }
+  EXPECT_THAT(update.out, Not(HasSubstr("--secret-file")));
+  RunResult rotate = RunCli({"apps", "rotate-secret", "--help"});
+  ASSERT_EQ(rotate.code, kExitOk);
+  EXPECT_THAT(rotate.out, AllOf(StartsWith("Usage: hookctl apps rotate-secret ID [--grace 24h] "
+                                           "[--secret-file FILE]"),
+                                HasSubstr("--secret-file FILE")));
 }
 
 TEST(PdfTable, FillsPagesOfFortyRowsAndRefusesColumnsWiderThanThePage) {
