@@ -109,12 +109,14 @@ void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
                   "value and a member \"...\": \"{{payload}}\" merges the payload's members. "
                   "Sets --payload-format template unless that flag is given.",
                   &values.payload_template_file);
-  flags.AddStrings("signature-preset", "NAME",
-                   absl::StrCat("Sign as a receiver of NAME expects: standard-webhooks (the "
-                                "default), github, stripe, shopify or slack; one signature "
-                                "profile per flag, in order",
-                                update ? ", replacing the app's profiles." : "."),
-                   &values.signature_presets);
+  flags.AddStrings(
+      "signature-preset", "NAME",
+      absl::StrCat(
+          "Sign as a receiver of NAME expects: standard-webhooks (the "
+          "default), github, stripe, shopify, slack, or none (no signature); one signature "
+          "profile per flag, in order",
+          update ? ", replacing the app's profiles." : "."),
+      &values.signature_presets);
   flags.AddString("signature-profile-file", "FILE",
                   absl::StrCat("Signature profiles from FILE, a JSON array of SignatureProfile "
                                "objects in protobuf JSON, e.g. [{\"preset\": \"github\", "

@@ -360,8 +360,8 @@ absl::Status ValidateSignatureProfiles(const hookd::v1::App& app) {
   }
   // Every header name a delivery carries, lower-cased, with the field that set it.
   std::map<std::string, std::string> taken = {{"content-type", "hookd (content-type)"}};
-  for (const auto& [name, value] : std::map<std::string, std::string>(app.headers().begin(),
-                                                                      app.headers().end())) {
+  for (const auto& [name, value] :
+       std::map<std::string, std::string>(app.headers().begin(), app.headers().end())) {
     taken.emplace(absl::AsciiStrToLower(name), HeaderField(name));
   }
   for (int i = 0; i < app.signature_profiles_size(); ++i) {
@@ -563,15 +563,15 @@ absl::Status ValidateSecretForApp(const hookd::v1::App& app, std::string_view se
                                   std::string_view field) {
   const std::vector<hookd::v1::SignatureProfile> profiles = dialect::EffectiveProfiles(app);
   for (size_t i = 0; i < profiles.size(); ++i) {
-    const std::string profile_field =
-        app.signature_profiles().empty() && i == 0
-            ? std::string("the default standard-webhooks profile")
-            : absl::StrCat("app.signature_profiles[", i, "]");
+    const std::string profile_field = app.signature_profiles().empty() && i == 0
+                                          ? std::string("the default standard-webhooks profile")
+                                          : absl::StrCat("app.signature_profiles[", i, "]");
     HOOKD_RETURN_IF_ERROR(dialect::CheckSecretFits(profiles[i], secret, profile_field, field));
   }
   if (dialect::KindOfSecret(secret) == dialect::SecretKind::kEd25519 &&
       dialect::UsesSecret(app.payload_template())) {
-    return InvalidField(field, "app.payload_template echoes {{secret}}, which needs a shared secret");
+    return InvalidField(field,
+                        "app.payload_template echoes {{secret}}, which needs a shared secret");
   }
   return absl::OkStatus();
 }

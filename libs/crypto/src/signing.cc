@@ -218,8 +218,7 @@ absl::StatusOr<std::string> Ed25519SignRaw(std::string_view seed, std::string_vi
   return signature;
 }
 
-std::string Hmac(HmacDigest digest, std::string_view key,
-                 std::span<const std::string_view> parts) {
+std::string Hmac(HmacDigest digest, std::string_view key, std::span<const std::string_view> parts) {
   // One context per digest with the algorithm fetched at first use, copied per call: HMAC()
   // fetches both by name on every call, lookups under a lock that cost more than hashing a
   // 1 KiB webhook body.

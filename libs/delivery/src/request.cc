@@ -12,9 +12,9 @@
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "hookd/common/status.h"
 #include "hookd/crypto/base64.h"
 #include "hookd/crypto/signing.h"
-#include "hookd/common/status.h"
 #include "hookd/dialect/json_text.h"
 #include "hookd/dialect/payload_template.h"
 #include "hookd/dialect/signature_profile.h"
@@ -86,10 +86,8 @@ absl::StatusOr<http::HttpRequest> BuildRequest(const v1::App& app, const EventDa
 
   auto& headers = request.headers;
   headers.emplace_back("content-type", "application/json");
-  const dialect::SignInput input{.id = event.id,
-                                 .event_type = event.event_type,
-                                 .now = now,
-                                 .body = request.body};
+  const dialect::SignInput input{
+      .id = event.id, .event_type = event.event_type, .now = now, .body = request.body};
   for (const v1::SignatureProfile& profile : dialect::EffectiveProfiles(app)) {
     absl::Status appended = dialect::AppendHeaders(profile, secrets, input, headers);
     if (!appended.ok()) {
@@ -110,9 +108,8 @@ absl::StatusOr<http::HttpRequest> BuildRequest(const v1::App& app, const EventDa
 }
 
 v1::AttemptError BuildErrorOf(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kFailedPrecondition
-             ? v1::ATTEMPT_ERROR_PAYLOAD_TEMPLATE
-             : v1::ATTEMPT_ERROR_INTERNAL;
+  return status.code() == absl::StatusCode::kFailedPrecondition ? v1::ATTEMPT_ERROR_PAYLOAD_TEMPLATE
+                                                                : v1::ATTEMPT_ERROR_INTERNAL;
 }
 
 }  // namespace hookd::delivery

@@ -447,8 +447,8 @@ TEST(BuildRequestTest, StandardWebhooksCannotSignWithATextSecretAlone) {
 
 TEST(BuildRequestTest, RefusesAMalformedSecretWithoutEchoingIt) {
   for (const std::string secret :
-       {"whsec_not*base64", "whsec_c2hvcnQ=", "whsk_not*base64", "whsk_c2hvcnQ=",
-        "whsk_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYx"}) {
+       {"whsec_not*base64", "whsec_c2hvcnQ=", "whsk_not*base64",
+        "whsk_c2hvcnQ=", "whsk_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYx"}) {
     SCOPED_TRACE(secret);
     v1::App app = NewApp();
     app.add_signing_keys()->set_secret(secret);

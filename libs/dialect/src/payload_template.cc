@@ -56,8 +56,8 @@ std::string KnownNames() {
 absl::Status Check(const Json& node, const std::string& pointer, int depth,
                    std::string_view field) {
   if (depth > kMaxTemplateDepth) {
-    return InvalidField(field, absl::StrCat("nests deeper than ", kMaxTemplateDepth, " at ",
-                                            Shown(pointer)));
+    return InvalidField(
+        field, absl::StrCat("nests deeper than ", kMaxTemplateDepth, " at ", Shown(pointer)));
   }
   if (node.is_string()) {
     const std::string& text = node.get_ref<const std::string&>();
@@ -91,8 +91,8 @@ absl::Status Check(const Json& node, const std::string& pointer, int depth,
                                                 "\"{{payload}}\""));
       }
       if (key.find("{{") != std::string::npos) {
-        return InvalidField(field, absl::StrCat("a member name cannot be a placeholder (at ",
-                                                Shown(at), ")"));
+        return InvalidField(
+            field, absl::StrCat("a member name cannot be a placeholder (at ", Shown(at), ")"));
       }
       HOOKD_RETURN_IF_ERROR(Check(value, at, depth + 1, field));
     }
@@ -227,9 +227,10 @@ class Renderer {
     simdjson::ondemand::object object;
     if (parser.iterate(padded).get(doc) != simdjson::SUCCESS ||
         doc.get_object().get(object) != simdjson::SUCCESS) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "payload template: \"...\" at ", Shown(pointer), " merges a payload that is not a "
-          "JSON object"));
+      return absl::InvalidArgumentError(absl::StrCat("payload template: \"...\" at ",
+                                                     Shown(pointer),
+                                                     " merges a payload that is not a "
+                                                     "JSON object"));
     }
     for (auto member : object) {
       std::string_view key;
@@ -244,8 +245,8 @@ class Renderer {
       }
       if (!first) out += ',';
       first = false;
-      absl::StrAppend(&out, "\"", JsonEscape(key), "\":",
-                      absl::StripTrailingAsciiWhitespace(AbslView(raw)));
+      absl::StrAppend(&out, "\"", JsonEscape(key),
+                      "\":", absl::StripTrailingAsciiWhitespace(AbslView(raw)));
     }
     return absl::OkStatus();
   }

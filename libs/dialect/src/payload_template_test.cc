@@ -43,10 +43,11 @@ TEST(RenderPayloadTemplate, EveryPlaceholder) {
 }
 
 TEST(RenderPayloadTemplate, TargetvideoMergesThePayloadMembersInOrder) {
-  EXPECT_EQ(Render(R"({"...":"{{payload}}","timestamp":"{{timestamp_unix}}","secret":"{{secret}}"})",
-                   R"({"response":{"Video":{"id":"734392"}},"event":"sd_encoded","api":false})"),
-            R"({"response":{"Video":{"id":"734392"}},"event":"sd_encoded","api":false,)"
-            R"("timestamp":1614908944,"secret":"your_secret_key_0123"})");
+  EXPECT_EQ(
+      Render(R"({"...":"{{payload}}","timestamp":"{{timestamp_unix}}","secret":"{{secret}}"})",
+             R"({"response":{"Video":{"id":"734392"}},"event":"sd_encoded","api":false})"),
+      R"({"response":{"Video":{"id":"734392"}},"event":"sd_encoded","api":false,)"
+      R"("timestamp":1614908944,"secret":"your_secret_key_0123"})");
   // Members before the merge keep their place; an empty payload adds nothing.
   EXPECT_EQ(Render(R"({"first":1,"...":"{{payload}}","last":2})", "{}"), R"({"first":1,"last":2})");
   EXPECT_EQ(Render(R"({"...":"{{payload}}"})", R"({ "a" : 1 , "b":"x\"y" })"),
@@ -65,8 +66,7 @@ TEST(RenderPayloadTemplate, AMergeClashOrANonObjectFailsThatRenderingByName) {
   absl::StatusOr<std::string> array =
       RenderPayloadTemplate(R"({"...":"{{payload}}"})", Values("[1,2]"));
   EXPECT_EQ(array.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StrContains(array.status().message(), "not a JSON object"))
-      << array.status();
+  EXPECT_TRUE(absl::StrContains(array.status().message(), "not a JSON object")) << array.status();
 }
 
 TEST(RenderPayloadTemplate, SecretWithoutASharedSecretFails) {

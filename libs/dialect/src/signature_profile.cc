@@ -105,8 +105,16 @@ v1::SignatureProfile Slack() {
   return p;
 }
 
-constexpr std::array<std::string_view, 5> kPresetNames = {"standard-webhooks", "github", "stripe",
-                                                          "shopify", "slack"};
+// Signs nothing and sends no header: for receivers whose docs define no signature, such as
+// Targetvideo's, which checks a secret echoed in the body instead.
+v1::SignatureProfile None() {
+  v1::SignatureProfile p;
+  p.set_preset("none");
+  return p;
+}
+
+constexpr std::array<std::string_view, 6> kPresetNames = {"standard-webhooks", "github", "stripe",
+                                                          "shopify",           "slack",  "none"};
 
 std::optional<v1::SignatureProfile> Preset(std::string_view name) {
   if (name == "standard-webhooks") return StandardWebhooks();
@@ -114,6 +122,7 @@ std::optional<v1::SignatureProfile> Preset(std::string_view name) {
   if (name == "stripe") return Stripe();
   if (name == "shopify") return Shopify();
   if (name == "slack") return Slack();
+  if (name == "none") return None();
   return std::nullopt;
 }
 
@@ -187,7 +196,7 @@ bool IsTokenChar(char c) {
 // Headers that HTTP or hookd itself sets on every request.
 bool IsReserved(std::string_view lower) {
   static constexpr std::string_view kReserved[] = {
-      "content-type", "content-length", "host",          "transfer-encoding",
+      "content-type", "content-length", "host",       "transfer-encoding",
       "connection",   "authorization",  "traceparent"};
   return std::find(std::begin(kReserved), std::end(kReserved), lower) != std::end(kReserved);
 }
@@ -199,8 +208,7 @@ bool IsPrintableAscii(std::string_view text) {
 absl::Status ValidateHeaderName(std::string_view name, std::string_view field) {
   if (name.empty()) return absl::OkStatus();
   if (name.size() > kMaxHeaderNameLength || !std::all_of(name.begin(), name.end(), IsTokenChar)) {
-    return InvalidField(field,
-                        "must be an HTTP header name (RFC 7230 token) of 1..64 characters");
+    return InvalidField(field, "must be an HTTP header name (RFC 7230 token) of 1..64 characters");
   }
   if (IsReserved(absl::AsciiStrToLower(AbslView(name)))) {
     return InvalidField(field, "names a header that HTTP or hookd sets itself");
@@ -279,8 +287,7 @@ absl::StatusOr<std::optional<std::string>> HmacKey(const v1::SignatureProfile& p
 
 absl::StatusOr<std::string> HmacSignature(const v1::SignatureProfile& profile,
                                           std::span<const std::string_view> secrets,
-                                          const SignInput& input,
-                                          const std::string& timestamp) {
+                                          const SignInput& input, const std::string& timestamp) {
   HOOKD_ASSIGN_OR_RETURN(std::vector<Segment> content,
                          Split(profile.signed_content(), kContentNames, "signed_content"));
   HOOKD_ASSIGN_OR_RETURN(std::vector<Segment> format,
@@ -307,8 +314,8 @@ absl::StatusOr<std::string> HmacSignature(const v1::SignatureProfile& profile,
     HOOKD_ASSIGN_OR_RETURN(std::optional<std::string> key, HmacKey(profile, secret));
     if (!key.has_value()) continue;
     const std::string mac = Hmac(DigestOf(profile.algorithm()), *key, parts);
-    const std::string sig = profile.encoding() == v1::SIGNATURE_ENCODING_BASE64 ? Base64Encode(mac)
-                                                                                : HexEncode(mac);
+    const std::string sig =
+        profile.encoding() == v1::SIGNATURE_ENCODING_BASE64 ? Base64Encode(mac) : HexEncode(mac);
     if (!value.empty()) value += profile.signature_separator();
     for (const Segment& segment : format) {
       value += segment.part == Part::kSig         ? std::string_view(sig)
@@ -334,8 +341,9 @@ absl::Status ValidateChosenSecret(std::string_view secret, std::string_view fiel
   switch (KindOfSecret(secret)) {
     case SecretKind::kWhsec:
       if (!DecodeSigningSecret(secret).ok()) {
-        return InvalidField(field, "a whsec_ secret must be whsec_ followed by the base64 of "
-                                   "24..64 bytes");
+        return InvalidField(field,
+                            "a whsec_ secret must be whsec_ followed by the base64 of "
+                            "24..64 bytes");
       }
       return absl::OkStatus();
     case SecretKind::kEd25519:
@@ -455,10 +463,11 @@ absl::Status ValidateProfile(const v1::SignatureProfile& profile, std::string_vi
                           "case-insensitive");
     }
   }
-  if (seen.empty()) {
+  if (seen.empty() && profile.preset() != "none") {
     return InvalidField(field,
-                        "names no header: set a preset, or at least one of id_header, "
-                        "timestamp_header, event_type_header and signature_header");
+                        "names no header: set a preset (\"none\" to sign nothing), or at least "
+                        "one of id_header, timestamp_header, event_type_header and "
+                        "signature_header");
   }
   if (profile.algorithm() == v1::SIGNATURE_ALGORITHM_STANDARD_WEBHOOKS) {
     if (profile.id_header().empty() || profile.timestamp_header().empty() ||
@@ -472,15 +481,14 @@ absl::Status ValidateProfile(const v1::SignatureProfile& profile, std::string_vi
                 : InvalidField(FieldOf(field, member),
                                "is fixed by SIGNATURE_ALGORITHM_STANDARD_WEBHOOKS; leave it unset");
     };
-    HOOKD_RETURN_IF_ERROR(fixed("timestamp_unit",
-                                profile.timestamp_unit() == v1::TIMESTAMP_UNIT_SECONDS));
+    HOOKD_RETURN_IF_ERROR(
+        fixed("timestamp_unit", profile.timestamp_unit() == v1::TIMESTAMP_UNIT_SECONDS));
     HOOKD_RETURN_IF_ERROR(fixed("signed_content", profile.signed_content() == kStandardContent));
     HOOKD_RETURN_IF_ERROR(fixed("encoding", profile.encoding() == v1::SIGNATURE_ENCODING_BASE64));
     HOOKD_RETURN_IF_ERROR(fixed("signature_format", profile.signature_format().empty()));
     HOOKD_RETURN_IF_ERROR(fixed("signature_separator", profile.signature_separator().empty()));
     HOOKD_RETURN_IF_ERROR(fixed("key", profile.key() == v1::SIGNATURE_KEY_WHSEC_BYTES));
-    HOOKD_RETURN_IF_ERROR(
-        fixed("rotation", profile.rotation() == v1::SIGNATURE_ROTATION_ALL_KEYS));
+    HOOKD_RETURN_IF_ERROR(fixed("rotation", profile.rotation() == v1::SIGNATURE_ROTATION_ALL_KEYS));
     return absl::OkStatus();
   }
   const std::string content_field = FieldOf(field, "signed_content");

@@ -49,8 +49,8 @@ std::string HexHmac(std::string_view key, std::string_view content) {
 
 TEST(Presets, AreTheDocumentedFive) {
   std::vector<std::string> names(PresetNames().begin(), PresetNames().end());
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"standard-webhooks", "github", "stripe", "shopify", "slack"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"standard-webhooks", "github", "stripe", "shopify",
+                                             "slack", "none"}));
   for (const std::string& name : names) {
     EXPECT_TRUE(ValidateProfile(Preset(name), "p").ok()) << name;
   }
@@ -158,8 +158,7 @@ TEST(Sign, WhsecBytesKeyDecodesAndTextKeyUsesTheWholeString) {
   v1::SignatureProfile profile;
   profile.set_signature_header("X-Sig");
   profile.set_key(v1::SIGNATURE_KEY_WHSEC_BYTES);
-  EXPECT_EQ(Sign(Resolved(profile), {whsec})["X-Sig"],
-            HexHmac(*DecodeSigningSecret(whsec), kBody));
+  EXPECT_EQ(Sign(Resolved(profile), {whsec})["X-Sig"], HexHmac(*DecodeSigningSecret(whsec), kBody));
   profile.set_key(v1::SIGNATURE_KEY_SECRET_TEXT);
   EXPECT_EQ(Sign(Resolved(profile), {whsec})["X-Sig"], HexHmac(whsec, kBody));
 }
@@ -169,6 +168,11 @@ TEST(Sign, AProfileWithoutSignatureHeaderSendsOnlyItsHeaders) {
   profile.set_event_type_header("X-Event");
   auto headers = Sign(Resolved(profile), {kText});
   EXPECT_EQ(headers, (std::map<std::string, std::string>{{"X-Event", "video.ready"}}));
+}
+
+TEST(Sign, NoneSendsNothingAndTakesAnySecret) {
+  EXPECT_TRUE(Sign(Preset("none"), {kText}).empty());
+  EXPECT_TRUE(CheckSecretFits(Preset("none"), kText, "p", "app.secret").ok());
 }
 
 TEST(Sign, NoUsableKeyIsAnErrorThatNamesNoSecret) {

@@ -96,9 +96,9 @@ v1::SigningKey NewSigningKey(absl::Time now, v1::SignatureScheme scheme,
                              const std::string& chosen = "") {
   v1::SigningKey key;
   key.set_id(NewId("key"));
-  key.set_secret(!chosen.empty()                                ? chosen
+  key.set_secret(!chosen.empty()                              ? chosen
                  : scheme == v1::SIGNATURE_SCHEME_V1A_ED25519 ? NewEd25519SigningSecret()
-                                                                : NewSigningSecret());
+                                                              : NewSigningSecret());
   *key.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   return key;
 }
@@ -314,8 +314,8 @@ grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext*
         }
         // New profiles or a new template must work with the key that signs now.
         if (!app.signing_keys().empty()) {
-          HOOKD_RETURN_IF_ERROR(apps::ValidateSecretForApp(
-              app, app.signing_keys(0).secret(), "app.signature_profiles"));
+          HOOKD_RETURN_IF_ERROR(apps::ValidateSecretForApp(app, app.signing_keys(0).secret(),
+                                                           "app.signature_profiles"));
         }
         return absl::OkStatus();
       },

@@ -666,9 +666,9 @@ TEST_F(SubscriptionTest, ChosenSecretsAndProfilesAreStoredAndTheSecretNeverRetur
   {
     pqxx::connection conn(db_->url());
     pqxx::work txn(conn);
-    std::string row = txn.exec_params1("SELECT row_to_json(apps)::text FROM apps WHERE id = $1",
-                                       created.id())[0]
-                          .as<std::string>();
+    std::string row =
+        txn.exec_params1("SELECT row_to_json(apps)::text FROM apps WHERE id = $1", created.id())[0]
+            .as<std::string>();
     EXPECT_TRUE(absl::StrContains(row, "X-Hub-Signature-256"));
     EXPECT_FALSE(absl::StrContains(row, "your_secret_key_0123"));
   }

@@ -64,8 +64,7 @@ enum class HmacDigest { kSha256, kSha512, kSha1 };
 
 // Raw HMAC of the concatenation of `parts` under `key`: signed content made of several pieces
 // (a timestamp, the body) is hashed without being copied into one string.
-std::string Hmac(HmacDigest digest, std::string_view key,
-                 std::span<const std::string_view> parts);
+std::string Hmac(HmacDigest digest, std::string_view key, std::span<const std::string_view> parts);
 
 // Raw 32-byte HMAC-SHA256 of `data` under `key`.
 std::string HmacSha256(std::string_view key, std::string_view data);
