@@ -37,6 +37,9 @@ for p in "pg:$pg_port:HOOKD_TEST_PG_PORT" "redis:$redis_port:HOOKD_TEST_REDIS_PO
 done
 
 bash scripts/build.sh
+# The vendors' verification code that the interop tests run (tests/interop): node and npm
+# packages, installed once.
+bash scripts/install-interop.sh
 
 tmp="$(mktemp -d /tmp/hookd-test.XXXXXX)"
 # mktemp makes it 700; postgres (a different user when we are root) must traverse it.
