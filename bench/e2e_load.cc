@@ -48,6 +48,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -183,7 +184,14 @@ struct Config {
   std::string wrk;
   int wrk_threads = 0;
   int wrk_connections = 0;
+  // The receivers' dialect of the apps (README "Signature profiles"): empty for Standard
+  // Webhooks, or one of kDialects.
+  std::string dialect;
 };
+
+// Dialects a throughput phase can measure (throughput:<dialect>): a preset's signature, or
+// VideoPilot's whole recipe (a payload template and its signature header).
+constexpr absl::string_view kDialects[] = {"github", "stripe", "shopify", "slack", "videopilot"};
 
 absl::StatusOr<Config> ConfigFromFlags() {
   Config config;
@@ -275,6 +283,7 @@ struct Phase {
   int apps = 1;
   double rate = 0;
   absl::Duration duration;
+  std::string dialect;
 };
 
 // The phases --phases lists, or the single run the other flags describe. INVALID_ARGUMENT
@@ -301,6 +310,13 @@ absl::StatusOr<std::vector<Phase>> ParsePhases(const Config& config) {
       phase.kind = Phase::Kind::kCeiling;
     } else if (item == "throughput") {
       phase.duration = config.duration;
+    } else if (absl::StartsWith(item, "throughput:")) {
+      value = item.substr(std::string_view("throughput:").size());
+      if (std::find(std::begin(kDialects), std::end(kDialects), value) == std::end(kDialects)) {
+        return invalid(absl::StrCat("wants a dialect: ", absl::StrJoin(kDialects, ", ")));
+      }
+      phase.dialect = std::string(value);
+      phase.duration = config.duration;
     } else if (absl::StartsWith(item, "latency:")) {
       value = item.substr(std::string_view("latency:").size());
       if (!absl::SimpleAtod(value, &phase.rate) || !(phase.rate > 0) || std::isinf(phase.rate)) {
@@ -315,7 +331,9 @@ absl::StatusOr<std::vector<Phase>> ParsePhases(const Config& config) {
       phase.rate = config.fanout_rate;
       phase.duration = config.latency_duration;
     } else {
-      return invalid("is not a phase (ceiling, throughput, latency:<rate>, fanout:<apps>)");
+      return invalid(
+          "is not a phase (ceiling, throughput, throughput:<dialect>, latency:<rate>, "
+          "fanout:<apps>)");
     }
     phases.push_back(std::move(phase));
   }
@@ -336,6 +354,7 @@ Config PhaseConfig(const Config& config, const Phase& phase) {
   phase_config.apps = phase.apps;
   phase_config.rate = phase.rate;
   phase_config.duration = phase.duration;
+  phase_config.dialect = phase.dialect;
   return phase_config;
 }
 
@@ -601,6 +620,26 @@ std::string RandomTenant() {
   return absl::StrFormat("bench-e2e-%08x", static_cast<uint32_t>(random()));
 }
 
+// Makes `app` speak `dialect` (see kDialects). Every dialect keeps a `webhook-id` header, by
+// which the receiver counts distinct deliveries; signing and rendering cost what they cost for
+// real receivers.
+void ApplyDialect(const std::string& dialect, v1::App& app) {
+  if (dialect.empty()) return;
+  v1::SignatureProfile* profile = app.add_signature_profiles();
+  if (dialect == "videopilot") {
+    // README, "Recipes": VideoPilot.
+    app.set_payload_format(v1::PAYLOAD_FORMAT_TEMPLATE);
+    app.set_payload_template(
+        R"({"event":"{{event_type}}","data":"{{payload}}","timestamp":"{{timestamp}}"})");
+    profile->set_signature_header("X-VideoPilot-Signature");
+    profile->set_signature_format("sha256={sig}");
+    profile->set_rotation(v1::SIGNATURE_ROTATION_NEWEST_KEY);
+  } else {
+    profile->set_preset(dialect);
+  }
+  profile->set_id_header("webhook-id");
+}
+
 // The apps this run created; DeleteAll removes them again, so repeated runs leave only their
 // delivery log behind.
 class BenchApps {
@@ -628,6 +667,7 @@ class BenchApps {
       backoff->set_max_attempts(1);
       // A burst of failures under overload must not disable the app and hold the rest.
       app->set_disable_after_failures(10000);
+      ApplyDialect(config_.dialect, *app);
       request.set_skip_connection_test(true);
 
       grpc::ClientContext context;

@@ -19,6 +19,8 @@ TARGET_DELIVERIES_PER_S = 10_000
 TARGET_RATIO = 0.25
 TARGET_P99_MS_AT_1000 = 50.0
 TARGET_RSS_MIB = 150.0
+# A signature profile or payload template costs at most 10% of the default throughput (#14).
+DIALECT_SHARE = 0.9
 
 
 def read_results(path):
@@ -85,13 +87,15 @@ def read_memory(path):
 
 def group(results):
     """The RESULT documents by phase: ceiling clients, throughput, latency and fan-out runs."""
-    figures = {"ceiling": {}, "throughput": None, "latency": {}, "fanout": {}}
+    figures = {"ceiling": {}, "throughput": None, "dialects": {}, "latency": {}, "fanout": {}}
     for r in results:
         phase = r.get("phase", "")
         if phase == "ceiling":
             figures["ceiling"][r["client"]] = r
         elif phase == "throughput":
             figures["throughput"] = r
+        elif phase.startswith("throughput:"):
+            figures["dialects"][phase.split(":", 1)[1]] = r
         elif phase.startswith("latency:"):
             figures["latency"][phase.split(":", 1)[1]] = r
         elif phase.startswith("fanout:"):
@@ -175,6 +179,18 @@ def build(results, facts, memory):
                      target("e2e deliveries/s", None, TARGET_DELIVERIES_PER_S, None)))
         rows.append(("ratio e2e / ceiling", "n/a", f">= {TARGET_RATIO}",
                      target("ratio e2e/ceiling", None, TARGET_RATIO, None)))
+
+    # Signature profiles and payload templates against the default, in the same sitting.
+    for dialect, r in figures["dialects"].items():
+        share = (r["deliveries_per_s"] / tp["deliveries_per_s"]
+                 if tp and tp["deliveries_per_s"] else None)
+        rows.append((
+            f"e2e throughput with the {dialect} dialect ({r['duration_s']:.0f} s)",
+            f"{num(r['deliveries_per_s'])} deliveries/s"
+            + (f", {share:.3f} of the default" if share is not None else ""),
+            f">= {DIALECT_SHARE} of the default",
+            target(f"{dialect} dialect / default throughput", share, DIALECT_SHARE,
+                   None if share is None else share >= DIALECT_SHARE)))
 
     def latency_text(r):
         text = (f"p50 {r['p50_ms']:.1f} / p95 {r['p95_ms']:.1f} / p99 {r['p99_ms']:.1f} ms; "
@@ -316,6 +332,7 @@ def main():
             "latency_duration", "ceiling_duration", "warmup")},
         "ceiling": figures["ceiling"],
         "throughput": figures["throughput"],
+        "dialects": figures["dialects"],
         "latency": figures["latency"],
         "fanout": figures["fanout"],
         "ratio_e2e_to_ceiling": {"value": ratio, "against": against},

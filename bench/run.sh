@@ -21,6 +21,9 @@ loopback ports under a temporary directory, then runs in one hookd-bench-e2e pro
 one receiver:
   ceiling          POSTs/s of hookd's HTTP sender in a loop, and of wrk if installed
   throughput       sustained deliveries/s (--duration), backlog at the end
+  throughput:D     the same for apps speaking dialect D (stripe: Stripe's signature;
+                   videopilot: a payload template and its signature), as a share of the
+                   default's (README, "Signature profiles")
   latency:R        publish -> receipt p50/p95/p99 at R = 500, 1000, 2000 events/s
   fanout:10        each event to 10 apps, 200 events/s
 and samples VmHWM/VmRSS of each hookd process. Prints one table, writes
@@ -44,7 +47,7 @@ is usable; without it the wrk ceiling reads "n/a".
 EOF
 }
 
-default_phases="ceiling,throughput,latency:500,latency:1000,latency:2000,fanout:10"
+default_phases="ceiling,throughput,throughput:stripe,throughput:videopilot,latency:500,latency:1000,latency:2000,fanout:10"
 command_line="bench/run.sh${*:+ $*}"
 duration="" latency_duration="" ceiling_duration="" warmup="" workers=2 quick=false
 phases="$default_phases" update_benchmarks=0 do_build=1 keep=0 extra=()
