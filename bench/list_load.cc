@@ -35,7 +35,7 @@
 #include "hookd/common/ids.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/sql.h"
-#include "hookd/subscription/delivery_query.h"
+#include "hookd/ledger/delivery_query.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -419,7 +419,7 @@ class Bench {
 
   // EXPLAIN (ANALYZE, BUFFERS) of the query hookd-subscription runs for `request`.
   absl::StatusOr<Plan> Explain(const v1::ListDeliveriesRequest& request) {
-    subscription::DeliveryFilter filter;
+    ledger::DeliveryFilter filter;
     filter.tenant = request.tenant();
     filter.app_id = request.app_id();
     filter.event_type = request.event_type();
@@ -440,7 +440,7 @@ class Bench {
       pqxx::read_transaction txn(conn);
       // As DeliveryLog::List asks: one row more than the page.
       const std::string sql =
-          subscription::ListDeliveriesQuery(txn, filter, request.page_size() + 1, before_id);
+          ledger::ListDeliveriesQuery(txn, filter, request.page_size() + 1, before_id);
       std::set<std::string> seen;
       const std::regex index_use("(?:Index|Index Only) Scan(?: Backward)? using (\\w+)");
       const std::regex execution("Execution Time: ([0-9.]+) ms");

@@ -11,8 +11,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "hookd/db/pg_pool.h"
+#include "hookd/ledger/outbox.h"
 #include "hookd/v1/ingest.pb.h"
-#include "outbox.h"
 
 namespace hookd::ingest {
 
@@ -48,7 +48,7 @@ struct CommitterOptions {
 // next one.
 class Committer {
  public:
-  Committer(db::PgPool& db, Enqueuer& enqueuer, CommitterOptions options);
+  Committer(db::PgPool& db, ledger::Enqueuer& enqueuer, CommitterOptions options);
   // Commits what is queued, then stops.
   ~Committer();
 
@@ -59,10 +59,10 @@ class Committer {
   // Writes the events, deliveries and outbox row of `batch` in one transaction.
   absl::Status Commit(std::vector<Submission>& batch,
                       std::vector<std::vector<v1::PublishResponse>>& responses,
-                      OutboxBatch& outbox);
+                      ledger::OutboxBatch& outbox);
 
   db::PgPool& db_;
-  Enqueuer& enqueuer_;
+  ledger::Enqueuer& enqueuer_;
   const CommitterOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;

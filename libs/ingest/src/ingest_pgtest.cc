@@ -569,7 +569,7 @@ TEST_F(IngestTest, AFailedPublishHandsTheEnqueuedOutboxRowsBack) {
   auto queue = queue::DeliveryQueue::Create(redis_);
   ASSERT_TRUE(queue.ok()) << queue.status();
   // Enqueued rows wait for a publish to delete them for longer than the test runs.
-  Enqueuer enqueuer(**pool, **queue, {.delete_delay = absl::Hours(1)});
+  ledger::Enqueuer enqueuer(**pool, **queue, {.delete_delay = absl::Hours(1)});
   Committer committer(**pool, enqueuer, {.threads = 1});
   auto publish = [&](const std::string& tenant) {
     v1::PublishRequest request = Event(tenant, "video.ready");

@@ -4,6 +4,7 @@
 #include "hookd/apps/validation.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
+#include "hookd/ledger/publish.h"
 #include "ingest_metrics.h"
 #include "nlohmann/json.hpp"
 
@@ -111,29 +112,10 @@ grpc::ServerUnaryReactor* IngestServiceImpl::GetEvent(grpc::CallbackServerContex
   return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response] {
     if (request->id().empty()) return InvalidField("id", "required");
     absl::Status not_found = absl::NotFoundError("event " + request->id() + " not found");
-    bool found = false;
-    HOOKD_RETURN_IF_ERROR(ctx_.db.Transact("get event", [&](pqxx::work& txn) {
-      pqxx::result rows = txn.exec_params(
-          "SELECT id, tenant, event_type, payload, channels::text, idempotency_key,"
-          " (extract(epoch FROM create_time) * 1000000)::bigint, delivery_count"
-          " FROM events WHERE id = $1",
-          request->id());
-      if (rows.empty()) return absl::OkStatus();
-      const auto& row = rows[0];
-      found = true;
-      response->set_id(row[0].as<std::string>());
-      response->set_tenant(row[1].as<std::string>());
-      response->set_event_type(row[2].as<std::string>());
-      response->set_payload(row[3].as<std::string>());
-      for (const auto& c : nlohmann::json::parse(row[4].as<std::string>())) {
-        response->add_channels(c.get<std::string>());
-      }
-      response->set_idempotency_key(row[5].as<std::string>());
-      *response->mutable_create_time() =
-          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(row[6].as<int64_t>());
-      response->set_delivery_count(row[7].as<int>());
-      return absl::OkStatus();
-    }));
+    HOOKD_ASSIGN_OR_RETURN(std::optional<v1::Event> event,
+                           ledger::GetEvent(ctx_.db, request->id()));
+    const bool found = event.has_value();
+    if (found) *response = *std::move(event);
     // Another tenant's event answers NOT_FOUND, so ids cannot be probed.
     if (!found || !p.CanAccess(response->tenant())) {
       response->Clear();

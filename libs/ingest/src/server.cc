@@ -23,8 +23,8 @@ struct Server::State {
   std::unique_ptr<auth::Authenticator> auth;
   std::unique_ptr<appcache::AppCache> apps;
   std::unique_ptr<appcache::EventTypeCatalog> catalog;
-  std::unique_ptr<Enqueuer> enqueuer;
-  std::unique_ptr<OutboxSweeper> sweeper;
+  std::unique_ptr<ledger::Enqueuer> enqueuer;
+  std::unique_ptr<ledger::OutboxSweeper> sweeper;
   std::unique_ptr<Committer> committer;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<IngestContext> context;
@@ -64,10 +64,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->catalog = std::make_unique<appcache::EventTypeCatalog>(
       options.subscription_addr, options.admin_token, options.catalog_refresh);
   state->catalog->Start();
-  state->enqueuer = std::make_unique<Enqueuer>(*state->db, *state->queue);
-  state->sweeper = std::make_unique<OutboxSweeper>(
+  state->enqueuer = std::make_unique<ledger::Enqueuer>(*state->db, *state->queue);
+  state->sweeper = std::make_unique<ledger::OutboxSweeper>(
       options.database_url, *state->db, *state->queue,
-      SweeperOptions{.interval = options.sweep_interval, .grace = options.sweep_grace});
+      ledger::SweeperOptions{
+          .interval = options.sweep_interval, .grace = options.sweep_grace, .on_swept = [](int n) {
+            Metrics().outbox_swept.Increment(static_cast<double>(n));
+          }});
   state->sweeper->Start();
   state->committer = std::make_unique<Committer>(
       *state->db, *state->enqueuer,

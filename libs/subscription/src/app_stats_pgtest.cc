@@ -7,12 +7,12 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "delivery_store.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/test_database.h"
+#include "hookd/ledger/delivery_store.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/log_rows.h"
 #include "hookd/testing/testing.h"
@@ -69,7 +69,7 @@ class AppStatsTest : public ::testing::Test {
     auto pool = db::PgPool::Create(db_->url(), 1);
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = std::move(*pool);
-    store_ = std::make_unique<worker::DeliveryStore>(*pool_, "stats-test-worker");
+    store_ = std::make_unique<ledger::DeliveryStore>(*pool_, "stats-test-worker");
   }
 
   std::string CreateApp(const std::string& name) {
@@ -101,7 +101,7 @@ class AppStatsTest : public ::testing::Test {
   // Records one attempt through the worker's store, as its own batch.
   void Record(const std::string& delivery_id, const std::string& app_id, const Step& step,
               absl::Time start) {
-    worker::Outcome outcome;
+    ledger::Outcome outcome;
     outcome.delivery_id = delivery_id;
     outcome.app_id = app_id;
     outcome.attempt = step.attempt;
@@ -129,7 +129,7 @@ class AppStatsTest : public ::testing::Test {
   std::unique_ptr<v1::AppService::Stub> apps_;
   std::unique_ptr<v1::DeliveryService::Stub> deliveries_;
   std::unique_ptr<db::PgPool> pool_;
-  std::unique_ptr<worker::DeliveryStore> store_;
+  std::unique_ptr<ledger::DeliveryStore> store_;
   IdGenerator id_generator_;
 };
 

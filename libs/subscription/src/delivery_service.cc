@@ -69,9 +69,9 @@ absl::StatusOr<v1::App> DeliveryServiceImpl::GetAccessibleApp(const auth::Princi
   return app;
 }
 
-absl::StatusOr<DeliveryFilter> DeliveryServiceImpl::Filter(
+absl::StatusOr<ledger::DeliveryFilter> DeliveryServiceImpl::Filter(
     const auth::Principal& principal, const v1::ListDeliveriesRequest& request) {
-  DeliveryFilter filter;
+  ledger::DeliveryFilter filter;
   filter.tenant = request.tenant();
   if (filter.tenant.empty() && !principal.admin) filter.tenant = principal.tenant;
   if (!filter.tenant.empty()) {
@@ -99,7 +99,8 @@ namespace {
 // most one page in memory and no thread waits on it.
 class ExportWriter final : public grpc::ServerWriteReactor<v1::Delivery> {
  public:
-  ExportWriter(DeliveryLog& log, ThreadPool& pool, DeliveryFilter filter, int page_size)
+  ExportWriter(ledger::DeliveryLog& log, ThreadPool& pool, ledger::DeliveryFilter filter,
+               int page_size)
       : log_(log), pool_(pool), filter_(std::move(filter)), page_size_(page_size) {
     Fetch();
   }
@@ -148,9 +149,9 @@ class ExportWriter final : public grpc::ServerWriteReactor<v1::Delivery> {
     Fetch();
   }
 
-  DeliveryLog& log_;
+  ledger::DeliveryLog& log_;
   ThreadPool& pool_;
-  const DeliveryFilter filter_;
+  const ledger::DeliveryFilter filter_;
   const int page_size_;
   std::string before_;
   std::vector<v1::Delivery> page_;
@@ -185,7 +186,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
   auto principal = ctx_.auth.Authenticate(*context);
   if (!principal.ok()) return FinishNow(context, principal.status());
   return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    HOOKD_ASSIGN_OR_RETURN(DeliveryFilter filter, Filter(p, *request));
+    HOOKD_ASSIGN_OR_RETURN(ledger::DeliveryFilter filter, Filter(p, *request));
     HOOKD_ASSIGN_OR_RETURN(int page_size,
                            ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     // The token is bound to every filter, so a page of one query is never read as another's.
@@ -194,7 +195,8 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
                           (filter.since ? absl::FormatTime(*filter.since) : "") + "|" +
                           (filter.until ? absl::FormatTime(*filter.until) : "");
     HOOKD_ASSIGN_OR_RETURN(std::string before, DecodePageToken(request->page_token(), filters));
-    HOOKD_ASSIGN_OR_RETURN(DeliveryLog::Page page, ctx_.deliveries.List(filter, page_size, before));
+    HOOKD_ASSIGN_OR_RETURN(ledger::DeliveryLog::Page page,
+                           ctx_.deliveries.List(filter, page_size, before));
     for (auto& d : page.deliveries) *response->add_deliveries() = std::move(d);
     if (!page.last_id.empty()) {
       response->set_next_page_token(EncodePageToken(filters, page.last_id));

@@ -4,6 +4,7 @@
 #include "hookd/common/ids.h"
 #include "hookd/common/status.h"
 #include "hookd/db/pg_pool.h"
+#include "hookd/ledger/expiry.h"
 #include "spdlog/spdlog.h"
 
 namespace hookd::subscription {
@@ -11,30 +12,6 @@ namespace {
 
 // Distinct from the other advisory locks of hookd: "hookd" 04.
 constexpr int64_t kRetentionLockKey = 0x686f6f6b6404;
-
-// The oldest deliveries before $1, at most $2, with their attempts. Returns the counts removed.
-constexpr char kDeleteDeliveries[] =
-    "WITH batch AS ("
-    " SELECT id FROM deliveries WHERE id < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),"
-    " attempts_gone AS ("
-    " DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM batch) RETURNING 1),"
-    " deliveries_gone AS ("
-    " DELETE FROM deliveries WHERE id IN (SELECT id FROM batch) RETURNING 1)"
-    " SELECT (SELECT count(*) FROM deliveries_gone), (SELECT count(*) FROM attempts_gone)";
-
-// The oldest events before $1 without a delivery left, at most $2, with their idempotency keys
-// unless a later publish took the key over. Returns the counts removed.
-constexpr char kDeleteEvents[] =
-    "WITH batch AS ("
-    " SELECT id, tenant, idempotency_key FROM events e WHERE id < $1"
-    " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)"
-    " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),"
-    " keys_gone AS ("
-    " DELETE FROM idempotency_keys k USING batch b WHERE b.idempotency_key <> ''"
-    " AND k.tenant = b.tenant AND k.key = b.idempotency_key AND k.event_id = b.id RETURNING 1),"
-    " events_gone AS ("
-    " DELETE FROM events WHERE id IN (SELECT id FROM batch) RETURNING 1)"
-    " SELECT (SELECT count(*) FROM events_gone), (SELECT count(*) FROM keys_gone)";
 
 }  // namespace
 
@@ -94,17 +71,18 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
   const absl::Time cutoff = now - options_.max_age;
   // Runs `sql` batch after batch until one removes less than a full batch; adds what each
   // removed to `first` and `second`.
-  auto drain = [&](const char* sql, const std::string& bound, int64_t& first,
+  using Statement = ledger::Removed (*)(pqxx::work&, const std::string&, int);
+  auto drain = [&](Statement statement, const std::string& bound, int64_t& first,
                    int64_t& second) -> absl::Status {
     while (!stopping()) {
       int64_t removed = 0;
       try {
         pqxx::work txn(*lock_.connection());
-        pqxx::row row = txn.exec_params1(sql, bound, options_.batch_size);
+        const ledger::Removed batch = statement(txn, bound, options_.batch_size);
         txn.commit();
-        removed = row[0].as<int64_t>();
+        removed = batch.rows;
         first += removed;
-        second += row[1].as<int64_t>();
+        second += batch.related;
       } catch (...) {
         absl::Status status = db::TranslateCurrentException("retention");
         if (status.code() == absl::StatusCode::kUnavailable) lock_.Release();
@@ -118,10 +96,10 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
     return absl::OkStatus();
   };
   // Deliveries first: a delivery never outlives its event, which GetDelivery reads with it.
-  HOOKD_RETURN_IF_ERROR(
-      drain(kDeleteDeliveries, IdLowerBoundAt("dlv", cutoff), pass.deliveries, pass.attempts));
-  HOOKD_RETURN_IF_ERROR(
-      drain(kDeleteEvents, IdLowerBoundAt("evt", cutoff), pass.events, pass.idempotency_keys));
+  HOOKD_RETURN_IF_ERROR(drain(ledger::DeleteExpiredDeliveries, IdLowerBoundAt("dlv", cutoff),
+                              pass.deliveries, pass.attempts));
+  HOOKD_RETURN_IF_ERROR(drain(ledger::DeleteExpiredEvents, IdLowerBoundAt("evt", cutoff),
+                              pass.events, pass.idempotency_keys));
   return pass;
 }
 

@@ -28,7 +28,7 @@ struct Server::State {
   std::unique_ptr<apps::AppStore> apps;
   std::unique_ptr<apps::EventTypeStore> event_types;
   std::unique_ptr<queue::DeliveryQueue> queue;  // null without a redis_url
-  std::unique_ptr<DeliveryLog> deliveries;
+  std::unique_ptr<ledger::DeliveryLog> deliveries;
   std::unique_ptr<ThreadPool> pool;
   // After the pool: destroying the sender aborts pending tests, whose callbacks use the pool.
   std::unique_ptr<http::HttpSender> sender;
@@ -66,7 +66,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     redis.partitions = options.partitions;
     HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
   }
-  state->deliveries = std::make_unique<DeliveryLog>(*state->db, state->queue.get());
+  state->deliveries = std::make_unique<ledger::DeliveryLog>(*state->db, state->queue.get());
   http::HttpSenderOptions http;
   http.max_in_flight = 64;
   http.allow_http = options.validation.allow_http;

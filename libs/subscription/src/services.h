@@ -1,13 +1,13 @@
 #pragma once
 
 #include "app_watch.h"
-#include "delivery_log.h"
 #include "hookd/apps/app_store.h"
 #include "hookd/apps/event_type_store.h"
 #include "hookd/apps/validation.h"
 #include "hookd/auth/authenticator.h"
 #include "hookd/common/thread_pool.h"
 #include "hookd/http/http_sender.h"
+#include "hookd/ledger/delivery_log.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -20,7 +20,7 @@ struct ServiceContext {
   apps::AppStore& apps;
   apps::EventTypeStore& event_types;
   AppWatchHub& watch_hub;
-  DeliveryLog& deliveries;
+  ledger::DeliveryLog& deliveries;
   // Connection tests (TestConnection, CreateApp): the workers' HTTP code.
   http::HttpSender& sender;
   ThreadPool& pool;
@@ -118,8 +118,8 @@ class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
 
  private:
   // The filter of a list or export request, checked against the caller's scope.
-  absl::StatusOr<DeliveryFilter> Filter(const auth::Principal& principal,
-                                        const v1::ListDeliveriesRequest& request);
+  absl::StatusOr<ledger::DeliveryFilter> Filter(const auth::Principal& principal,
+                                                const v1::ListDeliveriesRequest& request);
 
   // The delivery if the caller may see it; another tenant's answers NOT_FOUND.
   absl::StatusOr<v1::Delivery> GetAccessible(const auth::Principal& principal,

@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "absl/time/clock.h"
-#include "delivery_store.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/appcache/app_cache.h"
 #include "hookd/common/config.h"
@@ -23,6 +22,7 @@
 #include "hookd/delivery/outcome.h"
 #include "hookd/delivery/request.h"
 #include "hookd/http/http_sender.h"
+#include "hookd/ledger/delivery_store.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "rate_limiter.h"
@@ -63,7 +63,7 @@ struct Worker::State {
   std::unique_ptr<RateLimiter> limiter;
   std::mutex limiter_mu;  // the limiter holds one connection
   std::unique_ptr<appcache::AppCache> apps;
-  std::unique_ptr<DeliveryStore> store;
+  std::unique_ptr<ledger::DeliveryStore> store;
   std::unique_ptr<http::HttpSender> sender;
   std::unique_ptr<v1::AppService::Stub> app_service;
   std::unique_ptr<grpc::Server> server;
@@ -274,8 +274,12 @@ struct Worker::State {
     o.delivery_id = job.delivery.id;
     o.app_id = job.delivery.app_id;
     o.attempt = job.delivery.attempt_count + 1;
-    o.result = job.result;
-    o.result.error = delivery::AttemptErrorOf(job.result);
+    o.result = {.status_code = job.result.status_code,
+                .body_excerpt = job.result.body_excerpt,
+                .error = delivery::AttemptErrorOf(job.result),
+                .error_detail = job.result.error_detail,
+                .start_time = job.result.start_time,
+                .duration = job.result.duration};
     absl::Time now = absl::Now();
     switch (delivery::Classify(job.result)) {
       case delivery::Verdict::kSucceeded:
@@ -358,7 +362,7 @@ struct Worker::State {
       }
       // Durable first, then the next step, then the acknowledgement: a crash anywhere in between
       // leaves the entry pending, and it is delivered again (a duplicate, never a loss).
-      absl::StatusOr<std::vector<StreakReached>> reached = store->Record(outcomes);
+      absl::StatusOr<std::vector<ledger::StreakReached>> reached = store->Record(outcomes);
       while (!reached.ok() && !stopping.load()) {
         spdlog::warn("recording {} outcomes failed, retrying: {}", outcomes.size(),
                      reached.status().ToString());
@@ -483,7 +487,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
   HOOKD_RETURN_IF_ERROR(state->queue->EnsureGroup(options.group));
   HOOKD_ASSIGN_OR_RETURN(state->limiter, RateLimiter::Create(redis));
-  state->store = std::make_unique<DeliveryStore>(*state->db, state->options.name);
+  state->store = std::make_unique<ledger::DeliveryStore>(*state->db, state->options.name);
   http::HttpSenderOptions http;
   http.max_in_flight = options.max_in_flight;
   http.max_connections_per_host = options.max_connections_per_host;

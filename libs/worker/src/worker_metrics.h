@@ -3,13 +3,17 @@
 #include <string>
 #include <vector>
 
-#include "delivery_store.h"
 #include "hookd/appcache/app_cache.h"
 #include "hookd/http/http_sender.h"
+#include "hookd/ledger/delivery_store.h"
 #include "hookd/metrics/metrics.h"
 #include "hookd/queue/delivery_queue.h"
 
 namespace hookd::worker {
+
+// The delivery ledger's records, as the worker passes them around.
+using ledger::LoadedDelivery;
+using ledger::Outcome;
 
 // hookd-worker's metrics, in the default registry (README's metrics table).
 struct WorkerMetrics {

@@ -5,19 +5,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "hookd/http/http_sender.h"
+#include "hookd/ledger/event.h"
 #include "hookd/v1/app.pb.h"
 #include "hookd/v1/delivery.pb.h"
 
 namespace hookd::delivery {
 
-// What a worker knows of the event it delivers.
-struct EventData {
-  std::string id;           // evt_...: the webhook-id of every attempt
-  std::string event_type;   // e.g. video.ready
-  std::string payload;      // the published JSON object, byte for byte
-  absl::Time create_time;   // when it was published: the envelope's "timestamp"
-  std::string traceparent;  // W3C trace context of the publisher, or ""
-};
+// What a worker knows of the event it delivers: the event as the delivery ledger stores it.
+using EventData = ledger::EventData;
 
 // The Standard Webhooks envelope {"type":...,"timestamp":...,"data":<payload>}; the payload is
 // embedded as published, not re-serialized, and the timestamp is RFC 3339 UTC.

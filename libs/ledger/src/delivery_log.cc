@@ -1,13 +1,14 @@
-#include "delivery_log.h"
+#include "hookd/ledger/delivery_log.h"
 
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/ids.h"
 #include "hookd/common/status.h"
 #include "hookd/db/sql.h"
-#include "hookd/queue/outbox_format.h"
+#include "hookd/ledger/outbox.h"
 #include "spdlog/spdlog.h"
+#include "status_sql.h"
 
-namespace hookd::subscription {
+namespace hookd::ledger {
 namespace {
 
 using google::protobuf::util::TimeUtil;
@@ -49,7 +50,7 @@ std::string ListDeliveriesQuery(pqxx::transaction_base& txn, const DeliveryFilte
   if (!filter.app_id.empty()) add("d.app_id = " + txn.quote(filter.app_id));
   if (!filter.event_type.empty()) add("d.event_type = " + txn.quote(filter.event_type));
   if (filter.status != v1::DELIVERY_STATUS_UNSPECIFIED) {
-    add("d.status = " + std::to_string(static_cast<int>(filter.status)));
+    add("d.status = " + Sql(filter.status));
   }
   // Ids are ULIDs: a time range is an id range, answered by the (tenant|app_id, id) indexes.
   if (filter.since) add("d.id >= " + txn.quote(IdLowerBoundAt("dlv", *filter.since)));
@@ -110,43 +111,22 @@ absl::StatusOr<v1::Delivery> DeliveryLog::Get(const std::string& id) {
   return delivery;
 }
 
-int64_t DeliveryLog::WriteOutbox(pqxx::work& txn,
-                                 const std::vector<queue::DeliveryMessage>& messages) {
-  return txn
-      .exec_params1("INSERT INTO outbox (messages) VALUES ($1) RETURNING id",
-                    queue::EncodeOutbox(messages))[0]
-      .as<int64_t>();
-}
-
-void DeliveryLog::EnqueueNow(int64_t outbox_id,
-                             const std::vector<queue::DeliveryMessage>& messages) {
-  if (queue_ == nullptr || messages.empty()) return;
-  absl::Status status = queue_->Enqueue(messages);
-  if (status.ok()) {
-    status = db_.Transact("delete outbox row", [&](pqxx::work& txn) {
-      txn.exec_params("DELETE FROM outbox WHERE id = $1", outbox_id);
-      return absl::OkStatus();
-    });
-  }
-  // A failure leaves the row to ingest's outbox sweeper: slower, never lost.
-  if (!status.ok()) spdlog::warn("re-queue left to the outbox sweeper: {}", status.ToString());
-}
-
 absl::StatusOr<v1::Delivery> DeliveryLog::Retry(const std::string& id) {
   std::vector<queue::DeliveryMessage> messages;
   int64_t outbox_id = 0;
   HOOKD_RETURN_IF_ERROR(db_.Transact("retry delivery", [&](pqxx::work& txn) -> absl::Status {
-    pqxx::result rows = txn.exec_params(
-        "UPDATE deliveries SET status = 3, next_attempt_time = now(), update_time = now()"
-        " WHERE id = $1 RETURNING id, event_id, app_id, attempt_count",
-        id);
+    pqxx::result rows =
+        txn.exec_params("UPDATE deliveries SET status = " + Sql(v1::RETRYING) +
+                            ", next_attempt_time = now(), update_time = now()"
+                            " WHERE id = $1 RETURNING id, event_id, app_id, attempt_count",
+                        id);
     if (rows.empty()) return absl::NotFoundError("delivery " + id + " not found");
     messages.push_back({rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
                         rows[0][2].as<std::string>(), rows[0][3].as<int>() + 1});
     outbox_id = WriteOutbox(txn, messages);
     return absl::OkStatus();
   }));
-  EnqueueNow(outbox_id, messages);
+  EnqueueCommitted(db_, queue_, outbox_id, messages);
   return Get(id);
 }
 
@@ -157,18 +137,18 @@ absl::StatusOr<int> DeliveryLog::Recover(const std::string& app_id, absl::Time s
   int64_t outbox_id = 0;
   HOOKD_RETURN_IF_ERROR(db_.Transact("recover deliveries", [&](pqxx::work& txn) {
     // FAILED ones, and those held (never due) while the app was disabled.
-    const std::string where =
-        "app_id = " + txn.quote(app_id) + " AND id >= " + txn.quote(IdLowerBoundAt("dlv", since)) +
-        " AND id < " + txn.quote(IdLowerBoundAt("dlv", until)) +
-        " AND (status = 4 OR (status IN (1, 3) AND next_attempt_time = 'infinity'))";
+    const std::string where = "app_id = " + txn.quote(app_id) +
+                              " AND id >= " + txn.quote(IdLowerBoundAt("dlv", since)) +
+                              " AND id < " + txn.quote(IdLowerBoundAt("dlv", until)) +
+                              " AND (status = " + Sql(v1::FAILED) + " OR (status IN " +
+                              Sql(kUnfinished) + " AND next_attempt_time = 'infinity'))";
     if (dry_run) {
       count = txn.exec1("SELECT count(*) FROM deliveries WHERE " + where)[0].as<int>();
       return absl::OkStatus();
     }
-    pqxx::result rows = txn.exec(
-        "UPDATE deliveries SET status = 3, next_attempt_time = now(), update_time = now()"
-        " WHERE " +
-        where + " RETURNING id, event_id, app_id, attempt_count");
+    pqxx::result rows = txn.exec("UPDATE deliveries SET status = " + Sql(v1::RETRYING) +
+                                 ", next_attempt_time = now(), update_time = now() WHERE " + where +
+                                 " RETURNING id, event_id, app_id, attempt_count");
     for (const auto& row : rows) {
       messages.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
                           row[2].as<std::string>(), row[3].as<int>() + 1});
@@ -177,7 +157,7 @@ absl::StatusOr<int> DeliveryLog::Recover(const std::string& app_id, absl::Time s
     if (!messages.empty()) outbox_id = WriteOutbox(txn, messages);
     return absl::OkStatus();
   }));
-  EnqueueNow(outbox_id, messages);
+  EnqueueCommitted(db_, queue_, outbox_id, messages);
   return count;
 }
 
@@ -254,4 +234,4 @@ absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl:
   return stats;
 }
 
-}  // namespace hookd::subscription
+}  // namespace hookd::ledger

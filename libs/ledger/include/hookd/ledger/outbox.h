@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -15,7 +16,7 @@
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/queue/outbox_format.h"
 
-namespace hookd::ingest {
+namespace hookd::ledger {
 
 // A committed batch waiting for its XADD.
 struct OutboxBatch {
@@ -63,6 +64,20 @@ class Enqueuer {
   std::thread thread_;
 };
 
+// The transactional outbox protocol (README, "Architecture"): whoever makes deliveries due writes
+// their stream messages to the outbox in the same transaction (WriteOutbox); after commit they
+// are put on the Redis streams and the row is deleted (Enqueuer for publishing, EnqueueCommitted
+// for the rest). A row left behind by a crash or a Redis outage is enqueued by the OutboxSweeper.
+// Duplicates are allowed (at least once); losses are not.
+
+// Writes an outbox row for `messages` in `txn`; returns its id.
+int64_t WriteOutbox(pqxx::work& txn, const std::vector<queue::DeliveryMessage>& messages);
+
+// After the commit of `outbox_id`: enqueues `messages` at once when `queue` is not null, and
+// deletes the row. On failure the row stays for the sweeper (a warning is logged).
+void EnqueueCommitted(db::PgPool& db, queue::DeliveryQueue* queue, int64_t outbox_id,
+                      const std::vector<queue::DeliveryMessage>& messages);
+
 // Deletes the outbox rows `ids`, in `txn` or in a transaction of its own.
 void DeleteOutboxRows(pqxx::work& txn, const std::vector<int64_t>& ids);
 absl::Status DeleteOutboxRows(db::PgPool& db, const std::vector<int64_t>& ids);
@@ -74,6 +89,8 @@ struct SweeperOptions {
   absl::Duration grace = absl::Seconds(5);
   // Batches per round trip.
   int batch_rows = 100;
+  // Told how many deliveries each round re-enqueued (a metric of the caller's).
+  std::function<void(int)> on_swept;
 };
 
 // Re-enqueues outbox batches that were committed but never enqueued: ingest crashed between
@@ -104,4 +121,4 @@ class OutboxSweeper {
   std::thread thread_;
 };
 
-}  // namespace hookd::ingest
+}  // namespace hookd::ledger

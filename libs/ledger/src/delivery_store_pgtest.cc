@@ -4,14 +4,14 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "delivery_store.h"
 #include "gtest/gtest.h"
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/sql.h"
 #include "hookd/db/test_database.h"
+#include "hookd/ledger/delivery_store.h"
 
-namespace hookd::worker {
+namespace hookd::ledger {
 namespace {
 
 class DeliveryStorePgTest : public ::testing::Test {
@@ -118,4 +118,4 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
 }
 
 }  // namespace
-}  // namespace hookd::worker
+}  // namespace hookd::ledger

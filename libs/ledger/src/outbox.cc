@@ -1,11 +1,10 @@
-#include "outbox.h"
+#include "hookd/ledger/outbox.h"
 
 #include "hookd/common/status.h"
 #include "hookd/db/sql.h"
-#include "ingest_metrics.h"
 #include "spdlog/spdlog.h"
 
-namespace hookd::ingest {
+namespace hookd::ledger {
 namespace {
 
 // Distinct from the migration lock: "hookd" 03.
@@ -13,12 +12,28 @@ constexpr int64_t kSweeperLockKey = 0x686f6f6b6403;
 
 }  // namespace
 
+int64_t WriteOutbox(pqxx::work& txn, const std::vector<queue::DeliveryMessage>& messages) {
+  return db::ExecPrepared(txn, "ledger_write_outbox",
+                          "INSERT INTO outbox (messages) VALUES ($1) RETURNING id",
+                          queue::EncodeOutbox(messages))[0][0]
+      .as<int64_t>();
+}
+
+void EnqueueCommitted(db::PgPool& db, queue::DeliveryQueue* queue, int64_t outbox_id,
+                      const std::vector<queue::DeliveryMessage>& messages) {
+  if (queue == nullptr || messages.empty()) return;
+  absl::Status status = queue->Enqueue(messages);
+  if (status.ok()) status = DeleteOutboxRows(db, {outbox_id});
+  // A failure leaves the row to the outbox sweeper: slower, never lost.
+  if (!status.ok()) spdlog::warn("enqueue left to the outbox sweeper: {}", status.ToString());
+}
+
 void DeleteOutboxRows(pqxx::work& txn, const std::vector<int64_t>& ids) {
   if (ids.empty()) return;
   std::vector<std::string> texts;
   texts.reserve(ids.size());
   for (int64_t id : ids) texts.push_back(std::to_string(id));
-  db::ExecPrepared(txn, "ingest_delete_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])",
+  db::ExecPrepared(txn, "ledger_delete_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])",
                    db::ArrayLiteral(texts));
 }
 
@@ -171,7 +186,7 @@ absl::StatusOr<int> OutboxSweeper::SweepOnce() {
     HOOKD_RETURN_IF_ERROR(queue_.Enqueue(messages));
     HOOKD_RETURN_IF_ERROR(DeleteOutboxRows(db_, ids));
     enqueued += static_cast<int>(messages.size());
-    Metrics().outbox_swept.Increment(static_cast<double>(messages.size()));
+    if (options_.on_swept) options_.on_swept(static_cast<int>(messages.size()));
     spdlog::info("outbox sweeper: re-enqueued {} deliveries of {} batches", messages.size(),
                  ids.size());
     if (static_cast<int>(ids.size()) < options_.batch_rows) return enqueued;
@@ -188,4 +203,4 @@ void OutboxSweeper::Run() {
   }
 }
 
-}  // namespace hookd::ingest
+}  // namespace hookd::ledger

@@ -1,11 +1,12 @@
-#include "delivery_store.h"
+#include "hookd/ledger/delivery_store.h"
 
 #include <tuple>
 
 #include "hookd/common/status.h"
 #include "hookd/db/sql.h"
+#include "status_sql.h"
 
-namespace hookd::worker {
+namespace hookd::ledger {
 std::string SanitizeUtf8(std::string_view text) {
   static constexpr char kReplacement[] = "\xEF\xBF\xBD";
   std::string out;
@@ -107,7 +108,7 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
     }
     // A late duplicate never moves a finished delivery back, nor lowers its attempt count.
     // `d.status + 0`: the batch must be found by its ids (pkey). With a bare `d.status NOT IN
-    // (2, 4)` the planner may instead hash every row of the partial index
+    // (SUCCEEDED, FAILED)` the planner may instead hash every row of the partial index
     // deliveries_unsucceeded_by_app (WHERE status <> 2), which statistics show as nearly empty
     // when most deliveries succeed, but which holds an entry for every delivery since the last
     // vacuum: at 700k deliveries each batch took 30 ms instead of 0.5 ms.
@@ -120,7 +121,8 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
         " update_time = now()"
         " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
         " AS v(id, status, attempt, code, next, attempted)"
-        " WHERE d.id = v.id AND (d.status + 0) NOT IN (2, 4)",
+        " WHERE d.id = v.id AND (d.status + 0) NOT IN " +
+            Sql(kFinished),
         db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
         db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
 
@@ -164,11 +166,12 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
   HOOKD_RETURN_IF_ERROR(db_.Transact("claim lost deliveries", [&](pqxx::work& txn) {
     pqxx::result rows = txn.exec_params(
         "UPDATE deliveries SET update_time = now() WHERE id IN ("
-        " SELECT id FROM deliveries WHERE status IN (1, 3)"
-        " AND next_attempt_time < now() - make_interval(secs => $1)"
-        " AND update_time < now() - make_interval(secs => $1)"
-        " ORDER BY next_attempt_time LIMIT $2 FOR UPDATE SKIP LOCKED)"
-        " RETURNING id, event_id, app_id, attempt_count",
+        " SELECT id FROM deliveries WHERE status IN " +
+            Sql(kUnfinished) +
+            " AND next_attempt_time < now() - make_interval(secs => $1)"
+            " AND update_time < now() - make_interval(secs => $1)"
+            " ORDER BY next_attempt_time LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            " RETURNING id, event_id, app_id, attempt_count",
         absl::ToDoubleSeconds(grace), limit);
     for (const auto& row : rows) {
       lost.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
@@ -179,4 +182,4 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
   return lost;
 }
 
-}  // namespace hookd::worker
+}  // namespace hookd::ledger

@@ -1,8 +1,8 @@
-#include "delivery_store.h"
+#include "hookd/ledger/delivery_store.h"
 
 #include "gtest/gtest.h"
 
-namespace hookd::worker {
+namespace hookd::ledger {
 namespace {
 
 TEST(SanitizeUtf8, KeepsValidTextAndReplacesTheRest) {
@@ -20,4 +20,4 @@ TEST(SanitizeUtf8, KeepsValidTextAndReplacesTheRest) {
 }
 
 }  // namespace
-}  // namespace hookd::worker
+}  // namespace hookd::ledger

@@ -7,11 +7,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "hookd/db/pg_pool.h"
-#include "hookd/delivery/request.h"
-#include "hookd/http/http_sender.h"
+#include "hookd/ledger/event.h"
 #include "hookd/v1/delivery.pb.h"
 
-namespace hookd::worker {
+namespace hookd::ledger {
 
 // A delivery as the worker loads it, with its event.
 struct LoadedDelivery {
@@ -19,7 +18,18 @@ struct LoadedDelivery {
   std::string app_id;
   v1::DeliveryStatus status = v1::DELIVERY_STATUS_UNSPECIFIED;
   int attempt_count = 0;
-  delivery::EventData event;
+  EventData event;
+};
+
+// What an attempt's row records (hookd-worker fills it from its HTTP result).
+struct AttemptResult {
+  // 0 when no complete response arrived.
+  int status_code = 0;
+  std::string body_excerpt;
+  v1::AttemptError error = v1::ATTEMPT_ERROR_NONE;
+  std::string error_detail;
+  absl::Time start_time;
+  absl::Duration duration;
 };
 
 // What became of one delivery in this worker: an attempt and the delivery's next state.
@@ -29,7 +39,7 @@ struct Outcome {
   // Without an attempt (app missing, or held while disabled) only the state changes.
   bool attempted = true;
   int attempt = 0;  // this attempt's number, 1 for the first
-  http::HttpResult result;
+  AttemptResult result;
   v1::DeliveryStatus status = v1::DELIVERY_STATUS_UNSPECIFIED;
   // For RETRYING: when; for a delivery held while its app is disabled: absl::InfiniteFuture().
   absl::Time next_attempt_time = absl::InfinitePast();
@@ -77,4 +87,4 @@ class DeliveryStore {
 // stored in a text column.
 std::string SanitizeUtf8(std::string_view text);
 
-}  // namespace hookd::worker
+}  // namespace hookd::ledger

@@ -7,11 +7,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "hookd/db/pg_pool.h"
+#include "hookd/ledger/delivery_query.h"
 #include "hookd/queue/delivery_queue.h"
-#include "hookd/subscription/delivery_query.h"
 #include "hookd/v1/delivery.pb.h"
 
-namespace hookd::subscription {
+namespace hookd::ledger {
 
 // The delivery log in Postgres. Reads page newest first by id (a ULID), so a page token is the
 // last id seen and new deliveries never shift a page.
@@ -44,14 +44,8 @@ class DeliveryLog {
   absl::StatusOr<v1::AppStats> Stats(const std::string& app_id, absl::Time since, absl::Time until);
 
  private:
-  // Writes an outbox row for `messages` in `txn`; returns its id.
-  int64_t WriteOutbox(pqxx::work& txn, const std::vector<queue::DeliveryMessage>& messages);
-  // Enqueues right away when a queue is configured and removes the outbox row; on failure the
-  // row stays for the sweeper.
-  void EnqueueNow(int64_t outbox_id, const std::vector<queue::DeliveryMessage>& messages);
-
   db::PgPool& db_;
   queue::DeliveryQueue* queue_;
 };
 
-}  // namespace hookd::subscription
+}  // namespace hookd::ledger

@@ -7,7 +7,7 @@
 #include "hookd/v1/delivery.pb.h"
 #include "pqxx/pqxx"
 
-namespace hookd::subscription {
+namespace hookd::ledger {
 
 // The filters of ListDeliveries and ExportDeliveries, already checked against the caller.
 struct DeliveryFilter {
@@ -25,4 +25,4 @@ struct DeliveryFilter {
 std::string ListDeliveriesQuery(pqxx::transaction_base& txn, const DeliveryFilter& filter,
                                 int limit, const std::string& before_id);
 
-}  // namespace hookd::subscription
+}  // namespace hookd::ledger

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "hookd/db/pg_pool.h"
+#include "hookd/ledger/outbox.h"
+#include "hookd/v1/ingest.pb.h"
+
+// Publishing's statements: idempotency keys, and an event batch with its deliveries and outbox
+// row, written in the caller's transaction (hookd-ingest's group commit).
+
+namespace hookd::ledger {
+
+// (tenant, idempotency key).
+using IdempotencyKey = std::pair<std::string, std::string>;
+
+// Claims each key for its event id, unless another event holds it since less than `window`.
+// Returns the keys claimed; the others belong to an earlier publish (PublishedUnder).
+std::set<IdempotencyKey> ClaimIdempotencyKeys(pqxx::work& txn,
+                                              const std::map<IdempotencyKey, std::string>& keys,
+                                              absl::Duration window);
+
+// The event that holds each key, with the deliveries it made.
+struct PublishedBefore {
+  std::string event_id;
+  int delivery_count = 0;
+};
+std::map<IdempotencyKey, PublishedBefore> PublishedUnder(pqxx::work& txn,
+                                                         const std::vector<IdempotencyKey>& keys);
+
+// An event about to be stored, with one delivery per app.
+struct NewEvent {
+  const v1::PublishRequest* request;  // tenant, type, payload, channels, key, traceparent
+  std::string id;
+  const std::vector<std::string>* app_ids;
+};
+
+// Inserts `events`, their deliveries (PENDING) and one outbox row carrying a stream message per
+// delivery, in one statement: one round trip per batch. Every event gets `create_time`, which
+// its messages carry too, so that a retry loaded from Postgres signs the same envelope. Payloads
+// up to `max_inline_payload_bytes` travel inline with their messages. Returns the outbox batch
+// (id 0 and no messages when there is no delivery).
+OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events,
+                            absl::Time create_time, size_t max_inline_payload_bytes);
+
+// The stored event `id`; nullopt when there is none.
+absl::StatusOr<std::optional<v1::Event>> GetEvent(db::PgPool& db, const std::string& id);
+
+}  // namespace hookd::ledger
