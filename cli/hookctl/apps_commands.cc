@@ -686,13 +686,21 @@ absl::Status Delete(Invocation& inv, const std::vector<std::string>& args) {
 }
 
 absl::Status Enable(Invocation& inv, const std::vector<std::string>& args) {
-  FlagParser flags =
-      CommandFlags("hookctl apps enable ID",
-                   "Activates an app again, clearing its failure streak and disabled reason.");
+  FlagParser flags = CommandFlags(
+      "hookctl apps enable ID [--resume | --discard]",
+      "Activates an app again, clearing its failure streak and disabled reason. The deliveries\n"
+      "held while it was disabled are queued again, oldest first (--resume, the default), or\n"
+      "marked discarded and never attempted (--discard).");
+  bool resume = false;
+  bool discard = false;
+  flags.AddBool("resume", "Queue the held deliveries again, oldest first (the default).", &resume);
+  flags.AddBool("discard", "Mark the held deliveries discarded instead.", &discard);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"ID"}));
   if (parsed.help) return absl::OkStatus();
+  if (resume && discard) return inv.UsageError(flags, "--resume and --discard exclude each other");
   v1::EnableAppRequest request;
   request.set_id(parsed.positional[0]);
+  request.set_held_deliveries(discard ? v1::HELD_DELIVERIES_DISCARD : v1::HELD_DELIVERIES_RESUME);
   grpc::ClientContext context;
   inv.Prepare(context);
   App app;
@@ -766,9 +774,11 @@ absl::Status Stats(Invocation& inv, const std::vector<std::string>& args) {
           {"success_rate", attempted ? absl::StrFormat("%.1f%%", 100 * stats.success_rate()) : "-"},
           {"latency_p50", latency(stats.latency_p50())},
           {"latency_p99", latency(stats.latency_p99())},
-          {"deliveries", absl::StrCat(d.pending() + d.succeeded() + d.retrying() + d.failed(),
+          {"deliveries", absl::StrCat(d.pending() + d.succeeded() + d.retrying() + d.failed() +
+                                          d.held() + d.discarded(),
                                       " (pending ", d.pending(), ", succeeded ", d.succeeded(),
-                                      ", retrying ", d.retrying(), ", failed ", d.failed(), ")")},
+                                      ", retrying ", d.retrying(), ", failed ", d.failed(),
+                                      ", held ", d.held(), ", discarded ", d.discarded(), ")")},
           {"failure_streak", absl::StrCat(stats.failure_streak())},
           {"last_attempt", FormatTimestamp(stats.last_attempt_time())},
           {"last_success", FormatTimestamp(stats.last_success_time())},

@@ -24,10 +24,8 @@ namespace {
 using v1::Delivery;
 
 constexpr std::pair<const char*, v1::DeliveryStatus> kStatuses[] = {
-    {"pending", v1::PENDING},
-    {"succeeded", v1::SUCCEEDED},
-    {"retrying", v1::RETRYING},
-    {"failed", v1::FAILED},
+    {"pending", v1::PENDING}, {"succeeded", v1::SUCCEEDED}, {"retrying", v1::RETRYING},
+    {"failed", v1::FAILED},   {"held", v1::HELD},           {"discarded", v1::DISCARDED},
 };
 
 // How much of a response body the attempts table shows; `--json` has all of it.
@@ -110,7 +108,8 @@ void AddFilterFlags(FlagParser& flags, FilterFlags& values) {
   flags.AddString("event-type", "E", "Only deliveries of this event type, e.g. video.ready.",
                   &values.event_type);
   flags.AddString("status", "S",
-                  "Only deliveries in this state: pending, succeeded, retrying, failed.",
+                  "Only deliveries in this state: pending, succeeded, retrying, failed, held, "
+                  "discarded.",
                   &values.status);
   flags.AddTime("since", "T",
                 "Created at or after T: a duration such as 1h (that long ago) or an RFC 3339 time.",
@@ -251,16 +250,19 @@ absl::Status Retry(Invocation& inv, const std::vector<std::string>& args) {
 
 absl::Status Recover(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
-      "hookctl deliveries recover --app A --since T [--until T] [--dry-run]",
+      "hookctl deliveries recover --app A --since T [--until T] [--exclude-held] [--dry-run]",
       "Re-queues an app's failed deliveries created in [--since, --until), and those held while\n"
-      "it was disabled, e.g. after an outage of its endpoint. Enable the app first: the server\n"
-      "refuses to re-queue for a disabled app (--dry-run still counts).\n"
+      "it was disabled unless --exclude-held, e.g. after an outage of its endpoint. Enable the "
+      "app\n"
+      "first: the server refuses to re-queue for a disabled app (--dry-run still counts).\n"
       "--since and --until take an RFC 3339 time, or a duration such as 2h meaning that long ago.");
   std::string app;
   absl::Time since;
   absl::Time until;
   bool dry_run = false;
+  bool exclude_held = false;
   flags.AddString("app", "A", "The app whose deliveries to re-queue (required).", &app);
+  flags.AddBool("exclude-held", "Leave the app's held deliveries held.", &exclude_held);
   flags.AddTime("since", "T", "Created at or after T (required).", &since);
   flags.AddTime("until", "T", "Created before T (default now).", &until);
   flags.AddBool("dry-run", "Only count what would be re-queued; change nothing.", &dry_run);
@@ -275,6 +277,7 @@ absl::Status Recover(Invocation& inv, const std::vector<std::string>& args) {
   *request.mutable_since() = ToProto(since);
   if (flags.IsSet("until")) *request.mutable_until() = ToProto(until);
   request.set_dry_run(dry_run);
+  request.set_exclude_held(exclude_held);
   grpc::ClientContext context;
   inv.Prepare(context);
   v1::RecoverFailedResponse response;
@@ -411,7 +414,8 @@ absl::StatusOr<v1::DeliveryStatus> ParseDeliveryStatus(const std::string& name) 
     if (name == candidate) return value;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("--status: \"", name, "\" is not one of pending, succeeded, retrying, failed"));
+      absl::StrCat("--status: \"", name,
+                   "\" is not one of pending, succeeded, retrying, failed, held, discarded"));
 }
 
 void PrintDelivery(std::ostream& out, const Delivery& delivery) {

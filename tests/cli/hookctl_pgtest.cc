@@ -724,6 +724,11 @@ TEST_F(HookctlTest, DisableAndEnable) {
   EXPECT_EQ(active["disabled_reason"], "");
   Outcome human = Admin({"apps", "get", id});
   EXPECT_THAT(human.out, testing::ContainsRegex("active: +true"));
+  // Enabling again with the other choice for held deliveries (there are none) answers alike.
+  ASSERT_EQ(Admin({"apps", "disable", id}).exit_code, 0);
+  Outcome discarded = Admin({"--json", "apps", "enable", id, "--discard"});
+  ASSERT_EQ(discarded.exit_code, 0) << discarded;
+  EXPECT_EQ(ParseJson(discarded)["active"], true);
 }
 
 TEST_F(HookctlTest, RotateSecretIssuesANewSecretAndKeepsTheOld) {
@@ -826,6 +831,12 @@ TEST_F(HookctlTest, UsageErrorsExitTwoWithTheUsage) {
       {{"apps", "update", "app_x", "--basic-auth", "a:b", "--no-basic-auth"},
        "exclude each other",
        "Usage: hookctl apps update"},
+      {{"apps", "enable", "app_x", "--resume", "--discard"},
+       "--resume and --discard exclude each other",
+       "Usage: hookctl apps enable ID [--resume | --discard]"},
+      {{"deliveries", "list", "--status", "parked"},
+       "is not one of pending, succeeded, retrying, failed, held, discarded",
+       "Usage: hookctl deliveries list"},
       {{"apps", "update", "app_x", "--tenant", "t"},
        "unknown flag --tenant",
        "Usage: hookctl apps update"},
@@ -1494,15 +1505,17 @@ TEST_F(HookctlDeliveriesTest, AppsStatsPrintsTheWindowsFigures) {
   EXPECT_THAT(stats.out,
               testing::MatchesRegex("app_id: +" + app +
                                     "\nwindow: +20[-0-9T:.]+Z \\.\\. 20[-0-9T:.]+Z\n.*"));
-  EXPECT_THAT(stats.out,
-              HasSubstr("\nattempts:       4 (2 succeeded, 2 failed)\n"
-                        "success_rate:   50.0%\n"
-                        "latency_p50:    200ms\n"
-                        "latency_p99:    400ms\n"
-                        "deliveries:     1 (pending 1, succeeded 0, retrying 0, failed 0)\n"
-                        "failure_streak: 0\n"
-                        "last_attempt:   " +
-                        at(10) + "\nlast_success:   " + at(30) + "\n"));
+  EXPECT_THAT(
+      stats.out,
+      HasSubstr(
+          "\nattempts:       4 (2 succeeded, 2 failed)\n"
+          "success_rate:   50.0%\n"
+          "latency_p50:    200ms\n"
+          "latency_p99:    400ms\n"
+          "deliveries:     1 (pending 1, succeeded 0, retrying 0, failed 0, held 0, discarded 0)\n"
+          "failure_streak: 0\n"
+          "last_attempt:   " +
+          at(10) + "\nlast_success:   " + at(30) + "\n"));
 
   Outcome json = Admin({"--json", "apps", "stats", app, "--since", "45m"});
   ASSERT_EQ(json.exit_code, 0) << json;
@@ -1518,13 +1531,13 @@ TEST_F(HookctlDeliveriesTest, AppsStatsPrintsTheWindowsFigures) {
   Outcome empty = Admin({"apps", "stats", app, "--since", "2000-01-01T00:00:00Z", "--until",
                          "2000-01-02T00:00:00+00:00"});
   ASSERT_EQ(empty.exit_code, 0) << empty;
-  EXPECT_THAT(empty.out,
-              HasSubstr("window:         2000-01-01T00:00:00Z .. 2000-01-02T00:00:00Z\n"
-                        "attempts:       0 (0 succeeded, 0 failed)\n"
-                        "success_rate:   -\n"
-                        "latency_p50:    -\n"
-                        "latency_p99:    -\n"
-                        "deliveries:     0 (pending 0, succeeded 0, retrying 0, failed 0)\n"));
+  EXPECT_THAT(empty.out, HasSubstr("window:         2000-01-01T00:00:00Z .. 2000-01-02T00:00:00Z\n"
+                                   "attempts:       0 (0 succeeded, 0 failed)\n"
+                                   "success_rate:   -\n"
+                                   "latency_p50:    -\n"
+                                   "latency_p99:    -\n"
+                                   "deliveries:     0 (pending 0, succeeded 0, retrying 0, failed "
+                                   "0, held 0, discarded 0)\n"));
 
   Outcome unknown = Admin({"apps", "stats", "app_01HZZZZZZZZZZZZZZZZZZZZZZZ"});
   EXPECT_EQ(unknown.exit_code, 1) << unknown;

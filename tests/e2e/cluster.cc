@@ -69,7 +69,10 @@ std::shared_ptr<grpc::Channel> Cluster::ingest_channel() const {
 }
 
 absl::Status Cluster::StartSubscription(const std::vector<std::string>& extra_flags) {
-  std::vector<std::string> argv = {HOOKD_BIN_DIR "/hookd-subscription"};
+  // The same streams as ingest and the workers: retries, recoveries and resumes queue there.
+  std::vector<std::string> argv = {HOOKD_BIN_DIR "/hookd-subscription",
+                                   "--redis_key_prefix=" + redis_key_prefix_,
+                                   "--partitions=" + std::to_string(partitions_)};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   auto process = testing::ChildProcess::Spawn(
       argv, Environment(subscription_port_, subscription_metrics_port_), LogPath("subscription"));

@@ -342,8 +342,13 @@ TEST_F(WorkerTest, ConsecutiveFailedDeliveriesDisableTheApp) {
   WaitStatus(Publish("broken", R"({"n":3})"), 4);
   ASSERT_TRUE(PollUntil([&] { return !GetApp(app.id()).active(); }));
   EXPECT_TRUE(absl::StrContains(GetApp(app.id()).disabled_reason(), "3 consecutive failed"));
-  // A disabled app gets no new deliveries.
-  EXPECT_FALSE(Publish("broken", R"({"n":4})", /*expected=*/0).empty());
+  // A disabled app's new deliveries are HELD (by ingest, or by the worker when ingest's cache
+  // had not seen the change yet), not attempted.
+  const std::string held = Publish("broken", R"({"n":4})");
+  EXPECT_TRUE(PollUntil([&] {
+    return Scalar("SELECT count(*) FROM deliveries WHERE event_id = '" + held +
+                  "' AND status = " + std::to_string(v1::HELD)) == 1;
+  }));
 }
 
 TEST_F(WorkerTest, DeliveriesQueuedBeforeTheAppWasDisabledAreHeldNotAttempted) {
@@ -359,7 +364,7 @@ TEST_F(WorkerTest, DeliveriesQueuedBeforeTheAppWasDisabledAreHeldNotAttempted) {
   // The worker takes the entry and holds the delivery: unfinished, never due, no attempt.
   ASSERT_TRUE(PollUntil([&] {
     return Scalar("SELECT count(*) FROM deliveries WHERE event_id = '" + event_id +
-                  "' AND status = 1 AND next_attempt_time = 'infinity'") == 1;
+                  "' AND status = " + std::to_string(v1::HELD)) == 1;
   }));
   EXPECT_TRUE(receiver_->Received("/held").empty());
   EXPECT_EQ(Scalar("SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id"

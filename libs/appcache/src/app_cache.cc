@@ -12,7 +12,6 @@ namespace hookd::appcache {
 
 bool AppMatches(const v1::App& app, std::string_view event_type,
                 const std::vector<std::string>& channels) {
-  if (!app.active()) return false;
   bool subscribed = false;
   for (const std::string& pattern : app.event_types()) {
     if (apps::PatternMatches(pattern, event_type)) {

@@ -32,7 +32,8 @@ TEST(AppMatches, PatternsChannelsAndActive) {
   EXPECT_TRUE(AppMatches(MakeApp("t", {"video.*"}), "video.sd_encoded", {}));
   EXPECT_FALSE(AppMatches(MakeApp("t", {"video.*"}), "render.failed", {}));
   EXPECT_TRUE(AppMatches(MakeApp("t", {"render.failed", "*"}), "anything.at_all", {}));
-  EXPECT_FALSE(AppMatches(MakeApp("t", {"*"}, {}, /*active=*/false), "video.ready", {}));
+  // A disabled app still subscribes: its deliveries are held.
+  EXPECT_TRUE(AppMatches(MakeApp("t", {"*"}, {}, /*active=*/false), "video.ready", {}));
   // An app listing channels gets only events on one of them; one listing none gets all.
   EXPECT_TRUE(AppMatches(MakeApp("t", {"*"}, {"eu", "us"}), "video.ready", {"us"}));
   EXPECT_FALSE(AppMatches(MakeApp("t", {"*"}, {"eu"}), "video.ready", {"us"}));
@@ -124,8 +125,13 @@ TEST_F(AppCacheTest, SyncsThenFollowsChangesWithinASecond) {
   disable.set_id(first.id());
   v1::App out;
   ASSERT_TRUE(stub_->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
-  EXPECT_TRUE(PollUntil([&] { return cache.Current()->Route("acme", "video.ready", {}).empty(); },
-                        absl::Seconds(1)));
+  // Still routed (its deliveries are held), now as disabled.
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        auto routed = cache.Current()->Route("acme", "video.ready", {});
+        return routed.size() == 1 && !routed[0]->active();
+      },
+      absl::Seconds(1)));
 
   v1::DeleteAppRequest del;
   del.set_id(second.id());

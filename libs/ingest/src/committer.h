@@ -18,8 +18,9 @@ namespace hookd::ingest {
 
 // One validated event with the apps it routes to.
 struct PendingEvent {
-  const v1::PublishRequest* request;  // owned by the RPC, alive until `done` runs
-  std::vector<std::string> app_ids;
+  const v1::PublishRequest* request;      // owned by the RPC, alive until `done` runs
+  std::vector<std::string> app_ids;       // active: a delivery each, queued
+  std::vector<std::string> held_app_ids;  // disabled: a delivery each, HELD
 };
 
 // The events of one RPC. `done` runs once, after the transaction holding them committed (or

@@ -18,6 +18,7 @@
 #include "hookd/testing/process.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/delivery.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 #include "pqxx/pqxx"
@@ -157,13 +158,15 @@ class IngestTest : public ::testing::Test {
         << expected;
   }
 
-  // Deliveries of `event_id` in Postgres: app ids, sorted.
-  std::vector<std::string> DeliveredApps(const std::string& event_id) {
+  // Deliveries of `event_id` in Postgres in `status`: app ids, sorted.
+  std::vector<std::string> DeliveredApps(const std::string& event_id,
+                                         v1::DeliveryStatus status = v1::PENDING) {
     pqxx::connection conn(db_->url());
     pqxx::work txn(conn);
     std::vector<std::string> apps;
     for (const auto& row : txn.exec_params(
-             "SELECT app_id FROM deliveries WHERE event_id = $1 ORDER BY app_id", event_id)) {
+             "SELECT app_id FROM deliveries WHERE event_id = $1 AND status = $2 ORDER BY app_id",
+             event_id, static_cast<int>(status))) {
       apps.push_back(row[0].as<std::string>());
     }
     return apps;
@@ -185,7 +188,9 @@ class IngestTest : public ::testing::Test {
     pqxx::connection conn(db_->url());
     pqxx::work txn(conn);
     std::set<std::string> ids;
-    for (const auto& row : txn.exec("SELECT id FROM deliveries"))
+    // HELD deliveries (of disabled apps) are not queued.
+    for (const auto& row :
+         txn.exec("SELECT id FROM deliveries WHERE status <> " + std::to_string(v1::HELD)))
       ids.insert(row[0].as<std::string>());
     return ids;
   }
@@ -211,7 +216,13 @@ TEST_F(IngestTest, FansOutByPatternChannelAndActiveState) {
   disable.set_id(disabled);
   v1::App out;
   ASSERT_TRUE(apps_->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
-  WaitRouted("fan", "render.started", 1);  // only `all`: the cache has every change above
+  // `all` and the disabled app, whose delivery is HELD once the cache has every change above.
+  ASSERT_TRUE(PollUntil([&] {
+    v1::PublishResponse response;
+    return Publish(Event("fan", "render.started"), &response).ok() &&
+           response.delivery_count() == 2 &&
+           DeliveredApps(response.event_id(), v1::HELD) == std::vector<std::string>{disabled};
+  }));
 
   auto sorted = [](std::vector<std::string> v) {
     std::sort(v.begin(), v.end());
@@ -219,9 +230,11 @@ TEST_F(IngestTest, FansOutByPatternChannelAndActiveState) {
   };
   v1::PublishResponse ready = MustPublish(Event("fan", "video.ready"));
   EXPECT_TRUE(absl::StartsWith(ready.event_id(), "evt_"));
-  EXPECT_EQ(ready.delivery_count(), 3);
+  EXPECT_EQ(ready.delivery_count(), 4);
   EXPECT_FALSE(ready.duplicate());
   EXPECT_EQ(DeliveredApps(ready.event_id()), sorted({exact, prefix, all}));
+  // The disabled app's delivery is kept, HELD, for EnableApp to resume or discard.
+  EXPECT_EQ(DeliveredApps(ready.event_id(), v1::HELD), std::vector<std::string>{disabled});
 
   v1::PublishResponse on_eu = MustPublish(Event("fan", "video.ready", {"eu"}));
   EXPECT_EQ(DeliveredApps(on_eu.event_id()), sorted({exact, prefix, all, eu_only}));
@@ -574,10 +587,11 @@ TEST_F(IngestTest, AFailedPublishHandsTheEnqueuedOutboxRowsBack) {
   auto publish = [&](const std::string& tenant) {
     v1::PublishRequest request = Event(tenant, "video.ready");
     std::promise<absl::Status> result;
-    committer.Submit({.events = {{.request = &request, .app_ids = {"app_" + tenant}}},
-                      .done = [&](absl::Status status, std::vector<v1::PublishResponse>) {
-                        result.set_value(std::move(status));
-                      }});
+    committer.Submit(
+        {.events = {{.request = &request, .app_ids = {"app_" + tenant}, .held_app_ids = {}}},
+         .done = [&](absl::Status status, std::vector<v1::PublishResponse>) {
+           result.set_value(std::move(status));
+         }});
     return result.get_future().get();
   };
 

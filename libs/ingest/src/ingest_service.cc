@@ -24,10 +24,11 @@ absl::StatusOr<PendingEvent> IngestServiceImpl::Prepare(const auth::Principal& p
   HOOKD_RETURN_IF_ERROR(ValidatePublish(request, ctx_.limits, ctx_.catalog, prefix));
   HOOKD_RETURN_IF_ERROR(auth::RequireTenant(principal, request.tenant()));
   std::vector<std::string> channels(request.channels().begin(), request.channels().end());
-  PendingEvent event{.request = &request, .app_ids = {}};
+  PendingEvent event{.request = &request, .app_ids = {}, .held_app_ids = {}};
   for (const auto& app :
        ctx_.apps.Current()->Route(request.tenant(), request.event_type(), channels)) {
-    event.app_ids.push_back(app->id());
+    // A disabled app's delivery is kept HELD, not queued, until EnableApp resumes it.
+    (app->active() ? event.app_ids : event.held_app_ids).push_back(app->id());
   }
   return event;
 }

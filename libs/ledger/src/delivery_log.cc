@@ -1,5 +1,7 @@
 #include "hookd/ledger/delivery_log.h"
 
+#include <algorithm>
+
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/ids.h"
 #include "hookd/common/status.h"
@@ -131,17 +133,16 @@ absl::StatusOr<v1::Delivery> DeliveryLog::Retry(const std::string& id) {
 }
 
 absl::StatusOr<int> DeliveryLog::Recover(const std::string& app_id, absl::Time since,
-                                         absl::Time until, bool dry_run) {
+                                         absl::Time until, bool dry_run, bool include_held) {
   int count = 0;
   std::vector<queue::DeliveryMessage> messages;
   int64_t outbox_id = 0;
   HOOKD_RETURN_IF_ERROR(db_.Transact("recover deliveries", [&](pqxx::work& txn) {
-    // FAILED ones, and those held (never due) while the app was disabled.
-    const std::string where = "app_id = " + txn.quote(app_id) +
-                              " AND id >= " + txn.quote(IdLowerBoundAt("dlv", since)) +
-                              " AND id < " + txn.quote(IdLowerBoundAt("dlv", until)) +
-                              " AND (status = " + Sql(v1::FAILED) + " OR (status IN " +
-                              Sql(kUnfinished) + " AND next_attempt_time = 'infinity'))";
+    // FAILED ones, and those HELD while the app was disabled.
+    const std::string where =
+        "app_id = " + txn.quote(app_id) + " AND id >= " + txn.quote(IdLowerBoundAt("dlv", since)) +
+        " AND id < " + txn.quote(IdLowerBoundAt("dlv", until)) + " AND status IN " +
+        (include_held ? Sql(std::array{v1::FAILED, v1::HELD}) : Sql(std::array{v1::FAILED}));
     if (dry_run) {
       count = txn.exec1("SELECT count(*) FROM deliveries WHERE " + where)[0].as<int>();
       return absl::OkStatus();
@@ -159,6 +160,54 @@ absl::StatusOr<int> DeliveryLog::Recover(const std::string& app_id, absl::Time s
   }));
   EnqueueCommitted(db_, queue_, outbox_id, messages);
   return count;
+}
+
+absl::StatusOr<int64_t> DeliveryLog::SettleHeld(const std::string& app_id, bool resume) {
+  constexpr int kBatch = 1000;
+  int64_t total = 0;
+  for (;;) {
+    std::vector<queue::DeliveryMessage> messages;
+    int64_t outbox_id = 0;
+    int settled = 0;
+    HOOKD_RETURN_IF_ERROR(db_.Transact("settle held deliveries", [&](pqxx::work& txn) {
+      const std::string next_status = resume ? "CASE WHEN d.attempt_count = 0 THEN " +
+                                                   Sql(v1::PENDING) + " ELSE " + Sql(v1::RETRYING) +
+                                                   " END"
+                                             : Sql(v1::DISCARDED);
+      pqxx::result rows = db::ExecPrepared(
+          txn, resume ? "ledger_resume_held" : "ledger_discard_held",
+          "UPDATE deliveries AS d SET status = " + next_status +
+              ", next_attempt_time = now(), update_time = now() FROM ("
+              " SELECT id FROM deliveries WHERE app_id = $1 AND status = " +
+              Sql(v1::HELD) +
+              " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) AS h"
+              " WHERE d.id = h.id RETURNING d.id, d.event_id, d.app_id, d.attempt_count",
+          app_id, kBatch);
+      settled = static_cast<int>(rows.size());
+      if (!resume) return absl::OkStatus();
+      for (const auto& row : rows) {
+        messages.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                            row[2].as<std::string>(), row[3].as<int>() + 1});
+      }
+      // Oldest first: ids are ULIDs, in publish order.
+      std::sort(messages.begin(), messages.end(),
+                [](const auto& a, const auto& b) { return a.delivery_id < b.delivery_id; });
+      if (!messages.empty()) outbox_id = WriteOutbox(txn, messages);
+      return absl::OkStatus();
+    }));
+    EnqueueCommitted(db_, queue_, outbox_id, messages);
+    total += settled;
+    if (settled < kBatch) return total;
+  }
+}
+
+std::map<std::string, int64_t> DeliveryLog::HeldByApp(pqxx::work& txn) {
+  std::map<std::string, int64_t> held;
+  for (const auto& row : txn.exec("SELECT app_id, count(*) FROM deliveries WHERE status = " +
+                                  Sql(v1::HELD) + " GROUP BY app_id")) {
+    held[row[0].as<std::string>()] = row[1].as<int64_t>();
+  }
+  return held;
 }
 
 absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl::Time since,
@@ -206,6 +255,12 @@ absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl:
           break;
         case v1::FAILED:
           counts->set_failed(n);
+          break;
+        case v1::HELD:
+          counts->set_held(n);
+          break;
+        case v1::DISCARDED:
+          counts->set_discarded(n);
           break;
         default:
           break;

@@ -1,5 +1,6 @@
 #include "hookd/ledger/delivery_store.h"
 
+#include <algorithm>
 #include <tuple>
 
 #include "hookd/common/status.h"
@@ -39,6 +40,10 @@ std::string SanitizeUtf8(std::string_view text) {
     }
   }
   return out;
+}
+
+bool IsFinal(v1::DeliveryStatus status) {
+  return std::find(kFinished.begin(), kFinished.end(), status) != kFinished.end();
 }
 
 absl::StatusOr<std::map<std::string, LoadedDelivery>> DeliveryStore::Load(
@@ -164,19 +169,32 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
                                                                           int limit) {
   std::vector<Lost> lost;
   HOOKD_RETURN_IF_ERROR(db_.Transact("claim lost deliveries", [&](pqxx::work& txn) {
-    pqxx::result rows = txn.exec_params(
+    const auto claim = [&](const std::string& sql) {
+      for (const auto& row : txn.exec_params(sql, absl::ToDoubleSeconds(grace),
+                                             limit - static_cast<int>(lost.size()))) {
+        lost.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                        row[2].as<std::string>(), row[3].as<int>()});
+      }
+    };
+    claim(
         "UPDATE deliveries SET update_time = now() WHERE id IN ("
         " SELECT id FROM deliveries WHERE status IN " +
-            Sql(kUnfinished) +
-            " AND next_attempt_time < now() - make_interval(secs => $1)"
-            " AND update_time < now() - make_interval(secs => $1)"
-            " ORDER BY next_attempt_time LIMIT $2 FOR UPDATE SKIP LOCKED)"
-            " RETURNING id, event_id, app_id, attempt_count",
-        absl::ToDoubleSeconds(grace), limit);
-    for (const auto& row : rows) {
-      lost.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                      row[3].as<int>()});
-    }
+        Sql(kUnfinished) +
+        " AND next_attempt_time < now() - make_interval(secs => $1)"
+        " AND update_time < now() - make_interval(secs => $1)"
+        " ORDER BY next_attempt_time LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, event_id, app_id, attempt_count");
+    if (static_cast<int>(lost.size()) >= limit) return absl::OkStatus();
+    // Held deliveries of active apps, along deliveries_held (migration 7): only apps enabled
+    // without their held deliveries resumed have any.
+    claim(
+        "UPDATE deliveries SET update_time = now() WHERE id IN ("
+        " SELECT d.id FROM apps a JOIN deliveries d ON d.app_id = a.id AND d.status = " +
+        Sql(v1::HELD) +
+        " WHERE a.active AND a.delete_time IS NULL"
+        " AND d.update_time < now() - make_interval(secs => $1)"
+        " ORDER BY d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED)"
+        " RETURNING id, event_id, app_id, attempt_count");
     return absl::OkStatus();
   }));
   return lost;

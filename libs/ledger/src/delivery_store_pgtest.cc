@@ -117,5 +117,73 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
   EXPECT_EQ(plan.find("unsucceeded"), std::string::npos) << plan;
 }
 
+int64_t Count(db::PgPool& pool, const std::string& sql) {
+  int64_t n = -1;
+  EXPECT_TRUE(pool.Transact("count",
+                            [&](pqxx::work& txn) {
+                              n = txn.exec1(sql)[0].as<int64_t>();
+                              return absl::OkStatus();
+                            })
+                  .ok());
+  return n;
+}
+
+// A delivery held while its app is disabled must not stay held once the app is active again,
+// even if nobody resumed it (EnableApp died half-way, or ingest routed by a stale cache).
+TEST_F(DeliveryStorePgTest, ClaimLostSweepsUpTheHeldDeliveriesOfActiveAppsOnly) {
+  Exec(
+      "INSERT INTO apps (id, tenant, config, secrets, active, version) VALUES"
+      " ('app_on', 'acme', '{}', '', true, 1), ('app_off', 'acme', '{}', '', false, 2)");
+  Exec(
+      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status, update_time)"
+      " VALUES ('dlv_1', 'evt_1', 'app_on', 'acme', 'video.ready', 5, now() - interval '1 min'),"
+      " ('dlv_2', 'evt_2', 'app_off', 'acme', 'video.ready', 5, now() - interval '1 min'),"
+      " ('dlv_3', 'evt_3', 'app_on', 'acme', 'video.ready', 5, now())");
+  auto lost = store_->ClaimLost(absl::Seconds(10), 100);
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  // dlv_2's app is disabled; dlv_3 is younger than the grace (EnableApp may be resuming it).
+  ASSERT_EQ(lost->size(), 1u);
+  EXPECT_EQ((*lost)[0].delivery_id, "dlv_1");
+  lost = store_->ClaimLost(absl::Seconds(10), 100);
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  EXPECT_TRUE(lost->empty()) << "claimed again within the grace";
+}
+
+// Migration 7: deliveries that workers parked for a disabled app (unfinished, never due) are
+// HELD.
+TEST(HeldMigration, ParkedDeliveriesBecomeHeld) {
+  auto db = db::TestDatabase::Create("held_migration");
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::vector<db::Migration> before;
+  for (const db::Migration& m : db::BuiltinMigrations()) {
+    if (m.version < 7) before.push_back(m);
+  }
+  ASSERT_TRUE(db::Migrate((*db)->url(), before).ok());
+  auto pool = db::PgPool::Create((*db)->url(), 1);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  ASSERT_TRUE((*pool)
+                  ->Transact("seed",
+                             [](pqxx::work& txn) {
+                               txn.exec(
+                                   "INSERT INTO deliveries (id, event_id, app_id, tenant,"
+                                   " event_type, status, next_attempt_time) VALUES"
+                                   " ('dlv_p', 'e1', 'a', 't', 'x', 1, 'infinity'),"
+                                   " ('dlv_r', 'e2', 'a', 't', 'x', 3, 'infinity'),"
+                                   " ('dlv_due', 'e3', 'a', 't', 'x', 3, now()),"
+                                   " ('dlv_ok', 'e4', 'a', 't', 'x', 2, 'infinity')");
+                               return absl::OkStatus();
+                             })
+                  .ok());
+  ASSERT_TRUE(db::Migrate((*db)->url()).ok());
+  EXPECT_EQ(Count(**pool, "SELECT count(*) FROM deliveries WHERE status = 5"), 2);
+  EXPECT_EQ(Count(**pool,
+                  "SELECT count(*) FROM deliveries WHERE status = 5 AND id IN"
+                  " ('dlv_p', 'dlv_r')"),
+            2);
+  EXPECT_EQ(Count(**pool, "SELECT count(*) FROM deliveries WHERE id = 'dlv_due' AND status = 3"),
+            1);
+  EXPECT_EQ(Count(**pool, "SELECT count(*) FROM deliveries WHERE id = 'dlv_ok' AND status = 2"), 1);
+}
+
 }  // namespace
 }  // namespace hookd::ledger

@@ -5,6 +5,7 @@
 #include "hookd/common/status.h"
 #include "hookd/db/sql.h"
 #include "nlohmann/json.hpp"
+#include "status_sql.h"
 
 namespace hookd::ledger {
 
@@ -57,7 +58,7 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
   // round trip for the whole batch, where COPY needs two per table.
   std::vector<std::string> event_ids, tenants, types, payloads, channel_lists, keys, traces, counts;
   std::vector<std::string> delivery_ids, delivery_events, delivery_apps, delivery_tenants,
-      delivery_types;
+      delivery_types, delivery_statuses;
   for (const NewEvent& event : events) {
     const v1::PublishRequest& r = *event.request;
     nlohmann::json channels = nlohmann::json::array();
@@ -69,7 +70,7 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
     channel_lists.push_back(channels.dump());
     keys.push_back(r.idempotency_key());
     traces.push_back(r.traceparent());
-    counts.push_back(std::to_string(event.app_ids->size()));
+    counts.push_back(std::to_string(event.app_ids->size() + event.held_app_ids->size()));
     std::optional<queue::InlineEvent> inline_event;
     if (r.payload().size() <= max_inline_payload_bytes) {
       inline_event = queue::InlineEvent{.event_type = r.event_type(),
@@ -77,20 +78,24 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
                                         .traceparent = r.traceparent(),
                                         .create_time = create_time};
     }
-    for (const std::string& app_id : *event.app_ids) {
+    auto add_delivery = [&](const std::string& app_id, v1::DeliveryStatus status) {
       std::string delivery_id = NewId("dlv");
       delivery_ids.push_back(delivery_id);
       delivery_events.push_back(event.id);
       delivery_apps.push_back(app_id);
       delivery_tenants.push_back(r.tenant());
       delivery_types.push_back(r.event_type());
-      outbox.messages.push_back({.delivery_id = std::move(delivery_id),
+      delivery_statuses.push_back(Sql(status));
+      return delivery_id;
+    };
+    for (const std::string& app_id : *event.app_ids) {
+      outbox.messages.push_back({.delivery_id = add_delivery(app_id, v1::PENDING),
                                  .event_id = event.id,
                                  .app_id = app_id,
                                  .event = inline_event});
     }
+    for (const std::string& app_id : *event.held_app_ids) add_delivery(app_id, v1::HELD);
   }
-  // Deliveries start PENDING, the column's default.
   pqxx::result outbox_row = db::ExecPrepared(
       txn, "ledger_publish",
       "WITH e AS (INSERT INTO events (id, tenant, event_type, payload, channels,"
@@ -98,16 +103,18 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
       " SELECT id, tenant, event_type, payload, channels::jsonb, key, trace, n, $9::timestamptz"
       " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
       " $7::text[], $8::int[]) AS t(id, tenant, event_type, payload, channels, key, trace, n)),"
-      " d AS (INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)"
-      " SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[]))"
-      " INSERT INTO outbox (messages) SELECT $15 WHERE cardinality($10::text[]) > 0"
+      " d AS (INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status)"
+      " SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[],"
+      " $16::smallint[]))"
+      " INSERT INTO outbox (messages) SELECT $15 WHERE $17::bool"
       " RETURNING id",
       db::ArrayLiteral(event_ids), db::ArrayLiteral(tenants), db::ArrayLiteral(types),
       db::ArrayLiteral(payloads), db::ArrayLiteral(channel_lists), db::ArrayLiteral(keys),
       db::ArrayLiteral(traces), db::ArrayLiteral(counts), db::TimestampLiteral(create_time),
       db::ArrayLiteral(delivery_ids), db::ArrayLiteral(delivery_events),
       db::ArrayLiteral(delivery_apps), db::ArrayLiteral(delivery_tenants),
-      db::ArrayLiteral(delivery_types), queue::EncodeOutbox(outbox.messages));
+      db::ArrayLiteral(delivery_types), queue::EncodeOutbox(outbox.messages),
+      db::ArrayLiteral(delivery_statuses), !outbox.messages.empty());
   if (!outbox_row.empty()) outbox.outbox_id = outbox_row[0][0].as<int64_t>();
   return outbox;
 }

@@ -13,8 +13,9 @@ namespace hookd::ledger {
 
 // Deliveries that will be attempted again.
 inline constexpr std::array<v1::DeliveryStatus, 2> kUnfinished = {v1::PENDING, v1::RETRYING};
-// Deliveries that no attempt changes any more.
-inline constexpr std::array<v1::DeliveryStatus, 2> kFinished = {v1::SUCCEEDED, v1::FAILED};
+// Deliveries that no attempt changes any more (IsFinal).
+inline constexpr std::array<v1::DeliveryStatus, 3> kFinished = {v1::SUCCEEDED, v1::FAILED,
+                                                                v1::DISCARDED};
 
 // The number of `status`, as SQL: "2" for SUCCEEDED.
 inline std::string Sql(v1::DeliveryStatus status) { return absl::StrCat(static_cast<int>(status)); }

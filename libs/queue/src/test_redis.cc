@@ -62,9 +62,14 @@ absl::Status DeleteKeys(const RedisOptions& options) {
 }
 
 absl::StatusOr<std::set<std::string>> StreamedDeliveryIds(const RedisOptions& options) {
+  HOOKD_ASSIGN_OR_RETURN(std::vector<std::string> ids, StreamedDeliveryIdsInOrder(options));
+  return std::set<std::string>(ids.begin(), ids.end());
+}
+
+absl::StatusOr<std::vector<std::string>> StreamedDeliveryIdsInOrder(const RedisOptions& options) {
   HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
                          RedisConnection::Create(options));
-  std::set<std::string> ids;
+  std::vector<std::string> ids;
   for (int p = 0; p < options.partitions; ++p) {
     HOOKD_ASSIGN_OR_RETURN(Reply reply,
                            connection->Command({"XRANGE", StreamKey(options, p), "-", "+"}));
@@ -73,7 +78,7 @@ absl::StatusOr<std::set<std::string>> StreamedDeliveryIds(const RedisOptions& op
       if (entry.elements.size() != 2) continue;
       const auto& fields = entry.elements[1].elements;
       for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "d") ids.insert(fields[i + 1].str);
+        if (fields[i].str == "d") ids.push_back(fields[i + 1].str);
       }
     }
   }

@@ -263,28 +263,31 @@ grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* 
 
 grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* context,
                                                  const std::string& id, std::string_view change,
-                                                 MutateFn mutate, v1::App* response) {
+                                                 MutateFn mutate, v1::App* response,
+                                                 AfterFn after) {
   auto principal = ctx_.auth.Authenticate(*context);
   if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(
-      context, ctx_.pool,
-      [this, p = *principal, id, change, mutate = std::move(mutate), response]() -> absl::Status {
-        HOOKD_RETURN_IF_ERROR(RequireId(id));
-        bool answer_with_secret = false;
-        HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Update(id, [&](v1::App& app) {
-          HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
-          return mutate(app, answer_with_secret);
-        }));
-        ctx_.watch_hub.Notify();
-        LogAppChange(change, stored);
-        if (answer_with_secret) {
-          AnswerWithSecret(stored, response);
-        } else {
-          RedactApp(stored);
-          *response = std::move(stored);
-        }
-        return absl::OkStatus();
-      });
+  return FinishOnPool(context, ctx_.pool,
+                      [this, p = *principal, id, change, mutate = std::move(mutate),
+                       after = std::move(after), response]() -> absl::Status {
+                        HOOKD_RETURN_IF_ERROR(RequireId(id));
+                        bool answer_with_secret = false;
+                        HOOKD_ASSIGN_OR_RETURN(v1::App stored,
+                                               ctx_.apps.Update(id, [&](v1::App& app) {
+                                                 HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+                                                 return mutate(app, answer_with_secret);
+                                               }));
+                        ctx_.watch_hub.Notify();
+                        LogAppChange(change, stored);
+                        if (after) HOOKD_RETURN_IF_ERROR(after(stored));
+                        if (answer_with_secret) {
+                          AnswerWithSecret(stored, response);
+                        } else {
+                          RedactApp(stored);
+                          *response = std::move(stored);
+                        }
+                        return absl::OkStatus();
+                      });
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext* context,
@@ -341,6 +344,14 @@ grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext* context,
                                                     const v1::EnableAppRequest* request,
                                                     v1::App* response) {
+  if (!v1::HeldDeliveries_IsValid(request->held_deliveries())) {
+    auto principal = ctx_.auth.Authenticate(*context);
+    return FinishNow(context, principal.ok() ? InvalidField("held_deliveries",
+                                                            "must be HELD_DELIVERIES_RESUME or "
+                                                            "HELD_DELIVERIES_DISCARD")
+                                             : principal.status());
+  }
+  const bool resume = request->held_deliveries() != v1::HELD_DELIVERIES_DISCARD;
   return Mutate(
       context, request->id(), "app enabled",
       [](v1::App& app, bool&) {
@@ -349,7 +360,17 @@ grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext*
         app.set_failure_streak(0);
         return absl::OkStatus();
       },
-      response);
+      response,
+      // After the app is active, so that no delivery is held behind the ones settled here; one
+      // held meanwhile by a worker that had not seen the change is swept up by the workers.
+      [this, resume](const v1::App& app) -> absl::Status {
+        HOOKD_ASSIGN_OR_RETURN(int64_t settled, ctx_.deliveries.SettleHeld(app.id(), resume));
+        if (settled > 0) {
+          Log(spdlog::level::info, resume ? "held deliveries resumed" : "held deliveries discarded",
+              {{"app_id", app.id()}, {"count", settled}});
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext* context,

@@ -242,8 +242,9 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
                                            " is disabled: EnableApp first, or the recovered "
                                            "deliveries would be held again");
     }
-    HOOKD_ASSIGN_OR_RETURN(int count, ctx_.deliveries.Recover(app.id(), window.since, window.until,
-                                                              request->dry_run()));
+    HOOKD_ASSIGN_OR_RETURN(
+        int count, ctx_.deliveries.Recover(app.id(), window.since, window.until, request->dry_run(),
+                                           !request->exclude_held()));
     response->set_count(count);
     return absl::OkStatus();
   });

@@ -64,11 +64,14 @@ class AppServiceImpl final : public v1::AppService::CallbackService {
  private:
   // Changes an app; sets its bool to answer with the new current secret (a new key).
   using MutateFn = std::function<absl::Status(v1::App&, bool&)>;
-  // Runs `mutate` on the app `id` of a tenant the caller may access and answers it redacted,
-  // or with the new current secret when `mutate` asked for it; logs `change` (e.g. "app
-  // enabled") with the app's id.
+  // Runs after the change is stored, with the stored app; an error is the call's answer.
+  using AfterFn = std::function<absl::Status(const v1::App&)>;
+  // Runs `mutate` on the app `id` of a tenant the caller may access, then `after`, and answers
+  // the app redacted, or with the new current secret when `mutate` asked for it; logs `change`
+  // (e.g. "app enabled") with the app's id.
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, const std::string& id,
-                                   std::string_view change, MutateFn mutate, v1::App* response);
+                                   std::string_view change, MutateFn mutate, v1::App* response,
+                                   AfterFn after = nullptr);
 
   // Stores a validated new app and answers it with its secret.
   absl::Status StoreNewApp(const v1::App& app, v1::App* response);

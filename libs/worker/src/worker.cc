@@ -173,7 +173,7 @@ struct Worker::State {
       outcome.delivery_id = job.delivery.id;
       outcome.app_id = job.delivery.app_id;
       outcome.attempted = false;
-      if (job.delivery.status == v1::SUCCEEDED || job.delivery.status == v1::FAILED) {
+      if (ledger::IsFinal(job.delivery.status)) {
         job.decided = Outcome{};  // a duplicate entry of a finished delivery
         decided.push_back(std::move(job));
         continue;
@@ -191,8 +191,8 @@ struct Worker::State {
         continue;
       }
       if (!job.app->active()) {
-        // Held, not attempted: RecoverFailed or EnableApp's recovery re-queues it.
-        outcome.status = job.delivery.status;
+        // Held, not attempted: EnableApp resumes or discards it, RecoverFailed re-queues it.
+        outcome.status = v1::HELD;
         outcome.next_attempt_time = absl::InfiniteFuture();
         job.decided = outcome;
         decided.push_back(std::move(job));

@@ -31,8 +31,9 @@ class AppSet {
   AppPtr Find(std::string_view id) const;
   // Every app of `tenant` (active or not).
   const std::vector<AppPtr>& OfTenant(std::string_view tenant) const;
-  // Apps of `tenant` that receive an event of `event_type` on `channels`: active, subscribed by
-  // one of their patterns, and sharing a channel when they list any.
+  // Apps of `tenant` that receive an event of `event_type` on `channels`: subscribed by one of
+  // their patterns, and sharing a channel when they list any. Disabled apps are among them:
+  // their deliveries are made HELD.
   std::vector<AppPtr> Route(std::string_view tenant, std::string_view event_type,
                             const std::vector<std::string>& channels) const;
   size_t size() const { return by_id_.size(); }
@@ -42,7 +43,8 @@ class AppSet {
   std::unordered_map<std::string, std::vector<AppPtr>> by_tenant_;
 };
 
-// Whether `app` receives an event of `event_type` published on `channels`.
+// Whether `app` subscribes to an event of `event_type` published on `channels` (whether it is
+// active or not).
 bool AppMatches(const v1::App& app, std::string_view event_type,
                 const std::vector<std::string>& channels);
 

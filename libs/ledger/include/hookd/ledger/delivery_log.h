@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,10 +34,19 @@ class DeliveryLog {
   // Marks the delivery due now (RETRYING) and queues it. NOT_FOUND when absent.
   absl::StatusOr<v1::Delivery> Retry(const std::string& id);
 
-  // Re-queues the app's FAILED deliveries created in [since, until) and those held while it was
-  // disabled; with `dry_run`, only counts them.
+  // Re-queues the app's FAILED deliveries created in [since, until) and, with `include_held`,
+  // its HELD ones; with `dry_run`, only counts them.
   absl::StatusOr<int> Recover(const std::string& app_id, absl::Time since, absl::Time until,
-                              bool dry_run);
+                              bool dry_run, bool include_held);
+
+  // What EnableApp does with the app's HELD deliveries, oldest first, a batch of 1,000 per
+  // transaction: `resume` queues them again (PENDING, or RETRYING when attempted before) through
+  // the outbox; otherwise they become DISCARDED. Returns how many. A batch that fails leaves the
+  // rest HELD, and the workers' sweep queues those once the app is active (ClaimLost).
+  absl::StatusOr<int64_t> SettleHeld(const std::string& app_id, bool resume);
+
+  // The number of HELD deliveries of every app that has any (along the deliveries_held index).
+  static std::map<std::string, int64_t> HeldByApp(pqxx::work& txn);
 
   // The app's attempts started in [since, until) and its deliveries created then, with its
   // latest attempt and success of any time. failure_streak is left to the caller (it is the

@@ -12,6 +12,10 @@
 
 namespace hookd::ledger {
 
+// Whether a delivery in `status` is done with: SUCCEEDED, FAILED or DISCARDED. A stream entry of
+// such a delivery is a duplicate, and no outcome moves it back.
+bool IsFinal(v1::DeliveryStatus status);
+
 // A delivery as the worker loads it, with its event.
 struct LoadedDelivery {
   std::string id;
@@ -41,7 +45,7 @@ struct Outcome {
   int attempt = 0;  // this attempt's number, 1 for the first
   AttemptResult result;
   v1::DeliveryStatus status = v1::DELIVERY_STATUS_UNSPECIFIED;
-  // For RETRYING: when; for a delivery held while its app is disabled: absl::InfiniteFuture().
+  // For RETRYING: when; for a HELD delivery (its app is disabled): absl::InfiniteFuture().
   absl::Time next_attempt_time = absl::InfinitePast();
   // Whether this delivery ends the app's streak of failures (success) or adds to it (FAILED).
   bool counts_success = false;
@@ -71,7 +75,10 @@ class DeliveryStore {
   absl::StatusOr<std::vector<StreakReached>> Record(const std::vector<Outcome>& outcomes);
 
   // Due, unfinished deliveries that made no progress for `grace` (Redis lost their stream entry
-  // or retry), at most `limit`; their update_time is set to now so the next sweep skips them.
+  // or retry), and HELD deliveries of apps that are active again but were not resumed (a crash
+  // during EnableApp, or an event routed by a cache that had not seen the app enabled yet), at
+  // most `limit`, oldest due first; their update_time is set to now so the next sweep skips
+  // them.
   struct Lost {
     std::string delivery_id, event_id, app_id;
     int attempt_count = 0;

@@ -39,14 +39,15 @@ std::map<IdempotencyKey, PublishedBefore> PublishedUnder(pqxx::work& txn,
 struct NewEvent {
   const v1::PublishRequest* request;  // tenant, type, payload, channels, key, traceparent
   std::string id;
-  const std::vector<std::string>* app_ids;
+  const std::vector<std::string>* app_ids;       // PENDING deliveries, queued
+  const std::vector<std::string>* held_app_ids;  // HELD deliveries (disabled apps), not queued
 };
 
-// Inserts `events`, their deliveries (PENDING) and one outbox row carrying a stream message per
-// delivery, in one statement: one round trip per batch. Every event gets `create_time`, which
-// its messages carry too, so that a retry loaded from Postgres signs the same envelope. Payloads
-// up to `max_inline_payload_bytes` travel inline with their messages. Returns the outbox batch
-// (id 0 and no messages when there is no delivery).
+// Inserts `events`, their deliveries (PENDING, or HELD for disabled apps) and one outbox row
+// carrying a stream message per PENDING delivery, in one statement: one round trip per batch. Every
+// event gets `create_time`, which its messages carry too, so that a retry loaded from Postgres
+// signs the same envelope. Payloads up to `max_inline_payload_bytes` travel inline with their
+// messages. Returns the outbox batch (id 0 and no messages when there is no delivery).
 OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events,
                             absl::Time create_time, size_t max_inline_payload_bytes);
 

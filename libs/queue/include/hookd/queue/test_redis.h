@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -24,5 +25,8 @@ absl::Status DeleteKeys(const RedisOptions& options);
 // The delivery id of every entry on the streams of `options`, read with XRANGE so that no
 // consumer group's state changes. UNAVAILABLE or INTERNAL on failure.
 absl::StatusOr<std::set<std::string>> StreamedDeliveryIds(const RedisOptions& options);
+
+// The same in stream order: partition 0's entries oldest first, then partition 1's, and so on.
+absl::StatusOr<std::vector<std::string>> StreamedDeliveryIdsInOrder(const RedisOptions& options);
 
 }  // namespace hookd::queue

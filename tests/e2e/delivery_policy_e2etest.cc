@@ -1,0 +1,279 @@
+// Delivery policy end to end: real hookd-subscription, hookd-ingest and hookd-worker processes,
+// real Postgres and Redis, and a real HTTP receiver in this process. Held deliveries: events of a
+// disabled app are kept HELD, then resumed in publish order or discarded by EnableApp.
+
+#include <csignal>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cluster.h"
+#include "gtest/gtest.h"
+#include "hookd/queue/test_redis.h"
+#include "hookd/testing/receiver.h"
+#include "hookd/testing/testing.h"
+#include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/delivery.grpc.pb.h"
+#include "hookd/v1/ingest.grpc.pb.h"
+#include "pqxx/pqxx"
+
+namespace hookd::e2e {
+namespace {
+
+using testing::ClientContext;
+using testing::PollUntil;
+using testing::Receiver;
+
+class DeliveryPolicyTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto bed = TestBed::Create("policy_e2e");
+    ASSERT_TRUE(bed.ok()) << bed.status();
+    bed_ = bed->release();
+    absl::Status started = bed_->cluster->StartAll({"video.ready"});
+    ASSERT_TRUE(started.ok()) << started;
+    receiver_ = new Receiver();
+  }
+
+  static void TearDownTestSuite() {
+    delete bed_;
+    bed_ = nullptr;
+    delete receiver_;
+    receiver_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(bed_, nullptr);
+    apps_ = v1::AppService::NewStub(bed_->cluster->subscription_channel());
+    log_ = v1::DeliveryService::NewStub(bed_->cluster->subscription_channel());
+    ingest_ = v1::IngestService::NewStub(bed_->cluster->ingest_channel());
+  }
+
+  const std::string& token() const { return bed_->cluster->admin_token(); }
+
+  v1::App CreateApp(const std::string& tenant, const std::string& path) {
+    v1::App app;
+    app.set_tenant(tenant);
+    app.set_name("policy " + path);
+    app.set_url(receiver_->url(path));
+    app.add_event_types("video.ready");
+    return bed_->cluster->CreateApp(app);
+  }
+
+  void Disable(const std::string& id) {
+    v1::DisableAppRequest request;
+    request.set_id(id);
+    v1::App out;
+    ASSERT_TRUE(apps_->DisableApp(ClientContext(token()).get(), request, &out).ok());
+  }
+
+  grpc::Status Enable(const std::string& id, v1::HeldDeliveries held) {
+    v1::EnableAppRequest request;
+    request.set_id(id);
+    request.set_held_deliveries(held);
+    v1::App out;
+    return apps_->EnableApp(ClientContext(token()).get(), request, &out);
+  }
+
+  // Publishes one event to `tenant`; returns its id.
+  std::string Publish(const std::string& tenant, int n) {
+    v1::PublishRequest request;
+    request.set_tenant(tenant);
+    request.set_event_type("video.ready");
+    request.set_payload(absl::StrCat(R"({"n":)", n, "}"));
+    v1::PublishResponse response;
+    grpc::Status status = ingest_->Publish(ClientContext(token()).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.delivery_count(), 1);
+    return response.event_id();
+  }
+
+  // Status of every delivery of `app_id`, by event id.
+  std::map<std::string, v1::DeliveryStatus> Statuses(const std::string& app_id) {
+    std::map<std::string, v1::DeliveryStatus> out;
+    v1::ListDeliveriesRequest request;
+    request.set_app_id(app_id);
+    request.set_page_size(1000);
+    v1::ListDeliveriesResponse response;
+    EXPECT_TRUE(log_->ListDeliveries(ClientContext(token()).get(), request, &response).ok());
+    for (const v1::Delivery& d : response.deliveries()) out[d.event_id()] = d.status();
+    return out;
+  }
+
+  int ListedWithStatus(const std::string& app_id, v1::DeliveryStatus status) {
+    v1::ListDeliveriesRequest request;
+    request.set_app_id(app_id);
+    request.set_status(status);
+    request.set_page_size(1000);
+    v1::ListDeliveriesResponse response;
+    EXPECT_TRUE(log_->ListDeliveries(ClientContext(token()).get(), request, &response).ok());
+    return response.deliveries_size();
+  }
+
+  // Webhook ids the receiver got at `path`, with how often each arrived.
+  std::map<std::string, int> Arrivals(const std::string& path) {
+    std::map<std::string, int> seen;
+    for (const auto& request : receiver_->Received(path)) ++seen[request.headers.at("webhook-id")];
+    return seen;
+  }
+
+  int64_t Scalar(const std::string& sql) {
+    pqxx::connection conn(bed_->db->url());
+    pqxx::work txn(conn);
+    return txn.exec1(sql)[0].as<int64_t>();
+  }
+
+  // Disables `app` (the tenant's only app) and publishes `count` events; returns their ids in
+  // publish order, every one HELD, and counted so in the app's statistics. A probe first waits
+  // until the caches of ingest and the worker know the app is disabled: ingest then holds each
+  // delivery itself, or the worker holds it unattempted.
+  std::vector<std::string> PublishWhileDisabled(const v1::App& app, int count) {
+    Disable(app.id());
+    std::string probe;
+    EXPECT_TRUE(PollUntil([&] {
+      if (probe.empty()) probe = Publish(app.tenant(), -1);
+      auto statuses = Statuses(app.id());
+      if (statuses[probe] == v1::HELD) return true;
+      if (statuses[probe] == v1::SUCCEEDED) probe.clear();  // a stale cache sent it: again
+      return false;
+    }));
+    std::vector<std::string> events = {probe};
+    for (int i = 1; i < count; ++i) events.push_back(Publish(app.tenant(), i));
+    EXPECT_TRUE(PollUntil([&] {
+      auto statuses = Statuses(app.id());
+      for (const std::string& event : events) {
+        if (statuses[event] != v1::HELD) return false;
+      }
+      return true;
+    })) << "held: "
+        << ListedWithStatus(app.id(), v1::HELD);
+    for (const std::string& event : events) {
+      EXPECT_EQ(Arrivals(ReceiverPath(app)).count(event), 0u) << event << " was sent";
+    }
+    v1::GetAppStatsRequest stats_request;
+    stats_request.set_app_id(app.id());
+    v1::AppStats stats;
+    EXPECT_TRUE(log_->GetAppStats(ClientContext(token()).get(), stats_request, &stats).ok());
+    EXPECT_EQ(stats.deliveries().held(), count);
+    EXPECT_EQ(stats.deliveries().pending(), 0);
+    return events;
+  }
+
+  static std::string ReceiverPath(const v1::App& app) {
+    return app.url().substr(app.url().find('/', std::string("http://").size()));
+  }
+
+  static TestBed* bed_;
+  static Receiver* receiver_;
+  std::unique_ptr<v1::AppService::Stub> apps_;
+  std::unique_ptr<v1::DeliveryService::Stub> log_;
+  std::unique_ptr<v1::IngestService::Stub> ingest_;
+};
+
+TestBed* DeliveryPolicyTest::bed_ = nullptr;
+Receiver* DeliveryPolicyTest::receiver_ = nullptr;
+
+TEST_F(DeliveryPolicyTest, EventsOfADisabledAppAreHeldAndResumedInPublishOrder) {
+  v1::App app = CreateApp("held-resume", "/held-resume");
+  const std::vector<std::string> events = PublishWhileDisabled(app, 20);
+  // None was attempted.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id"
+                   " WHERE d.app_id = '" +
+                   app.id() + "' AND d.status = " + std::to_string(v1::HELD)),
+            0);
+
+  // With no worker reading, the resume's stream entries stay where they were queued: in
+  // publish order (one app's deliveries share a stream).
+  bed_->cluster->StopWorker("w1");
+  ASSERT_TRUE(Enable(app.id(), v1::HELD_DELIVERIES_UNSPECIFIED).ok());  // resume, the default
+  std::map<std::string, std::string> event_of;                          // delivery id -> event id
+  {
+    pqxx::connection conn(bed_->db->url());
+    pqxx::work txn(conn);
+    for (const auto& row :
+         txn.exec("SELECT id, event_id FROM deliveries WHERE app_id = " + txn.quote(app.id()))) {
+      event_of[row[0].as<std::string>()] = row[1].as<std::string>();
+    }
+  }
+  auto streamed = queue::StreamedDeliveryIdsInOrder(bed_->redis);
+  ASSERT_TRUE(streamed.ok()) << streamed.status();
+  std::vector<std::string> queued;
+  for (const std::string& delivery : *streamed) {
+    if (event_of.count(delivery) > 0) queued.push_back(event_of[delivery]);
+  }
+  EXPECT_EQ(queued, events);
+
+  ASSERT_TRUE(bed_->cluster->StartWorker("w1").ok());
+  ASSERT_TRUE(PollUntil([&] {
+    auto statuses = Statuses(app.id());
+    for (const std::string& event : events) {
+      if (statuses[event] != v1::SUCCEEDED) return false;
+    }
+    return true;
+  }));
+  // Each arrived once.
+  std::map<std::string, int> arrivals = Arrivals("/held-resume");
+  for (const std::string& event : events) EXPECT_EQ(arrivals[event], 1) << event;
+}
+
+TEST_F(DeliveryPolicyTest, DiscardMarksHeldDeliveriesDiscardedAndNeverSendsThem) {
+  v1::App app = CreateApp("held-discard", "/held-discard");
+  const std::vector<std::string> events = PublishWhileDisabled(app, 5);
+  ASSERT_TRUE(Enable(app.id(), v1::HELD_DELIVERIES_DISCARD).ok());
+  auto statuses = Statuses(app.id());
+  for (const std::string& event : events) EXPECT_EQ(statuses[event], v1::DISCARDED) << event;
+  // The app is active again: the next event arrives, and nothing discarded ever does.
+  v1::PublishRequest request;
+  request.set_tenant("held-discard");
+  request.set_event_type("video.ready");
+  request.set_payload(R"({"after":true})");
+  std::string after;
+  ASSERT_TRUE(PollUntil([&] {
+    v1::PublishResponse response;
+    if (!ingest_->Publish(ClientContext(token()).get(), request, &response).ok()) return false;
+    after = response.event_id();
+    return Statuses(app.id())[after] != v1::HELD;  // routed to the app as enabled
+  }));
+  ASSERT_TRUE(PollUntil([&] { return Arrivals("/held-discard").count(after) == 1; }));
+  std::map<std::string, int> arrivals = Arrivals("/held-discard");
+  for (const std::string& event : events) EXPECT_EQ(arrivals.count(event), 0u) << event;
+
+  // A bad choice is named and changes nothing.
+  grpc::Status status = Enable(app.id(), static_cast<v1::HeldDeliveries>(7));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message().substr(0, status.error_message().find(':')), "held_deliveries");
+}
+
+TEST_F(DeliveryPolicyTest, AWorkerKilledDuringAResumeLosesNothing) {
+  v1::App app = CreateApp("held-kill", "/held-kill");
+  // The receiver is slow, so the resume is under way when the worker dies.
+  receiver_->Handle("/held-kill", [](const Receiver::Request&) {
+    Receiver::Response response;
+    response.delay = absl::Milliseconds(20);
+    return response;
+  });
+  const std::vector<std::string> events = PublishWhileDisabled(app, 200);
+  ASSERT_TRUE(Enable(app.id(), v1::HELD_DELIVERIES_RESUME).ok());
+  ASSERT_TRUE(PollUntil([&] { return !receiver_->Received("/held-kill").empty(); }));
+  bed_->cluster->worker("w1").Signal(SIGKILL);
+  bed_->cluster->StopWorker("w1");
+  ASSERT_TRUE(bed_->cluster->StartWorker("w2").ok());
+  // Every one arrives at least once: those the dead worker had taken come back after the
+  // visibility timeout.
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        std::map<std::string, int> arrivals = Arrivals("/held-kill");
+        for (const std::string& event : events) {
+          if (arrivals.count(event) == 0) return false;
+        }
+        return true;
+      },
+      absl::Seconds(60)))
+      << Arrivals("/held-kill").size() << " of " << events.size() << " arrived";
+  EXPECT_EQ(ListedWithStatus(app.id(), v1::HELD), 0);
+}
+
+}  // namespace
+}  // namespace hookd::e2e
