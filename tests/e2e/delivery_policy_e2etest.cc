@@ -12,6 +12,7 @@
 #include "cluster.h"
 #include "gtest/gtest.h"
 #include "hookd/queue/test_redis.h"
+#include "hookd/testing/metrics_text.h"
 #include "hookd/testing/receiver.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
@@ -158,7 +159,21 @@ class DeliveryPolicyTest : public ::testing::Test {
     EXPECT_TRUE(log_->GetAppStats(ClientContext(token()).get(), stats_request, &stats).ok());
     EXPECT_EQ(stats.deliveries().held(), count);
     EXPECT_EQ(stats.deliveries().pending(), 0);
+    EXPECT_EQ(HeldGauge(app.id()), count);
     return events;
+  }
+
+  // hookd_subscription_held_deliveries{app_id} as hookd-subscription serves it (sampled at most
+  // once a second, so polled).
+  double HeldGauge(const std::string& app_id) {
+    double value = -1;
+    PollUntil([&] {
+      auto scrape = testing::ScrapeMetrics(bed_->cluster->subscription_metrics_port());
+      if (!scrape.ok()) return false;
+      value = scrape->Get("hookd_subscription_held_deliveries", {{"app_id", app_id}}).value_or(-1);
+      return value >= 0 && value == ListedWithStatus(app_id, v1::HELD);
+    });
+    return value;
   }
 
   static std::string ReceiverPath(const v1::App& app) {
@@ -224,6 +239,7 @@ TEST_F(DeliveryPolicyTest, DiscardMarksHeldDeliveriesDiscardedAndNeverSendsThem)
   ASSERT_TRUE(Enable(app.id(), v1::HELD_DELIVERIES_DISCARD).ok());
   auto statuses = Statuses(app.id());
   for (const std::string& event : events) EXPECT_EQ(statuses[event], v1::DISCARDED) << event;
+  EXPECT_EQ(HeldGauge(app.id()), 0);  // back to 0 once nothing is held
   // The app is active again: the next event arrives, and nothing discarded ever does.
   v1::PublishRequest request;
   request.set_tenant("held-discard");
