@@ -43,6 +43,7 @@ struct AppFlags {
   std::string retry_exponential;
   int rate_limit = 0;
   int disable_after = 0;
+  bool disable_on_permanent_error = false;
   std::string signature;
   std::string payload_format;
   std::string payload_template_file;
@@ -93,6 +94,11 @@ void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
   flags.AddInt("disable-after", "N",
                "Disable the app after N consecutive failed deliveries (default 10).",
                &values.disable_after);
+  flags.AddBool("disable-on-permanent-error",
+                "Disable the app at the first error that will not pass by itself: a 4xx other "
+                "than 408, 409, 425 and 429, a rejected TLS certificate, an unknown host, a "
+                "forbidden address (=false turns it off).",
+                &values.disable_on_permanent_error);
   flags.AddString("description", "D", "Free text for operators.", &values.description);
   flags.AddString("signature", "v1|v1a",
                   "Signature scheme: v1 (HMAC, default) or v1a (Ed25519; receivers verify with "
@@ -355,6 +361,10 @@ absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
     app.set_disable_after_failures(values.disable_after);
     paths.push_back("disable_after_failures");
   }
+  if (flags.IsSet("disable-on-permanent-error")) {
+    app.set_disable_on_permanent_error(values.disable_on_permanent_error);
+    paths.push_back("disable_on_permanent_error");
+  }
   if (flags.IsSet("description")) {
     app.set_description(values.description);
     paths.push_back("description");
@@ -484,6 +494,7 @@ void PrintApp(std::ostream& out, const App& app) {
       {"create_time", FormatTimestamp(app.create_time())},
       {"update_time", FormatTimestamp(app.update_time())},
   };
+  if (app.disable_on_permanent_error()) fields.emplace_back("disable_on_permanent_error", "true");
   // The server answers each profile with its preset filled in; none means the default.
   if (app.signature_profiles().empty()) {
     fields.emplace_back("signature_profiles", "default (standard-webhooks)");

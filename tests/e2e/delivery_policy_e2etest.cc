@@ -54,13 +54,29 @@ class DeliveryPolicyTest : public ::testing::Test {
 
   const std::string& token() const { return bed_->cluster->admin_token(); }
 
-  v1::App CreateApp(const std::string& tenant, const std::string& path) {
+  v1::App CreateApp(const std::string& tenant, const std::string& path,
+                    bool disable_on_permanent_error = false) {
     v1::App app;
     app.set_tenant(tenant);
     app.set_name("policy " + path);
     app.set_url(receiver_->url(path));
     app.add_event_types("video.ready");
+    app.set_disable_on_permanent_error(disable_on_permanent_error);
+    // Three attempts a second apart, which the test workers scale to milliseconds.
+    v1::ExponentialBackoff* backoff = app.mutable_retry()->mutable_exponential();
+    backoff->mutable_initial_delay()->set_seconds(1);
+    backoff->set_multiplier(1);
+    backoff->mutable_max_delay()->set_seconds(1);
+    backoff->set_max_attempts(3);
     return bed_->cluster->CreateApp(app);
+  }
+
+  v1::App GetApp(const std::string& id) {
+    v1::GetAppRequest request;
+    request.set_id(id);
+    v1::App app;
+    EXPECT_TRUE(apps_->GetApp(ClientContext(token()).get(), request, &app).ok());
+    return app;
   }
 
   void Disable(const std::string& id) {
@@ -289,6 +305,44 @@ TEST_F(DeliveryPolicyTest, AWorkerKilledDuringAResumeLosesNothing) {
       absl::Seconds(60)))
       << Arrivals("/held-kill").size() << " of " << events.size() << " arrived";
   EXPECT_EQ(ListedWithStatus(app.id(), v1::HELD), 0);
+}
+
+// A receiver answering `status` to every request.
+Receiver::Handler Answer(int status) {
+  return [status](const Receiver::Request&) {
+    Receiver::Response response;
+    response.status = status;
+    return response;
+  };
+}
+
+TEST_F(DeliveryPolicyTest, PermanentErrorsDisableAppsThatAskForIt) {
+  receiver_->Handle("/perm-401", Answer(401));
+  receiver_->Handle("/perm-503", Answer(503));
+  receiver_->Handle("/default-401", Answer(401));
+  v1::App unauthorized = CreateApp("perm-401", "/perm-401", /*disable_on_permanent_error=*/true);
+  v1::App unavailable = CreateApp("perm-503", "/perm-503", /*disable_on_permanent_error=*/true);
+  v1::App by_default = CreateApp("default-401", "/default-401");
+  EXPECT_TRUE(unauthorized.disable_on_permanent_error());
+  EXPECT_FALSE(by_default.disable_on_permanent_error());
+  const std::string first = Publish("perm-401", 1);
+  Publish("perm-503", 1);
+  Publish("default-401", 1);
+
+  // The first 401 disables the app, naming the status; its retry is held, not sent.
+  ASSERT_TRUE(PollUntil([&] { return !GetApp(unauthorized.id()).active(); }));
+  EXPECT_EQ(GetApp(unauthorized.id()).disabled_reason(), "non-transient error: HTTP 401");
+  ASSERT_TRUE(PollUntil([&] { return Statuses(unauthorized.id())[first] == v1::HELD; }));
+  EXPECT_EQ(receiver_->Received("/perm-401").size(), 1u);
+
+  // A 503 is transient, and a 401 disables nothing by default: every attempt is made and the
+  // apps stay active.
+  for (const v1::App& app : {unavailable, by_default}) {
+    ASSERT_TRUE(PollUntil([&] { return ListedWithStatus(app.id(), v1::FAILED) == 1; }))
+        << app.tenant();
+    EXPECT_TRUE(GetApp(app.id()).active()) << app.tenant();
+    EXPECT_EQ(receiver_->Received("/" + app.tenant()).size(), 3u) << app.tenant();
+  }
 }
 
 }  // namespace

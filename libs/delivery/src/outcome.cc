@@ -27,6 +27,32 @@ v1::AttemptError AttemptErrorOf(const http::HttpResult& result) {
                                                  : v1::ATTEMPT_ERROR_HTTP_STATUS;
 }
 
+std::optional<std::string> PermanentError(const http::HttpResult& result,
+                                          const std::function<bool()>& host_is_unknown) {
+  if (result.error == v1::ATTEMPT_ERROR_NONE) {
+    const int code = result.status_code;
+    const bool transient_4xx = code == 408 || code == 409 || code == 425 || code == 429;
+    if (code >= 400 && code <= 499 && !transient_4xx) return "HTTP " + std::to_string(code);
+    return std::nullopt;
+  }
+  switch (result.error) {
+    case v1::ATTEMPT_ERROR_FORBIDDEN_ADDRESS:
+      return "forbidden address: " + result.error_detail;
+    case v1::ATTEMPT_ERROR_TLS:
+      if (result.cause == http::HttpResult::Cause::kCertificateRejected) {
+        return "TLS certificate rejected: " + result.error_detail;
+      }
+      return std::nullopt;
+    case v1::ATTEMPT_ERROR_CONNECTION:
+      if (result.cause == http::HttpResult::Cause::kHostNotResolved && host_is_unknown()) {
+        return "host not found: " + result.error_detail;
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
 std::optional<absl::Duration> RetryAfter(const http::HttpResult& result, absl::Time now) {
   // RFC 9110 gives Retry-After meaning on 503 and 3xx; 429 (RFC 6585) uses it too. A 3xx is not
   // followed here, so only the two "come back later" answers count.

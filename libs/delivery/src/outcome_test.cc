@@ -65,6 +65,46 @@ TEST(ClassifyTest, EverythingElseRetries) {
   }
 }
 
+TEST(PermanentErrorTest, TheDocumentedTable) {
+  int lookups = 0;
+  const auto unknown = [&] {
+    ++lookups;
+    return true;
+  };
+  for (int status : {400, 401, 403, 404, 405, 410, 413, 422, 499}) {
+    EXPECT_EQ(PermanentError(Result(status), unknown), "HTTP " + std::to_string(status));
+  }
+  for (int status : {200, 204, 302, 408, 409, 425, 429, 500, 503, 504}) {
+    EXPECT_EQ(PermanentError(Result(status), unknown), std::nullopt) << status;
+  }
+  http::HttpResult result = Result(0);
+  result.error = v1::ATTEMPT_ERROR_FORBIDDEN_ADDRESS;
+  result.error_detail = "127.0.0.1";
+  EXPECT_EQ(PermanentError(result, unknown), "forbidden address: 127.0.0.1");
+  result.error = v1::ATTEMPT_ERROR_TLS;
+  result.error_detail = "SSL peer certificate was not OK";
+  EXPECT_EQ(PermanentError(result, unknown), std::nullopt);  // a handshake that broke off
+  result.cause = http::HttpResult::Cause::kCertificateRejected;
+  EXPECT_EQ(PermanentError(result, unknown),
+            "TLS certificate rejected: SSL peer certificate was not OK");
+  for (v1::AttemptError error : {v1::ATTEMPT_ERROR_TIMEOUT, v1::ATTEMPT_ERROR_INTERNAL}) {
+    http::HttpResult other = Result(0);
+    other.error = error;
+    EXPECT_EQ(PermanentError(other, unknown), std::nullopt) << error;
+  }
+  EXPECT_EQ(lookups, 0);  // only an unresolved host asks the resolver
+  http::HttpResult dns = Result(0);
+  dns.error = v1::ATTEMPT_ERROR_CONNECTION;
+  dns.error_detail = "Could not resolve host: hooks.example.invalid";
+  EXPECT_EQ(PermanentError(dns, unknown), std::nullopt);  // a refused connection, say
+  dns.cause = http::HttpResult::Cause::kHostNotResolved;
+  EXPECT_EQ(PermanentError(dns, unknown),
+            "host not found: Could not resolve host: hooks.example.invalid");
+  EXPECT_EQ(lookups, 1);
+  // A resolver that timed out is transient.
+  EXPECT_EQ(PermanentError(dns, [] { return false; }), std::nullopt);
+}
+
 TEST(AttemptErrorOfTest, NamesWhatWentWrong) {
   EXPECT_EQ(AttemptErrorOf(Result(200)), v1::ATTEMPT_ERROR_NONE);
   EXPECT_EQ(AttemptErrorOf(Result(204)), v1::ATTEMPT_ERROR_NONE);

@@ -582,6 +582,12 @@ class CurlSender final : public HttpSender {
     if (transfer.error_buffer[0] != '\0' && detail != transfer.error_buffer) {
       absl::StrAppend(&detail, ": ", transfer.error_buffer);
     }
+    if (code == CURLE_COULDNT_RESOLVE_HOST) {
+      transfer.result.cause = HttpResult::Cause::kHostNotResolved;
+    } else if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_INVALIDCERTSTATUS ||
+               code == CURLE_SSL_PINNEDPUBKEYNOTMATCH) {
+      transfer.result.cause = HttpResult::Cause::kCertificateRejected;
+    }
     Fail(transfer, MapCurlCode(code), std::move(detail));
   }
 

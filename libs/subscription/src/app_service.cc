@@ -47,6 +47,7 @@ const std::set<std::string>& UpdatablePaths() {
                                                        "disable_after_failures",
                                                        "payload_format",
                                                        "payload_template",
+                                                       "disable_on_permanent_error",
                                                        "signature_profiles",
                                                        "compat_signature_header"};
   return *paths;

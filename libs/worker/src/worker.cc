@@ -292,6 +292,15 @@ struct Worker::State {
         disable.push_back({job.app->id(), "the endpoint answered 410 Gone"});
         break;
       case delivery::Verdict::kRetry: {
+        if (job.app->disable_on_permanent_error()) {
+          // The lookup that tells "no such host" from a resolver timeout blocks this thread for
+          // up to 2 s, only for such apps and only after curl could not resolve their host.
+          std::optional<std::string> permanent = delivery::PermanentError(
+              job.result, [&] { return http::HostIsUnknown(job.app->url()); });
+          if (permanent.has_value()) {
+            disable.push_back({job.app->id(), "non-transient error: " + *permanent});
+          }
+        }
         auto delay = delivery::NextRetryDelay(job.app->retry(), o.attempt,
                                               delivery::RetryAfter(job.result, now), random,
                                               {.delay_scale = options.retry_delay_scale});

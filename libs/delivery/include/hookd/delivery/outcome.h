@@ -1,7 +1,9 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <random>
+#include <string>
 #include <string_view>
 
 #include "absl/time/time.h"
@@ -23,6 +25,15 @@ Verdict Classify(const http::HttpResult& result);
 // ATTEMPT_ERROR_NONE for a 2xx and ATTEMPT_ERROR_HTTP_STATUS for any other answer (the sender
 // reports every complete response as ATTEMPT_ERROR_NONE).
 v1::AttemptError AttemptErrorOf(const http::HttpResult& result);
+
+// Why `result` is an error that will not pass by itself, for apps that disable on the first one
+// (App.disable_on_permanent_error, the README's table); nullopt for a success and for transient
+// errors. Permanent: an HTTP 4xx other than 408 Request Timeout, 409 Conflict, 425 Too Early and
+// 429 Too Many Requests ("HTTP 401"); a TLS certificate the worker rejected; an address hookd
+// may not reach; a host name that does not exist, when `host_is_unknown` confirms it (curl says
+// the same for a resolver timeout, which is transient). `host_is_unknown` is called only then.
+std::optional<std::string> PermanentError(const http::HttpResult& result,
+                                          const std::function<bool()>& host_is_unknown);
 
 // The wait a Retry-After header asks for, for a 429 or 503 only: delta-seconds or an HTTP-date
 // (relative to `now`); nullopt when absent, malformed, or another status.

@@ -39,6 +39,12 @@ struct HttpResult {
   // in-flight slot is not part of `duration`, nor of the request timeout.
   absl::Time start_time;
   absl::Duration duration;
+  // Why a transport error happened, where a receiver's setup is to blame and retrying alone does
+  // not help: the server's certificate was rejected, or its host name did not resolve (curl's
+  // CURLE_COULDNT_RESOLVE_HOST, which a resolver timeout gives too: HostIsUnknown tells them
+  // apart).
+  enum class Cause { kNone, kCertificateRejected, kHostNotResolved };
+  Cause cause = Cause::kNone;
 
   // The value of response header `name` (lower-case), or "".
   std::string Header(const std::string& name) const;
@@ -90,5 +96,10 @@ struct HttpSenderOptions {
 // closed rather than reading an unbounded body), still with ATTEMPT_ERROR_NONE and the status.
 // Returns INTERNAL when libcurl cannot be initialized.
 absl::StatusOr<std::unique_ptr<HttpSender>> NewCurlSender(HttpSenderOptions options);
+
+// Whether the host of `url` certainly does not exist: the system resolver answers "no such
+// name" (EAI_NONAME) within `timeout`. False for a name that resolves, a timeout, a resolver
+// that cannot be reached, or a url without a host. Blocks up to `timeout`.
+bool HostIsUnknown(const std::string& url, absl::Duration timeout = absl::Seconds(2));
 
 }  // namespace hookd::http
