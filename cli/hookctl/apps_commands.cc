@@ -44,6 +44,7 @@ struct AppFlags {
   int rate_limit = 0;
   int disable_after = 0;
   bool disable_on_permanent_error = false;
+  absl::Duration delivery_delay;
   std::string signature;
   std::string payload_format;
   std::string payload_template_file;
@@ -99,6 +100,10 @@ void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
                 "than 408, 409, 425 and 429, a rejected TLS certificate, an unknown host, a "
                 "forbidden address (=false turns it off).",
                 &values.disable_on_permanent_error);
+  flags.AddDuration("delivery-delay", "D",
+                    "Wait D after each publish before the first attempt, e.g. 5s (at most 24h; "
+                    "0 for none).",
+                    &values.delivery_delay);
   flags.AddString("description", "D", "Free text for operators.", &values.description);
   flags.AddString("signature", "v1|v1a",
                   "Signature scheme: v1 (HMAC, default) or v1a (Ed25519; receivers verify with "
@@ -361,6 +366,10 @@ absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
     app.set_disable_after_failures(values.disable_after);
     paths.push_back("disable_after_failures");
   }
+  if (flags.IsSet("delivery-delay")) {
+    *app.mutable_delivery_delay() = ToProto(values.delivery_delay);
+    paths.push_back("delivery_delay");
+  }
   if (flags.IsSet("disable-on-permanent-error")) {
     app.set_disable_on_permanent_error(values.disable_on_permanent_error);
     paths.push_back("disable_on_permanent_error");
@@ -495,6 +504,10 @@ void PrintApp(std::ostream& out, const App& app) {
       {"update_time", FormatTimestamp(app.update_time())},
   };
   if (app.disable_on_permanent_error()) fields.emplace_back("disable_on_permanent_error", "true");
+  if (app.has_delivery_delay() &&
+      (app.delivery_delay().seconds() != 0 || app.delivery_delay().nanos() != 0)) {
+    fields.emplace_back("delivery_delay", FormatDuration(app.delivery_delay()));
+  }
   // The server answers each profile with its preset filled in; none means the default.
   if (app.signature_profiles().empty()) {
     fields.emplace_back("signature_profiles", "default (standard-webhooks)");
@@ -785,11 +798,12 @@ absl::Status Stats(Invocation& inv, const std::vector<std::string>& args) {
           {"success_rate", attempted ? absl::StrFormat("%.1f%%", 100 * stats.success_rate()) : "-"},
           {"latency_p50", latency(stats.latency_p50())},
           {"latency_p99", latency(stats.latency_p99())},
-          {"deliveries", absl::StrCat(d.pending() + d.succeeded() + d.retrying() + d.failed() +
-                                          d.held() + d.discarded(),
-                                      " (pending ", d.pending(), ", succeeded ", d.succeeded(),
-                                      ", retrying ", d.retrying(), ", failed ", d.failed(),
-                                      ", held ", d.held(), ", discarded ", d.discarded(), ")")},
+          {"deliveries",
+           absl::StrCat(d.pending() + d.succeeded() + d.retrying() + d.failed() + d.held() +
+                            d.discarded() + d.scheduled(),
+                        " (pending ", d.pending(), ", succeeded ", d.succeeded(), ", retrying ",
+                        d.retrying(), ", failed ", d.failed(), ", held ", d.held(), ", discarded ",
+                        d.discarded(), ", scheduled ", d.scheduled(), ")")},
           {"failure_streak", absl::StrCat(stats.failure_streak())},
           {"last_attempt", FormatTimestamp(stats.last_attempt_time())},
           {"last_success", FormatTimestamp(stats.last_success_time())},

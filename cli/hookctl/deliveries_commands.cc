@@ -24,8 +24,9 @@ namespace {
 using v1::Delivery;
 
 constexpr std::pair<const char*, v1::DeliveryStatus> kStatuses[] = {
-    {"pending", v1::PENDING}, {"succeeded", v1::SUCCEEDED}, {"retrying", v1::RETRYING},
-    {"failed", v1::FAILED},   {"held", v1::HELD},           {"discarded", v1::DISCARDED},
+    {"pending", v1::PENDING},     {"succeeded", v1::SUCCEEDED}, {"retrying", v1::RETRYING},
+    {"failed", v1::FAILED},       {"held", v1::HELD},           {"discarded", v1::DISCARDED},
+    {"scheduled", v1::SCHEDULED},
 };
 
 // How much of a response body the attempts table shows; `--json` has all of it.
@@ -109,7 +110,7 @@ void AddFilterFlags(FlagParser& flags, FilterFlags& values) {
                   &values.event_type);
   flags.AddString("status", "S",
                   "Only deliveries in this state: pending, succeeded, retrying, failed, held, "
-                  "discarded.",
+                  "discarded, scheduled.",
                   &values.status);
   flags.AddTime("since", "T",
                 "Created at or after T: a duration such as 1h (that long ago) or an RFC 3339 time.",
@@ -415,7 +416,8 @@ absl::StatusOr<v1::DeliveryStatus> ParseDeliveryStatus(const std::string& name) 
   }
   return absl::InvalidArgumentError(
       absl::StrCat("--status: \"", name,
-                   "\" is not one of pending, succeeded, retrying, failed, held, discarded"));
+                   "\" is not one of pending, succeeded, retrying, failed, held, discarded, "
+                   "scheduled"));
 }
 
 void PrintDelivery(std::ostream& out, const Delivery& delivery) {

@@ -38,7 +38,7 @@ std::unique_ptr<v1::IngestService::Stub> Stub(Invocation& inv) {
 absl::Status Publish(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl events publish --tenant T --type TYPE --data JSON|@file [--idempotency-key K] "
-      "[--channel C]... [--traceparent TP]",
+      "[--channel C]... [--traceparent TP] [--deliver-at T | --deliver-after D]",
       "Publishes one event through hookd-ingest (--ingest-server) and prints its id, how many\n"
       "deliveries it fanned out to, and whether its idempotency key was seen before. The payload\n"
       "is sent byte for byte as given: receivers get exactly these bytes.");
@@ -48,6 +48,8 @@ absl::Status Publish(Invocation& inv, const std::vector<std::string>& args) {
   std::string idempotency_key;
   std::vector<std::string> channels;
   std::string traceparent;
+  absl::Time deliver_at;
+  absl::Duration deliver_after;
   flags.AddString("tenant", "T", "Tenant whose subscribed apps receive the event (required).",
                   &tenant);
   flags.AddString("type", "TYPE",
@@ -67,6 +69,13 @@ absl::Status Publish(Invocation& inv, const std::vector<std::string>& args) {
   flags.AddString("traceparent", "TP",
                   "W3C trace context of the publisher, carried to the deliveries' headers.",
                   &traceparent);
+  flags.AddTime("deliver-at", "T",
+                "Deliver no earlier than T (RFC 3339, at most 7 days ahead); the deliveries wait "
+                "as scheduled.",
+                &deliver_at);
+  flags.AddDuration("deliver-after", "D",
+                    "Deliver no earlier than D after publishing, e.g. 30s, at most 7 days.",
+                    &deliver_after);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
   if (parsed.help) return absl::OkStatus();
   for (const char* required : {"tenant", "type", "data"}) {
@@ -82,6 +91,13 @@ absl::Status Publish(Invocation& inv, const std::vector<std::string>& args) {
   request.set_idempotency_key(idempotency_key);
   for (const std::string& channel : channels) request.add_channels(channel);
   request.set_traceparent(traceparent);
+  if (flags.IsSet("deliver-at") && flags.IsSet("deliver-after")) {
+    return inv.UsageError(flags, "--deliver-at and --deliver-after exclude each other");
+  }
+  if (flags.IsSet("deliver-at")) *request.mutable_deliver_at() = ToProto(deliver_at);
+  if (flags.IsSet("deliver-after")) {
+    *request.mutable_deliver_after() = ToProto(deliver_after);
+  }
   grpc::ClientContext context;
   inv.Prepare(context);
   v1::PublishResponse response;

@@ -835,7 +835,7 @@ TEST_F(HookctlTest, UsageErrorsExitTwoWithTheUsage) {
        "--resume and --discard exclude each other",
        "Usage: hookctl apps enable ID [--resume | --discard]"},
       {{"deliveries", "list", "--status", "parked"},
-       "is not one of pending, succeeded, retrying, failed, held, discarded",
+       "is not one of pending, succeeded, retrying, failed, held, discarded, scheduled",
        "Usage: hookctl deliveries list"},
       {{"apps", "update", "app_x", "--tenant", "t"},
        "unknown flag --tenant",
@@ -1505,17 +1505,15 @@ TEST_F(HookctlDeliveriesTest, AppsStatsPrintsTheWindowsFigures) {
   EXPECT_THAT(stats.out,
               testing::MatchesRegex("app_id: +" + app +
                                     "\nwindow: +20[-0-9T:.]+Z \\.\\. 20[-0-9T:.]+Z\n.*"));
-  EXPECT_THAT(
-      stats.out,
-      HasSubstr(
-          "\nattempts:       4 (2 succeeded, 2 failed)\n"
-          "success_rate:   50.0%\n"
-          "latency_p50:    200ms\n"
-          "latency_p99:    400ms\n"
-          "deliveries:     1 (pending 1, succeeded 0, retrying 0, failed 0, held 0, discarded 0)\n"
-          "failure_streak: 0\n"
-          "last_attempt:   " +
-          at(10) + "\nlast_success:   " + at(30) + "\n"));
+  EXPECT_THAT(stats.out, HasSubstr("\nattempts:       4 (2 succeeded, 2 failed)\n"
+                                   "success_rate:   50.0%\n"
+                                   "latency_p50:    200ms\n"
+                                   "latency_p99:    400ms\n"
+                                   "deliveries:     1 (pending 1, succeeded 0, retrying 0, failed "
+                                   "0, held 0, discarded 0, scheduled 0)\n"
+                                   "failure_streak: 0\n"
+                                   "last_attempt:   " +
+                                   at(10) + "\nlast_success:   " + at(30) + "\n"));
 
   Outcome json = Admin({"--json", "apps", "stats", app, "--since", "45m"});
   ASSERT_EQ(json.exit_code, 0) << json;
@@ -1537,7 +1535,7 @@ TEST_F(HookctlDeliveriesTest, AppsStatsPrintsTheWindowsFigures) {
                                    "latency_p50:    -\n"
                                    "latency_p99:    -\n"
                                    "deliveries:     0 (pending 0, succeeded 0, retrying 0, failed "
-                                   "0, held 0, discarded 0)\n"));
+                                   "0, held 0, discarded 0, scheduled 0)\n"));
 
   Outcome unknown = Admin({"apps", "stats", "app_01HZZZZZZZZZZZZZZZZZZZZZZZ"});
   EXPECT_EQ(unknown.exit_code, 1) << unknown;

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "hookd/queue/test_redis.h"
 #include "hookd/testing/metrics_text.h"
+#include "hookd/testing/process.h"
 #include "hookd/testing/receiver.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
@@ -343,6 +344,103 @@ TEST_F(DeliveryPolicyTest, PermanentErrorsDisableAppsThatAskForIt) {
     EXPECT_TRUE(GetApp(app.id()).active()) << app.tenant();
     EXPECT_EQ(receiver_->Received("/" + app.tenant()).size(), 3u) << app.tenant();
   }
+}
+
+// Delays: a cluster of its own on a Redis of its own, restarted empty while the deliveries wait.
+TEST(DeliveryDelayTest, ScheduledDeliveriesArriveOnTimeThroughARedisRestart) {
+  auto bed = TestBed::Create("delay_e2e");
+  ASSERT_TRUE(bed.ok()) << bed.status();
+  testing::ScratchRedis redis;  // not persistent: it comes back empty
+  ASSERT_TRUE(redis.Start().ok());
+  Cluster cluster((*bed)->db->url(), redis.url(), (*bed)->redis.key_prefix,
+                  (*bed)->redis.partitions);
+  ASSERT_TRUE(cluster.StartAll({"video.ready"}).ok());
+  Receiver receiver;
+  const std::string token = cluster.admin_token();
+  auto ingest = v1::IngestService::NewStub(cluster.ingest_channel());
+  auto log = v1::DeliveryService::NewStub(cluster.subscription_channel());
+
+  v1::App plain;
+  plain.set_tenant("delay");
+  plain.set_name("per event");
+  plain.set_url(receiver.url("/per-event"));
+  plain.add_event_types("video.ready");
+  cluster.CreateApp(plain);
+  v1::App delayed = plain;
+  delayed.set_tenant("app-delay");
+  delayed.set_name("per app");
+  delayed.set_url(receiver.url("/per-app"));
+  delayed.mutable_delivery_delay()->set_seconds(2);
+  const v1::App created = cluster.CreateApp(delayed);
+  EXPECT_EQ(created.delivery_delay().seconds(), 2);
+
+  auto publish = [&](const std::string& tenant, bool after_3s) {
+    v1::PublishRequest request;
+    request.set_tenant(tenant);
+    request.set_event_type("video.ready");
+    request.set_payload(R"({"delayed":true})");
+    if (after_3s) request.mutable_deliver_after()->set_seconds(3);
+    v1::PublishResponse response;
+    EXPECT_TRUE(PollUntil([&] {
+      return ingest->Publish(ClientContext(token).get(), request, &response).ok() &&
+             response.delivery_count() == 1;
+    }));
+    return std::make_pair(response.event_id(), absl::Now());
+  };
+  const auto [event, published] = publish("delay", /*after_3s=*/true);
+  const auto [app_event, app_published] = publish("app-delay", /*after_3s=*/false);
+
+  // SCHEDULED, with its due time, until then.
+  v1::ListDeliveriesRequest list;
+  list.set_tenant("delay");
+  v1::ListDeliveriesResponse listed;
+  ASSERT_TRUE(log->ListDeliveries(ClientContext(token).get(), list, &listed).ok());
+  ASSERT_EQ(listed.deliveries_size(), 1);
+  v1::GetDeliveryRequest get;
+  get.set_id(listed.deliveries(0).id());
+  v1::Delivery scheduled;
+  ASSERT_TRUE(log->GetDelivery(ClientContext(token).get(), get, &scheduled).ok());
+  EXPECT_EQ(scheduled.status(), v1::SCHEDULED);
+  const absl::Time due = absl::FromUnixSeconds(scheduled.next_attempt_time().seconds()) +
+                         absl::Nanoseconds(scheduled.next_attempt_time().nanos());
+  EXPECT_GE(due, published - absl::Seconds(1) + absl::Seconds(3));
+  EXPECT_LE(due, published + absl::Seconds(3));
+
+  // Redis forgets everything in between: the schedule is in Postgres.
+  redis.Stop();
+  ASSERT_TRUE(redis.Start().ok());
+
+  ASSERT_TRUE(receiver.WaitFor("/per-event", 1, absl::Seconds(10)));
+  ASSERT_TRUE(receiver.WaitFor("/per-app", 1, absl::Seconds(10)));
+  const Receiver::Request per_event = receiver.Received("/per-event")[0];
+  const Receiver::Request per_app = receiver.Received("/per-app")[0];
+  EXPECT_EQ(per_event.headers.at("webhook-id"), event);
+  EXPECT_EQ(per_app.headers.at("webhook-id"), app_event);
+  // No earlier than asked, and within a second after.
+  EXPECT_GE(per_event.at, published + absl::Seconds(3) - absl::Milliseconds(100));
+  EXPECT_GE(per_event.at, due);
+  EXPECT_LE(per_event.at, due + absl::Seconds(1));
+  EXPECT_GE(per_app.at, app_published + absl::Seconds(2) - absl::Milliseconds(100));
+  EXPECT_LE(per_app.at, app_published + absl::Seconds(3));
+
+  // Bad schedules are named and change nothing.
+  v1::PublishRequest bad;
+  bad.set_tenant("delay");
+  bad.set_event_type("video.ready");
+  bad.set_payload("{}");
+  bad.mutable_deliver_after()->set_seconds(8 * 24 * 3600);
+  v1::PublishResponse out;
+  grpc::Status status = ingest->Publish(ClientContext(token).get(), bad, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message().substr(0, status.error_message().find(':')), "deliver_after");
+  bad.clear_deliver_after();
+  bad.mutable_deliver_at()->set_seconds(absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilSecond(1999, 12, 31, 23, 59, 59), absl::UTCTimeZone())));
+  status = ingest->Publish(ClientContext(token).get(), bad, &out);
+  EXPECT_EQ(status.error_message().substr(0, status.error_message().find(':')), "deliver_at");
+  ASSERT_TRUE(log->ListDeliveries(ClientContext(token).get(), list, &listed).ok());
+  EXPECT_EQ(listed.deliveries_size(), 1);
+  (void)queue::DeleteKeys((*bed)->redis);
 }
 
 }  // namespace

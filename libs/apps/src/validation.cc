@@ -38,6 +38,7 @@ constexpr int kMaxHeaders = 50;
 constexpr size_t kMaxHeaderNameLength = 256;
 constexpr size_t kMaxCompatHeaderLength = 64;
 constexpr int kMaxSignatureProfiles = 5;
+constexpr absl::Duration kMaxDeliveryDelay = absl::Hours(24);
 constexpr size_t kMaxHeaderValueLength = 4096;
 constexpr size_t kMaxUsernameChars = 256;
 constexpr size_t kMaxPasswordChars = 1024;
@@ -529,6 +530,13 @@ absl::Status ValidateApp(const hookd::v1::App& app, const ValidationOptions& opt
                         "must be SIGNATURE_SCHEME_V1 or SIGNATURE_SCHEME_V1A_ED25519");
   }
   HOOKD_RETURN_IF_ERROR(ValidatePayload(app));
+  if (app.has_delivery_delay()) {
+    HOOKD_RETURN_IF_ERROR(ValidateDurationRange(app.delivery_delay(), absl::ZeroDuration(),
+                                                kMaxDeliveryDelay, "app.delivery_delay"));
+    if (app.delivery_delay().nanos() % 1000000 != 0) {
+      return InvalidField("app.delivery_delay", "must be a whole number of milliseconds");
+    }
+  }
   HOOKD_RETURN_IF_ERROR(ValidateCompatSignatureHeader(app));
   HOOKD_RETURN_IF_ERROR(ValidateSignatureProfiles(app));
   if (!app.compat_signature_header().empty()) {

@@ -102,8 +102,9 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
   for (size_t i = 0; i < items.size(); ++i) {
     const v1::PublishRequest& r = *items[i].event->request;
     items[i].response->set_event_id(NewId("evt"));
-    items[i].response->set_delivery_count(
-        static_cast<int>(items[i].event->app_ids.size() + items[i].event->held_app_ids.size()));
+    items[i].response->set_delivery_count(static_cast<int>(items[i].event->app_ids.size() +
+                                                           items[i].event->held_app_ids.size() +
+                                                           items[i].event->scheduled.size()));
     if (r.idempotency_key().empty()) continue;
     auto [it, inserted] =
         first_use.emplace(std::make_pair(r.tenant(), r.idempotency_key()), static_cast<int>(i));
@@ -145,7 +146,8 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
       events.push_back({.request = item.event->request,
                         .id = item.response->event_id(),
                         .app_ids = &item.event->app_ids,
-                        .held_app_ids = &item.event->held_app_ids});
+                        .held_app_ids = &item.event->held_app_ids,
+                        .scheduled = &item.event->scheduled});
     }
     if (events.empty()) return absl::OkStatus();  // every event was a duplicate
     // Set here rather than by the column default: the stream carries the same time to the

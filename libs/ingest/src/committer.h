@@ -21,6 +21,8 @@ struct PendingEvent {
   const v1::PublishRequest* request;      // owned by the RPC, alive until `done` runs
   std::vector<std::string> app_ids;       // active: a delivery each, queued
   std::vector<std::string> held_app_ids;  // disabled: a delivery each, HELD
+  // Apps whose delivery waits (deliver_at, deliver_after, delivery_delay): SCHEDULED until then.
+  std::vector<std::pair<std::string, absl::Time>> scheduled;
 };
 
 // The events of one RPC. `done` runs once, after the transaction holding them committed (or

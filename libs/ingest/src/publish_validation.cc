@@ -1,7 +1,9 @@
 #include "publish_validation.h"
 
+#include <algorithm>
 #include <set>
 
+#include "absl/time/clock.h"
 #include "hookd/apps/validation.h"
 #include "hookd/common/status.h"
 #include "simdjson.h"
@@ -43,6 +45,49 @@ absl::Status ValidateJsonObject(const std::string& payload, const std::string& f
   return absl::OkStatus();
 }
 
+absl::Status ValidateSchedule(const v1::PublishRequest& request, const std::string& prefix,
+                              absl::Time now) {
+  constexpr absl::Duration kMaxAhead = absl::Hours(24 * 7);
+  if (request.has_deliver_at() && request.has_deliver_after()) {
+    return InvalidField(prefix + "deliver_at", "set deliver_at or deliver_after, not both");
+  }
+  if (request.has_deliver_at()) {
+    const auto& at = request.deliver_at();
+    if (at.nanos() < 0 || at.nanos() > 999999999) {
+      return InvalidField(prefix + "deliver_at", "is not a valid timestamp");
+    }
+    const absl::Time time = absl::FromUnixSeconds(at.seconds()) + absl::Nanoseconds(at.nanos());
+    if (time < absl::FromCivil(absl::CivilSecond(2000, 1, 1), absl::UTCTimeZone())) {
+      return InvalidField(prefix + "deliver_at", "must not be before 2000-01-01T00:00:00Z");
+    }
+    if (time > now + kMaxAhead) {
+      return InvalidField(prefix + "deliver_at", "must be at most 7 days ahead");
+    }
+  }
+  if (request.has_deliver_after()) {
+    const auto& after = request.deliver_after();
+    const absl::Duration duration =
+        absl::Seconds(after.seconds()) + absl::Nanoseconds(after.nanos());
+    if (after.nanos() < -999999999 || after.nanos() > 999999999 ||
+        duration < absl::ZeroDuration() || duration > kMaxAhead) {
+      return InvalidField(prefix + "deliver_after", "must be between 0 and 7 days");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Time DeliverAt(const v1::PublishRequest& request, absl::Time now) {
+  if (request.has_deliver_at()) {
+    return std::max(now, absl::FromUnixSeconds(request.deliver_at().seconds()) +
+                             absl::Nanoseconds(request.deliver_at().nanos()));
+  }
+  if (request.has_deliver_after()) {
+    return now + absl::Seconds(request.deliver_after().seconds()) +
+           absl::Nanoseconds(request.deliver_after().nanos());
+  }
+  return now;
+}
+
 absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLimits& limits,
                              appcache::EventTypeCatalog& catalog, const std::string& prefix) {
   HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(request.tenant(), prefix + "tenant"));
@@ -75,6 +120,8 @@ absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLim
     return InvalidField(prefix + "traceparent",
                         "must be a W3C traceparent (00-<trace>-<span>-<flags>)");
   }
+
+  HOOKD_RETURN_IF_ERROR(ValidateSchedule(request, prefix, absl::Now()));
 
   // Last, since it may need a round trip to hookd-subscription.
   auto state = catalog.Lookup(request.event_type());

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "hookd/appcache/event_type_catalog.h"
 #include "hookd/v1/ingest.pb.h"
 
@@ -19,6 +20,15 @@ struct PublishLimits {
 // refresh first, since it may have been created a moment ago.
 absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLimits& limits,
                              appcache::EventTypeCatalog& catalog, const std::string& prefix = "");
+
+// Checks deliver_at and deliver_after at `now`: not both, deliver_at from 2000 to 7 days ahead,
+// deliver_after 0 .. 7 days. INVALID_ARGUMENT naming the field (with `prefix`).
+absl::Status ValidateSchedule(const v1::PublishRequest& request, const std::string& prefix,
+                              absl::Time now);
+
+// When a valid request asks its deliveries to be made: deliver_at (a past one is `now`),
+// `now` + deliver_after, or `now`.
+absl::Time DeliverAt(const v1::PublishRequest& request, absl::Time now);
 
 // Whether `payload` is one JSON object (and nothing after it). Thread-safe.
 absl::Status ValidateJsonObject(const std::string& payload, const std::string& field);

@@ -262,6 +262,9 @@ absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl:
         case v1::DISCARDED:
           counts->set_discarded(n);
           break;
+        case v1::SCHEDULED:
+          counts->set_scheduled(n);
+          break;
         default:
           break;
       }

@@ -165,6 +165,28 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
   return reached;
 }
 
+absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimDue(int limit) {
+  std::vector<Lost> due;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("claim due deliveries", [&](pqxx::work& txn) {
+    pqxx::result rows =
+        db::ExecPrepared(txn, "ledger_claim_due",
+                         "UPDATE deliveries SET status = " + Sql(v1::PENDING) +
+                             ", update_time = now() WHERE id IN ("
+                             " SELECT id FROM deliveries WHERE status = " +
+                             Sql(v1::SCHEDULED) +
+                             " AND next_attempt_time <= now()"
+                             " ORDER BY next_attempt_time LIMIT $1 FOR UPDATE SKIP LOCKED)"
+                             " RETURNING id, event_id, app_id, attempt_count",
+                         limit);
+    for (const auto& row : rows) {
+      due.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                     row[3].as<int>()});
+    }
+    return absl::OkStatus();
+  }));
+  return due;
+}
+
 absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::Duration grace,
                                                                           int limit) {
   std::vector<Lost> lost;

@@ -58,7 +58,7 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
   // round trip for the whole batch, where COPY needs two per table.
   std::vector<std::string> event_ids, tenants, types, payloads, channel_lists, keys, traces, counts;
   std::vector<std::string> delivery_ids, delivery_events, delivery_apps, delivery_tenants,
-      delivery_types, delivery_statuses;
+      delivery_types, delivery_statuses, delivery_due;
   for (const NewEvent& event : events) {
     const v1::PublishRequest& r = *event.request;
     nlohmann::json channels = nlohmann::json::array();
@@ -70,7 +70,8 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
     channel_lists.push_back(channels.dump());
     keys.push_back(r.idempotency_key());
     traces.push_back(r.traceparent());
-    counts.push_back(std::to_string(event.app_ids->size() + event.held_app_ids->size()));
+    counts.push_back(std::to_string(event.app_ids->size() + event.held_app_ids->size() +
+                                    event.scheduled->size()));
     std::optional<queue::InlineEvent> inline_event;
     if (r.payload().size() <= max_inline_payload_bytes) {
       inline_event = queue::InlineEvent{.event_type = r.event_type(),
@@ -78,7 +79,8 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
                                         .traceparent = r.traceparent(),
                                         .create_time = create_time};
     }
-    auto add_delivery = [&](const std::string& app_id, v1::DeliveryStatus status) {
+    auto add_delivery = [&](const std::string& app_id, v1::DeliveryStatus status,
+                            absl::Time due = absl::InfinitePast()) {
       std::string delivery_id = NewId("dlv");
       delivery_ids.push_back(delivery_id);
       delivery_events.push_back(event.id);
@@ -86,6 +88,7 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
       delivery_tenants.push_back(r.tenant());
       delivery_types.push_back(r.event_type());
       delivery_statuses.push_back(Sql(status));
+      delivery_due.push_back(due == absl::InfinitePast() ? "" : db::TimestampLiteral(due));
       return delivery_id;
     };
     for (const std::string& app_id : *event.app_ids) {
@@ -95,6 +98,7 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
                                  .event = inline_event});
     }
     for (const std::string& app_id : *event.held_app_ids) add_delivery(app_id, v1::HELD);
+    for (const auto& [app_id, due] : *event.scheduled) add_delivery(app_id, v1::SCHEDULED, due);
   }
   pqxx::result outbox_row = db::ExecPrepared(
       txn, "ledger_publish",
@@ -103,9 +107,11 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
       " SELECT id, tenant, event_type, payload, channels::jsonb, key, trace, n, $9::timestamptz"
       " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
       " $7::text[], $8::int[]) AS t(id, tenant, event_type, payload, channels, key, trace, n)),"
-      " d AS (INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status)"
-      " SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[],"
-      " $16::smallint[]))"
+      " d AS (INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status,"
+      " next_attempt_time)"
+      " SELECT i, ev, a, t, ty, s, coalesce(nullif(due, '')::timestamptz, now())"
+      " FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[],"
+      " $16::smallint[], $18::text[]) AS x(i, ev, a, t, ty, s, due))"
       " INSERT INTO outbox (messages) SELECT $15 WHERE $17::bool"
       " RETURNING id",
       db::ArrayLiteral(event_ids), db::ArrayLiteral(tenants), db::ArrayLiteral(types),
@@ -114,7 +120,8 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
       db::ArrayLiteral(delivery_ids), db::ArrayLiteral(delivery_events),
       db::ArrayLiteral(delivery_apps), db::ArrayLiteral(delivery_tenants),
       db::ArrayLiteral(delivery_types), queue::EncodeOutbox(outbox.messages),
-      db::ArrayLiteral(delivery_statuses), !outbox.messages.empty());
+      db::ArrayLiteral(delivery_statuses), !outbox.messages.empty(),
+      db::ArrayLiteral(delivery_due));
   if (!outbox_row.empty()) outbox.outbox_id = outbox_row[0][0].as<int64_t>();
   return outbox;
 }

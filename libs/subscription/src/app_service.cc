@@ -48,6 +48,7 @@ const std::set<std::string>& UpdatablePaths() {
                                                        "payload_format",
                                                        "payload_template",
                                                        "disable_on_permanent_error",
+                                                       "delivery_delay",
                                                        "signature_profiles",
                                                        "compat_signature_header"};
   return *paths;

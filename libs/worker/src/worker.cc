@@ -433,6 +433,19 @@ struct Worker::State {
     while (!stopping.load()) {
       auto promoted = queue->PromoteDueRetries(absl::Now(), 1000);
       if (!promoted.ok()) spdlog::warn("promoting retries: {}", promoted.status().ToString());
+      // Scheduled deliveries become due from Postgres (so a Redis restarted empty neither loses
+      // nor hastens them); one that fails to queue here is found by ClaimLost below.
+      auto due = store->ClaimDue(1000);
+      if (!due.ok()) spdlog::warn("claiming due deliveries: {}", due.status().ToString());
+      if (due.ok() && !due->empty()) {
+        std::vector<queue::DeliveryMessage> messages;
+        for (const auto& d : *due) {
+          messages.push_back({d.delivery_id, d.event_id, d.app_id, d.attempt_count + 1});
+        }
+        if (absl::Status enqueued = queue->Enqueue(messages); !enqueued.ok()) {
+          spdlog::warn("queueing {} due deliveries: {}", messages.size(), enqueued.ToString());
+        }
+      }
       absl::Time now = absl::Now();
       if (now >= next_claim) {
         // Entries a dead worker read and never acknowledged.

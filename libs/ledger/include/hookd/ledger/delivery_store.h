@@ -85,6 +85,11 @@ class DeliveryStore {
   };
   absl::StatusOr<std::vector<Lost>> ClaimLost(absl::Duration grace, int limit);
 
+  // SCHEDULED deliveries whose time has come, at most `limit`, earliest first: made PENDING for
+  // the caller to queue. Should queueing fail, ClaimLost finds them once `grace` passes: a
+  // schedule is kept in Postgres, never only in Redis.
+  absl::StatusOr<std::vector<Lost>> ClaimDue(int limit);
+
  private:
   db::PgPool& db_;
   const std::string worker_;

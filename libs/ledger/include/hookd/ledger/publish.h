@@ -41,6 +41,8 @@ struct NewEvent {
   std::string id;
   const std::vector<std::string>* app_ids;       // PENDING deliveries, queued
   const std::vector<std::string>* held_app_ids;  // HELD deliveries (disabled apps), not queued
+  // SCHEDULED deliveries, not queued: due at their time (ClaimDue).
+  const std::vector<std::pair<std::string, absl::Time>>* scheduled;
 };
 
 // Inserts `events`, their deliveries (PENDING, or HELD for disabled apps) and one outbox row
