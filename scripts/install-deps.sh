@@ -19,6 +19,32 @@ packages=(
 # hookctl's PDF export, and poppler-utils (pdftotext, pdfinfo) lets the tests read it back.
 # libevent-dev: the HTTP receiver of the end-to-end benchmark (bench/e2e_load.cc).
 
+# valijson (JSON Schema validation) is header-only, but Debian's libvalijson-dev depends on Qt5,
+# Poco and five other JSON libraries (87 packages). Its headers are unpacked from the package
+# into .deps/valijson instead, at build time only; nothing of it is installed or shipped.
+install_valijson_headers() {
+  local root dir deb
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  dir="$root/.deps/valijson"
+  [ -f "$dir/usr/include/valijson/validator.hpp" ] && return 0
+  [ -f /usr/include/valijson/validator.hpp ] && return 0
+  local tmp
+  tmp="$(mktemp -d)"
+  chmod 777 "$tmp"  # apt-get download runs as _apt where it can
+  if ! (cd "$tmp" && apt-get download -qq libvalijson-dev >/dev/null 2>&1); then
+    "${sudo_cmd[@]}" apt-get update -qq
+    (cd "$tmp" && apt-get download -qq libvalijson-dev >/dev/null 2>&1)
+  fi
+  deb="$(ls "$tmp"/libvalijson-dev_*.deb)"
+  mkdir -p "$dir"
+  dpkg -x "$deb" "$dir"
+  rm -rf "$tmp"
+  echo "install-deps: valijson headers unpacked into .deps/valijson"
+}
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,15 +52,15 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_valijson_headers
   exit 0
 fi
 
 echo "install-deps: installing ${missing[*]}"
-sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts the packaged clusters and redis on their default ports; hookd runs its own
 # private instances on other ports, so the packaged ones are left alone.
+install_valijson_headers
 echo "install-deps: done"
