@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +42,9 @@ ABSL_FLAG(std::string, tenant, "bench", "tenant of the published events");
 ABSL_FLAG(std::string, event_type, "video.ready", "event type of the published events");
 ABSL_FLAG(int, payload_bytes, 1024,
           "size of each event's payload, a JSON object {\"data\":\"xxx...\"} padded to it");
+ABSL_FLAG(std::string, payload_file, "",
+          "publish this file's bytes as every event's payload instead of --payload_bytes of "
+          "{\"data\":\"xxx...\"}, e.g. a seed payload whose event type has a JSON Schema");
 ABSL_FLAG(std::string, mode, "publish", "publish (one event per call) or batch (PublishBatch)");
 ABSL_FLAG(int, concurrency, 64, "calls kept in flight at once");
 ABSL_FLAG(int, batch_size, 500, "events per PublishBatch call (batch mode)");
@@ -79,6 +83,8 @@ struct Config {
   std::string tenant;
   std::string event_type;
   int payload_bytes = 0;
+  // Every event's payload: --payload_file's bytes, or {"data":"xxx..."} of payload_bytes.
+  std::string payload;
   Mode mode = Mode::kPublish;
   int concurrency = 0;
   int batch_size = 0;  // events per call: 1 in publish mode
@@ -119,6 +125,13 @@ absl::StatusOr<Config> ConfigFromFlags() {
   config.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   if (config.payload_bytes < static_cast<int>(MakePayload(11).size())) {
     return absl::InvalidArgumentError("--payload_bytes: at least 11 ({\"data\":\"\"})");
+  }
+  config.payload = MakePayload(config.payload_bytes);
+  if (const std::string file = absl::GetFlag(FLAGS_payload_file); !file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("--payload_file: cannot read ", file));
+    config.payload.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    config.payload_bytes = static_cast<int>(config.payload.size());
   }
   std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "publish") {
@@ -191,7 +204,7 @@ class LoadRun {
     v1::PublishRequest event;
     event.set_tenant(config.tenant);
     event.set_event_type(config.event_type);
-    event.set_payload(MakePayload(config.payload_bytes));
+    event.set_payload(config.payload);
     slots_.resize(static_cast<size_t>(config.concurrency));
     for (size_t i = 0; i < slots_.size(); ++i) {
       Slot& slot = slots_[i];
@@ -352,7 +365,7 @@ absl::Status Probe(const Config& config, v1::IngestService::Stub& stub) {
   v1::PublishRequest request;
   request.set_tenant(config.tenant);
   request.set_event_type(config.event_type);
-  request.set_payload(MakePayload(config.payload_bytes));
+  request.set_payload(config.payload);
   absl::Time deadline = absl::Now() + config.ready_timeout;
   std::string last;
   while (true) {
@@ -412,12 +425,12 @@ void PrintResult(const Config& config, const Summary& s) {
       "\"duration_s\":%.3f,\"calls\":%d,\"events\":%d,\"errors\":%d,\"event_errors\":%d,"
       "\"deliveries\":%d,\"events_per_s\":%.1f,\"calls_per_s\":%.1f,\"p50_ms\":%.3f,"
       "\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"channels\":%d,\"warmup_s\":%.3f,"
-      "\"truncated\":%s,\"target\":\"%s\"}\n",
+      "\"truncated\":%s,\"target\":\"%s\",\"event_type\":\"%s\"}\n",
       ModeName(config.mode), config.concurrency, config.batch_size, config.payload_bytes,
       s.duration_s, s.calls, s.events, s.failed_calls, s.event_errors, s.deliveries,
       s.events / s.duration_s, s.calls / s.duration_s, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms,
       config.channels, absl::ToDoubleSeconds(config.warmup), s.truncated ? "true" : "false",
-      config.target);
+      config.target, config.event_type);
   std::fflush(stdout);
 }
 

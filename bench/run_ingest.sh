@@ -13,10 +13,14 @@ usage() {
   cat <<EOF
 Usage: bench/run_ingest.sh [--duration 10s] [--warmup 2s] [-- EXTRA_BENCH_FLAGS...]
 
-Runs hookd-bench-ingest twice against the local cluster of scripts/up.sh:
+Runs hookd-bench-ingest six times against the local cluster of scripts/up.sh:
   1. --mode publish --concurrency 64            (one event per call)
   2. --mode batch --batch_size 500 --concurrency 4
-and appends both RESULT lines to bench/results/ingest-<UTC timestamp>.jsonl.
+  3, 4. the same with a VideoPilot seed payload (bench/schemas/render.completed.payload.json)
+     on video.ready, which has no schema
+  5, 6. the same on render.completed, whose JSON Schema (bench/schemas/render.completed.json)
+     every payload is checked against
+and appends every RESULT line to bench/results/ingest-<UTC timestamp>.jsonl.
 EXTRA_BENCH_FLAGS go to both runs (e.g. -- --payload_bytes 4096).
 
 Environment (defaults are the ports of scripts/up.sh):
@@ -82,6 +86,10 @@ ok_if_exists() {
 
 ok_if_exists "event type video.ready" \
   "${hookctl[@]}" event-types create video.ready --description "A video finished rendering"
+# The same load on a type with a JSON Schema, to show what checking it costs.
+ok_if_exists "event type render.completed" \
+  "${hookctl[@]}" event-types create render.completed --description "A render finished" \
+  --schema "@bench/schemas/render.completed.json"
 
 # app_field FIELD — FIELD of tenant bench's app named "bench", empty when there is none.
 app_field() {
@@ -147,6 +155,14 @@ run() {
 
 run publish --mode publish --concurrency 64
 run batch --mode batch --batch_size 500 --concurrency 4
+# A seed payload, first on a type without a schema, then on one whose schema checks it: the
+# difference is the cost of the check.
+seed=(--payload_file bench/schemas/render.completed.payload.json)
+run publish-seed --mode publish --concurrency 64 "${seed[@]}"
+run batch-seed --mode batch --batch_size 500 --concurrency 4 "${seed[@]}"
+run publish-schema --mode publish --concurrency 64 "${seed[@]}" --event_type render.completed
+run batch-schema --mode batch --batch_size 500 --concurrency 4 "${seed[@]}" \
+  --event_type render.completed
 
 [ -s "$results" ] || die "no RESULT line was produced; see the output above"
 echo
@@ -156,8 +172,9 @@ if [ "${workers:-0}" != 0 ]; then
   echo "note: $workers hookd-worker process(es) ran alongside and shared the CPU."
 fi
 {
-  printf 'mode\tin_flight\tevents/call\tevents/s\tcalls/s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\terrors\n'
-  jq -r '[.mode, .concurrency, .batch_size, .events_per_s, .calls_per_s, .p50_ms, .p90_ms,
-          .p99_ms, .max_ms, (.errors + .event_errors)] | @tsv' "$results"
+  printf 'mode\tevent_type\tpayload_B\tin_flight\tevents/call\tevents/s\tcalls/s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\terrors\n'
+  jq -r '[.mode, .event_type, .payload_bytes, .concurrency, .batch_size, .events_per_s,
+          .calls_per_s, .p50_ms, .p90_ms, .p99_ms, .max_ms, (.errors + .event_errors)] | @tsv' \
+    "$results"
 } | column -t -s $'\t'
 exit "$failed"

@@ -35,7 +35,7 @@ void EventTypeCatalog::Stop() {
 }
 
 EventTypeCatalog::State EventTypeCatalog::Lookup(std::string_view name) const {
-  std::shared_ptr<const std::map<std::string, bool, std::less<>>> types;
+  std::shared_ptr<const std::map<std::string, Entry, std::less<>>> types;
   {
     std::lock_guard<std::mutex> lock(mu_);
     types = types_;
@@ -43,7 +43,19 @@ EventTypeCatalog::State EventTypeCatalog::Lookup(std::string_view name) const {
   if (types == nullptr) return State::kUnknown;
   auto it = types->find(name);
   if (it == types->end()) return State::kUnknown;
-  return it->second ? State::kArchived : State::kActive;
+  return it->second.archived ? State::kArchived : State::kActive;
+}
+
+std::shared_ptr<const schema::CompiledSchema> EventTypeCatalog::SchemaOf(
+    std::string_view name) const {
+  std::shared_ptr<const std::map<std::string, Entry, std::less<>>> types;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    types = types_;
+  }
+  if (types == nullptr) return nullptr;
+  auto it = types->find(name);
+  return it == types->end() ? nullptr : it->second.schema;
 }
 
 absl::Status EventTypeCatalog::Refresh() {
@@ -59,7 +71,12 @@ absl::Status EventTypeCatalog::Refresh() {
 
 absl::Status EventTypeCatalog::Load() {
   absl::Time started = absl::Now();
-  auto types = std::make_shared<std::map<std::string, bool, std::less<>>>();
+  auto types = std::make_shared<std::map<std::string, Entry, std::less<>>>();
+  std::shared_ptr<const std::map<std::string, Entry, std::less<>>> previous;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    previous = types_;
+  }
   v1::ListEventTypesRequest request;
   request.set_include_archived(true);
   request.set_page_size(1000);
@@ -69,7 +86,27 @@ absl::Status EventTypeCatalog::Load() {
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     v1::ListEventTypesResponse response;
     HOOKD_RETURN_IF_ERROR(FromGrpcStatus(stub_->ListEventTypes(&context, request, &response)));
-    for (const auto& type : response.event_types()) (*types)[type.name()] = type.archived();
+    for (const auto& type : response.event_types()) {
+      Entry& entry = (*types)[type.name()];
+      entry.archived = type.archived();
+      entry.schema_text = type.has_schema() ? type.schema() : "";
+      if (entry.schema_text.empty()) continue;
+      // Compiled again only when it changed.
+      if (previous != nullptr) {
+        auto it = previous->find(type.name());
+        if (it != previous->end() && it->second.schema_text == entry.schema_text) {
+          entry.schema = it->second.schema;
+          continue;
+        }
+      }
+      auto compiled = schema::CompiledSchema::Compile(entry.schema_text, "schema");
+      if (compiled.ok()) {
+        entry.schema = *std::move(compiled);
+      } else {
+        spdlog::error("event type {}: its schema is not applied: {}", type.name(),
+                      compiled.status().ToString());
+      }
+    }
     if (response.next_page_token().empty()) break;
     request.set_page_token(response.next_page_token());
   }

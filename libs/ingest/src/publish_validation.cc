@@ -135,6 +135,10 @@ absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLim
   if (state == appcache::EventTypeCatalog::State::kArchived) {
     return InvalidField(type_field, request.event_type() + " is archived");
   }
+  // The type's JSON Schema, compiled once per version of it by the catalog.
+  if (auto schema = catalog.SchemaOf(request.event_type()); schema != nullptr) {
+    HOOKD_RETURN_IF_ERROR(schema->Validate(request.payload(), payload_field));
+  }
   return absl::OkStatus();
 }
 

@@ -1,7 +1,7 @@
 #include "hookd/apps/validation.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
-#include "nlohmann/json.hpp"
+#include "hookd/schema/json_schema.h"
 #include "page_token.h"
 #include "services.h"
 
@@ -11,7 +11,6 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 constexpr size_t kMaxDescription = 1000;
-constexpr size_t kMaxSchema = 64 * 1024;
 
 absl::Status ValidateEventType(const v1::EventType& type) {
   HOOKD_RETURN_IF_ERROR(apps::ValidateEventTypeName(type.name(), "event_type.name"));
@@ -19,13 +18,9 @@ absl::Status ValidateEventType(const v1::EventType& type) {
     return InvalidField("event_type.description", "at most 1000 characters");
   }
   if (type.has_schema()) {
-    if (type.schema().size() > kMaxSchema) {
-      return InvalidField("event_type.schema", "at most 64 KiB");
-    }
-    auto schema = nlohmann::json::parse(type.schema(), nullptr, /*allow_exceptions=*/false);
-    if (schema.is_discarded() || !schema.is_object()) {
-      return InvalidField("event_type.schema", "must be a JSON object (a JSON Schema)");
-    }
+    // Compiled as ingest will compile it, so that a schema it cannot apply is refused here.
+    HOOKD_RETURN_IF_ERROR(
+        schema::CompiledSchema::Compile(type.schema(), "event_type.schema").status());
   }
   return absl::OkStatus();
 }

@@ -976,12 +976,16 @@ TEST_F(SubscriptionTest, EventTypeCatalog) {
   struct Case {
     std::string name, schema, field;
   };
-  for (const Case& c : std::vector<Case>{{"Video.Ready", "", "event_type.name"},
-                                         {"video..ready", "", "event_type.name"},
-                                         {"video.*", "", "event_type.name"},
-                                         {"", "", "event_type.name"},
-                                         {"video.ok", "[1,2]", "event_type.schema"},
-                                         {"video.ok", "{not json", "event_type.schema"}}) {
+  for (const Case& c : std::vector<Case>{
+           {"Video.Ready", "", "event_type.name"},
+           {"video..ready", "", "event_type.name"},
+           {"video.*", "", "event_type.name"},
+           {"", "", "event_type.name"},
+           {"video.ok", "[1,2]", "event_type.schema"},
+           {"video.ok", "{not json", "event_type.schema"},
+           {"video.ok", R"({"type":"nope"})", "event_type.schema"},
+           {"video.ok", R"({"pattern":"^(a|b)*$"})", "event_type.schema"},
+           {"video.ok", std::string(40, '[') + std::string(40, ']'), "event_type.schema"}}) {
     v1::CreateEventTypeRequest bad;
     bad.mutable_event_type()->set_name(c.name);
     if (!c.schema.empty()) bad.mutable_event_type()->set_schema(c.schema);

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "hookd/schema/json_schema.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 
 namespace hookd::appcache {
@@ -29,6 +30,11 @@ class EventTypeCatalog {
   void Stop();
 
   State Lookup(std::string_view name) const;
+
+  // The compiled JSON Schema of `name`, or null when it has none (or is unknown). A schema is
+  // compiled once, when it is first seen or changes. One that does not compile (stored before
+  // hookd refused it) is logged and not applied: it must not stop a service.
+  std::shared_ptr<const schema::CompiledSchema> SchemaOf(std::string_view name) const;
   // Reloads the catalog, blocking until done; callers asking while a load is under way share
   // the next one. Used when a publisher names a type the cache does not know: it may have been
   // created a moment ago. UNAVAILABLE when hookd-subscription cannot be reached.
@@ -47,7 +53,12 @@ class EventTypeCatalog {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::shared_ptr<const std::map<std::string, bool, std::less<>>> types_;  // name -> archived
+  struct Entry {
+    bool archived = false;
+    std::string schema_text;                               // "" when none
+    std::shared_ptr<const schema::CompiledSchema> schema;  // null when none or invalid
+  };
+  std::shared_ptr<const std::map<std::string, Entry, std::less<>>> types_;
   absl::Time load_started_ = absl::InfinitePast();  // of the last completed load
   std::thread thread_;
 };
