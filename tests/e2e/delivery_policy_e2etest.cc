@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cluster.h"
 #include "gtest/gtest.h"
@@ -18,6 +19,7 @@
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
+#include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 #include "pqxx/pqxx"
 
@@ -306,6 +308,39 @@ TEST_F(DeliveryPolicyTest, AWorkerKilledDuringAResumeLosesNothing) {
       absl::Seconds(60)))
       << Arrivals("/held-kill").size() << " of " << events.size() << " arrived";
   EXPECT_EQ(ListedWithStatus(app.id(), v1::HELD), 0);
+}
+
+TEST_F(DeliveryPolicyTest, PayloadsThatFailTheirTypesSchemaAreRefusedWithThePointer) {
+  auto types = v1::EventTypeService::NewStub(bed_->cluster->subscription_channel());
+  v1::CreateEventTypeRequest create;
+  create.mutable_event_type()->set_name("render.failed");
+  create.mutable_event_type()->set_schema(
+      R"({"type":"object","required":["render_job_id","error"],"properties":{)"
+      R"("render_job_id":{"type":"string"},"error":{"type":"string","maxLength":200},)"
+      R"("quality":{"enum":["high","low"]}}})");
+  v1::EventType type;
+  ASSERT_TRUE(types->CreateEventType(ClientContext(token()).get(), create, &type).ok());
+  v1::PublishRequest request;
+  request.set_tenant("schema-e2e");
+  request.set_event_type("render.failed");
+  request.set_payload(R"({"render_job_id":"r_1","error":"timeout","quality":"high"})");
+  v1::PublishResponse response;
+  // Valid: published (once ingest's catalog has the new type).
+  ASSERT_TRUE(PollUntil(
+      [&] { return ingest_->Publish(ClientContext(token()).get(), request, &response).ok(); }));
+  EXPECT_FALSE(response.event_id().empty());
+  request.set_payload(R"({"render_job_id":"r_1","error":"timeout","quality":"4k"})");
+  grpc::Status status = ingest_->Publish(ClientContext(token()).get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "payload/quality: Failed to match against any enum values.");
+  // A schema with a regular expression is refused, naming where.
+  create.mutable_event_type()->set_name("render.other");
+  create.mutable_event_type()->set_schema(R"({"properties":{"id":{"pattern":"^(a|b)*$"}}})");
+  status = types->CreateEventType(ClientContext(token()).get(), create, &type);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(status.error_message(),
+                               "event_type.schema: pattern at /properties/id is not supported"))
+      << status.error_message();
 }
 
 // A receiver answering `status` to every request.
