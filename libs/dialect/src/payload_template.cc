@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "hookd/common/absl_view.h"
+#include "hookd/common/json_pointer.h"
 #include "hookd/common/status.h"
 #include "hookd/dialect/json_text.h"
 #include "nlohmann/json.hpp"
@@ -22,21 +23,6 @@ constexpr std::string_view kPayload = "{{payload}}";
 constexpr std::string_view kNames[] = {"{{event_type}}",     "{{event_id}}",     "{{timestamp}}",
                                        "{{timestamp_unix}}", "{{timestamp_ms}}", "{{payload}}",
                                        "{{secret}}"};
-
-// RFC 6901: `~` and `/` in a member name are escaped.
-std::string PointerStep(std::string_view key) {
-  std::string step = "/";
-  for (char c : key) {
-    if (c == '~') {
-      step += "~0";
-    } else if (c == '/') {
-      step += "~1";
-    } else {
-      step += c;
-    }
-  }
-  return step;
-}
 
 std::string Shown(const std::string& pointer) { return pointer.empty() ? "/" : pointer; }
 
@@ -83,7 +69,7 @@ absl::Status Check(const Json& node, const std::string& pointer, int depth,
   }
   if (node.is_object()) {
     for (const auto& [key, value] : node.items()) {
-      const std::string at = pointer + PointerStep(key);
+      const std::string at = pointer + JsonPointerStep(key);
       if (key == kSpreadKey &&
           !(value.is_string() && value.get_ref<const std::string&>() == kPayload)) {
         return InvalidField(field, absl::StrCat("the member \"...\" at ", Shown(pointer),
@@ -212,7 +198,7 @@ class Renderer {
       if (!first) out += ',';
       first = false;
       absl::StrAppend(&out, "\"", JsonEscape(key), "\":");
-      HOOKD_RETURN_IF_ERROR(Render(value, pointer + PointerStep(key), out));
+      HOOKD_RETURN_IF_ERROR(Render(value, pointer + JsonPointerStep(key), out));
     }
     out += '}';
     return absl::OkStatus();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "hookd/common/absl_view.h"
+#include "hookd/common/json_pointer.h"
 #include "hookd/common/status.h"
 #include "nlohmann/json.hpp"
 #include "valijson/adapters/nlohmann_json_adapter.hpp"
@@ -16,21 +17,6 @@
 
 namespace hookd::schema {
 namespace {
-
-// RFC 6901: `~` and `/` in a member name are escaped.
-std::string PointerStep(const std::string& key) {
-  std::string step = "/";
-  for (char c : key) {
-    if (c == '~') {
-      step += "~0";
-    } else if (c == '/') {
-      step += "~1";
-    } else {
-      step += c;
-    }
-  }
-  return step;
-}
 
 // Refuses what valijson must not see, and drops `format` (an annotation). `names` is true for
 // an object that maps names to schemas (`properties`, `definitions`, ...), whose keys are no
@@ -63,7 +49,8 @@ absl::Status Prepare(nlohmann::json& node, const std::string& pointer, int depth
   for (auto& [key, value] : node.items()) {
     const bool child_names = !names && (key == "properties" || key == "definitions" ||
                                         key == "$defs" || key == "dependencies");
-    HOOKD_RETURN_IF_ERROR(Prepare(value, pointer + PointerStep(key), depth + 1, child_names, field));
+    HOOKD_RETURN_IF_ERROR(
+        Prepare(value, pointer + JsonPointerStep(key), depth + 1, child_names, field));
   }
   return absl::OkStatus();
 }
@@ -80,7 +67,7 @@ std::string Pointer(const std::vector<std::string>& context) {
         inner = inner.substr(1, inner.size() - 2);
       }
     }
-    pointer += PointerStep(inner);
+    pointer += JsonPointerStep(inner);
   }
   return pointer;
 }
@@ -112,8 +99,8 @@ absl::StatusOr<std::shared_ptr<const CompiledSchema>> CompiledSchema::Compile(
     valijson::adapters::NlohmannJsonAdapter adapter(document);
     parser.populateSchema(adapter, impl->schema);
   } catch (const std::exception& error) {
-    return InvalidField(field, absl::StrCat("is not a valid JSON Schema (draft 7): ",
-                                            error.what()));
+    return InvalidField(field,
+                        absl::StrCat("is not a valid JSON Schema (draft 7): ", error.what()));
   }
   return std::shared_ptr<const CompiledSchema>(new CompiledSchema(std::move(impl)));
 }
@@ -128,8 +115,8 @@ absl::Status CompiledSchema::Validate(std::string_view payload, std::string_view
   try {
     valid = validator.validate(impl_->schema, adapter, &results);
   } catch (const std::exception& error) {
-    return InvalidField(field, absl::StrCat("could not be checked against the schema: ",
-                                            error.what()));
+    return InvalidField(field,
+                        absl::StrCat("could not be checked against the schema: ", error.what()));
   }
   if (valid) return absl::OkStatus();
   // The deepest error names the failing value most precisely.
