@@ -281,6 +281,30 @@ TEST_F(DeliveryPolicyTest, DiscardMarksHeldDeliveriesDiscardedAndNeverSendsThem)
   EXPECT_EQ(status.error_message().substr(0, status.error_message().find(':')), "held_deliveries");
 }
 
+TEST_F(DeliveryPolicyTest, AHeldDeliveryKeepsItsScheduleWhenResumed) {
+  v1::App app = CreateApp("held-later", "/held-later");
+  PublishWhileDisabled(app, 1);  // the caches know the app is disabled
+  v1::PublishRequest request;
+  request.set_tenant("held-later");
+  request.set_event_type("video.ready");
+  request.set_payload(R"({"later":true})");
+  request.mutable_deliver_after()->set_seconds(3);
+  v1::PublishResponse response;
+  ASSERT_TRUE(ingest_->Publish(ClientContext(token()).get(), request, &response).ok());
+  const absl::Time published = absl::Now();
+  ASSERT_TRUE(PollUntil([&] { return Statuses(app.id())[response.event_id()] == v1::HELD; }));
+  ASSERT_TRUE(Enable(app.id(), v1::HELD_DELIVERIES_RESUME).ok());
+  // Resumed before its time: SCHEDULED, then delivered at its time, not at once.
+  EXPECT_EQ(Statuses(app.id())[response.event_id()], v1::SCHEDULED);
+  ASSERT_TRUE(PollUntil([&] { return Arrivals("/held-later").count(response.event_id()) == 1; },
+                        absl::Seconds(10)));
+  for (const auto& r : receiver_->Received("/held-later")) {
+    if (r.headers.at("webhook-id") == response.event_id()) {
+      EXPECT_GE(r.at, published + absl::Seconds(3) - absl::Milliseconds(100));
+    }
+  }
+}
+
 TEST_F(DeliveryPolicyTest, AWorkerKilledDuringAResumeLosesNothing) {
   v1::App app = CreateApp("held-kill", "/held-kill");
   // The receiver is slow, so the resume is under way when the worker dies.

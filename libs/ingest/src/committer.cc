@@ -103,7 +103,7 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
     const v1::PublishRequest& r = *items[i].event->request;
     items[i].response->set_event_id(NewId("evt"));
     items[i].response->set_delivery_count(static_cast<int>(items[i].event->app_ids.size() +
-                                                           items[i].event->held_app_ids.size() +
+                                                           items[i].event->held.size() +
                                                            items[i].event->scheduled.size()));
     if (r.idempotency_key().empty()) continue;
     auto [it, inserted] =
@@ -146,7 +146,7 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
       events.push_back({.request = item.event->request,
                         .id = item.response->event_id(),
                         .app_ids = &item.event->app_ids,
-                        .held_app_ids = &item.event->held_app_ids,
+                        .held = &item.event->held,
                         .scheduled = &item.event->scheduled});
     }
     if (events.empty()) return absl::OkStatus();  // every event was a duplicate

@@ -18,9 +18,10 @@ namespace hookd::ingest {
 
 // One validated event with the apps it routes to.
 struct PendingEvent {
-  const v1::PublishRequest* request;      // owned by the RPC, alive until `done` runs
-  std::vector<std::string> app_ids;       // active: a delivery each, queued
-  std::vector<std::string> held_app_ids;  // disabled: a delivery each, HELD
+  const v1::PublishRequest* request;  // owned by the RPC, alive until `done` runs
+  std::vector<std::string> app_ids;   // active: a delivery each, queued
+  // Disabled apps: a delivery each, HELD, with its due time (kept for when it is resumed).
+  std::vector<std::pair<std::string, absl::Time>> held;
   // Apps whose delivery waits (deliver_at, deliver_after, delivery_delay): SCHEDULED until then.
   std::vector<std::pair<std::string, absl::Time>> scheduled;
 };

@@ -170,22 +170,29 @@ absl::StatusOr<int64_t> DeliveryLog::SettleHeld(const std::string& app_id, bool 
     int64_t outbox_id = 0;
     int settled = 0;
     HOOKD_RETURN_IF_ERROR(db_.Transact("settle held deliveries", [&](pqxx::work& txn) {
-      const std::string next_status = resume ? "CASE WHEN d.attempt_count = 0 THEN " +
-                                                   Sql(v1::PENDING) + " ELSE " + Sql(v1::RETRYING) +
-                                                   " END"
-                                             : Sql(v1::DISCARDED);
+      // A delivery held before its deliver_at or delivery_delay came is SCHEDULED again
+      // (ClaimDue queues it at its time); the others are queued now.
+      const std::string later = "d.next_attempt_time > now() AND d.next_attempt_time <> 'infinity'";
+      const std::string next_status =
+          resume ? "CASE WHEN " + later + " THEN " + Sql(v1::SCHEDULED) +
+                       " WHEN d.attempt_count = 0 THEN " + Sql(v1::PENDING) + " ELSE " +
+                       Sql(v1::RETRYING) + " END"
+                 : Sql(v1::DISCARDED);
       pqxx::result rows = db::ExecPrepared(
           txn, resume ? "ledger_resume_held" : "ledger_discard_held",
           "UPDATE deliveries AS d SET status = " + next_status +
-              ", next_attempt_time = now(), update_time = now() FROM ("
+              ", next_attempt_time = CASE WHEN " + later +
+              " THEN d.next_attempt_time ELSE now() END, update_time = now() FROM ("
               " SELECT id FROM deliveries WHERE app_id = $1 AND status = " +
               Sql(v1::HELD) +
               " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) AS h"
-              " WHERE d.id = h.id RETURNING d.id, d.event_id, d.app_id, d.attempt_count",
+              " WHERE d.id = h.id"
+              " RETURNING d.id, d.event_id, d.app_id, d.attempt_count, d.status",
           app_id, kBatch);
       settled = static_cast<int>(rows.size());
       if (!resume) return absl::OkStatus();
       for (const auto& row : rows) {
+        if (row[4].as<int>() == v1::SCHEDULED) continue;  // ClaimDue queues it at its time
         messages.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
                             row[2].as<std::string>(), row[3].as<int>() + 1});
       }

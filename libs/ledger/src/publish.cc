@@ -70,8 +70,8 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
     channel_lists.push_back(channels.dump());
     keys.push_back(r.idempotency_key());
     traces.push_back(r.traceparent());
-    counts.push_back(std::to_string(event.app_ids->size() + event.held_app_ids->size() +
-                                    event.scheduled->size()));
+    counts.push_back(
+        std::to_string(event.app_ids->size() + event.held->size() + event.scheduled->size()));
     std::optional<queue::InlineEvent> inline_event;
     if (r.payload().size() <= max_inline_payload_bytes) {
       inline_event = queue::InlineEvent{.event_type = r.event_type(),
@@ -97,7 +97,7 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
                                  .app_id = app_id,
                                  .event = inline_event});
     }
-    for (const std::string& app_id : *event.held_app_ids) add_delivery(app_id, v1::HELD);
+    for (const auto& [app_id, due] : *event.held) add_delivery(app_id, v1::HELD, due);
     for (const auto& [app_id, due] : *event.scheduled) add_delivery(app_id, v1::SCHEDULED, due);
   }
   pqxx::result outbox_row = db::ExecPrepared(

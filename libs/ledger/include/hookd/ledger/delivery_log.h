@@ -41,7 +41,8 @@ class DeliveryLog {
 
   // What EnableApp does with the app's HELD deliveries, oldest first, a batch of 1,000 per
   // transaction: `resume` queues them again (PENDING, or RETRYING when attempted before) through
-  // the outbox; otherwise they become DISCARDED. Returns how many. A batch that fails leaves the
+  // the outbox, or makes them SCHEDULED when their deliver_at or delivery_delay has not come
+  // yet; otherwise they become DISCARDED. Returns how many. A batch that fails leaves the
   // rest HELD, and the workers' sweep queues those once the app is active (ClaimLost).
   absl::StatusOr<int64_t> SettleHeld(const std::string& app_id, bool resume);
 

@@ -39,8 +39,9 @@ std::map<IdempotencyKey, PublishedBefore> PublishedUnder(pqxx::work& txn,
 struct NewEvent {
   const v1::PublishRequest* request;  // tenant, type, payload, channels, key, traceparent
   std::string id;
-  const std::vector<std::string>* app_ids;       // PENDING deliveries, queued
-  const std::vector<std::string>* held_app_ids;  // HELD deliveries (disabled apps), not queued
+  const std::vector<std::string>* app_ids;  // PENDING deliveries, queued
+  // HELD deliveries (disabled apps), not queued, with the time they are due when resumed.
+  const std::vector<std::pair<std::string, absl::Time>>* held;
   // SCHEDULED deliveries, not queued: due at their time (ClaimDue).
   const std::vector<std::pair<std::string, absl::Time>>* scheduled;
 };
