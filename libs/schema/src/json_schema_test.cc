@@ -33,12 +33,14 @@ std::shared_ptr<const CompiledSchema> MustCompile(std::string_view text) {
 TEST(CompiledSchema, ValidPayloadsPassAndTheFirstFailureIsNamedByPointer) {
   auto schema = MustCompile(kRenderSchema);
   ASSERT_NE(schema, nullptr);
-  EXPECT_TRUE(schema->Validate(R"({"render_job_id":"r","video_id":"v","status":"completed",)"
-                               R"("duration":87.5,"output_url":"not checked: format is an annotation"})",
-                               "payload")
-                  .ok());
-  absl::Status status = schema->Validate(
-      R"({"render_job_id":"r","video_id":"v","status":"done"})", "payload");
+  EXPECT_TRUE(
+      schema
+          ->Validate(R"({"render_job_id":"r","video_id":"v","status":"completed",)"
+                     R"("duration":87.5,"output_url":"not checked: format is an annotation"})",
+                     "payload")
+          .ok());
+  absl::Status status =
+      schema->Validate(R"({"render_job_id":"r","video_id":"v","status":"done"})", "payload");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(status.message(), "payload/status: ")) << status;
   status = schema->Validate(
@@ -80,8 +82,8 @@ TEST(CompiledSchema, HostileSchemasAreRefusedBeforeTheValidatorSeesThem) {
 }
 
 TEST(CompiledSchema, LongStringsAreCheckedWithoutRegularExpressions) {
-  auto schema = MustCompile(
-      R"({"properties":{"s":{"type":"string","maxLength":10,"format":"date-time"}}})");
+  auto schema =
+      MustCompile(R"({"properties":{"s":{"type":"string","maxLength":10,"format":"date-time"}}})");
   ASSERT_NE(schema, nullptr);
   const std::string ten_mb(10 * 1024 * 1024, 'a');
   absl::Status status = schema->Validate(absl::StrCat(R"({"s":")", ten_mb, R"("})"), "payload");
