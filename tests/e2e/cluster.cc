@@ -186,6 +186,22 @@ v1::App Cluster::CreateApp(const v1::App& app) {
   return out;
 }
 
+std::string Cluster::PublishRouted(const v1::PublishRequest& request, int expected_deliveries) {
+  auto stub = v1::IngestService::NewStub(ingest_channel());
+  std::string id;
+  EXPECT_TRUE(testing::PollUntil([&] {
+    v1::PublishResponse response;
+    if (!stub->Publish(testing::ClientContext(admin_token_).get(), request, &response).ok()) {
+      return false;
+    }
+    if (response.delivery_count() != expected_deliveries) return false;
+    id = response.event_id();
+    return true;
+  })) << "publish to "
+      << request.tenant() << " never reached " << expected_deliveries << " apps";
+  return id;
+}
+
 absl::Status Cluster::StartAll(const std::vector<std::string>& event_types,
                                const std::vector<std::string>& extra_flags) {
   HOOKD_RETURN_IF_ERROR(StartSubscription(extra_flags));

@@ -17,6 +17,7 @@
 #include "hookd/queue/redis_connection.h"
 #include "hookd/testing/process.h"
 #include "hookd/v1/app.pb.h"
+#include "hookd/v1/ingest.pb.h"
 
 namespace hookd::e2e {
 
@@ -43,6 +44,10 @@ class Cluster {
   // Creates `app` through hookd-subscription without a connection test and returns it (with its
   // secret); fails the calling test and returns an empty App when the call fails.
   v1::App CreateApp(const v1::App& app);
+  // Publishes `request` through hookd-ingest until the event reaches `expected_deliveries`
+  // apps (ingest routes from a cache that learns of a new app within milliseconds), and returns
+  // the event id; fails the calling test and returns "" when that never happens.
+  std::string PublishRouted(const v1::PublishRequest& request, int expected_deliveries = 1);
   // The usual start: hookd-subscription, `event_types`, hookd-ingest and one worker "w1", each
   // with `extra_flags`.
   absl::Status StartAll(const std::vector<std::string>& event_types,

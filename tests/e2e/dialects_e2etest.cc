@@ -153,7 +153,6 @@ class DialectsTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(bed_, nullptr);
     apps_ = v1::AppService::NewStub(bed_->cluster->subscription_channel());
-    ingest_ = v1::IngestService::NewStub(bed_->cluster->ingest_channel());
   }
 
   static std::string ConfigPath() { return *dir_ + "/config.json"; }
@@ -192,18 +191,14 @@ class DialectsTest : public ::testing::Test {
   // every event type; `customize` sets its profiles and payload.
   v1::App CreateApp(const std::string& tenant, const std::string& url, const std::string& secret,
                     const std::function<void(v1::App&)>& customize = nullptr) {
-    v1::CreateAppRequest request;
-    v1::App* app = request.mutable_app();
-    app->set_tenant(tenant);
-    app->set_name("dialects " + tenant);
-    app->set_url(url);
-    app->add_event_types("*");
-    app->set_secret(secret);
-    if (customize) customize(*app);
-    request.set_skip_connection_test(true);
-    v1::App out;
-    grpc::Status status = apps_->CreateApp(ClientContext(token()).get(), request, &out);
-    EXPECT_TRUE(status.ok()) << "CreateApp " << tenant << ": " << status.error_message();
+    v1::App app;
+    app.set_tenant(tenant);
+    app.set_name("dialects " + tenant);
+    app.set_url(url);
+    app.add_event_types("*");
+    app.set_secret(secret);
+    if (customize) customize(app);
+    v1::App out = bed_->cluster->CreateApp(app);
     EXPECT_EQ(out.secret(), secret) << "CreateApp answers the chosen secret";
     return out;
   }
@@ -225,20 +220,11 @@ class DialectsTest : public ::testing::Test {
   // a new app within milliseconds); returns the event id.
   std::string Publish(const std::string& tenant, const std::string& type,
                       const std::string& payload, int expected = 1) {
-    std::string id;
-    EXPECT_TRUE(PollUntil([&] {
-      v1::PublishRequest request;
-      request.set_tenant(tenant);
-      request.set_event_type(type);
-      request.set_payload(payload);
-      v1::PublishResponse response;
-      if (!ingest_->Publish(ClientContext(token()).get(), request, &response).ok()) return false;
-      if (response.delivery_count() != expected) return false;
-      id = response.event_id();
-      return true;
-    })) << "publish to "
-        << tenant;
-    return id;
+    v1::PublishRequest request;
+    request.set_tenant(tenant);
+    request.set_event_type(type);
+    request.set_payload(payload);
+    return bed_->cluster->PublishRouted(request, expected);
   }
 
   // TestConnection of app `id`: the endpoint's verdict on the app's real dialect.
@@ -324,7 +310,6 @@ class DialectsTest : public ::testing::Test {
   static testing::ChildProcess* node_;
   static testing::ChildProcess* python_;
   std::unique_ptr<v1::AppService::Stub> apps_;
-  std::unique_ptr<v1::IngestService::Stub> ingest_;
 };
 
 TestBed* DialectsTest::bed_ = nullptr;

@@ -63,10 +63,7 @@ class WorkerTest : public ::testing::Test {
     delete db_;
   }
 
-  void SetUp() override {
-    apps_ = v1::AppService::NewStub(cluster_->subscription_channel());
-    ingest_ = v1::IngestService::NewStub(cluster_->ingest_channel());
-  }
+  void SetUp() override { apps_ = v1::AppService::NewStub(cluster_->subscription_channel()); }
 
   const std::string& token() const { return cluster_->admin_token(); }
 
@@ -99,19 +96,11 @@ class WorkerTest : public ::testing::Test {
   // learns of a new app within milliseconds), and returns the event id.
   std::string Publish(const std::string& tenant, const std::string& payload, int expected = 1,
                       const std::string& type = "video.ready") {
-    std::string id;
-    EXPECT_TRUE(PollUntil([&] {
-      v1::PublishRequest request;
-      request.set_tenant(tenant);
-      request.set_event_type(type);
-      request.set_payload(payload);
-      v1::PublishResponse response;
-      if (!ingest_->Publish(ClientContext(token()).get(), request, &response).ok()) return false;
-      if (response.delivery_count() != expected) return false;
-      id = response.event_id();
-      return true;
-    }));
-    return id;
+    v1::PublishRequest request;
+    request.set_tenant(tenant);
+    request.set_event_type(type);
+    request.set_payload(payload);
+    return cluster_->PublishRouted(request, expected);
   }
 
   struct DeliveryRow {
@@ -161,7 +150,6 @@ class WorkerTest : public ::testing::Test {
   static Cluster* cluster_;
   static Receiver* receiver_;
   std::unique_ptr<v1::AppService::Stub> apps_;
-  std::unique_ptr<v1::IngestService::Stub> ingest_;
 };
 
 db::TestDatabase* WorkerTest::db_ = nullptr;
