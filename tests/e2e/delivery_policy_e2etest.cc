@@ -288,19 +288,27 @@ TEST_F(DeliveryPolicyTest, AHeldDeliveryKeepsItsScheduleWhenResumed) {
   request.set_tenant("held-later");
   request.set_event_type("video.ready");
   request.set_payload(R"({"later":true})");
-  request.mutable_deliver_after()->set_seconds(3);
+  request.mutable_deliver_after()->set_seconds(5);
   v1::PublishResponse response;
   ASSERT_TRUE(ingest_->Publish(ClientContext(token()).get(), request, &response).ok());
-  const absl::Time published = absl::Now();
   ASSERT_TRUE(PollUntil([&] { return Statuses(app.id())[response.event_id()] == v1::HELD; }));
   ASSERT_TRUE(Enable(app.id(), v1::HELD_DELIVERIES_RESUME).ok());
-  // Resumed before its time: SCHEDULED, then delivered at its time, not at once.
-  EXPECT_EQ(Statuses(app.id())[response.event_id()], v1::SCHEDULED);
+  // Resumed before its time: SCHEDULED at its due time, then delivered then, not at once.
+  v1::ListDeliveriesRequest list;
+  list.set_app_id(app.id());
+  list.set_status(v1::SCHEDULED);
+  v1::ListDeliveriesResponse scheduled;
+  ASSERT_TRUE(log_->ListDeliveries(ClientContext(token()).get(), list, &scheduled).ok());
+  ASSERT_EQ(scheduled.deliveries_size(), 1);
+  EXPECT_EQ(scheduled.deliveries(0).event_id(), response.event_id());
+  const auto& next = scheduled.deliveries(0).next_attempt_time();
+  const absl::Time due = absl::FromUnixSeconds(next.seconds()) + absl::Nanoseconds(next.nanos());
   ASSERT_TRUE(PollUntil([&] { return Arrivals("/held-later").count(response.event_id()) == 1; },
-                        absl::Seconds(10)));
+                        absl::Seconds(15)));
   for (const auto& r : receiver_->Received("/held-later")) {
     if (r.headers.at("webhook-id") == response.event_id()) {
-      EXPECT_GE(r.at, published + absl::Seconds(3) - absl::Milliseconds(100));
+      EXPECT_GE(r.at, due);
+      EXPECT_LE(r.at, due + absl::Seconds(1));
     }
   }
 }

@@ -569,7 +569,8 @@ void ResolveSignatureProfiles(hookd::v1::App& app) {
 
 absl::Status ValidateSecretForApp(const hookd::v1::App& app, std::string_view secret,
                                   std::string_view field) {
-  const std::vector<hookd::v1::SignatureProfile> profiles = dialect::EffectiveProfiles(app);
+  HOOKD_ASSIGN_OR_RETURN(const std::vector<hookd::v1::SignatureProfile> profiles,
+                         dialect::EffectiveProfiles(app));
   for (size_t i = 0; i < profiles.size(); ++i) {
     const std::string profile_field = app.signature_profiles().empty() && i == 0
                                           ? std::string("the default standard-webhooks profile")

@@ -57,6 +57,27 @@ TEST(HmacSha256Test, MatchesRfc4231TestCase2) {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+// RFC 4231 test case 2 (SHA-256, SHA-512) and RFC 2202 test case 2 (SHA-1), whole and in parts:
+// signed content made of several pieces hashes as their concatenation.
+TEST(HmacTest, EveryDigestMatchesItsRfcVectorWholeAndInParts) {
+  const std::string_view whole[] = {"what do ya want for nothing?"};
+  const std::string_view parts[] = {"what do ya", "", " want for nothing?"};
+  struct Case {
+    HmacDigest digest;
+    std::string hex;
+  };
+  for (const Case& c : std::vector<Case>{
+           {HmacDigest::kSha256,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+           {HmacDigest::kSha512,
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d0"
+            "34f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"},
+           {HmacDigest::kSha1, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"}}) {
+    EXPECT_EQ(HexEncode(Hmac(c.digest, "Jefe", whole)), c.hex);
+    EXPECT_EQ(HexEncode(Hmac(c.digest, "Jefe", parts)), c.hex);
+  }
+}
+
 TEST(Sha256Test, MatchesKnownDigests) {
   EXPECT_EQ(HexEncode(Sha256("")),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");

@@ -1,7 +1,6 @@
 #include "hookd/delivery/request.h"
 
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,7 +13,6 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "hookd/common/status.h"
 #include "hookd/crypto/base64.h"
-#include "hookd/crypto/signing.h"
 #include "hookd/dialect/json_text.h"
 #include "hookd/dialect/payload_template.h"
 #include "hookd/dialect/signature_profile.h"
@@ -88,7 +86,12 @@ absl::StatusOr<http::HttpRequest> BuildRequest(const v1::App& app, const EventDa
   headers.emplace_back("content-type", "application/json");
   const dialect::SignInput input{
       .id = event.id, .event_type = event.event_type, .now = now, .body = request.body};
-  for (const v1::SignatureProfile& profile : dialect::EffectiveProfiles(app)) {
+  absl::StatusOr<std::vector<v1::SignatureProfile>> profiles = dialect::EffectiveProfiles(app);
+  if (!profiles.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("app ", app.id(), ": ", profiles.status().message()));
+  }
+  for (const v1::SignatureProfile& profile : *profiles) {
     absl::Status appended = dialect::AppendHeaders(profile, secrets, input, headers);
     if (!appended.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("app ", app.id(), ": ", appended.message()));

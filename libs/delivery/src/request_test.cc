@@ -445,6 +445,16 @@ TEST(BuildRequestTest, StandardWebhooksCannotSignWithATextSecretAlone) {
   }
 }
 
+TEST(BuildRequestTest, RefusesAProfileItCannotResolveRatherThanLeaveItsSignatureOut) {
+  v1::App app = NewApp();
+  app.add_signature_profiles()->set_preset("github");
+  app.add_signature_profiles()->set_preset("no-such-preset");  // stored by no validation
+  absl::StatusOr<http::HttpRequest> request = BuildRequest(app, NewEvent(), kNow);
+  EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(request.status().message()),
+              HasSubstr("app.signature_profiles[1].preset"));
+}
+
 TEST(BuildRequestTest, RefusesAMalformedSecretWithoutEchoingIt) {
   for (const std::string secret :
        {"whsec_not*base64", "whsec_c2hvcnQ=", "whsk_not*base64",

@@ -421,15 +421,17 @@ absl::StatusOr<v1::SignatureProfile> Resolve(const v1::SignatureProfile& profile
   return resolved;
 }
 
-std::vector<v1::SignatureProfile> EffectiveProfiles(const v1::App& app) {
+absl::StatusOr<std::vector<v1::SignatureProfile>> EffectiveProfiles(const v1::App& app) {
   std::vector<v1::SignatureProfile> profiles;
   if (app.signature_profiles().empty()) {
     profiles.push_back(StandardWebhooks());
     return profiles;
   }
-  for (const v1::SignatureProfile& profile : app.signature_profiles()) {
-    absl::StatusOr<v1::SignatureProfile> resolved = Resolve(profile, "signature_profiles");
-    if (resolved.ok()) profiles.push_back(*std::move(resolved));
+  for (int i = 0; i < app.signature_profiles_size(); ++i) {
+    HOOKD_ASSIGN_OR_RETURN(
+        v1::SignatureProfile resolved,
+        Resolve(app.signature_profiles(i), absl::StrCat("app.signature_profiles[", i, "]")));
+    profiles.push_back(std::move(resolved));
   }
   return profiles;
 }

@@ -1,9 +1,7 @@
 #include "committer.h"
 
 #include <map>
-#include <optional>
 #include <set>
-#include <tuple>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"

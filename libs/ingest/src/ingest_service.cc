@@ -1,13 +1,11 @@
 #include "ingest_service.h"
 
 #include "absl/time/clock.h"
-#include "google/protobuf/util/time_util.h"
 #include "hookd/apps/validation.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/ledger/publish.h"
 #include "ingest_metrics.h"
-#include "nlohmann/json.hpp"
 
 namespace hookd::ingest {
 namespace {

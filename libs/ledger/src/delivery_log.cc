@@ -7,7 +7,6 @@
 #include "hookd/common/status.h"
 #include "hookd/db/sql.h"
 #include "hookd/ledger/outbox.h"
-#include "spdlog/spdlog.h"
 #include "status_sql.h"
 
 namespace hookd::ledger {
@@ -33,7 +32,8 @@ v1::Delivery FromRow(const pqxx::row& row) {
   d.set_attempt_count(row[5].as<int>());
   d.set_last_status_code(row[6].as<int>());
   int64_t next = row[7].as<int64_t>();
-  // Unset for a delivery held while its app is disabled: it is not due.
+  // Unset for a delivery a worker held while its app is disabled (never due by itself); one that
+  // ingest held shows when it is due once resumed (its publish time, or its deliver_at).
   if (next != 0) *d.mutable_next_attempt_time() = TimeUtil::MicrosecondsToTimestamp(next);
   *d.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
   *d.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(row[9].as<int64_t>());

@@ -208,13 +208,15 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
         " RETURNING id, event_id, app_id, attempt_count");
     if (static_cast<int>(lost.size()) >= limit) return absl::OkStatus();
     // Held deliveries of active apps, along deliveries_held (migration 7): only apps enabled
-    // without their held deliveries resumed have any.
+    // without their held deliveries resumed have any. One held before its deliver_at or
+    // delivery_delay came (its time is in next_attempt_time) waits for that time.
     claim(
         "UPDATE deliveries SET update_time = now() WHERE id IN ("
         " SELECT d.id FROM apps a JOIN deliveries d ON d.app_id = a.id AND d.status = " +
         Sql(v1::HELD) +
         " WHERE a.active AND a.delete_time IS NULL"
         " AND d.update_time < now() - make_interval(secs => $1)"
+        " AND (d.next_attempt_time <= now() OR d.next_attempt_time = 'infinity')"
         " ORDER BY d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED)"
         " RETURNING id, event_id, app_id, attempt_count");
     return absl::OkStatus();

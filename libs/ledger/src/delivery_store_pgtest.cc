@@ -139,9 +139,15 @@ TEST_F(DeliveryStorePgTest, ClaimLostSweepsUpTheHeldDeliveriesOfActiveAppsOnly) 
       " VALUES ('dlv_1', 'evt_1', 'app_on', 'acme', 'video.ready', 5, now() - interval '1 min'),"
       " ('dlv_2', 'evt_2', 'app_off', 'acme', 'video.ready', 5, now() - interval '1 min'),"
       " ('dlv_3', 'evt_3', 'app_on', 'acme', 'video.ready', 5, now())");
+  // Held before its deliver_at came: it waits for that time.
+  Exec(
+      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status, update_time,"
+      " next_attempt_time) VALUES ('dlv_4', 'evt_4', 'app_on', 'acme', 'video.ready', 5,"
+      " now() - interval '1 min', now() + interval '1 hour')");
   auto lost = store_->ClaimLost(absl::Seconds(10), 100);
   ASSERT_TRUE(lost.ok()) << lost.status();
-  // dlv_2's app is disabled; dlv_3 is younger than the grace (EnableApp may be resuming it).
+  // dlv_2's app is disabled; dlv_3 is younger than the grace (EnableApp may be resuming it);
+  // dlv_4 is not due.
   ASSERT_EQ(lost->size(), 1u);
   EXPECT_EQ((*lost)[0].delivery_id, "dlv_1");
   lost = store_->ClaimLost(absl::Seconds(10), 100);

@@ -93,6 +93,8 @@ struct Worker::State {
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool done = false;
+  // HostIsUnknown's answers by url, with when they were asked (the completer thread's).
+  std::map<std::string, std::pair<bool, absl::Time>> host_lookups;
 
   std::vector<int> Partitions() const {
     std::vector<int> all;
@@ -266,6 +268,21 @@ struct Worker::State {
     });
   }
 
+  // http::HostIsUnknown of `url`, remembered per url for a minute. The lookup, which tells "no
+  // such host" from a resolver timeout, blocks this (the completer) thread for up to 2 s; it is
+  // made only for apps that disable on a permanent error, after curl could not resolve their
+  // host, and at most once a minute per url, so a batch of deliveries to one unresolvable host
+  // waits for one lookup. Only the completer thread calls it.
+  bool HostIsUnknown(const std::string& url, absl::Time now) {
+    constexpr absl::Duration kRemember = absl::Minutes(1);
+    auto it = host_lookups.find(url);
+    if (it == host_lookups.end() || now - it->second.second > kRemember) {
+      if (host_lookups.size() > 1000) host_lookups.clear();  // bounded; lookups are rare
+      it = host_lookups.insert_or_assign(url, std::make_pair(http::HostIsUnknown(url), now)).first;
+    }
+    return it->second.first;
+  }
+
   // Turns a finished attempt into its outcome and, for a retry, the message to schedule.
   Outcome Decide(const Job& job, delivery::Random& random,
                  std::vector<std::pair<queue::DeliveryMessage, absl::Time>>& retries,
@@ -293,10 +310,8 @@ struct Worker::State {
         break;
       case delivery::Verdict::kRetry: {
         if (job.app->disable_on_permanent_error()) {
-          // The lookup that tells "no such host" from a resolver timeout blocks this thread for
-          // up to 2 s, only for such apps and only after curl could not resolve their host.
           std::optional<std::string> permanent = delivery::PermanentError(
-              job.result, [&] { return http::HostIsUnknown(job.app->url()); });
+              job.result, [&] { return HostIsUnknown(job.app->url(), now); });
           if (permanent.has_value()) {
             disable.push_back({job.app->id(), "non-transient error: " + *permanent});
           }

@@ -39,8 +39,9 @@ absl::StatusOr<v1::SignatureProfile> Resolve(const v1::SignatureProfile& profile
                                              std::string_view field);
 
 // The profiles an app signs with, resolved: its own, or one `standard-webhooks` profile when it
-// has none. For apps already validated (an unresolvable profile is skipped).
-std::vector<v1::SignatureProfile> EffectiveProfiles(const v1::App& app);
+// has none. INVALID_ARGUMENT for a profile that cannot be resolved (an unknown preset), rather
+// than a request without a signature its receiver checks.
+absl::StatusOr<std::vector<v1::SignatureProfile>> EffectiveProfiles(const v1::App& app);
 
 // Checks a resolved profile: header names (HTTP tokens of 1..64 characters, none that hookd or
 // HTTP sets itself, none twice), the signed content (`{body}` required, no unknown
