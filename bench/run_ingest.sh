@@ -21,7 +21,8 @@ Runs hookd-bench-ingest six times against the local cluster of scripts/up.sh:
   5, 6. the same on render.completed, whose JSON Schema (bench/schemas/render.completed.json)
      every payload is checked against
 and appends every RESULT line to bench/results/ingest-<UTC timestamp>.jsonl.
-EXTRA_BENCH_FLAGS go to both runs (e.g. -- --payload_bytes 4096).
+EXTRA_BENCH_FLAGS go to every run (e.g. -- --concurrency 32); --payload_bytes changes runs 1
+and 2 only, since the others publish the seed payload.
 
 Environment (defaults are the ports of scripts/up.sh):
   HOOKD_SERVER          hookd-subscription, for hookctl (127.0.0.1:50051)

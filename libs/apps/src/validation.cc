@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/absl_view.h"
+#include "hookd/common/http_token.h"
 #include "hookd/common/status.h"
 #include "hookd/dialect/payload_template.h"
 #include "hookd/dialect/signature_profile.h"
@@ -133,16 +134,6 @@ bool IsEventTypeName(std::string_view name) {
   return true;
 }
 
-// tchar of RFC 7230 section 3.2.6.
-bool IsTokenChar(char c) {
-  return absl::ascii_isalnum(c) ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool IsToken(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), IsTokenChar);
-}
-
 // Header names that hookd or the HTTP layer sets itself; a tenant overriding them could forge
 // signatures or break framing.
 bool IsReservedHeader(std::string_view lower_name) {
@@ -155,7 +146,7 @@ bool IsReservedHeader(std::string_view lower_name) {
 std::string HeaderField(std::string_view name) {
   // A name that is not a token may hold quotes or control characters; escape it so the error
   // message stays one readable line.
-  std::string shown = IsToken(name) ? std::string(name) : absl::CEscape(AbslView(name));
+  std::string shown = IsHttpToken(name) ? std::string(name) : absl::CEscape(AbslView(name));
   return absl::StrCat("app.headers[\"", shown, "\"]");
 }
 
@@ -282,7 +273,7 @@ absl::Status ValidateHeaders(const hookd::v1::App& app) {
       return InvalidField(
           field, absl::StrCat("name must be at most ", kMaxHeaderNameLength, " characters"));
     }
-    if (!IsToken(name)) {
+    if (!IsHttpToken(name)) {
       return InvalidField(field,
                           "name must be an HTTP token (RFC 7230): letters, digits and "
                           "!#$%&'*+-.^_`|~");
@@ -324,7 +315,7 @@ absl::Status ValidateCompatSignatureHeader(const hookd::v1::App& app) {
   if (app.signature() == hookd::v1::SIGNATURE_SCHEME_V1A_ED25519) {
     return InvalidField(kField, "needs SIGNATURE_SCHEME_V1 (an HMAC secret); v1a apps have none");
   }
-  if (name.size() > kMaxCompatHeaderLength || !IsToken(name)) {
+  if (name.size() > kMaxCompatHeaderLength || !IsHttpToken(name)) {
     return InvalidField(kField, "must be an HTTP header name (RFC 7230 token) of 1..64 characters");
   }
   std::string lower = absl::AsciiStrToLower(name);

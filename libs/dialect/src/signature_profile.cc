@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "hookd/common/absl_view.h"
+#include "hookd/common/http_token.h"
 #include "hookd/common/status.h"
 #include "hookd/crypto/base64.h"
 #include "hookd/crypto/signing.h"
@@ -188,11 +189,6 @@ bool Contains(const std::vector<Segment>& segments, Part part) {
                      [part](const Segment& s) { return s.part == part; });
 }
 
-bool IsTokenChar(char c) {
-  return absl::ascii_isalnum(c) ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 // Headers that HTTP or hookd itself sets on every request.
 bool IsReserved(std::string_view lower) {
   static constexpr std::string_view kReserved[] = {
@@ -207,7 +203,7 @@ bool IsPrintableAscii(std::string_view text) {
 
 absl::Status ValidateHeaderName(std::string_view name, std::string_view field) {
   if (name.empty()) return absl::OkStatus();
-  if (name.size() > kMaxHeaderNameLength || !std::all_of(name.begin(), name.end(), IsTokenChar)) {
+  if (name.size() > kMaxHeaderNameLength || !IsHttpToken(name)) {
     return InvalidField(field, "must be an HTTP header name (RFC 7230 token) of 1..64 characters");
   }
   if (IsReserved(absl::AsciiStrToLower(AbslView(name)))) {

@@ -29,7 +29,8 @@ class CompiledSchema {
 
   // Checks `payload` (a JSON document). INVALID_ARGUMENT whose message starts with `field` and
   // the JSON pointer of the first failing value, then the rule, e.g.
-  // "payload/video/status: must be one of the schema's enum values".
+  // "payload/video/status: Failed to match against any enum values." (the rule in valijson's
+  // words).
   absl::Status Validate(std::string_view payload, std::string_view field) const;
 
  private:
