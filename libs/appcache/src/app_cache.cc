@@ -3,31 +3,13 @@
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "hookd/apps/routing.h"
 #include "hookd/apps/validation.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "spdlog/spdlog.h"
 
 namespace hookd::appcache {
-
-bool AppMatches(const v1::App& app, std::string_view event_type,
-                const std::vector<std::string>& channels) {
-  bool subscribed = false;
-  for (const std::string& pattern : app.event_types()) {
-    if (apps::PatternMatches(pattern, event_type)) {
-      subscribed = true;
-      break;
-    }
-  }
-  if (!subscribed) return false;
-  if (app.channels().empty()) return true;
-  for (const std::string& wanted : app.channels()) {
-    for (const std::string& channel : channels) {
-      if (wanted == channel) return true;
-    }
-  }
-  return false;
-}
 
 AppSet::AppSet(std::unordered_map<std::string, AppPtr> by_id) : by_id_(std::move(by_id)) {
   for (const auto& [id, app] : by_id_) by_tenant_[app->tenant()].push_back(app);
@@ -53,7 +35,7 @@ std::vector<AppSet::AppPtr> AppSet::Route(std::string_view tenant, std::string_v
                                           const std::vector<std::string>& channels) const {
   std::vector<AppPtr> out;
   for (const AppPtr& app : OfTenant(tenant)) {
-    if (AppMatches(*app, event_type, channels)) out.push_back(app);
+    if (apps::AppMatches(*app, event_type, channels)) out.push_back(app);
   }
   return out;
 }

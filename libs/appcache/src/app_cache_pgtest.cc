@@ -26,21 +26,6 @@ v1::App MakeApp(std::string tenant, std::vector<std::string> patterns,
   return app;
 }
 
-TEST(AppMatches, PatternsChannelsAndActive) {
-  EXPECT_TRUE(AppMatches(MakeApp("t", {"video.ready"}), "video.ready", {}));
-  EXPECT_FALSE(AppMatches(MakeApp("t", {"video.ready"}), "video.failed", {}));
-  EXPECT_TRUE(AppMatches(MakeApp("t", {"video.*"}), "video.sd_encoded", {}));
-  EXPECT_FALSE(AppMatches(MakeApp("t", {"video.*"}), "render.failed", {}));
-  EXPECT_TRUE(AppMatches(MakeApp("t", {"render.failed", "*"}), "anything.at_all", {}));
-  // A disabled app still subscribes: its deliveries are held.
-  EXPECT_TRUE(AppMatches(MakeApp("t", {"*"}, {}, /*active=*/false), "video.ready", {}));
-  // An app listing channels gets only events on one of them; one listing none gets all.
-  EXPECT_TRUE(AppMatches(MakeApp("t", {"*"}, {"eu", "us"}), "video.ready", {"us"}));
-  EXPECT_FALSE(AppMatches(MakeApp("t", {"*"}, {"eu"}), "video.ready", {"us"}));
-  EXPECT_FALSE(AppMatches(MakeApp("t", {"*"}, {"eu"}), "video.ready", {}));
-  EXPECT_TRUE(AppMatches(MakeApp("t", {"*"}), "video.ready", {"us"}));
-}
-
 TEST(AppSet, RoutesWithinTheTenantOnly) {
   std::unordered_map<std::string, AppSet::AppPtr> apps;
   for (auto app :

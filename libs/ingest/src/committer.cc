@@ -100,9 +100,7 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
   for (size_t i = 0; i < items.size(); ++i) {
     const v1::PublishRequest& r = *items[i].event->request;
     items[i].response->set_event_id(NewId("evt"));
-    items[i].response->set_delivery_count(static_cast<int>(items[i].event->app_ids.size() +
-                                                           items[i].event->held.size() +
-                                                           items[i].event->scheduled.size()));
+    items[i].response->set_delivery_count(static_cast<int>(items[i].event->routes.size()));
     if (r.idempotency_key().empty()) continue;
     auto [it, inserted] =
         first_use.emplace(std::make_pair(r.tenant(), r.idempotency_key()), static_cast<int>(i));
@@ -143,9 +141,7 @@ absl::Status Committer::Commit(std::vector<Submission>& batch,
       if (item.response->duplicate()) continue;
       events.push_back({.request = item.event->request,
                         .id = item.response->event_id(),
-                        .app_ids = &item.event->app_ids,
-                        .held = &item.event->held,
-                        .scheduled = &item.event->scheduled});
+                        .routes = &item.event->routes});
     }
     if (events.empty()) return absl::OkStatus();  // every event was a duplicate
     // Set here rather than by the column default: the stream carries the same time to the

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/ledger/outbox.h"
+#include "hookd/ledger/publish.h"
 #include "hookd/v1/ingest.pb.h"
 
 namespace hookd::ingest {
@@ -19,11 +20,7 @@ namespace hookd::ingest {
 // One validated event with the apps it routes to.
 struct PendingEvent {
   const v1::PublishRequest* request;  // owned by the RPC, alive until `done` runs
-  std::vector<std::string> app_ids;   // active: a delivery each, queued
-  // Disabled apps: a delivery each, HELD, with its due time (kept for when it is resumed).
-  std::vector<std::pair<std::string, absl::Time>> held;
-  // Apps whose delivery waits (deliver_at, deliver_after, delivery_delay): SCHEDULED until then.
-  std::vector<std::pair<std::string, absl::Time>> scheduled;
+  ledger::Routes routes;
 };
 
 // The events of one RPC. `done` runs once, after the transaction holding them committed (or

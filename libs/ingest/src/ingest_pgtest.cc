@@ -652,12 +652,10 @@ TEST_F(IngestTest, AFailedPublishHandsTheEnqueuedOutboxRowsBack) {
   auto publish = [&](const std::string& tenant) {
     v1::PublishRequest request = Event(tenant, "video.ready");
     std::promise<absl::Status> result;
-    committer.Submit(
-        {.events =
-             {{.request = &request, .app_ids = {"app_" + tenant}, .held = {}, .scheduled = {}}},
-         .done = [&](absl::Status status, std::vector<v1::PublishResponse>) {
-           result.set_value(std::move(status));
-         }});
+    committer.Submit({.events = {{.request = &request, .routes = {.pending = {"app_" + tenant}}}},
+                      .done = [&](absl::Status status, std::vector<v1::PublishResponse>) {
+                        result.set_value(std::move(status));
+                      }});
     return result.get_future().get();
   };
 

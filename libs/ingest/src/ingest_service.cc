@@ -1,6 +1,7 @@
 #include "ingest_service.h"
 
 #include "absl/time/clock.h"
+#include "hookd/apps/routing.h"
 #include "hookd/apps/validation.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
@@ -23,24 +24,12 @@ absl::StatusOr<PendingEvent> IngestServiceImpl::Prepare(const auth::Principal& p
   HOOKD_RETURN_IF_ERROR(ValidatePublish(request, ctx_.limits, ctx_.catalog, prefix));
   HOOKD_RETURN_IF_ERROR(auth::RequireTenant(principal, request.tenant()));
   std::vector<std::string> channels(request.channels().begin(), request.channels().end());
-  PendingEvent event{.request = &request, .app_ids = {}, .held = {}, .scheduled = {}};
+  PendingEvent event{.request = &request, .routes = {}};
   const absl::Time now = absl::Now();
   const absl::Time deliver_at = DeliverAt(request, now);
   for (const auto& app :
        ctx_.apps.Current()->Route(request.tenant(), request.event_type(), channels)) {
-    const absl::Time due = deliver_at + absl::Seconds(app->delivery_delay().seconds()) +
-                           absl::Nanoseconds(app->delivery_delay().nanos());
-    if (!app->active()) {
-      // A disabled app's delivery is kept HELD, not queued, until EnableApp resumes it; its
-      // due time stays with it.
-      event.held.emplace_back(app->id(), due);
-      continue;
-    }
-    if (due > now) {
-      event.scheduled.emplace_back(app->id(), due);
-    } else {
-      event.app_ids.push_back(app->id());
-    }
+    event.routes.Add(app->id(), app->active(), apps::DueTime(*app, deliver_at), now);
   }
   return event;
 }

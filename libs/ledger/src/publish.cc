@@ -50,6 +50,17 @@ std::map<IdempotencyKey, PublishedBefore> PublishedUnder(pqxx::work& txn,
   return found;
 }
 
+void Routes::Add(const std::string& app_id, bool active, absl::Time due, absl::Time now) {
+  if (!active) {
+    // Not queued until EnableApp resumes it; its due time stays with it.
+    held.emplace_back(app_id, due);
+  } else if (due > now) {
+    scheduled.emplace_back(app_id, due);
+  } else {
+    pending.push_back(app_id);
+  }
+}
+
 OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events,
                             absl::Time create_time, size_t max_inline_payload_bytes) {
   OutboxBatch outbox;
@@ -70,8 +81,7 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
     channel_lists.push_back(channels.dump());
     keys.push_back(r.idempotency_key());
     traces.push_back(r.traceparent());
-    counts.push_back(
-        std::to_string(event.app_ids->size() + event.held->size() + event.scheduled->size()));
+    counts.push_back(std::to_string(event.routes->size()));
     std::optional<queue::InlineEvent> inline_event;
     if (r.payload().size() <= max_inline_payload_bytes) {
       inline_event = queue::InlineEvent{.event_type = r.event_type(),
@@ -91,14 +101,16 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
       delivery_due.push_back(due == absl::InfinitePast() ? "" : db::TimestampLiteral(due));
       return delivery_id;
     };
-    for (const std::string& app_id : *event.app_ids) {
+    for (const std::string& app_id : event.routes->pending) {
       outbox.messages.push_back({.delivery_id = add_delivery(app_id, v1::PENDING),
                                  .event_id = event.id,
                                  .app_id = app_id,
                                  .event = inline_event});
     }
-    for (const auto& [app_id, due] : *event.held) add_delivery(app_id, v1::HELD, due);
-    for (const auto& [app_id, due] : *event.scheduled) add_delivery(app_id, v1::SCHEDULED, due);
+    for (const auto& [app_id, due] : event.routes->held) add_delivery(app_id, v1::HELD, due);
+    for (const auto& [app_id, due] : event.routes->scheduled) {
+      add_delivery(app_id, v1::SCHEDULED, due);
+    }
   }
   pqxx::result outbox_row = db::ExecPrepared(
       txn, "ledger_publish",

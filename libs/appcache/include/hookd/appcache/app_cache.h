@@ -43,11 +43,6 @@ class AppSet {
   std::unordered_map<std::string, std::vector<AppPtr>> by_tenant_;
 };
 
-// Whether `app` subscribes to an event of `event_type` published on `channels` (whether it is
-// active or not).
-bool AppMatches(const v1::App& app, std::string_view event_type,
-                const std::vector<std::string>& channels);
-
 struct AppCacheOptions {
   // hookd-subscription's address (HOOKD_SUBSCRIPTION_ADDR).
   std::string subscription_addr;

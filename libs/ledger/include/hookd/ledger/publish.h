@@ -35,15 +35,26 @@ struct PublishedBefore {
 std::map<IdempotencyKey, PublishedBefore> PublishedUnder(pqxx::work& txn,
                                                          const std::vector<IdempotencyKey>& keys);
 
-// An event about to be stored, with one delivery per app.
+// The deliveries one event makes, by the state each starts in.
+struct Routes {
+  std::vector<std::string> pending;  // PENDING, queued at commit
+  // HELD (disabled apps), not queued, with the time each is due when resumed.
+  std::vector<std::pair<std::string, absl::Time>> held;
+  // SCHEDULED, not queued: due at their time (deliver_at, deliver_after, delivery_delay; see
+  // DeliveryStore::ClaimDue).
+  std::vector<std::pair<std::string, absl::Time>> scheduled;
+
+  // Adds a delivery to `app_id`, due at `due`: HELD when the app is not `active`, SCHEDULED when
+  // `due` is after `now`, PENDING otherwise.
+  void Add(const std::string& app_id, bool active, absl::Time due, absl::Time now);
+  size_t size() const { return pending.size() + held.size() + scheduled.size(); }
+};
+
+// An event about to be stored, with its deliveries.
 struct NewEvent {
   const v1::PublishRequest* request;  // tenant, type, payload, channels, key, traceparent
   std::string id;
-  const std::vector<std::string>* app_ids;  // PENDING deliveries, queued
-  // HELD deliveries (disabled apps), not queued, with the time they are due when resumed.
-  const std::vector<std::pair<std::string, absl::Time>>* held;
-  // SCHEDULED deliveries, not queued: due at their time (ClaimDue).
-  const std::vector<std::pair<std::string, absl::Time>>* scheduled;
+  const Routes* routes;
 };
 
 // Inserts `events`, their deliveries (PENDING, or HELD for disabled apps) and one outbox row

@@ -1,0 +1,31 @@
+#include "hookd/apps/routing.h"
+
+#include "hookd/apps/validation.h"
+
+namespace hookd::apps {
+
+bool AppMatches(const v1::App& app, std::string_view event_type,
+                const std::vector<std::string>& channels) {
+  bool subscribed = false;
+  for (const std::string& pattern : app.event_types()) {
+    if (PatternMatches(pattern, event_type)) {
+      subscribed = true;
+      break;
+    }
+  }
+  if (!subscribed) return false;
+  if (app.channels().empty()) return true;
+  for (const std::string& wanted : app.channels()) {
+    for (const std::string& channel : channels) {
+      if (wanted == channel) return true;
+    }
+  }
+  return false;
+}
+
+absl::Time DueTime(const v1::App& app, absl::Time deliver_at) {
+  return deliver_at + absl::Seconds(app.delivery_delay().seconds()) +
+         absl::Nanoseconds(app.delivery_delay().nanos());
+}
+
+}  // namespace hookd::apps
