@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   options.redis_url = settings.redis_url;
   options.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
   options.partitions = absl::GetFlag(FLAGS_partitions);
+  options.ops_tenant = settings.ops_tenant;
   options.validation.allow_http = settings.allow_http;
   auto allowlist = hookd::apps::ParseAllowlist(settings.private_allowlist);
   if (!allowlist.ok()) return hookd::FailStartup(allowlist.status());

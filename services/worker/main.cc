@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   options.admin_token = settings.admin_token;
   options.subscription_addr = settings.subscription_addr;
   options.allow_http = settings.allow_http;
+  options.ops_tenant = settings.ops_tenant;
   auto allowlist = hookd::apps::ParseAllowlist(settings.private_allowlist);
   if (!allowlist.ok()) return hookd::FailStartup(allowlist.status());
   options.private_allowlist = *allowlist;

@@ -3,6 +3,7 @@
 // disabled app are kept HELD, then resumed in publish order or discarded by EnableApp.
 
 #include <csignal>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "cluster.h"
 #include "gtest/gtest.h"
+#include "hookd/crypto/signing.h"
 #include "hookd/queue/test_redis.h"
 #include "hookd/testing/metrics_text.h"
 #include "hookd/testing/process.h"
@@ -21,6 +23,7 @@
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "pqxx/pqxx"
 
 namespace hookd::e2e {
@@ -57,20 +60,22 @@ class DeliveryPolicyTest : public ::testing::Test {
 
   const std::string& token() const { return bed_->cluster->admin_token(); }
 
+  // An app of `tenant` posting to the receiver's `path`, subscribed to video.ready, then
+  // changed by `customize`.
   v1::App CreateApp(const std::string& tenant, const std::string& path,
-                    bool disable_on_permanent_error = false) {
+                    const std::function<void(v1::App&)>& customize = nullptr) {
     v1::App app;
     app.set_tenant(tenant);
     app.set_name("policy " + path);
     app.set_url(receiver_->url(path));
     app.add_event_types("video.ready");
-    app.set_disable_on_permanent_error(disable_on_permanent_error);
     // Three attempts a second apart, which the test workers scale to milliseconds.
     v1::ExponentialBackoff* backoff = app.mutable_retry()->mutable_exponential();
     backoff->mutable_initial_delay()->set_seconds(1);
     backoff->set_multiplier(1);
     backoff->mutable_max_delay()->set_seconds(1);
     backoff->set_max_attempts(3);
+    if (customize) customize(app);
     return bed_->cluster->CreateApp(app);
   }
 
@@ -402,8 +407,11 @@ TEST_F(DeliveryPolicyTest, PermanentErrorsDisableAppsThatAskForIt) {
   receiver_->Handle("/perm-401", Answer(401));
   receiver_->Handle("/perm-503", Answer(503));
   receiver_->Handle("/default-401", Answer(401));
-  v1::App unauthorized = CreateApp("perm-401", "/perm-401", /*disable_on_permanent_error=*/true);
-  v1::App unavailable = CreateApp("perm-503", "/perm-503", /*disable_on_permanent_error=*/true);
+  const auto disable_on_permanent_error = [](v1::App& app) {
+    app.set_disable_on_permanent_error(true);
+  };
+  v1::App unauthorized = CreateApp("perm-401", "/perm-401", disable_on_permanent_error);
+  v1::App unavailable = CreateApp("perm-503", "/perm-503", disable_on_permanent_error);
   v1::App by_default = CreateApp("default-401", "/default-401");
   EXPECT_TRUE(unauthorized.disable_on_permanent_error());
   EXPECT_FALSE(by_default.disable_on_permanent_error());
@@ -425,6 +433,101 @@ TEST_F(DeliveryPolicyTest, PermanentErrorsDisableAppsThatAskForIt) {
     EXPECT_TRUE(GetApp(app.id()).active()) << app.tenant();
     EXPECT_EQ(receiver_->Received("/" + app.tenant()).size(), 3u) << app.tenant();
   }
+}
+
+// Operational events: an app failing and disabled by its failures is reported, signed, to the
+// operations tenant's apps (hookd-ops, the default); an operations app that fails is not reported
+// to itself.
+TEST_F(DeliveryPolicyTest, AnAppDisabledByFailuresIsReportedToTheOperationsTenant) {
+  receiver_->Handle("/ops-source", Answer(500));
+  receiver_->Handle("/ops-broken", Answer(500));
+  const v1::App watcher =
+      CreateApp("hookd-ops", "/ops", [](v1::App& app) { app.set_event_types(0, "hookd.*"); });
+  ASSERT_FALSE(watcher.secret().empty());
+  // An operations app that fails every request and is disabled by its first failed delivery.
+  const v1::App broken = CreateApp("hookd-ops", "/ops-broken", [](v1::App& app) {
+    app.set_event_types(0, "hookd.delivery.exhausted");
+    app.set_disable_after_failures(1);
+  });
+  // The source fails each of its deliveries (3 attempts); 4 consecutive ones disable it.
+  const v1::App source = CreateApp("ops-source", "/ops-source",
+                                   [](v1::App& app) { app.set_disable_after_failures(4); });
+  std::vector<std::string> events;
+  for (int i = 0; i < 4; ++i) {
+    events.push_back(Publish("ops-source", i));
+    // One at a time, so that the streak passes half-way (2) in a batch of its own.
+    ASSERT_TRUE(PollUntil([&] { return Statuses(source.id())[events.back()] == v1::FAILED; })) << i;
+  }
+  ASSERT_TRUE(PollUntil([&] { return !GetApp(source.id()).active(); }));
+
+  // Every request to /ops, by (type, the app its data is about), once each: 4 exhausted
+  // deliveries and a failing mark of the source, its disabling, and the broken app's.
+  using Seen = std::multiset<std::pair<std::string, std::string>>;
+  const Seen expected = {
+      {"hookd.delivery.exhausted", source.id()}, {"hookd.delivery.exhausted", source.id()},
+      {"hookd.delivery.exhausted", source.id()}, {"hookd.delivery.exhausted", source.id()},
+      {"hookd.app.failing", source.id()},        {"hookd.app.disabled", source.id()},
+      {"hookd.app.disabled", broken.id()}};
+  auto seen_at = [&](const std::string& path) {
+    Seen seen;
+    for (const auto& r : receiver_->Received(path)) {
+      nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+      if (body.is_discarded()) {
+        seen.insert({"not json", r.body});
+        continue;
+      }
+      seen.insert({body.value("type", ""), body["data"].value("app_id", "")});
+    }
+    return seen;
+  };
+  ASSERT_TRUE(
+      PollUntil([&] { return seen_at("/ops").size() >= expected.size(); }, absl::Seconds(20)))
+      << seen_at("/ops").size();
+  EXPECT_EQ(seen_at("/ops"), expected);
+
+  // Each signed with the operations app's key, as any delivery.
+  auto key = DecodeSigningSecret(watcher.secret());
+  ASSERT_TRUE(key.ok()) << key.status();
+  bool disabled_checked = false;
+  for (const auto& r : receiver_->Received("/ops")) {
+    const std::string id = r.headers.at("webhook-id");
+    const int64_t timestamp = std::stoll(r.headers.at("webhook-timestamp"));
+    EXPECT_TRUE(VerifyV1(*key, id, timestamp, r.body, r.headers.at("webhook-signature"))) << r.body;
+    nlohmann::json body = nlohmann::json::parse(r.body);
+    if (body["type"] == "hookd.app.disabled" && body["data"]["app_id"] == source.id()) {
+      const nlohmann::json& data = body["data"];
+      EXPECT_EQ(data["tenant"], "ops-source");
+      EXPECT_EQ(data["app_name"], "policy /ops-source");
+      EXPECT_EQ(data["reason"], "disabled after 4 consecutive failed deliveries");
+      EXPECT_EQ(data["failure_streak"], 4);
+      EXPECT_EQ(data["last_attempt"]["status_code"], 500);
+      EXPECT_EQ(data["last_attempt"]["error"], "ATTEMPT_ERROR_HTTP_STATUS");
+      disabled_checked = true;
+    }
+    if (body["type"] == "hookd.app.failing") {
+      EXPECT_EQ(body["data"]["failure_streak"], 2);
+      EXPECT_EQ(body["data"]["disable_after_failures"], 4);
+    }
+  }
+  EXPECT_TRUE(disabled_checked);
+  // The broken operations app got exhausted reports of the source only: never one of its own
+  // failures, nor of its own disabling.
+  EXPECT_FALSE(GetApp(broken.id()).active());
+  for (const auto& [type, about] : seen_at("/ops-broken")) {
+    EXPECT_EQ(type, "hookd.delivery.exhausted");
+    EXPECT_EQ(about, source.id());
+  }
+  EXPECT_FALSE(seen_at("/ops-broken").empty());
+
+  // Only hookd publishes hookd.* types.
+  v1::PublishRequest forged;
+  forged.set_tenant("hookd-ops");
+  forged.set_event_type("hookd.app.disabled");
+  forged.set_payload(R"({"app_id":"app_forged"})");
+  v1::PublishResponse response;
+  grpc::Status status = ingest_->Publish(ClientContext(token()).get(), forged, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message().substr(0, status.error_message().find(':')), "event_type");
 }
 
 // Delays: a cluster of its own on a Redis of its own, restarted empty while the deliveries wait.

@@ -85,8 +85,8 @@ absl::Status OpenSecrets(std::string_view column, const SecretBox& box, v1::App&
   return absl::OkStatus();
 }
 
-// Rebuilds an app from a row selected with kColumns.
-absl::StatusOr<v1::App> FromRow(const pqxx::row& row, const SecretBox& box) {
+// Rebuilds an app from a row selected with kColumns, without its secrets.
+absl::StatusOr<v1::App> FromRowWithoutSecrets(const pqxx::row& row) {
   v1::App app;
   auto parsed = google::protobuf::util::JsonStringToMessage(row[2].as<std::string>(), &app);
   if (!parsed.ok()) return absl::DataLossError("app config: not an App");
@@ -98,12 +98,19 @@ absl::StatusOr<v1::App> FromRow(const pqxx::row& row, const SecretBox& box) {
   app.set_version(row[7].as<int64_t>());
   *app.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
   *app.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(row[9].as<int64_t>());
+  return app;
+}
+
+// Rebuilds an app from a row selected with kColumns.
+absl::StatusOr<v1::App> FromRow(const pqxx::row& row, const SecretBox& box) {
+  HOOKD_ASSIGN_OR_RETURN(v1::App app, FromRowWithoutSecrets(row));
   HOOKD_RETURN_IF_ERROR(OpenSecrets(row[3].as<std::string>(), box, app));
   return app;
 }
 
 class PgAppStore final : public AppStore {
  public:
+  using AppStore::Update;
   PgAppStore(db::PgPool& pool, const SecretBox& box) : pool_(pool), box_(box) {}
 
   absl::StatusOr<v1::App> Create(const v1::App& app) override {
@@ -161,7 +168,8 @@ class PgAppStore final : public AppStore {
   }
 
   absl::StatusOr<v1::App> Update(std::string_view id,
-                                 const std::function<absl::Status(v1::App&)>& mutate) override {
+                                 const std::function<absl::Status(v1::App&)>& mutate,
+                                 const AfterUpdate& after) override {
     v1::App stored;
     HOOKD_RETURN_IF_ERROR(pool_.Transact("update app", [&](pqxx::work& txn) -> absl::Status {
       txn.exec_params("SELECT pg_advisory_xact_lock($1)", kAppVersionLockKey);
@@ -171,6 +179,7 @@ class PgAppStore final : public AppStore {
           std::string(id));
       if (rows.empty()) return NotFound(id);
       HOOKD_ASSIGN_OR_RETURN(v1::App app, FromRow(rows[0], box_));
+      const v1::App before = after ? app : v1::App();
       HOOKD_RETURN_IF_ERROR(mutate(app));
       HOOKD_ASSIGN_OR_RETURN(std::string config, ConfigJson(app));
       HOOKD_ASSIGN_OR_RETURN(std::string secrets, SealSecrets(app, box_));
@@ -182,6 +191,7 @@ class PgAppStore final : public AppStore {
                        kColumns),
           app.id(), config, secrets, app.active(), app.disabled_reason(), app.failure_streak());
       HOOKD_ASSIGN_OR_RETURN(stored, FromRow(row, box_));
+      if (after) HOOKD_RETURN_IF_ERROR(after(txn, before, stored));
       return absl::OkStatus();
     }));
     return stored;
@@ -245,6 +255,20 @@ class PgAppStore final : public AppStore {
 };
 
 }  // namespace
+
+absl::StatusOr<std::vector<v1::App>> TenantAppsForRouting(pqxx::work& txn,
+                                                          std::string_view tenant) {
+  std::vector<v1::App> apps;
+  pqxx::result rows = txn.exec_params(
+      absl::StrCat("SELECT ", kColumns,
+                   " FROM apps WHERE tenant = $1 AND delete_time IS NULL ORDER BY id"),
+      std::string(tenant));
+  for (const auto& row : rows) {
+    HOOKD_ASSIGN_OR_RETURN(v1::App app, FromRowWithoutSecrets(row));
+    apps.push_back(std::move(app));
+  }
+  return apps;
+}
 
 std::unique_ptr<AppStore> NewPgAppStore(db::PgPool& pool, const SecretBox& box) {
   return std::make_unique<PgAppStore>(pool, box);

@@ -672,6 +672,15 @@ absl::Status ValidateEventTypePattern(std::string_view pattern, std::string_view
   return absl::OkStatus();
 }
 
+bool IsReservedEventType(std::string_view name) {
+  return name == "hookd" || name.starts_with("hookd.");
+}
+
+absl::Status RefuseReservedEventType(std::string_view name, std::string_view field) {
+  if (!IsReservedEventType(name)) return absl::OkStatus();
+  return InvalidField(field, "hookd.* event types are reserved for hookd's operational events");
+}
+
 bool PatternMatches(std::string_view pattern, std::string_view event_type) {
   if (pattern == "*") return true;
   if (pattern.ends_with(".*")) {

@@ -319,6 +319,17 @@ TEST(ValidateEventTypeName, AcceptsAndRefuses) {
   }
 }
 
+TEST(RefuseReservedEventType, OnlyHookdAndItsSubtypes) {
+  for (std::string_view name : {"hookd", "hookd.app.disabled", "hookd.anything_new"}) {
+    EXPECT_TRUE(IsReservedEventType(name)) << name;
+    ExpectInvalid(RefuseReservedEventType(name, "event_type"), "event_type");
+  }
+  for (std::string_view name : {"hookdx.app", "myhookd.app", "video.hookd", "hookd_app"}) {
+    EXPECT_FALSE(IsReservedEventType(name)) << name;
+    EXPECT_TRUE(RefuseReservedEventType(name, "event_type").ok()) << name;
+  }
+}
+
 TEST(ValidateEventTypePattern, AcceptsAndRefuses) {
   for (std::string_view pattern : {"*", "video.ready", "video.*", "video.hd.*", "a"}) {
     EXPECT_TRUE(ValidateEventTypePattern(pattern, "p").ok()) << pattern;

@@ -39,6 +39,9 @@ ABSL_FLAG(std::string, allow_http, "",
 ABSL_FLAG(std::string, private_allowlist, "",
           "comma-separated CIDRs endpoints may resolve to although private or loopback "
           "(env HOOKD_PRIVATE_ALLOWLIST, default none)");
+ABSL_FLAG(std::string, ops_tenant, "",
+          "tenant hookd-subscription and hookd-worker publish hookd's operational events into "
+          "(hookd.app.disabled, ...) (env HOOKD_OPS_TENANT, default hookd-ops)");
 ABSL_FLAG(std::string, log_level, "",
           "trace, debug, info, warn, error, critical or off; also --log-level (env "
           "HOOKD_LOG_LEVEL, default info)");
@@ -131,6 +134,7 @@ ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view servic
   s.allow_http = *allow_http;
   s.private_allowlist =
       FlagOrEnv(absl::GetFlag(FLAGS_private_allowlist), "HOOKD_PRIVATE_ALLOWLIST");
+  s.ops_tenant = FlagOrEnv(absl::GetFlag(FLAGS_ops_tenant), "HOOKD_OPS_TENANT", "hookd-ops");
   return s;
 }
 

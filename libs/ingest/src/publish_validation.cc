@@ -94,6 +94,7 @@ absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLim
   const std::string type_field = prefix + "event_type";
   if (request.event_type().empty()) return InvalidField(type_field, "required");
   HOOKD_RETURN_IF_ERROR(apps::ValidateEventTypeName(request.event_type(), type_field));
+  HOOKD_RETURN_IF_ERROR(apps::RefuseReservedEventType(request.event_type(), type_field));
 
   const std::string payload_field = prefix + "payload";
   if (request.payload().size() > limits.max_payload_bytes) {

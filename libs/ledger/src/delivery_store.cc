@@ -75,11 +75,12 @@ absl::StatusOr<std::map<std::string, LoadedDelivery>> DeliveryStore::Load(
   return loaded;
 }
 
-absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
-    const std::vector<Outcome>& outcomes) {
-  std::vector<StreakReached> reached;
-  if (outcomes.empty()) return reached;
+absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outcomes,
+                                               const AfterRecord& after) {
+  Recorded recorded;
+  if (outcomes.empty()) return recorded;
   HOOKD_RETURN_IF_ERROR(db_.Transact("record outcomes", [&](pqxx::work& txn) -> absl::Status {
+    recorded = Recorded();  // a retried transaction starts over
     bool any_attempt = false;
     for (const Outcome& o : outcomes) any_attempt |= o.attempted;
     if (any_attempt) {
@@ -117,9 +118,11 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
     // deliveries_unsucceeded_by_app (WHERE status <> 2), which statistics show as nearly empty
     // when most deliveries succeed, but which holds an entry for every delivery since the last
     // vacuum: at 700k deliveries each batch took 30 ms instead of 0.5 ms.
-    db::ExecPrepared(
+    // Only the rows this batch made FAILED after an attempt come back: a late duplicate updates
+    // no row, so each exhausted delivery is reported once.
+    pqxx::result failed = db::ExecPrepared(
         txn, "worker_record",
-        "UPDATE deliveries AS d SET status = v.status,"
+        "WITH u AS (UPDATE deliveries AS d SET status = v.status,"
         " attempt_count = greatest(d.attempt_count, v.attempt),"
         " last_status_code = CASE WHEN v.attempted THEN v.code ELSE d.last_status_code END,"
         " next_attempt_time = coalesce(nullif(v.next, '')::timestamptz, now()),"
@@ -127,42 +130,99 @@ absl::StatusOr<std::vector<StreakReached>> DeliveryStore::Record(
         " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
         " AS v(id, status, attempt, code, next, attempted)"
         " WHERE d.id = v.id AND (d.status + 0) NOT IN " +
-            Sql(kFinished),
+            Sql(kFinished) +
+            " RETURNING d.id, d.event_id, d.event_type, d.app_id, d.tenant, d.attempt_count,"
+            " d.status, v.attempted)"
+            " SELECT id, event_id, event_type, app_id, tenant, attempt_count FROM u"
+            " WHERE status = " +
+            Sql(v1::FAILED) + " AND attempted",
         db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
         db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
+    if (!failed.empty()) {
+      std::map<std::string, const Outcome*> by_id;
+      for (const Outcome& o : outcomes) by_id[o.delivery_id] = &o;
+      for (const auto& row : failed) {
+        Exhausted e{.delivery_id = row[0].as<std::string>(),
+                    .event_id = row[1].as<std::string>(),
+                    .event_type = row[2].as<std::string>(),
+                    .app_id = row[3].as<std::string>(),
+                    .tenant = row[4].as<std::string>(),
+                    .attempts = row[5].as<int>(),
+                    .last_result = {}};
+        if (auto it = by_id.find(e.delivery_id); it != by_id.end()) {
+          e.last_result = it->second->result;
+        }
+        recorded.exhausted.push_back(std::move(e));
+      }
+    }
 
     // Failure streaks: per app, failures after its last success in this batch. One statement
     // per app, in id order, so that two workers lock apps rows in the same order.
-    std::map<std::string, std::pair<bool, int>> streaks;  // app -> (reset, failures)
+    struct Streak {
+      bool reset = false;
+      int failures = 0;
+      const Outcome* last_failure = nullptr;
+    };
+    std::map<std::string, Streak> streaks;  // by app
     for (const Outcome& o : outcomes) {
-      auto& [reset, failures] = streaks[o.app_id];
+      Streak& streak = streaks[o.app_id];
       if (o.counts_success) {
-        reset = true;
-        failures = 0;
+        streak.reset = true;
+        streak.failures = 0;
       } else if (o.counts_failure) {
-        ++failures;
+        ++streak.failures;
+        streak.last_failure = &o;
       }
     }
     for (const auto& [app_id, streak] : streaks) {
-      const auto& [reset, failures] = streak;
-      if (!reset && failures == 0) continue;
+      if (!streak.reset && streak.failures == 0) continue;
       // A reset of a streak that is 0 already writes nothing: with healthy apps this is the
       // common case, and skipping it keeps every batch from updating (and locking) apps rows.
       pqxx::result rows = db::ExecPrepared(
           txn, "worker_streak",
           "UPDATE apps SET failure_streak = CASE WHEN $2 THEN $3 ELSE failure_streak + $3 END"
           " WHERE id = $1 AND (failure_streak <> 0 OR $3 <> 0) RETURNING failure_streak,"
-          " coalesce((config->>'disable_after_failures')::int, 10), active",
-          app_id, reset, failures);
-      if (rows.empty()) continue;
-      int now_streak = rows[0][0].as<int>();
-      if (failures > 0 && now_streak >= rows[0][1].as<int>() && rows[0][2].as<bool>()) {
-        reached.push_back({.app_id = app_id, .streak = now_streak});
+          " coalesce((config->>'disable_after_failures')::int, 10), active, tenant,"
+          " coalesce(config->>'name', '')",
+          app_id, streak.reset, streak.failures);
+      if (rows.empty() || streak.failures == 0 || !rows[0][2].as<bool>()) continue;
+      StreakReached mark{.app_id = app_id,
+                         .tenant = rows[0][3].as<std::string>(),
+                         .app_name = rows[0][4].as<std::string>(),
+                         .streak = rows[0][0].as<int>(),
+                         .threshold = rows[0][1].as<int>(),
+                         .last_result = streak.last_failure->result,
+                         .last_delivery_id = streak.last_failure->delivery_id};
+      const int half = (mark.threshold + 1) / 2;
+      const int before = mark.streak - streak.failures;
+      if (mark.streak >= mark.threshold) {
+        recorded.reached.push_back(std::move(mark));
+      } else if (before < half && mark.streak >= half) {
+        recorded.failing.push_back(std::move(mark));
       }
     }
+    if (after) HOOKD_RETURN_IF_ERROR(after(txn, recorded));
     return absl::OkStatus();
   }));
-  return reached;
+  return recorded;
+}
+
+std::optional<LoggedAttempt> LatestAttemptOfApp(pqxx::work& txn, const std::string& app_id) {
+  pqxx::result rows = db::ExecPrepared(
+      txn, "ledger_latest_attempt",
+      "SELECT delivery_id, (extract(epoch FROM start_time) * 1000000)::bigint, duration_ms,"
+      " status_code, response_excerpt, error, error_detail FROM attempts WHERE app_id = $1"
+      " ORDER BY start_time DESC LIMIT 1",
+      app_id);
+  if (rows.empty()) return std::nullopt;
+  const auto& row = rows[0];
+  return LoggedAttempt{.delivery_id = row[0].as<std::string>(),
+                       .result = {.status_code = row[3].as<int>(),
+                                  .body_excerpt = row[4].as<std::string>(),
+                                  .error = static_cast<v1::AttemptError>(row[5].as<int>()),
+                                  .error_detail = row[6].as<std::string>(),
+                                  .start_time = absl::FromUnixMicros(row[1].as<int64_t>()),
+                                  .duration = absl::Milliseconds(row[2].as<int>())}};
 }
 
 absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimDue(int limit) {

@@ -8,8 +8,8 @@
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/sql.h"
-#include "hookd/db/test_database.h"
 #include "hookd/ledger/delivery_store.h"
+#include "hookd/testing/pg_fixture.h"
 
 namespace hookd::ledger {
 namespace {
@@ -17,30 +17,19 @@ namespace {
 class DeliveryStorePgTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::TestDatabase::Create("delivery_store");
+    // One connection: the store's prepared statements are then visible to EXPLAIN below.
+    auto db = testing::MigratedDatabase::Create("delivery_store", 1);
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    ASSERT_TRUE(db::Migrate(db_->url()).ok());
-    // One connection: the store's prepared statements are then visible to EXPLAIN below.
-    auto pool = db::PgPool::Create(db_->url(), 1);
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = std::move(*pool);
+    pool_ = &db_->pool();
     store_ = std::make_unique<DeliveryStore>(*pool_, "store-test-worker");
   }
 
-  void Exec(const std::string& sql) {
-    ASSERT_TRUE(pool_
-                    ->Transact("exec",
-                               [&](pqxx::work& txn) {
-                                 txn.exec(sql);
-                                 return absl::OkStatus();
-                               })
-                    .ok())
-        << sql;
-  }
+  void Exec(const std::string& sql) { db_->Exec(sql); }
+  int64_t Count(const std::string& sql) { return db_->Scalar(sql); }
 
-  std::unique_ptr<db::TestDatabase> db_;
-  std::unique_ptr<db::PgPool> pool_;
+  std::unique_ptr<testing::MigratedDatabase> db_;
+  db::PgPool* pool_ = nullptr;
   std::unique_ptr<DeliveryStore> store_;
 };
 
@@ -117,17 +106,6 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
   EXPECT_EQ(plan.find("unsucceeded"), std::string::npos) << plan;
 }
 
-int64_t Count(db::PgPool& pool, const std::string& sql) {
-  int64_t n = -1;
-  EXPECT_TRUE(pool.Transact("count",
-                            [&](pqxx::work& txn) {
-                              n = txn.exec1(sql)[0].as<int64_t>();
-                              return absl::OkStatus();
-                            })
-                  .ok());
-  return n;
-}
-
 // A delivery held while its app is disabled must not stay held once the app is active again,
 // even if nobody resumed it (EnableApp died half-way, or ingest routed by a stale cache).
 TEST_F(DeliveryStorePgTest, ClaimLostSweepsUpTheHeldDeliveriesOfActiveAppsOnly) {
@@ -158,37 +136,111 @@ TEST_F(DeliveryStorePgTest, ClaimLostSweepsUpTheHeldDeliveriesOfActiveAppsOnly) 
 // Migration 7: deliveries that workers parked for a disabled app (unfinished, never due) are
 // HELD.
 TEST(HeldMigration, ParkedDeliveriesBecomeHeld) {
-  auto db = db::TestDatabase::Create("held_migration");
-  ASSERT_TRUE(db.ok()) << db.status();
   std::vector<db::Migration> before;
   for (const db::Migration& m : db::BuiltinMigrations()) {
     if (m.version < 7) before.push_back(m);
   }
-  ASSERT_TRUE(db::Migrate((*db)->url(), before).ok());
-  auto pool = db::PgPool::Create((*db)->url(), 1);
-  ASSERT_TRUE(pool.ok()) << pool.status();
-  ASSERT_TRUE((*pool)
-                  ->Transact("seed",
-                             [](pqxx::work& txn) {
-                               txn.exec(
-                                   "INSERT INTO deliveries (id, event_id, app_id, tenant,"
-                                   " event_type, status, next_attempt_time) VALUES"
-                                   " ('dlv_p', 'e1', 'a', 't', 'x', 1, 'infinity'),"
-                                   " ('dlv_r', 'e2', 'a', 't', 'x', 3, 'infinity'),"
-                                   " ('dlv_due', 'e3', 'a', 't', 'x', 3, now()),"
-                                   " ('dlv_ok', 'e4', 'a', 't', 'x', 2, 'infinity')");
-                               return absl::OkStatus();
-                             })
-                  .ok());
+  auto db = testing::MigratedDatabase::Create("held_migration", 1, before);
+  ASSERT_TRUE(db.ok()) << db.status();
+  (*db)->Exec(
+      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status,"
+      " next_attempt_time) VALUES"
+      " ('dlv_p', 'e1', 'a', 't', 'x', 1, 'infinity'),"
+      " ('dlv_r', 'e2', 'a', 't', 'x', 3, 'infinity'),"
+      " ('dlv_due', 'e3', 'a', 't', 'x', 3, now()),"
+      " ('dlv_ok', 'e4', 'a', 't', 'x', 2, 'infinity')");
   ASSERT_TRUE(db::Migrate((*db)->url()).ok());
-  EXPECT_EQ(Count(**pool, "SELECT count(*) FROM deliveries WHERE status = 5"), 2);
-  EXPECT_EQ(Count(**pool,
-                  "SELECT count(*) FROM deliveries WHERE status = 5 AND id IN"
-                  " ('dlv_p', 'dlv_r')"),
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE status = 5 AND id IN"
+                          " ('dlv_p', 'dlv_r')"),
             2);
-  EXPECT_EQ(Count(**pool, "SELECT count(*) FROM deliveries WHERE id = 'dlv_due' AND status = 3"),
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE status = 5"), 2);
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE id = 'dlv_due' AND status = 3"),
             1);
-  EXPECT_EQ(Count(**pool, "SELECT count(*) FROM deliveries WHERE id = 'dlv_ok' AND status = 2"), 1);
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE id = 'dlv_ok' AND status = 2"), 1);
+}
+
+// A failed delivery of app `app_id`, attempted for the `attempt`th time, that counts toward its
+// streak: FAILED for good when `final`, RETRYING otherwise.
+Outcome Failure(const std::string& delivery_id, const std::string& app_id, int attempt,
+                bool final) {
+  Outcome o;
+  o.delivery_id = delivery_id;
+  o.app_id = app_id;
+  o.attempt = attempt;
+  o.status = final ? v1::FAILED : v1::RETRYING;
+  o.next_attempt_time = final ? absl::InfinitePast() : absl::Now() + absl::Minutes(1);
+  o.result.status_code = 503;
+  o.result.error = v1::ATTEMPT_ERROR_HTTP_STATUS;
+  o.result.start_time = absl::Now();
+  o.counts_failure = true;
+  return o;
+}
+
+// What operational events report is found by Record itself: each exhausted delivery once, the
+// streak's half-way mark once, the threshold; and what `after` fails rolls everything back.
+TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) {
+  Exec(
+      "INSERT INTO apps (id, tenant, config, secrets, active, version) VALUES"
+      " ('app_1', 'acme', '{\"name\":\"Encoder\",\"disable_after_failures\":4}', '', true, 1)");
+  Exec(
+      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)"
+      " SELECT 'dlv_' || g, 'evt_' || g, 'app_1', 'acme', 'video.ready'"
+      " FROM generate_series(1, 5) g");
+
+  // 1 of 4: one delivery exhausted, no mark.
+  auto first = store_->Record({Failure("dlv_1", "app_1", 3, /*final=*/true)});
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->exhausted.size(), 1u);
+  EXPECT_EQ(first->exhausted[0].delivery_id, "dlv_1");
+  EXPECT_EQ(first->exhausted[0].event_id, "evt_1");
+  EXPECT_EQ(first->exhausted[0].event_type, "video.ready");
+  EXPECT_EQ(first->exhausted[0].tenant, "acme");
+  EXPECT_EQ(first->exhausted[0].attempts, 3);
+  EXPECT_EQ(first->exhausted[0].last_result.status_code, 503);
+  EXPECT_TRUE(first->failing.empty());
+  EXPECT_TRUE(first->reached.empty());
+
+  // 2 of 4 (a retry, not exhausted): half-way.
+  const std::vector<Outcome> second_batch = {Failure("dlv_2", "app_1", 1, /*final=*/false)};
+  auto second = store_->Record(second_batch);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->exhausted.empty());
+  ASSERT_EQ(second->failing.size(), 1u);
+  EXPECT_EQ(second->failing[0].app_id, "app_1");
+  EXPECT_EQ(second->failing[0].app_name, "Encoder");
+  EXPECT_EQ(second->failing[0].streak, 2);
+  EXPECT_EQ(second->failing[0].threshold, 4);
+  EXPECT_EQ(second->failing[0].last_delivery_id, "dlv_2");
+  EXPECT_TRUE(second->reached.empty());
+
+  // The exhausted delivery recorded again (a duplicate stream entry): not reported again; the
+  // streak goes on past half-way without a second mark.
+  auto again = store_->Record({Failure("dlv_1", "app_1", 3, /*final=*/true)});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->exhausted.empty());
+  EXPECT_TRUE(again->failing.empty());
+  EXPECT_TRUE(again->reached.empty());
+
+  // What `after` refuses is rolled back: no attempt, no state, no streak.
+  const int64_t attempts = Count("SELECT count(*) FROM attempts");
+  auto refused = store_->Record({Failure("dlv_3", "app_1", 5, /*final=*/true)},
+                                [](pqxx::work&, const Recorded& recorded) {
+                                  EXPECT_EQ(recorded.exhausted.size(), 1u);
+                                  EXPECT_EQ(recorded.reached.size(), 1u);
+                                  return absl::UnavailableError("ops tenant unreachable");
+                                });
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Count("SELECT count(*) FROM attempts"), attempts);
+  EXPECT_EQ(Count("SELECT status FROM deliveries WHERE id = 'dlv_3'"), v1::PENDING);
+  EXPECT_EQ(Count("SELECT failure_streak FROM apps WHERE id = 'app_1'"), 3);
+
+  // 4 of 4: the threshold.
+  auto fourth = store_->Record({Failure("dlv_3", "app_1", 5, /*final=*/true)});
+  ASSERT_TRUE(fourth.ok()) << fourth.status();
+  ASSERT_EQ(fourth->reached.size(), 1u);
+  EXPECT_EQ(fourth->reached[0].streak, 4);
+  EXPECT_EQ(fourth->exhausted.size(), 1u);
+  EXPECT_TRUE(fourth->failing.empty());
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 #include "hookd/common/status.h"
 #include "hookd/crypto/signing.h"
 #include "hookd/dialect/signature_profile.h"
+#include "hookd/ledger/delivery_store.h"
+#include "hookd/opsevents/ops_events.h"
 #include "page_token.h"
 #include "redact.h"
 #include "services.h"
@@ -265,31 +267,47 @@ grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* 
 
 grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* context,
                                                  const std::string& id, std::string_view change,
-                                                 MutateFn mutate, v1::App* response,
-                                                 AfterFn after) {
+                                                 MutateFn mutate, v1::App* response, AfterFn after,
+                                                 ReportFn report) {
   auto principal = ctx_.auth.Authenticate(*context);
   if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool,
-                      [this, p = *principal, id, change, mutate = std::move(mutate),
-                       after = std::move(after), response]() -> absl::Status {
-                        HOOKD_RETURN_IF_ERROR(RequireId(id));
-                        bool answer_with_secret = false;
-                        HOOKD_ASSIGN_OR_RETURN(v1::App stored,
-                                               ctx_.apps.Update(id, [&](v1::App& app) {
-                                                 HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
-                                                 return mutate(app, answer_with_secret);
-                                               }));
-                        ctx_.watch_hub.Notify();
-                        LogAppChange(change, stored);
-                        if (after) HOOKD_RETURN_IF_ERROR(after(stored));
-                        if (answer_with_secret) {
-                          AnswerWithSecret(stored, response);
-                        } else {
-                          RedactApp(stored);
-                          *response = std::move(stored);
-                        }
-                        return absl::OkStatus();
-                      });
+  return FinishOnPool(
+      context, ctx_.pool,
+      [this, p = *principal, id, change, mutate = std::move(mutate), after = std::move(after),
+       report = std::move(report), response]() -> absl::Status {
+        HOOKD_RETURN_IF_ERROR(RequireId(id));
+        bool answer_with_secret = false;
+        ledger::OutboxBatch reported;
+        apps::AppStore::AfterUpdate publish;
+        if (report) {
+          publish = [&](pqxx::work& txn, const v1::App& before,
+                        const v1::App& stored) -> absl::Status {
+            HOOKD_ASSIGN_OR_RETURN(reported,
+                                   ctx_.ops.Publish(txn, report(txn, before, stored), absl::Now()));
+            return absl::OkStatus();
+          };
+        }
+        HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Update(
+                                                   id,
+                                                   [&](v1::App& app) {
+                                                     HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+                                                     return mutate(app, answer_with_secret);
+                                                   },
+                                                   publish));
+        if (reported.outbox_id != 0) {
+          ledger::EnqueueCommitted(ctx_.db, ctx_.queue, reported.outbox_id, reported.messages);
+        }
+        ctx_.watch_hub.Notify();
+        LogAppChange(change, stored);
+        if (after) HOOKD_RETURN_IF_ERROR(after(stored));
+        if (answer_with_secret) {
+          AnswerWithSecret(stored, response);
+        } else {
+          RedactApp(stored);
+          *response = std::move(stored);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext* context,
@@ -372,6 +390,14 @@ grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext*
               {{"app_id", app.id()}, {"count", settled}});
         }
         return absl::OkStatus();
+      },
+      [resume](pqxx::work&, const v1::App& before,
+               const v1::App& stored) -> std::vector<opsevents::OpsEvent> {
+        if (before.active()) return {};  // enabled already: nothing changed
+        return {{.event_type = opsevents::kAppEnabled,
+                 .payload = opsevents::AppEnabledPayload(stored, resume, absl::Now()),
+                 .about_tenant = stored.tenant(),
+                 .about_app_id = stored.id()}};
       });
 }
 
@@ -389,7 +415,16 @@ grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext
                                                           : request->reason());
         return absl::OkStatus();
       },
-      response);
+      response, /*after=*/nullptr,
+      [](pqxx::work& txn, const v1::App& before,
+         const v1::App& stored) -> std::vector<opsevents::OpsEvent> {
+        if (!before.active()) return {};  // disabled already: nothing changed
+        return {{.event_type = opsevents::kAppDisabled,
+                 .payload = opsevents::AppDisabledPayload(
+                     stored, ledger::LatestAttemptOfApp(txn, stored.id()), absl::Now()),
+                 .about_tenant = stored.tenant(),
+                 .about_app_id = stored.id()}};
+      });
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerContext* context,

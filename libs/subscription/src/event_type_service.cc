@@ -14,6 +14,7 @@ constexpr size_t kMaxDescription = 1000;
 
 absl::Status ValidateEventType(const v1::EventType& type) {
   HOOKD_RETURN_IF_ERROR(apps::ValidateEventTypeName(type.name(), "event_type.name"));
+  HOOKD_RETURN_IF_ERROR(apps::RefuseReservedEventType(type.name(), "event_type.name"));
   if (type.description().size() > kMaxDescription) {
     return InvalidField("event_type.description", "at most 1000 characters");
   }
@@ -71,6 +72,7 @@ grpc::ServerUnaryReactor* EventTypeServiceImpl::ArchiveEventType(
   return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
     HOOKD_RETURN_IF_ERROR(auth::RequireAdmin(p));
     if (request->name().empty()) return InvalidField("name", "required");
+    HOOKD_RETURN_IF_ERROR(apps::RefuseReservedEventType(request->name(), "name"));
     HOOKD_ASSIGN_OR_RETURN(*response, ctx_.event_types.Archive(request->name()));
     return absl::OkStatus();
   });

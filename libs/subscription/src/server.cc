@@ -6,6 +6,7 @@
 #include "grpcpp/grpcpp.h"
 #include "hookd/apps/app_store.h"
 #include "hookd/apps/event_type_store.h"
+#include "hookd/apps/validation.h"
 #include "hookd/auth/authenticator.h"
 #include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
@@ -14,6 +15,7 @@
 #include "hookd/crypto/secret_box.h"
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
+#include "hookd/opsevents/ops_events.h"
 #include "services.h"
 #include "spdlog/spdlog.h"
 #include "subscription_metrics.h"
@@ -29,6 +31,7 @@ struct Server::State {
   std::unique_ptr<apps::EventTypeStore> event_types;
   std::unique_ptr<queue::DeliveryQueue> queue;  // null without a redis_url
   std::unique_ptr<ledger::DeliveryLog> deliveries;
+  std::unique_ptr<opsevents::Publisher> ops;
   std::unique_ptr<ThreadPool> pool;
   // After the pool: destroying the sender aborts pending tests, whose callbacks use the pool.
   std::unique_ptr<http::HttpSender> sender;
@@ -67,6 +70,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
   }
   state->deliveries = std::make_unique<ledger::DeliveryLog>(*state->db, state->queue.get());
+  HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
+  HOOKD_RETURN_IF_ERROR(opsevents::RegisterEventTypes(*state->db));
+  state->ops = std::make_unique<opsevents::Publisher>(options.ops_tenant);
   http::HttpSenderOptions http;
   http.max_in_flight = 64;
   http.allow_http = options.validation.allow_http;
@@ -81,6 +87,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       .event_types = *state->event_types,
       .watch_hub = *state->hub,
       .deliveries = *state->deliveries,
+      .ops = *state->ops,
+      .db = *state->db,
+      .queue = state->queue.get(),
       .sender = *state->sender,
       .pool = *state->pool,
       .validation = options.validation,

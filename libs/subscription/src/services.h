@@ -8,6 +8,7 @@
 #include "hookd/common/thread_pool.h"
 #include "hookd/http/http_sender.h"
 #include "hookd/ledger/delivery_log.h"
+#include "hookd/opsevents/ops_events.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -21,6 +22,11 @@ struct ServiceContext {
   apps::EventTypeStore& event_types;
   AppWatchHub& watch_hub;
   ledger::DeliveryLog& deliveries;
+  // Operational events of enable and disable, and where they are written and queued (`queue` is
+  // null without Redis: the outbox sweeper queues them).
+  const opsevents::Publisher& ops;
+  db::PgPool& db;
+  queue::DeliveryQueue* queue;
   // Connection tests (TestConnection, CreateApp): the workers' HTTP code.
   http::HttpSender& sender;
   ThreadPool& pool;
@@ -66,12 +72,17 @@ class AppServiceImpl final : public v1::AppService::CallbackService {
   using MutateFn = std::function<absl::Status(v1::App&, bool&)>;
   // Runs after the change is stored, with the stored app; an error is the call's answer.
   using AfterFn = std::function<absl::Status(const v1::App&)>;
-  // Runs `mutate` on the app `id` of a tenant the caller may access, then `after`, and answers
-  // the app redacted, or with the new current secret when `mutate` asked for it; logs `change`
-  // (e.g. "app enabled") with the app's id.
+  // The operational events a change reports, from the app before it and as stored; runs in the
+  // change's transaction, so that they commit with it or not at all.
+  using ReportFn = std::function<std::vector<opsevents::OpsEvent>(
+      pqxx::work& txn, const v1::App& before, const v1::App& stored)>;
+  // Runs `mutate` on the app `id` of a tenant the caller may access, publishes what `report`
+  // returns in the same transaction, then runs `after`, and answers the app redacted, or with
+  // the new current secret when `mutate` asked for it; logs `change` (e.g. "app enabled") with
+  // the app's id.
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, const std::string& id,
                                    std::string_view change, MutateFn mutate, v1::App* response,
-                                   AfterFn after = nullptr);
+                                   AfterFn after = nullptr, ReportFn report = nullptr);
 
   // Stores a validated new app and answers it with its secret.
   absl::Status StoreNewApp(const v1::App& app, v1::App* response);

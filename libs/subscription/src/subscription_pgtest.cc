@@ -3,6 +3,7 @@
 #include <functional>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
@@ -924,6 +925,61 @@ TEST_F(SubscriptionTest, ShutdownEndsWatchesWithUnavailable) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+// EnableApp and DisableApp commit their operational event with the change: one per change (not
+// per call), routed to the operations tenant's apps, never to the app it is about.
+TEST_F(SubscriptionTest, EnableAndDisableReportOperationalEventsInTheirTransaction) {
+  v1::App watcher = NewApp("hookd-ops");
+  watcher.clear_event_types();
+  watcher.add_event_types("hookd.app.*");
+  watcher = MustCreate(watcher);
+  v1::App peer = NewApp("hookd-ops");
+  peer.clear_event_types();
+  peer.add_event_types("hookd.app.disabled");
+  peer = MustCreate(peer);
+  const v1::App app = MustCreate(NewApp("ops-reported"));
+
+  // (event type, app it is about, app delivered to) of every operational event so far.
+  auto reported = [&] {
+    std::vector<std::tuple<std::string, std::string, std::string>> out;
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    for (const auto& row :
+         txn.exec("SELECT e.event_type, e.payload::jsonb->>'app_id', d.app_id FROM events e"
+                  " JOIN deliveries d ON d.event_id = e.id WHERE e.tenant = 'hookd-ops'"
+                  " ORDER BY e.create_time, d.app_id")) {
+      out.emplace_back(row[0].as<std::string>(), row[1].as<std::string>(),
+                       row[2].as<std::string>());
+    }
+    return out;
+  };
+  using Row = std::tuple<std::string, std::string, std::string>;
+  const std::string first = std::min(watcher.id(), peer.id());
+  const std::string second = std::max(watcher.id(), peer.id());
+
+  v1::DisableAppRequest disable;
+  disable.set_id(app.id());
+  disable.set_reason("maintenance window");
+  v1::App out;
+  ASSERT_TRUE(apps_->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
+  ASSERT_TRUE(apps_->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
+  EXPECT_EQ(reported(), (std::vector<Row>{{"hookd.app.disabled", app.id(), first},
+                                          {"hookd.app.disabled", app.id(), second}}));
+  v1::EnableAppRequest enable;
+  enable.set_id(app.id());
+  ASSERT_TRUE(apps_->EnableApp(ClientContext(kTestAdminToken).get(), enable, &out).ok());
+  ASSERT_TRUE(apps_->EnableApp(ClientContext(kTestAdminToken).get(), enable, &out).ok());
+  auto rows = reported();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2], Row("hookd.app.enabled", app.id(), watcher.id()));
+
+  // An operations app disabled: its peer hears of it, it does not.
+  disable.set_id(watcher.id());
+  ASSERT_TRUE(apps_->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
+  rows = reported();
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[3], Row("hookd.app.disabled", watcher.id(), peer.id()));
+}
+
 TEST_F(SubscriptionTest, EventTypeCatalog) {
   v1::CreateEventTypeRequest create;
   create.mutable_event_type()->set_name("video.ready");
@@ -968,10 +1024,23 @@ TEST_F(SubscriptionTest, EventTypeCatalog) {
     }
     return names;
   };
-  EXPECT_EQ(list_all(false),
-            (std::vector<std::string>{"render.failed", "video.ready", "video.sd_encoded"}));
-  EXPECT_EQ(list_all(true), (std::vector<std::string>{"render.failed", "render.started",
-                                                      "video.ready", "video.sd_encoded"}));
+  // hookd's own operational event types are in the catalog from the start.
+  const std::vector<std::string> ops = {"hookd.app.disabled", "hookd.app.enabled",
+                                        "hookd.app.failing", "hookd.delivery.exhausted"};
+  std::vector<std::string> listed = ops;
+  for (const char* name : {"render.failed", "video.ready", "video.sd_encoded"}) {
+    listed.push_back(name);
+  }
+  EXPECT_EQ(list_all(false), listed);
+  listed.insert(listed.begin() + 5, "render.started");
+  EXPECT_EQ(list_all(true), listed);
+  // They are hookd's: no client archives one, or creates another hookd.* type.
+  archive.set_name("hookd.app.disabled");
+  grpc::Status reserved =
+      types_->ArchiveEventType(ClientContext(kTestAdminToken).get(), archive, &created);
+  EXPECT_EQ(reserved.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Field(reserved), "name") << reserved.error_message();
+  EXPECT_EQ(list_all(true), listed);
 
   struct Case {
     std::string name, schema, field;
@@ -981,6 +1050,7 @@ TEST_F(SubscriptionTest, EventTypeCatalog) {
            {"video..ready", "", "event_type.name"},
            {"video.*", "", "event_type.name"},
            {"", "", "event_type.name"},
+           {"hookd.custom", "", "event_type.name"},
            {"video.ok", "[1,2]", "event_type.schema"},
            {"video.ok", "{not json", "event_type.schema"},
            {"video.ok", R"({"type":"nope"})", "event_type.schema"},

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/appcache/app_cache.h"
+#include "hookd/apps/validation.h"
 #include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/logging.h"
@@ -23,6 +24,8 @@
 #include "hookd/delivery/request.h"
 #include "hookd/http/http_sender.h"
 #include "hookd/ledger/delivery_store.h"
+#include "hookd/ledger/outbox.h"
+#include "hookd/opsevents/ops_events.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "rate_limiter.h"
@@ -64,6 +67,7 @@ struct Worker::State {
   std::mutex limiter_mu;  // the limiter holds one connection
   std::unique_ptr<appcache::AppCache> apps;
   std::unique_ptr<ledger::DeliveryStore> store;
+  std::unique_ptr<opsevents::Publisher> ops;
   std::unique_ptr<http::HttpSender> sender;
   std::unique_ptr<v1::AppService::Stub> app_service;
   std::unique_ptr<grpc::Server> server;
@@ -354,6 +358,26 @@ struct Worker::State {
     }
   }
 
+  // What a recorded batch reports: its exhausted deliveries and failing apps (the apps that
+  // reached their threshold are reported by hookd-subscription, which disables them).
+  static std::vector<opsevents::OpsEvent> OpsEvents(const ledger::Recorded& recorded) {
+    std::vector<opsevents::OpsEvent> events;
+    const absl::Time now = absl::Now();
+    for (const ledger::Exhausted& e : recorded.exhausted) {
+      events.push_back({.event_type = opsevents::kDeliveryExhausted,
+                        .payload = opsevents::DeliveryExhaustedPayload(e, now),
+                        .about_tenant = e.tenant,
+                        .about_app_id = e.app_id});
+    }
+    for (const ledger::StreakReached& f : recorded.failing) {
+      events.push_back({.event_type = opsevents::kAppFailing,
+                        .payload = opsevents::AppFailingPayload(f, now),
+                        .about_tenant = f.tenant,
+                        .about_app_id = f.app_id});
+    }
+    return events;
+  }
+
   void CompleteLoop() {
     delivery::DefaultRandom random;
     for (;;) {
@@ -385,15 +409,25 @@ struct Worker::State {
         acks.push_back(job.entry);
       }
       // Durable first, then the next step, then the acknowledgement: a crash anywhere in between
-      // leaves the entry pending, and it is delivered again (a duplicate, never a loss).
-      absl::StatusOr<std::vector<ledger::StreakReached>> reached = store->Record(outcomes);
-      while (!reached.ok() && !stopping.load()) {
+      // leaves the entry pending, and it is delivered again (a duplicate, never a loss). The
+      // operational events of the batch commit with it.
+      ledger::OutboxBatch reported;
+      const auto report = [&](pqxx::work& txn, const ledger::Recorded& r) -> absl::Status {
+        reported = {};
+        HOOKD_ASSIGN_OR_RETURN(reported, ops->Publish(txn, OpsEvents(r), absl::Now()));
+        return absl::OkStatus();
+      };
+      absl::StatusOr<ledger::Recorded> recorded = store->Record(outcomes, report);
+      while (!recorded.ok() && !stopping.load()) {
         spdlog::warn("recording {} outcomes failed, retrying: {}", outcomes.size(),
-                     reached.status().ToString());
+                     recorded.status().ToString());
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        reached = store->Record(outcomes);
+        recorded = store->Record(outcomes, report);
       }
-      if (reached.ok()) {
+      if (recorded.ok()) {
+        if (reported.outbox_id != 0) {
+          ledger::EnqueueCommitted(*db, queue.get(), reported.outbox_id, reported.messages);
+        }
         absl::Status scheduled = queue->ScheduleRetries(retries);
         if (scheduled.ok()) {
           absl::Status ack = queue->Ack(options.group, acks);
@@ -402,7 +436,7 @@ struct Worker::State {
         } else {
           spdlog::warn("scheduling {} retries failed: {}", retries.size(), scheduled.ToString());
         }
-        for (const auto& r : *reached) {
+        for (const auto& r : recorded->reached) {
           disable.push_back({r.app_id, "disabled after " + std::to_string(r.streak) +
                                            " consecutive failed deliveries"});
         }
@@ -525,6 +559,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   HOOKD_RETURN_IF_ERROR(state->queue->EnsureGroup(options.group));
   HOOKD_ASSIGN_OR_RETURN(state->limiter, RateLimiter::Create(redis));
   state->store = std::make_unique<ledger::DeliveryStore>(*state->db, state->options.name);
+  HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
+  state->ops = std::make_unique<opsevents::Publisher>(options.ops_tenant);
   http::HttpSenderOptions http;
   http.max_in_flight = options.max_in_flight;
   http.max_connections_per_host = options.max_connections_per_host;

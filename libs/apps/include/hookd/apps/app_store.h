@@ -44,10 +44,21 @@ class AppStore {
   virtual absl::StatusOr<AppPage> List(std::string_view tenant, int page_size,
                                        std::string_view after_id) = 0;
 
-  // Reads the app under a lock, lets `mutate` change it and stores the result with a new version.
-  // NOT_FOUND when the app does not exist; an error from `mutate` changes nothing.
+  // Runs in Update's transaction after the write, with the app before and as stored: what must
+  // commit with the change or not at all (its operational event). An error rolls it back.
+  using AfterUpdate =
+      std::function<absl::Status(pqxx::work& txn, const v1::App& before, const v1::App& stored)>;
+
+  // Reads the app under a lock, lets `mutate` change it and stores the result with a new version,
+  // then runs `after` (when set) in the same transaction. NOT_FOUND when the app does not exist;
+  // an error from `mutate` or `after` changes nothing.
   virtual absl::StatusOr<v1::App> Update(std::string_view id,
-                                         const std::function<absl::Status(v1::App&)>& mutate) = 0;
+                                         const std::function<absl::Status(v1::App&)>& mutate,
+                                         const AfterUpdate& after) = 0;
+  absl::StatusOr<v1::App> Update(std::string_view id,
+                                 const std::function<absl::Status(v1::App&)>& mutate) {
+    return Update(id, mutate, nullptr);
+  }
 
   // Marks the app deleted with a new version. NOT_FOUND when it does not exist.
   virtual absl::Status Delete(std::string_view id) = 0;
@@ -59,6 +70,11 @@ class AppStore {
   // The version of the newest change, 0 when there is none.
   virtual absl::StatusOr<int64_t> HeadVersion() = 0;
 };
+
+// The live apps of `tenant`, without their secrets, read in the caller's transaction: hookd's
+// operational events are routed to the operations tenant's apps in the transaction of the change
+// they report.
+absl::StatusOr<std::vector<v1::App>> TenantAppsForRouting(pqxx::work& txn, std::string_view tenant);
 
 // The Postgres AppStore; secrets are sealed with `box`, bound to the app id.
 std::unique_ptr<AppStore> NewPgAppStore(db::PgPool& pool, const SecretBox& box);

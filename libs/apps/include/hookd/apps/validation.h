@@ -54,6 +54,14 @@ absl::Status ValidateUrl(std::string_view url, const ValidationOptions& options,
 // segments of [a-z0-9_-], at most 128 characters, e.g. `video.ready`.
 absl::Status ValidateEventTypeName(std::string_view name, std::string_view field);
 
+// Whether `name` is reserved for hookd's own operational events (README, "Operational events"):
+// `hookd` and every type under `hookd.`. Only hookd publishes them; no client creates, archives
+// or publishes one.
+bool IsReservedEventType(std::string_view name);
+
+// Returns INVALID_ARGUMENT naming `field` when `name` is reserved (IsReservedEventType).
+absl::Status RefuseReservedEventType(std::string_view name, std::string_view field);
+
 // Returns INVALID_ARGUMENT naming `field` unless `pattern` is `*`, an event type name, or a name
 // followed by `.*` (e.g. `video.*`).
 absl::Status ValidateEventTypePattern(std::string_view pattern, std::string_view field);

@@ -21,6 +21,7 @@ struct ServiceSettings {
   std::string subscription_addr;  // --subscription_addr, HOOKD_SUBSCRIPTION_ADDR
   bool allow_http = false;        // --allow_http, HOOKD_ALLOW_HTTP
   std::string private_allowlist;  // --private_allowlist, HOOKD_PRIVATE_ALLOWLIST
+  std::string ops_tenant;         // --ops_tenant, HOOKD_OPS_TENANT
 };
 
 // `args` (argv, program name first) with '-' in flag names turned into '_', so that the

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,10 +54,37 @@ struct Outcome {
   bool counts_failure = false;
 };
 
-// An app whose consecutive failed deliveries reached its threshold with this batch.
+// An app whose streak of consecutive failed deliveries reached a mark with this batch.
 struct StreakReached {
   std::string app_id;
+  std::string tenant;
+  std::string app_name;
   int streak = 0;
+  int threshold = 0;          // the app's disable_after_failures
+  AttemptResult last_result;  // of the app's last failed delivery in the batch
+  std::string last_delivery_id;
+};
+
+// A delivery this batch made FAILED after an attempt: its attempts are exhausted (or the
+// endpoint answered 410 Gone).
+struct Exhausted {
+  std::string delivery_id;
+  std::string event_id;
+  std::string event_type;
+  std::string app_id;
+  std::string tenant;
+  int attempts = 0;
+  AttemptResult last_result;
+};
+
+// What a batch changed that hookd reports (operational events): found in Record's transaction.
+struct Recorded {
+  // Apps whose streak reached `disable_after_failures` (active ones): the caller disables them.
+  std::vector<StreakReached> reached;
+  // Apps whose streak reached half their threshold (rounded up) with this batch, below the
+  // threshold itself.
+  std::vector<StreakReached> failing;
+  std::vector<Exhausted> exhausted;
 };
 
 // Postgres access of the worker, batched: one query loads a read's deliveries, one transaction
@@ -69,10 +98,16 @@ class DeliveryStore {
   // down.
   absl::StatusOr<std::map<std::string, LoadedDelivery>> Load(const std::vector<std::string>& ids);
 
+  // Runs in Record's transaction with what the batch changed: what must commit with the
+  // outcomes or not at all (the operational events reporting them). An error rolls back.
+  using AfterRecord = std::function<absl::Status(pqxx::work& txn, const Recorded& recorded)>;
+
   // In one transaction: the attempts (COPY), the deliveries' new states (a SUCCEEDED or FAILED
-  // delivery is never moved back by a late duplicate), and the apps' failure streaks. Returns
-  // the apps whose streak reached their `disable_after_failures` threshold.
-  absl::StatusOr<std::vector<StreakReached>> Record(const std::vector<Outcome>& outcomes);
+  // delivery is never moved back by a late duplicate), the apps' failure streaks, then `after`
+  // when set. Returns what changed: the apps whose streak reached a mark, and the deliveries
+  // that failed for good (each reported once, even when the batch is recorded again).
+  absl::StatusOr<Recorded> Record(const std::vector<Outcome>& outcomes,
+                                  const AfterRecord& after = nullptr);
 
   // Due, unfinished deliveries that made no progress for `grace` (Redis lost their stream entry
   // or retry), and HELD deliveries of apps that are active again but were not resumed (a crash
@@ -94,6 +129,16 @@ class DeliveryStore {
   db::PgPool& db_;
   const std::string worker_;
 };
+
+// An attempt as the log keeps it.
+struct LoggedAttempt {
+  std::string delivery_id;
+  AttemptResult result;
+};
+
+// The latest attempt of app `app_id` (along attempts_by_app_time), read in `txn`; nullopt when
+// it has none.
+std::optional<LoggedAttempt> LatestAttemptOfApp(pqxx::work& txn, const std::string& app_id);
 
 // `text` with invalid UTF-8 and NUL bytes replaced by U+FFFD, so any response body can be
 // stored in a text column.

@@ -29,6 +29,8 @@ struct ServerOptions {
   absl::Duration watch_poll_interval = absl::Milliseconds(200);
   // How long RotateSecret keeps the previous secret when the request names no grace period.
   absl::Duration default_grace_period = absl::Hours(24);
+  // The tenant hookd's operational events are published into (HOOKD_OPS_TENANT).
+  std::string ops_tenant = "hookd-ops";
   // Removal of old events, deliveries and attempts (by the one replica that leads it);
   // max_age zero disables it.
   RetentionOptions retention;

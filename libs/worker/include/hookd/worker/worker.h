@@ -43,6 +43,9 @@ struct WorkerOptions {
   // How often retries are promoted, stale entries claimed and lost deliveries looked for.
   absl::Duration maintenance_interval = absl::Milliseconds(250);
   int database_pool_size = 4;
+  // The tenant operational events go to (HOOKD_OPS_TENANT): hookd.delivery.exhausted and
+  // hookd.app.failing are published by the worker recording them.
+  std::string ops_tenant = "hookd-ops";
 };
 
 // hookd-worker: consumes the delivery streams, signs and POSTs, logs every attempt, schedules
