@@ -12,9 +12,12 @@ ABSL_FLAG(int, database_pool_size, 8, "Postgres connections and RPC worker threa
 ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker must agree)");
 ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
 ABSL_FLAG(std::string, retention, "",
-          "age after which events, their deliveries (whatever their status) and attempts are "
-          "removed, e.g. 720h; 0 keeps everything (env HOOKD_RETENTION, default 720h = 30 days)");
-ABSL_FLAG(int, retention_batch, 5000, "deliveries or events removed per transaction");
+          "age after which a day of events, their deliveries (whatever their status) and attempts "
+          "is dropped whole, e.g. 720h; 0 keeps everything (env HOOKD_RETENTION, default 720h = "
+          "30 days)");
+ABSL_FLAG(int, retention_batch, 5000,
+          "keyed events whose idempotency keys are deleted per transaction, before their day "
+          "is dropped");
 ABSL_FLAG(absl::Duration, retention_pause, absl::Milliseconds(100),
           "wait between two retention batches");
 ABSL_FLAG(absl::Duration, retention_interval, absl::Minutes(10),
@@ -24,8 +27,8 @@ int main(int argc, char** argv) {
   hookd::ServiceSettings settings = hookd::ParseServiceFlags(
       argc, argv, "hookd-subscription",
       "hookd-subscription: the hookd control plane (AppService, EventTypeService,\n"
-      "DeliveryService). It also removes events, deliveries and attempts older than\n"
-      "--retention (one replica at a time).\n"
+      "DeliveryService). It also keeps the delivery log's day partitions: it creates them\n"
+      "7 days ahead and drops the days older than --retention (one replica at a time).\n"
       "Usage: hookd-subscription [--listen ADDR] [--database_url URL] ...",
       ":50051");
   hookd::subscription::ServerOptions options;

@@ -4,6 +4,7 @@
 
 #include "hookd/common/config.h"
 #include "hookd/common/status.h"
+#include "spdlog/spdlog.h"
 
 namespace hookd::db {
 
@@ -15,6 +16,16 @@ absl::Status TranslateCurrentException(std::string_view what) {
   } catch (const pqxx::foreign_key_violation& e) {
     return absl::FailedPreconditionError(std::string(what) + ": referenced row missing");
   } catch (const pqxx::check_violation& e) {
+    if (std::string_view(e.what()).find("no partition of relation") != std::string_view::npos) {
+      // A row of a day the delivery log has no partition for: hookd-subscription's retention
+      // leader creates them days ahead, so it has been down that long. Refused, never kept
+      // where retention cannot drop it; the next pass of the leader creates the day.
+      spdlog::error("{}: {}", what, e.what());
+      return absl::UnavailableError(
+          std::string(what) +
+          ": the delivery log has no partition for this day yet (hookd-subscription creates "
+          "them ahead; is it running?)");
+    }
     return absl::FailedPreconditionError(std::string(what) + ": constraint violated");
   } catch (const pqxx::transaction_rollback& e) {
     return absl::AbortedError(std::string(what) + ": transaction rolled back, retry");
@@ -78,9 +89,16 @@ absl::Status PgPool::Run(std::string_view what,
       conn->set_variable("plan_cache_mode", "force_custom_plan");
     }
     status = fn(*conn);
-  } catch (...) {
+  } catch (const pqxx::broken_connection&) {
     status = TranslateCurrentException(what);
-    if (status.code() == absl::StatusCode::kUnavailable) conn.reset();
+    conn.reset();
+  } catch (const pqxx::in_doubt_error&) {
+    status = TranslateCurrentException(what);
+    conn.reset();
+  } catch (...) {
+    // A refused statement leaves the connection usable, even when the answer is UNAVAILABLE
+    // (a day without a partition).
+    status = TranslateCurrentException(what);
   }
   Release(std::move(conn));
   return status;

@@ -9,11 +9,13 @@
 #include "committer.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "hookd/common/ids.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/test_database.h"
 #include "hookd/ingest/server.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/queue/test_redis.h"
+#include "hookd/subscription/retention.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/process.h"
 #include "hookd/testing/testing.h"
@@ -605,23 +607,65 @@ TEST_F(IngestTest, RedisDownDuringPublishingLosesNoAcknowledgedDelivery) {
       << " streamed";
 }
 
+// A publish for a day the delivery log has no partition for is refused with UNAVAILABLE and
+// stores nothing: it is never acknowledged and then lost. The retention leader's next pass makes
+// the day, and publishing works again.
+TEST_F(IngestTest, ADayWithoutAPartitionRefusesPublishesUntilTheLeaderMakesIt) {
+  CreateApp("nopart", {"video.ready"});
+  WaitRouted("nopart", "video.ready", 1);
+  const int64_t events = Count("SELECT count(*) FROM events");
+  // The outbox rows of those publishes go once they are on the streams.
+  ASSERT_TRUE(PollUntil([&] { return Count("SELECT count(*) FROM outbox") == 0; }));
+  const std::string today = "_p" + absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone());
+  {
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    for (const char* table : {"attempts", "deliveries", "events"}) {
+      txn.exec(std::string("ALTER TABLE ") + table + " DETACH PARTITION " + table + today);
+      txn.exec(std::string("DROP TABLE ") + table + today);
+    }
+    txn.commit();
+  }
+  v1::PublishResponse response;
+  grpc::Status status = Publish(Event("nopart", "video.ready"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "no partition")) << status.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), 0);  // the day's rows went with its tables
+  EXPECT_EQ(Count("SELECT count(*) FROM outbox"), 0);
+
+  // The leader's next pass, here rather than in 10 minutes: hookd-subscription stops (its
+  // retention gives up the leadership; ingest routes from its cache meanwhile) and a retention
+  // of this test's takes over.
+  subscription_.reset();
+  auto retention = subscription::Retention::Create(db_->url(), subscription::RetentionOptions());
+  ASSERT_TRUE(retention.ok()) << retention.status();
+  auto pass = (*retention)->RunOnce(absl::Now());
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  ASSERT_TRUE(pass->leader);
+  EXPECT_EQ(pass->partitions_created, 3);
+  const v1::PublishResponse published = MustPublish(Event("nopart", "video.ready"));
+  EXPECT_EQ(published.delivery_count(), 1);
+  EXPECT_EQ(DeliveredApps(published.event_id()).size(), 1u);
+  EXPECT_GE(events, 1);  // WaitRouted's publishes, gone with the day
+}
+
 TEST_F(IngestTest, TheSweeperEnqueuesBatchesNobodyEnqueued) {
   // A batch committed by a process that died before its XADD looks exactly like this row.
+  // Ids of today: a delivery goes to the partition of its id's day.
+  const std::string orphan1 = IdLowerBoundAt("dlv", absl::Now()).substr(0, 14) + "orphan1";
+  const std::string orphan2 = IdLowerBoundAt("dlv", absl::Now()).substr(0, 14) + "orphan2";
   pqxx::connection conn(db_->url());
   pqxx::work txn(conn);
-  txn.exec(
-      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) VALUES"
-      " ('dlv_orphan1', 'evt_orphan', 'app_x', 't', 'video.ready'),"
-      " ('dlv_orphan2', 'evt_orphan', 'app_y', 't', 'video.ready')");
-  txn.exec(
-      "INSERT INTO outbox (messages, create_time) VALUES"
-      " ('dlv_orphan1 evt_orphan app_x\ndlv_orphan2 evt_orphan app_y\n', now() - interval '1 "
-      "minute')");
+  txn.exec("INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) VALUES ('" + orphan1 +
+           "', 'evt_orphan', 'app_x', 't', 'video.ready'), ('" + orphan2 +
+           "', 'evt_orphan', 'app_y', 't', 'video.ready')");
+  txn.exec("INSERT INTO outbox (messages, create_time) VALUES ('" + orphan1 +
+           " evt_orphan app_x\n" + orphan2 + " evt_orphan app_y\n', now() - interval '1 minute')");
   txn.commit();
   std::set<std::string> streamed;
   ASSERT_TRUE(PollUntil([&] {
     streamed = StreamDeliveryIds(redis_);
-    return streamed.count("dlv_orphan1") == 1 && streamed.count("dlv_orphan2") == 1;
+    return streamed.count(orphan1) == 1 && streamed.count(orphan2) == 1;
   }));
   EXPECT_TRUE(PollUntil([&] { return Count("SELECT count(*) FROM outbox") == 0; }));
 }

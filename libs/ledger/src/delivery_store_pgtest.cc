@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "hookd/common/ids.h"
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/sql.h"
@@ -13,6 +14,12 @@
 
 namespace hookd::ledger {
 namespace {
+
+// An id of `prefix` made today, ending in `name`: deliveries go to the partition of their id's
+// day (migration 9), so a test's ids carry a real day.
+std::string Today(std::string_view prefix, std::string_view name) {
+  return IdLowerBoundAt(prefix, absl::Now()).substr(0, prefix.size() + 11) + std::string(name);
+}
 
 class DeliveryStorePgTest : public ::testing::Test {
  protected:
@@ -38,20 +45,25 @@ class DeliveryStorePgTest : public ::testing::Test {
 // since the last vacuum. The batch update must still find its rows by id, not by hashing the
 // whole partial index (which made each batch take 30 ms at 700k deliveries).
 TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
+  const std::string day = Today("dlv", "");
   Exec(
       "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status)"
-      " SELECT 'dlv_old_' || lpad(g::text, 6, '0'), 'evt_old_' || g, 'app_1', 'acme',"
+      " SELECT '" +
+      day + "old_" +
+      "' || lpad(g::text, 6, '0'), 'evt_old_' || g, 'app_1', 'acme',"
       " 'video.ready', 2 FROM generate_series(1, 20000) g");
   Exec("ANALYZE deliveries");
   Exec(
       "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)"
-      " SELECT 'dlv_new_' || lpad(g::text, 6, '0'), 'evt_new_' || g, 'app_1', 'acme',"
+      " SELECT '" +
+      day + "new_" +
+      "' || lpad(g::text, 6, '0'), 'evt_new_' || g, 'app_1', 'acme',"
       " 'video.ready' FROM generate_series(1, 2000) g");
 
   std::vector<Outcome> outcomes;
   for (int i = 1; i <= 100; ++i) {
     Outcome o;
-    o.delivery_id = absl::StrFormat("dlv_new_%06d", i);
+    o.delivery_id = day + absl::StrFormat("new_%06d", i);
     o.app_id = "app_1";
     o.attempted = true;
     o.attempt = 1;
@@ -75,7 +87,7 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
               [&](pqxx::work& txn) {
                 succeeded = txn.exec1(
                                    "SELECT count(*) FROM deliveries WHERE id LIKE "
-                                   "'dlv_new_%' AND status = 2 AND "
+                                   "'%new_%' AND status = 2 AND "
                                    "attempt_count = 1 AND last_status_code = 200")[0]
                                 .as<int>();
                 attempts = txn.exec1("SELECT count(*) FROM attempts")[0].as<int>();
@@ -93,6 +105,7 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
                 for (const auto* values : {&ids, &statuses, &numbers, &codes, &nexts, &flags}) {
                   args += (args.empty() ? "" : ", ") + txn.quote(db::ArrayLiteral(*values));
                 }
+                args += ", " + txn.quote(ids.front()) + ", " + txn.quote(ids.back());
                 for (const auto& row : txn.exec("EXPLAIN EXECUTE worker_record(" + args + ")")) {
                   plan += row[0].as<std::string>() + "\n";
                 }
@@ -101,7 +114,10 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
           .ok());
   EXPECT_EQ(succeeded, 100);
   EXPECT_EQ(attempts, 100);
-  EXPECT_NE(plan.find("Index Scan using deliveries_pkey on deliveries d"), std::string::npos)
+  // The primary key of the day's partition (migration 9).
+  const std::string partition =
+      "deliveries_p" + absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone());
+  EXPECT_NE(plan.find("Index Scan using " + partition + "_pkey on " + partition), std::string::npos)
       << plan;
   EXPECT_EQ(plan.find("unsucceeded"), std::string::npos) << plan;
 }
@@ -112,22 +128,27 @@ TEST_F(DeliveryStorePgTest, ClaimLostSweepsUpTheHeldDeliveriesOfActiveAppsOnly) 
   Exec(
       "INSERT INTO apps (id, tenant, config, secrets, active, version) VALUES"
       " ('app_on', 'acme', '{}', '', true, 1), ('app_off', 'acme', '{}', '', false, 2)");
+  const std::string dlv_1 = Today("dlv", "1"), dlv_2 = Today("dlv", "2"), dlv_3 = Today("dlv", "3"),
+                    dlv_4 = Today("dlv", "4");
   Exec(
       "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status, update_time)"
-      " VALUES ('dlv_1', 'evt_1', 'app_on', 'acme', 'video.ready', 5, now() - interval '1 min'),"
-      " ('dlv_2', 'evt_2', 'app_off', 'acme', 'video.ready', 5, now() - interval '1 min'),"
-      " ('dlv_3', 'evt_3', 'app_on', 'acme', 'video.ready', 5, now())");
+      " VALUES ('" +
+      dlv_1 + "', 'evt_1', 'app_on', 'acme', 'video.ready', 5, now() - interval '1 min'), ('" +
+      dlv_2 + "', 'evt_2', 'app_off', 'acme', 'video.ready', 5, now() - interval '1 min'), ('" +
+      dlv_3 + "', 'evt_3', 'app_on', 'acme', 'video.ready', 5, now())");
   // Held before its deliver_at came: it waits for that time.
   Exec(
       "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status, update_time,"
-      " next_attempt_time) VALUES ('dlv_4', 'evt_4', 'app_on', 'acme', 'video.ready', 5,"
+      " next_attempt_time) VALUES ('" +
+      dlv_4 +
+      "', 'evt_4', 'app_on', 'acme', 'video.ready', 5,"
       " now() - interval '1 min', now() + interval '1 hour')");
   auto lost = store_->ClaimLost(absl::Seconds(10), 100);
   ASSERT_TRUE(lost.ok()) << lost.status();
   // dlv_2's app is disabled; dlv_3 is younger than the grace (EnableApp may be resuming it);
   // dlv_4 is not due.
   ASSERT_EQ(lost->size(), 1u);
-  EXPECT_EQ((*lost)[0].delivery_id, "dlv_1");
+  EXPECT_EQ((*lost)[0].delivery_id, dlv_1);
   lost = store_->ClaimLost(absl::Seconds(10), 100);
   ASSERT_TRUE(lost.ok()) << lost.status();
   EXPECT_TRUE(lost->empty()) << "claimed again within the grace";
@@ -142,21 +163,23 @@ TEST(HeldMigration, ParkedDeliveriesBecomeHeld) {
   }
   auto db = testing::MigratedDatabase::Create("held_migration", 1, before);
   ASSERT_TRUE(db.ok()) << db.status();
+  const std::string p = Today("dlv", "p"), r = Today("dlv", "r"), due = Today("dlv", "due"),
+                    ok = Today("dlv", "ok");
   (*db)->Exec(
       "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status,"
-      " next_attempt_time) VALUES"
-      " ('dlv_p', 'e1', 'a', 't', 'x', 1, 'infinity'),"
-      " ('dlv_r', 'e2', 'a', 't', 'x', 3, 'infinity'),"
-      " ('dlv_due', 'e3', 'a', 't', 'x', 3, now()),"
-      " ('dlv_ok', 'e4', 'a', 't', 'x', 2, 'infinity')");
+      " next_attempt_time) VALUES ('" +
+      p + "', 'e1', 'a', 't', 'x', 1, 'infinity'), ('" + r +
+      "', 'e2', 'a', 't', 'x', 3, 'infinity'), ('" + due + "', 'e3', 'a', 't', 'x', 3, now()), ('" +
+      ok + "', 'e4', 'a', 't', 'x', 2, 'infinity')");
   ASSERT_TRUE(db::Migrate((*db)->url()).ok());
-  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE status = 5 AND id IN"
-                          " ('dlv_p', 'dlv_r')"),
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE status = 5 AND id IN ('" + p +
+                          "', '" + r + "')"),
             2);
   EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE status = 5"), 2);
-  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE id = 'dlv_due' AND status = 3"),
+  EXPECT_EQ(
+      (*db)->Scalar("SELECT count(*) FROM deliveries WHERE id = '" + due + "' AND status = 3"), 1);
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE id = '" + ok + "' AND status = 2"),
             1);
-  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE id = 'dlv_ok' AND status = 2"), 1);
 }
 
 // A failed delivery of app `app_id`, attempted for the `attempt`th time, that counts toward its
@@ -179,19 +202,23 @@ Outcome Failure(const std::string& delivery_id, const std::string& app_id, int a
 // What operational events report is found by Record itself: each exhausted delivery once, the
 // streak's half-way mark once, the threshold; and what `after` fails rolls everything back.
 TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) {
+  const std::string day = Today("dlv", "");
+  const auto dlv = [&](int n) { return day + std::to_string(n); };
   Exec(
       "INSERT INTO apps (id, tenant, config, secrets, active, version) VALUES"
       " ('app_1', 'acme', '{\"name\":\"Encoder\",\"disable_after_failures\":4}', '', true, 1)");
   Exec(
       "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)"
-      " SELECT 'dlv_' || g, 'evt_' || g, 'app_1', 'acme', 'video.ready'"
+      " SELECT '" +
+      day +
+      "' || g, 'evt_' || g, 'app_1', 'acme', 'video.ready'"
       " FROM generate_series(1, 5) g");
 
   // 1 of 4: one delivery exhausted, no mark.
-  auto first = store_->Record({Failure("dlv_1", "app_1", 3, /*final=*/true)});
+  auto first = store_->Record({Failure(dlv(1), "app_1", 3, /*final=*/true)});
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->exhausted.size(), 1u);
-  EXPECT_EQ(first->exhausted[0].delivery_id, "dlv_1");
+  EXPECT_EQ(first->exhausted[0].delivery_id, dlv(1));
   EXPECT_EQ(first->exhausted[0].event_id, "evt_1");
   EXPECT_EQ(first->exhausted[0].event_type, "video.ready");
   EXPECT_EQ(first->exhausted[0].tenant, "acme");
@@ -201,7 +228,7 @@ TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) 
   EXPECT_TRUE(first->reached.empty());
 
   // 2 of 4 (a retry, not exhausted): half-way.
-  const std::vector<Outcome> second_batch = {Failure("dlv_2", "app_1", 1, /*final=*/false)};
+  const std::vector<Outcome> second_batch = {Failure(dlv(2), "app_1", 1, /*final=*/false)};
   auto second = store_->Record(second_batch);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(second->exhausted.empty());
@@ -210,12 +237,12 @@ TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) 
   EXPECT_EQ(second->failing[0].app_name, "Encoder");
   EXPECT_EQ(second->failing[0].streak, 2);
   EXPECT_EQ(second->failing[0].threshold, 4);
-  EXPECT_EQ(second->failing[0].last_delivery_id, "dlv_2");
+  EXPECT_EQ(second->failing[0].last_delivery_id, dlv(2));
   EXPECT_TRUE(second->reached.empty());
 
   // The exhausted delivery recorded again (a duplicate stream entry): not reported again; the
   // streak goes on past half-way without a second mark.
-  auto again = store_->Record({Failure("dlv_1", "app_1", 3, /*final=*/true)});
+  auto again = store_->Record({Failure(dlv(1), "app_1", 3, /*final=*/true)});
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->exhausted.empty());
   EXPECT_TRUE(again->failing.empty());
@@ -223,7 +250,7 @@ TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) 
 
   // What `after` refuses is rolled back: no attempt, no state, no streak.
   const int64_t attempts = Count("SELECT count(*) FROM attempts");
-  auto refused = store_->Record({Failure("dlv_3", "app_1", 5, /*final=*/true)},
+  auto refused = store_->Record({Failure(dlv(3), "app_1", 5, /*final=*/true)},
                                 [](pqxx::work&, const Recorded& recorded) {
                                   EXPECT_EQ(recorded.exhausted.size(), 1u);
                                   EXPECT_EQ(recorded.reached.size(), 1u);
@@ -231,11 +258,11 @@ TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) 
                                 });
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Count("SELECT count(*) FROM attempts"), attempts);
-  EXPECT_EQ(Count("SELECT status FROM deliveries WHERE id = 'dlv_3'"), v1::PENDING);
+  EXPECT_EQ(Count("SELECT status FROM deliveries WHERE id = '" + dlv(3) + "'"), v1::PENDING);
   EXPECT_EQ(Count("SELECT failure_streak FROM apps WHERE id = 'app_1'"), 3);
 
   // 4 of 4: the threshold.
-  auto fourth = store_->Record({Failure("dlv_3", "app_1", 5, /*final=*/true)});
+  auto fourth = store_->Record({Failure(dlv(3), "app_1", 5, /*final=*/true)});
   ASSERT_TRUE(fourth.ok()) << fourth.status();
   ASSERT_EQ(fourth->reached.size(), 1u);
   EXPECT_EQ(fourth->reached[0].streak, 4);

@@ -1,10 +1,12 @@
 #include "hookd/subscription/retention.h"
 
+#include <functional>
+#include <vector>
+
 #include "absl/time/clock.h"
-#include "hookd/common/ids.h"
 #include "hookd/common/status.h"
 #include "hookd/db/pg_pool.h"
-#include "hookd/ledger/expiry.h"
+#include "hookd/ledger/partitions.h"
 #include "spdlog/spdlog.h"
 
 namespace hookd::subscription {
@@ -27,6 +29,10 @@ absl::StatusOr<std::unique_ptr<Retention>> Retention::Create(std::string databas
   if (options.interval <= absl::ZeroDuration()) {
     return InvalidField("retention_interval", "must be positive");
   }
+  if (options.lock_timeout <= absl::ZeroDuration()) {
+    return InvalidField("lock_timeout", "must be positive");
+  }
+  if (options.days_ahead < 1) return InvalidField("days_ahead", "must be at least 1");
   return std::unique_ptr<Retention>(new Retention(std::move(database_url), options));
 }
 
@@ -65,41 +71,83 @@ bool Retention::Wait(absl::Duration duration) {
 
 absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
   RetentionPass pass;
-  if (options_.max_age == absl::ZeroDuration()) return pass;  // disabled: keeps everything
   HOOKD_ASSIGN_OR_RETURN(pass.leader, lock_.Acquire());
   if (!pass.leader) return pass;
-  const absl::Time cutoff = now - options_.max_age;
-  // Runs `sql` batch after batch until one removes less than a full batch; adds what each
-  // removed to `first` and `second`.
-  using Statement = ledger::Removed (*)(pqxx::work&, const std::string&, int);
-  auto drain = [&](Statement statement, const std::string& bound, int64_t& first,
-                   int64_t& second) -> absl::Status {
-    while (!stopping()) {
-      int64_t removed = 0;
-      try {
-        pqxx::work txn(*lock_.connection());
-        const ledger::Removed batch = statement(txn, bound, options_.batch_size);
-        txn.commit();
-        removed = batch.rows;
-        first += removed;
-        second += batch.related;
-      } catch (...) {
-        absl::Status status = db::TranslateCurrentException("retention");
-        if (status.code() == absl::StatusCode::kUnavailable) lock_.Release();
-        return status;
+  // Runs `fn` in a transaction of its own on the leader's connection, under the lock timeout.
+  // Returns false when the lock timeout gave it up (counted as deferred, for the next pass).
+  auto step = [&](const std::function<void(pqxx::work&)>& fn) -> absl::StatusOr<bool> {
+    try {
+      pqxx::work txn(*lock_.connection());
+      txn.exec("SET LOCAL lock_timeout = " +
+               std::to_string(absl::ToInt64Milliseconds(options_.lock_timeout)));
+      fn(txn);
+      txn.commit();
+      return true;
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() == "55P03") {  // lock_not_available: someone holds the table
+        ++pass.deferred;
+        spdlog::warn("retention: {} waited over {} for a lock; trying again next pass", e.what(),
+                     absl::FormatDuration(options_.lock_timeout));
+        return false;
       }
-      if (removed == 0) return absl::OkStatus();
-      ++pass.batches;
-      if (removed < options_.batch_size) return absl::OkStatus();
-      if (options_.pause > absl::ZeroDuration() && !Wait(options_.pause)) break;
+      absl::Status status = db::TranslateCurrentException("retention");
+      if (status.code() == absl::StatusCode::kUnavailable) lock_.Release();
+      return status;
+    } catch (...) {
+      absl::Status status = db::TranslateCurrentException("retention");
+      if (status.code() == absl::StatusCode::kUnavailable) lock_.Release();
+      return status;
     }
-    return absl::OkStatus();
   };
-  // Deliveries first: a delivery never outlives its event, which GetDelivery reads with it.
-  HOOKD_RETURN_IF_ERROR(drain(ledger::DeleteExpiredDeliveries, IdLowerBoundAt("dlv", cutoff),
-                              pass.deliveries, pass.attempts));
-  HOOKD_RETURN_IF_ERROR(drain(ledger::DeleteExpiredEvents, IdLowerBoundAt("evt", cutoff),
-                              pass.events, pass.idempotency_keys));
+
+  const absl::CivilDay today = ledger::UtcDay(now);
+  HOOKD_RETURN_IF_ERROR(step([&](pqxx::work& txn) {
+                          pass.partitions_created =
+                              ledger::EnsureDayPartitions(txn, today, today + options_.days_ahead);
+                        }).status());
+  if (pass.partitions_created > 0) {
+    spdlog::info("retention: created {} partitions, up to {}", pass.partitions_created,
+                 absl::FormatCivilTime(today + options_.days_ahead));
+  }
+  if (options_.max_age == absl::ZeroDuration()) return pass;  // keeps everything
+
+  // Day D ended at the start of D + 1: expired when that is not after the cutoff.
+  const absl::CivilDay first_kept = ledger::UtcDay(now - options_.max_age);
+  std::vector<absl::CivilDay> delivery_days, event_days;
+  HOOKD_RETURN_IF_ERROR(step([&](pqxx::work& txn) {
+                          delivery_days = ledger::PartitionDays(txn, "deliveries");
+                          event_days = ledger::PartitionDays(txn, "events");
+                        }).status());
+  for (const absl::CivilDay day : delivery_days) {
+    if (day >= first_kept || stopping()) break;
+    HOOKD_ASSIGN_OR_RETURN(bool dropped, step([&](pqxx::work& txn) {
+                             ledger::DropDayPartition(txn, "attempts", day);
+                             ledger::DropDayPartition(txn, "deliveries", day);
+                           }));
+    if (!dropped) return pass;
+    ++pass.delivery_days;
+  }
+  // Events a day longer: their deliveries may be of the next day.
+  for (const absl::CivilDay day : event_days) {
+    if (day + 1 >= first_kept || stopping()) break;
+    ledger::KeysBatch batch{.events = options_.batch_size};
+    while (batch.events == options_.batch_size && !stopping()) {
+      const std::string after = batch.last_event;
+      HOOKD_RETURN_IF_ERROR(step([&](pqxx::work& txn) {
+                              batch = ledger::DeleteKeysOfDay(txn, day, after, options_.batch_size);
+                            }).status());
+      pass.idempotency_keys += batch.keys;
+      if (batch.events == options_.batch_size && options_.pause > absl::ZeroDuration() &&
+          !Wait(options_.pause)) {
+        return pass;
+      }
+    }
+    if (stopping()) break;
+    HOOKD_ASSIGN_OR_RETURN(
+        bool dropped, step([&](pqxx::work& txn) { ledger::DropDayPartition(txn, "events", day); }));
+    if (!dropped) return pass;
+    ++pass.event_days;
+  }
   return pass;
 }
 
@@ -109,12 +157,12 @@ void Retention::Run() {
     auto pass = RunOnce(now);
     if (!pass.ok()) {
       spdlog::warn("retention: {}", pass.status().ToString());
-    } else if (pass->batches > 0) {
+    } else if (pass->delivery_days + pass->event_days > 0) {
       spdlog::info(
-          "retention: removed {} events, {} deliveries, {} attempts and {} idempotency keys "
-          "created before {} in {} batches",
-          pass->events, pass->deliveries, pass->attempts, pass->idempotency_keys,
-          absl::FormatTime(now - options_.max_age, absl::UTCTimeZone()), pass->batches);
+          "retention: dropped {} days of deliveries and {} days of events, and {} idempotency "
+          "keys, all from before {}",
+          pass->delivery_days, pass->event_days, pass->idempotency_keys,
+          absl::FormatTime(now - options_.max_age, absl::UTCTimeZone()));
     }
     if (!Wait(options_.interval)) return;
   }

@@ -1,5 +1,6 @@
-// The retention against a real Postgres: rows made with ids of long ago go, in batches, with
-// everything that belongs to them; recent rows stay; one replica at a time does it.
+// The retention against a real Postgres: days of long ago are dropped whole, with everything
+// that belongs to them; younger days stay, even in part older than the retention; the days
+// ahead get their partitions; one replica at a time does it.
 
 #include <functional>
 #include <set>
@@ -71,38 +72,39 @@ class RetentionTest : public ::testing::Test {
   IdGenerator ids_;
 };
 
-TEST_F(RetentionTest, OnePassRemovesExactlyWhatIsOlderInSeveralBatches) {
-  const absl::Time now = absl::Now();
-  const absl::Time old_time = now - absl::Hours(24 * 40);
-  const absl::Time new_time = now - absl::Hours(24);
-  std::vector<LoggedEvent> old_events, new_events;
-  Write([&](pqxx::work& txn) {
-    // Old: five deliveries (a fan-out of three and one of two, still pending: they go as well)
-    // with five attempts, an event without deliveries and its idempotency key, and an event
-    // whose key a recent publish took over.
-    old_events.push_back(InsertEvent(txn, ids_, old_time, "acme", {"app_a", "app_b", "app_c"}));
-    old_events.push_back(
-        InsertEvent(txn, ids_, old_time + absl::Minutes(1), "globex", {"app_g", "app_h"}));
-    old_events.push_back(InsertEvent(txn, ids_, old_time + absl::Minutes(2), "acme", {}, "k-old"));
-    old_events.push_back(
-        InsertEvent(txn, ids_, old_time + absl::Minutes(3), "acme", {}, "k-reused"));
-    const LoggedEvent& fan_out = old_events[0];
-    InsertAttempt(txn, fan_out.delivery_ids[0], 1, "app_a", old_time, 10, 500);
-    InsertAttempt(txn, fan_out.delivery_ids[0], 2, "app_a", old_time, 10, 200);
-    InsertAttempt(txn, fan_out.delivery_ids[1], 1, "app_b", old_time, 10, 200);
-    InsertAttempt(txn, old_events[1].delivery_ids[0], 1, "app_g", old_time, 10, 0);
-    InsertAttempt(txn, old_events[1].delivery_ids[1], 1, "app_h", old_time, 10, 503);
+// Noon (UTC) today: a pass "now" whose cutoff falls at noon 30 days ago.
+absl::Time NoonToday() {
+  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  return absl::FromCivil(absl::CivilSecond(today.year(), today.month(), today.day(), 12, 0, 0),
+                         absl::UTCTimeZone());
+}
 
-    // Recent: two events, one with a key; the key k-reused now names a recent event.
-    new_events.push_back(InsertEvent(txn, ids_, new_time, "acme", {"app_a", "app_b"}, "k-new"));
-    new_events.push_back(
-        InsertEvent(txn, ids_, new_time + absl::Minutes(1), "acme", {"app_a"}, "k-reused"));
-    InsertAttempt(txn, new_events[0].delivery_ids[0], 1, "app_a", new_time, 10, 200);
-    InsertAttempt(txn, new_events[1].delivery_ids[0], 1, "app_a", new_time, 10, 200);
-    for (const auto& [key, event] :
-         std::vector<std::pair<std::string, std::string>>{{"k-old", old_events[2].id},
-                                                          {"k-new", new_events[0].id},
-                                                          {"k-reused", new_events[1].id}}) {
+absl::Time At(absl::CivilDay day, int hour) {
+  return absl::FromCivil(absl::CivilSecond(day.year(), day.month(), day.day(), hour, 0, 0),
+                         absl::UTCTimeZone());
+}
+
+TEST_F(RetentionTest, OnePassDropsOnlyWholeExpiredDays) {
+  const absl::Time now = NoonToday();
+  // The cutoff is noon of day X: days before X have expired whole; X itself has not.
+  const absl::CivilDay x = absl::ToCivilDay(now - absl::Hours(24 * 30), absl::UTCTimeZone());
+  LoggedEvent five_before, two_before, day_before, same_day, recent;
+  Write([&](pqxx::work& txn) {
+    // Five days before X: a fan-out of two with attempts.
+    five_before = InsertEvent(txn, ids_, At(x - 5, 10), "acme", {"app_a", "app_b"});
+    InsertAttempt(txn, five_before.delivery_ids[0], 1, "app_a", At(x - 5, 10), 10, 500);
+    InsertAttempt(txn, five_before.delivery_ids[1], 1, "app_b", At(x - 5, 10), 10, 200);
+    // Two days before X, with two keys: k-old names it still, k-reused a recent event now.
+    two_before = InsertEvent(txn, ids_, At(x - 2, 23), "acme", {"app_a"}, "k-old");
+    InsertEvent(txn, ids_, At(x - 2, 23) + absl::Minutes(1), "acme", {}, "k-reused");
+    // The day before X: its deliveries go, its event stays a day longer.
+    day_before = InsertEvent(txn, ids_, At(x - 1, 8), "acme", {"app_a"});
+    // Day X, before the cutoff: older than the retention, but its day has not ended.
+    same_day = InsertEvent(txn, ids_, At(x, 6), "acme", {"app_a"});
+    InsertAttempt(txn, same_day.delivery_ids[0], 1, "app_a", At(x, 6), 10, 200);
+    recent = InsertEvent(txn, ids_, now - absl::Hours(24), "acme", {"app_a"}, "k-reused");
+    for (const auto& [key, event] : std::vector<std::pair<std::string, std::string>>{
+             {"k-old", two_before.id}, {"k-reused", recent.id}}) {
       txn.exec_params(
           "INSERT INTO idempotency_keys (tenant, key, event_id) VALUES ('acme', $1, $2)", key,
           event);
@@ -114,30 +116,73 @@ TEST_F(RetentionTest, OnePassRemovesExactlyWhatIsOlderInSeveralBatches) {
   auto pass = retention->RunOnce(now);
   ASSERT_TRUE(pass.ok()) << pass.status();
   EXPECT_TRUE(pass->leader);
-  EXPECT_EQ(pass->deliveries, 5);
-  EXPECT_EQ(pass->attempts, 5);
-  EXPECT_EQ(pass->events, 4);
+  EXPECT_EQ(pass->delivery_days, 3);     // x-5, x-2, x-1
+  EXPECT_EQ(pass->event_days, 2);        // x-5, x-2
   EXPECT_EQ(pass->idempotency_keys, 1);  // k-old; k-reused names a recent event
-  // Deliveries 2 + 2 + 1, events 2 + 2 (and an empty batch that ends them).
-  EXPECT_EQ(pass->batches, 5);
+  EXPECT_EQ(pass->deferred, 0);
 
-  std::set<std::string> new_deliveries;
-  for (const LoggedEvent& e : new_events) {
-    new_deliveries.insert(e.delivery_ids.begin(), e.delivery_ids.end());
+  std::set<std::string> kept_deliveries;
+  for (const LoggedEvent* e : {&same_day, &recent}) {
+    kept_deliveries.insert(e->delivery_ids.begin(), e->delivery_ids.end());
   }
-  EXPECT_EQ(Ids(db_->url(), "events"), (std::set<std::string>{new_events[0].id, new_events[1].id}));
-  EXPECT_EQ(Ids(db_->url(), "deliveries"), new_deliveries);
+  EXPECT_EQ(Ids(db_->url(), "events"),
+            (std::set<std::string>{day_before.id, same_day.id, recent.id}));
+  EXPECT_EQ(Ids(db_->url(), "deliveries"), kept_deliveries);
   EXPECT_EQ(Ids(db_->url(), "attempts", "delivery_id"),
-            (std::set<std::string>{new_events[0].delivery_ids[0], new_events[1].delivery_ids[0]}));
-  EXPECT_EQ(Ids(db_->url(), "idempotency_keys", "key"),
-            (std::set<std::string>{"k-new", "k-reused"}));
+            std::set<std::string>{same_day.delivery_ids[0]});
+  EXPECT_EQ(Ids(db_->url(), "idempotency_keys", "key"), std::set<std::string>{"k-reused"});
+  // Whole tables went, none is left empty behind.
+  EXPECT_EQ(Ids(db_->url(),
+                "pg_tables WHERE tablename LIKE 'deliveries_p%' AND tablename <= "
+                "'deliveries_p" +
+                    absl::FormatTime("%Y%m%d", At(x, 0), absl::UTCTimeZone()) + "'",
+                "tablename"),
+            std::set<std::string>{"deliveries_p" +
+                                  absl::FormatTime("%Y%m%d", At(x, 0), absl::UTCTimeZone())});
 
-  // Nothing is left to remove.
+  // Nothing more is due; the next day's pass takes the event of x-1.
   pass = retention->RunOnce(now);
   ASSERT_TRUE(pass.ok()) << pass.status();
-  EXPECT_TRUE(pass->leader);
-  EXPECT_EQ(pass->batches, 0);
-  EXPECT_EQ(pass->events + pass->deliveries + pass->attempts + pass->idempotency_keys, 0);
+  EXPECT_EQ(pass->delivery_days + pass->event_days, 0);
+  pass = retention->RunOnce(now + absl::Hours(24));
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_EQ(pass->delivery_days, 1);  // x
+  EXPECT_EQ(pass->event_days, 1);     // x-1
+  EXPECT_EQ(Ids(db_->url(), "events"), (std::set<std::string>{same_day.id, recent.id}));
+}
+
+// A drop waits for its lock on the parent table no longer than the lock timeout: behind a long
+// reader (an export) it is given up until the next pass, not queued with publishing behind it.
+TEST_F(RetentionTest, ADropBlockedByALongReaderWaitsForTheNextPass) {
+  const absl::Time now = NoonToday();
+  LoggedEvent old;
+  Write([&](pqxx::work& txn) {
+    old = InsertEvent(txn, ids_, now - absl::Hours(24 * 40), "acme", {"app_a"});
+  });
+  pqxx::connection reader_conn(db_->url());
+  pqxx::work reader(reader_conn);
+  reader.exec("SELECT count(*) FROM deliveries");  // holds ACCESS SHARE until it ends
+
+  RetentionOptions options = Options();
+  options.lock_timeout = absl::Milliseconds(200);
+  auto retention = Retention::Create(db_->url(), options);
+  ASSERT_TRUE(retention.ok()) << retention.status();
+  const absl::Time started = absl::Now();
+  auto pass = (*retention)->RunOnce(now);
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_LT(absl::Now() - started, absl::Seconds(5));
+  EXPECT_EQ(pass->deferred, 1);
+  EXPECT_EQ(pass->delivery_days, 0);
+  EXPECT_EQ(Ids(db_->url(), "deliveries"),
+            std::set<std::string>(old.delivery_ids.begin(), old.delivery_ids.end()));
+
+  reader.commit();
+  pass = (*retention)->RunOnce(now);
+  ASSERT_TRUE(pass.ok()) << pass.status();
+  EXPECT_EQ(pass->deferred, 0);
+  EXPECT_EQ(pass->delivery_days, 1);
+  EXPECT_EQ(pass->event_days, 1);
+  EXPECT_TRUE(Ids(db_->url(), "events").empty());
 }
 
 TEST_F(RetentionTest, OnlyOneReplicaLeadsUntilTheLeaderStops) {
@@ -153,12 +198,12 @@ TEST_F(RetentionTest, OnlyOneReplicaLeadsUntilTheLeaderStops) {
   // While the first keeps the leadership the second removes nothing, even what is due.
   LoggedEvent old;
   Write([&](pqxx::work& txn) {
-    old = InsertEvent(txn, ids_, now - absl::Hours(24 * 31), "acme", {"app_a"});
+    old = InsertEvent(txn, ids_, now - absl::Hours(24 * 33), "acme", {"app_a"});
   });
   pass = second->RunOnce(now);
   ASSERT_TRUE(pass.ok()) << pass.status();
   EXPECT_FALSE(pass->leader);
-  EXPECT_EQ(pass->batches, 0);
+  EXPECT_EQ(pass->delivery_days + pass->event_days, 0);
   EXPECT_EQ(Ids(db_->url(), "events"), std::set<std::string>{old.id});
 
   // A stopped leader frees the lock; the next replica to try takes over.
@@ -166,8 +211,8 @@ TEST_F(RetentionTest, OnlyOneReplicaLeadsUntilTheLeaderStops) {
   pass = second->RunOnce(now);
   ASSERT_TRUE(pass.ok()) << pass.status();
   EXPECT_TRUE(pass->leader);
-  EXPECT_EQ(pass->deliveries, 1);
-  EXPECT_EQ(pass->events, 1);
+  EXPECT_EQ(pass->delivery_days, 1);
+  EXPECT_EQ(pass->event_days, 1);
   EXPECT_TRUE(Ids(db_->url(), "events").empty());
   pass = first->RunOnce(now);
   ASSERT_TRUE(pass.ok()) << pass.status();
@@ -184,9 +229,17 @@ TEST_F(RetentionTest, ZeroKeepsEverythingAndBadSettingsAreNamed) {
   Write([&](pqxx::work& txn) {
     old = InsertEvent(txn, ids_, now - absl::Hours(24 * 365), "acme", {"app_a"});
   });
+  // Without removing anything, the pass still keeps the days ahead partitioned.
+  const std::string ahead =
+      "deliveries_p" + absl::FormatTime("%Y%m%d", now + absl::Hours(24 * 3), absl::UTCTimeZone());
+  Write([&](pqxx::work& txn) {
+    txn.exec("ALTER TABLE attempts DETACH PARTITION attempts" + ahead.substr(10));
+    txn.exec("DROP TABLE attempts" + ahead.substr(10));
+  });
   auto pass = (*disabled)->RunOnce(now);
   ASSERT_TRUE(pass.ok()) << pass.status();
-  EXPECT_EQ(pass->batches, 0);
+  EXPECT_EQ(pass->delivery_days + pass->event_days, 0);
+  EXPECT_EQ(pass->partitions_created, 1);
   EXPECT_EQ(Ids(db_->url(), "events"), std::set<std::string>{old.id});
 
   struct Case {
@@ -198,6 +251,8 @@ TEST_F(RetentionTest, ZeroKeepsEverythingAndBadSettingsAreNamed) {
            {[](RetentionOptions& o) { o.batch_size = 0; }, "retention_batch"},
            {[](RetentionOptions& o) { o.pause = -absl::Seconds(1); }, "retention_pause"},
            {[](RetentionOptions& o) { o.interval = absl::ZeroDuration(); }, "retention_interval"},
+           {[](RetentionOptions& o) { o.lock_timeout = absl::ZeroDuration(); }, "lock_timeout"},
+           {[](RetentionOptions& o) { o.days_ahead = 0; }, "days_ahead"},
        }) {
     RetentionOptions bad = Options();
     c.change(bad);
@@ -212,7 +267,8 @@ TEST_F(RetentionTest, TheServerRemovesOldRowsOnItsOwn) {
   const absl::Time now = absl::Now();
   LoggedEvent old, recent;
   Write([&](pqxx::work& txn) {
-    old = InsertEvent(txn, ids_, now - absl::Hours(24 * 31), "acme", {"app_a", "app_b"});
+    // 32 days: its events' day is kept a day longer than its deliveries'.
+    old = InsertEvent(txn, ids_, now - absl::Hours(24 * 32), "acme", {"app_a", "app_b"});
     recent = InsertEvent(txn, ids_, now - absl::Hours(1), "acme", {"app_a"});
   });
   ServerOptions options;

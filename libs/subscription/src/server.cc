@@ -107,7 +107,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->port = started.port;
   state->gauges = ExportSubscriptionMetrics(*state->db, *state->hub);
   spdlog::info("hookd-subscription listening on port {}", state->port);
-  if (options.retention.max_age > absl::ZeroDuration()) state->retention->Start();
+  // Always: besides removing old days it creates the partitions publishing needs.
+  state->retention->Start();
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }
 

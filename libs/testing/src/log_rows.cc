@@ -13,6 +13,10 @@ LoggedEvent InsertEvent(pqxx::transaction_base& txn, IdGenerator& ids, absl::Tim
                         const std::string& idempotency_key, const std::string& event_type) {
   LoggedEvent event;
   event.id = ids.Next("evt", time);
+  // The day's partitions, which hookd-subscription's retention leader makes for the days ahead
+  // only: a test writes rows of any day.
+  const std::string day = absl::FormatCivilTime(absl::ToCivilDay(time, absl::UTCTimeZone()));
+  txn.exec_params("SELECT hookd_ensure_day_partitions($1::date, $1::date)", day);
   txn.exec_params(
       "INSERT INTO events (id, tenant, event_type, payload, idempotency_key, delivery_count,"
       " create_time) VALUES ($1, $2, $3, '{}', $4, $5, $6::timestamptz)",

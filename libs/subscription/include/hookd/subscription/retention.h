@@ -14,34 +14,41 @@
 namespace hookd::subscription {
 
 struct RetentionOptions {
-  // Events older than this are removed with their deliveries, attempts and idempotency keys,
-  // whatever the deliveries' status; zero keeps everything.
+  // Days whose every event is older than this are dropped whole, with their deliveries,
+  // attempts and idempotency keys, whatever the deliveries' status; zero keeps everything.
   absl::Duration max_age = absl::Hours(720);
-  // Deliveries, or events, removed per transaction.
+  // Keyed events read per transaction when their idempotency keys are deleted.
   int batch_size = 5000;
-  // Wait after each batch, so that a large backlog leaves as a trickle of short transactions.
+  // Wait after each such batch, so that a large day leaves as a trickle of short transactions.
   absl::Duration pause = absl::Milliseconds(100);
   // Wait between two passes.
   absl::Duration interval = absl::Minutes(10);
+  // How long creating or dropping a partition may wait for its lock on the parent table before
+  // it is given up until the next pass (so that it never queues publishing behind a long
+  // export).
+  absl::Duration lock_timeout = absl::Seconds(1);
+  // Days after today that always have their partitions.
+  int days_ahead = 7;
 };
 
-// What one pass removed.
+// What one pass did.
 struct RetentionPass {
-  // False when another replica leads: this one removed nothing.
+  // False when another replica leads: this one did nothing.
   bool leader = false;
-  int64_t events = 0;
-  int64_t deliveries = 0;
-  int64_t attempts = 0;
+  // Partition tables created (three a day: events, deliveries, attempts).
+  int partitions_created = 0;
+  // Days of deliveries (with their attempts) dropped, and days of events.
+  int delivery_days = 0;
+  int event_days = 0;
   int64_t idempotency_keys = 0;
-  // Transactions that removed something.
-  int batches = 0;
+  // Creations or drops given up on the lock timeout: the next pass tries again.
+  int deferred = 0;
 };
 
-// Removes what is older than the retention, oldest first, in bounded batches. Ids are ULIDs, so
-// "older than" is "id below the bound of the cutoff time" and each batch is a short range scan
-// of a primary key; nothing takes a lock that publishing or delivering waits on (rows locked by
-// them are skipped until the next pass). One replica at a time does it: the leader of an
-// advisory lock, held on the retention's own connection.
+// Keeps the delivery log's day partitions (ledger/partitions.h): creates them `days_ahead` days
+// ahead, and drops each day whose every row is older than the retention, whole, instead of
+// deleting rows (README, "Retention"). One replica at a time does it: the leader of an advisory
+// lock, held on the retention's own connection.
 class Retention {
  public:
   // INVALID_ARGUMENT naming the setting (retention, retention_batch, ...) when out of range.
@@ -50,14 +57,18 @@ class Retention {
   // Stops.
   ~Retention();
 
-  // Runs passes in a thread of its own: one at once, then one every `interval`.
+  // Runs passes in a thread of its own: one at once, then one every `interval`. Run it even when
+  // max_age is zero: publishing needs the partitions it creates.
   void Start();
   // Ends the running pass after its current batch and gives up the leadership.
   void Stop();
 
-  // One pass as of `now`: deliveries created before now - max_age and their attempts, then the
-  // events of before then that have no delivery left and their idempotency keys (those still
-  // naming them). UNAVAILABLE when Postgres is down; the rows of committed batches stay removed.
+  // One pass as of `now`: the partitions of today and the next `days_ahead` days that are
+  // missing; then, unless max_age is zero, the days of deliveries that ended before now -
+  // max_age with their attempts, and the days of events that ended a day before that with the
+  // idempotency keys still naming them (a delivery made just after midnight may belong to an
+  // event of the day before, and never outlives it). UNAVAILABLE when Postgres is down; what
+  // committed stays done.
   absl::StatusOr<RetentionPass> RunOnce(absl::Time now);
 
  private:

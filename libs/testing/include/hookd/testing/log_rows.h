@@ -18,7 +18,8 @@ struct LoggedEvent {
 };
 
 // An event of `tenant` published at `time` (its id, its deliveries' ids and their create_time
-// are of that time) with one PENDING delivery per app of `app_ids`.
+// are of that time) with one PENDING delivery per app of `app_ids`; creates the partitions of that
+// day when missing.
 LoggedEvent InsertEvent(pqxx::transaction_base& txn, IdGenerator& ids, absl::Time time,
                         const std::string& tenant, const std::vector<std::string>& app_ids,
                         const std::string& idempotency_key = "",

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "pqxx/pqxx"
+
+// The delivery log's day partitions (README, "Retention"): events, deliveries and attempts are
+// range partitions by the UTC day of their id (a ULID starts with its time; attempts by their
+// delivery's id), named <table>_pYYYYMMDD. hookd-subscription's retention leader keeps them 7
+// days ahead and drops expired days whole.
+
+namespace hookd::ledger {
+
+// The UTC day of `time`.
+absl::CivilDay UtcDay(absl::Time time);
+
+// Creates the partitions of events, deliveries and attempts missing for the UTC days from
+// `first` to `last`, each as a table of its own then attached (which, unlike CREATE TABLE ...
+// PARTITION OF, does not lock the parent against readers and writers). Returns how many
+// tables it made.
+int EnsureDayPartitions(pqxx::work& txn, absl::CivilDay first, absl::CivilDay last);
+
+// The days `table` (events, deliveries or attempts) has a partition for, oldest first.
+std::vector<absl::CivilDay> PartitionDays(pqxx::work& txn, std::string_view table);
+
+// Detaches the partition of `table` for `day` and drops it, when there is one. The caller sets
+// a lock_timeout: detaching locks the parent, and must not queue behind a long reader.
+void DropDayPartition(pqxx::work& txn, std::string_view table, absl::CivilDay day);
+
+// What one batch of DeleteKeysOfDay did.
+struct KeysBatch {
+  int64_t events = 0;      // keyed events read (fewer than the limit: the day is done)
+  int64_t keys = 0;        // idempotency keys deleted
+  std::string last_event;  // where the next batch starts
+};
+
+// Deletes the idempotency keys that still name events of `day` with an id above `after`, of at
+// most `limit` keyed events in id order (before the day's events are dropped).
+KeysBatch DeleteKeysOfDay(pqxx::work& txn, absl::CivilDay day, const std::string& after, int limit);
+
+}  // namespace hookd::ledger
