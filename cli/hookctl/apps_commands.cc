@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
@@ -784,7 +785,7 @@ absl::Status Stats(Invocation& inv, const std::vector<std::string>& args) {
   // Without attempts there is no rate or latency to show, which is not 0 % or 0 ms.
   const bool attempted = stats.attempts() > 0;
   auto latency = [attempted](const google::protobuf::Duration& d) -> std::string {
-    return attempted ? absl::FormatDuration(FromProto(d)) : "-";
+    return attempted ? absl::FormatDuration(ToAbslDuration(d)) : "-";
   };
   const v1::DeliveryCounts& d = stats.deliveries();
   PrintFields(

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "deliveries.h"
 #include "google/protobuf/util/time_util.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -431,7 +432,7 @@ void PrintDelivery(std::ostream& out, const Delivery& delivery) {
       std::string error = AttemptErrorName(attempt.error());
       if (!attempt.error_detail().empty()) absl::StrAppend(&error, ": ", attempt.error_detail());
       // A 0ms attempt (refused at once) is a real duration, not a missing one.
-      const std::string duration = absl::FormatDuration(FromProto(attempt.duration()));
+      const std::string duration = absl::FormatDuration(ToAbslDuration(attempt.duration()));
       table.AddRow({absl::StrCat(attempt.attempt()), FormatTimestamp(attempt.start_time()),
                     duration, StatusCodeOrDash(attempt.status_code()), OneLine(error),
                     OrDash(attempt.worker()),

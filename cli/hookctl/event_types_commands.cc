@@ -36,7 +36,7 @@ absl::Status Create(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl event-types create NAME [--description D] [--schema JSON|@file]",
       "Adds an event type to the catalog publishers may use. NAME is dot-separated segments\n"
-      "of [a-z0-9_-], e.g. video.ready. Needs the admin token.");
+      "of [a-z0-9_-], e.g. video.ready; hookd.* names are hookd's own. Needs the admin token.");
   std::string description;
   std::string schema;
   flags.AddString("description", "D", "Free text, up to 1000 characters.", &description);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_replace.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "hookd/common/proto_time.h"
 #include "nlohmann/json.hpp"
 
 namespace hookd::hookctl {
@@ -65,10 +66,6 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
-absl::Duration FromProto(const google::protobuf::Duration& duration) {
-  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
-}
-
 google::protobuf::Duration ToProto(absl::Duration duration) {
   google::protobuf::Duration proto;
   int64_t seconds = absl::IDivDuration(duration, absl::Seconds(1), &duration);
@@ -79,7 +76,7 @@ google::protobuf::Duration ToProto(absl::Duration duration) {
 
 std::string FormatDuration(const google::protobuf::Duration& duration) {
   if (duration.seconds() == 0 && duration.nanos() == 0) return "-";
-  return absl::FormatDuration(FromProto(duration));
+  return absl::FormatDuration(ToAbslDuration(duration));
 }
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp) {

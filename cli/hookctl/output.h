@@ -42,7 +42,6 @@ void PrintNextPageHint(std::ostream& out, std::string_view what, const std::stri
 absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
 
 // Go-style durations ("1h30m", "500ms"), as the flags take them. "-" when unset.
-absl::Duration FromProto(const google::protobuf::Duration& duration);
 google::protobuf::Duration ToProto(absl::Duration duration);
 std::string FormatDuration(const google::protobuf::Duration& duration);
 

@@ -15,6 +15,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "output.h"
@@ -163,7 +164,7 @@ TEST(PrintFields, AlignsValuesAndIndentsContinuationLines) {
 TEST(Durations, RoundTripAndFormatGoStyle) {
   EXPECT_EQ(FormatDuration(ToProto(absl::Minutes(90))), "1h30m");
   EXPECT_EQ(FormatDuration(ToProto(absl::Milliseconds(1500))), "1.5s");
-  EXPECT_EQ(FromProto(ToProto(absl::Milliseconds(1500))), absl::Milliseconds(1500));
+  EXPECT_EQ(ToAbslDuration(ToProto(absl::Milliseconds(1500))), absl::Milliseconds(1500));
   EXPECT_EQ(FormatDuration(google::protobuf::Duration()), "-");
 }
 

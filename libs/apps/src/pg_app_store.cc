@@ -8,6 +8,7 @@
 #include "hookd/common/status.h"
 #include "hookd/crypto/base64.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
 
 namespace hookd::apps {
 namespace {
@@ -88,7 +89,12 @@ absl::Status OpenSecrets(std::string_view column, const SecretBox& box, v1::App&
 // Rebuilds an app from a row selected with kColumns, without its secrets.
 absl::StatusOr<v1::App> FromRowWithoutSecrets(const pqxx::row& row) {
   v1::App app;
-  auto parsed = google::protobuf::util::JsonStringToMessage(row[2].as<std::string>(), &app);
+  // Fields this binary does not know yet (written by a newer hookd-subscription during a rolling
+  // upgrade) are skipped rather than making the app unreadable.
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto parsed =
+      google::protobuf::util::JsonStringToMessage(row[2].as<std::string>(), &app, options);
   if (!parsed.ok()) return absl::DataLossError("app config: not an App");
   app.set_id(row[0].as<std::string>());
   app.set_tenant(row[1].as<std::string>());
@@ -264,8 +270,14 @@ absl::StatusOr<std::vector<v1::App>> TenantAppsForRouting(pqxx::work& txn,
                    " FROM apps WHERE tenant = $1 AND delete_time IS NULL ORDER BY id"),
       std::string(tenant));
   for (const auto& row : rows) {
-    HOOKD_ASSIGN_OR_RETURN(v1::App app, FromRowWithoutSecrets(row));
-    apps.push_back(std::move(app));
+    absl::StatusOr<v1::App> app = FromRowWithoutSecrets(row);
+    if (!app.ok()) {
+      // One unreadable app must not stop what the caller's transaction records.
+      spdlog::warn("app {} of tenant {} is not routed: {}", row[0].as<std::string>(),
+                   std::string(tenant), app.status().ToString());
+      continue;
+    }
+    apps.push_back(std::move(*app));
   }
   return apps;
 }

@@ -1,6 +1,7 @@
 #include "hookd/apps/routing.h"
 
 #include "hookd/apps/validation.h"
+#include "hookd/common/proto_time.h"
 
 namespace hookd::apps {
 
@@ -24,8 +25,7 @@ bool AppMatches(const v1::App& app, std::string_view event_type,
 }
 
 absl::Time DueTime(const v1::App& app, absl::Time deliver_at) {
-  return deliver_at + absl::Seconds(app.delivery_delay().seconds()) +
-         absl::Nanoseconds(app.delivery_delay().nanos());
+  return deliver_at + ToAbslDuration(app.delivery_delay());
 }
 
 }  // namespace hookd::apps

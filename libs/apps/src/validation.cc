@@ -18,6 +18,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/absl_view.h"
 #include "hookd/common/http_token.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "hookd/dialect/payload_template.h"
 #include "hookd/dialect/signature_profile.h"
@@ -151,7 +152,7 @@ std::string HeaderField(std::string_view name) {
 }
 
 // Nullopt for a Duration message that breaks the protobuf rules (range, mixed signs).
-std::optional<absl::Duration> ToAbslDuration(const google::protobuf::Duration& duration) {
+std::optional<absl::Duration> CheckedDuration(const google::protobuf::Duration& duration) {
   int64_t seconds = duration.seconds();
   int32_t nanos = duration.nanos();
   if (seconds < TimeUtil::kDurationMinSeconds || seconds > TimeUtil::kDurationMaxSeconds ||
@@ -159,12 +160,12 @@ std::optional<absl::Duration> ToAbslDuration(const google::protobuf::Duration& d
       (seconds > 0 && nanos < 0)) {
     return std::nullopt;
   }
-  return absl::Seconds(seconds) + absl::Nanoseconds(nanos);
+  return ToAbslDuration(duration);
 }
 
 absl::Status ValidateDurationRange(const google::protobuf::Duration& duration, absl::Duration min,
                                    absl::Duration max, std::string_view field) {
-  std::optional<absl::Duration> value = ToAbslDuration(duration);
+  std::optional<absl::Duration> value = CheckedDuration(duration);
   if (!value.has_value()) return InvalidField(field, "is not a valid duration");
   if (*value < min || *value > max) {
     return InvalidField(field, absl::StrCat("must be between ", absl::FormatDuration(min), " and ",
@@ -463,7 +464,7 @@ absl::Status ValidateRetry(const hookd::v1::App& app) {
   constexpr std::string_view kMaxDelay = "app.retry.exponential.max_delay";
   HOOKD_RETURN_IF_ERROR(
       ValidateDurationRange(exponential.max_delay(), kMinRetryDelay, kMaxRetryDelay, kMaxDelay));
-  if (*ToAbslDuration(exponential.max_delay()) < *ToAbslDuration(exponential.initial_delay())) {
+  if (*CheckedDuration(exponential.max_delay()) < *CheckedDuration(exponential.initial_delay())) {
     return InvalidField(kMaxDelay, "must be at least initial_delay");
   }
   if (exponential.max_attempts() < 1 || exponential.max_attempts() > kMaxAttempts) {
@@ -706,7 +707,7 @@ std::vector<absl::Duration> RetryDelays(const hookd::v1::RetryPolicy& policy) {
   std::vector<absl::Duration> delays;
   if (policy.delays_size() > 0) {
     for (const google::protobuf::Duration& delay : policy.delays()) {
-      delays.push_back(absl::Seconds(delay.seconds()) + absl::Nanoseconds(delay.nanos()));
+      delays.push_back(ToAbslDuration(delay));
     }
     return delays;
   }

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "hookd/crypto/base64.h"
 #include "hookd/dialect/json_text.h"
@@ -21,14 +22,6 @@ namespace hookd::delivery {
 namespace {
 
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
-
-absl::Time FromProto(const google::protobuf::Timestamp& timestamp) {
-  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
-}
-
-absl::Duration FromProto(const google::protobuf::Duration& duration) {
-  return absl::Seconds(duration.seconds()) + absl::Nanoseconds(duration.nanos());
-}
 
 }  // namespace
 
@@ -67,7 +60,7 @@ absl::StatusOr<http::HttpRequest> BuildRequest(const v1::App& app, const EventDa
   std::vector<std::string_view> secrets;
   for (const v1::SigningKey& key : app.signing_keys()) {
     if (key.secret().empty()) continue;
-    if (key.has_expire_time() && FromProto(key.expire_time()) <= now) continue;
+    if (key.has_expire_time() && ToAbslTime(key.expire_time()) <= now) continue;
     secrets.push_back(key.secret());
   }
   if (secrets.empty()) {
@@ -78,8 +71,8 @@ absl::StatusOr<http::HttpRequest> BuildRequest(const v1::App& app, const EventDa
   http::HttpRequest request;
   request.url = app.url();
   HOOKD_ASSIGN_OR_RETURN(request.body, Body(app, event, secrets.front()));
-  request.timeout = app.has_timeout() && FromProto(app.timeout()) > absl::ZeroDuration()
-                        ? FromProto(app.timeout())
+  request.timeout = app.has_timeout() && ToAbslDuration(app.timeout()) > absl::ZeroDuration()
+                        ? ToAbslDuration(app.timeout())
                         : kDefaultTimeout;
 
   auto& headers = request.headers;

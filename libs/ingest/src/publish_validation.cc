@@ -5,6 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "hookd/apps/validation.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "simdjson.h"
 
@@ -56,7 +57,7 @@ absl::Status ValidateSchedule(const v1::PublishRequest& request, const std::stri
     if (at.nanos() < 0 || at.nanos() > 999999999) {
       return InvalidField(prefix + "deliver_at", "is not a valid timestamp");
     }
-    const absl::Time time = absl::FromUnixSeconds(at.seconds()) + absl::Nanoseconds(at.nanos());
+    const absl::Time time = ToAbslTime(at);
     if (time < absl::FromCivil(absl::CivilSecond(2000, 1, 1), absl::UTCTimeZone())) {
       return InvalidField(prefix + "deliver_at", "must not be before 2000-01-01T00:00:00Z");
     }
@@ -66,8 +67,7 @@ absl::Status ValidateSchedule(const v1::PublishRequest& request, const std::stri
   }
   if (request.has_deliver_after()) {
     const auto& after = request.deliver_after();
-    const absl::Duration duration =
-        absl::Seconds(after.seconds()) + absl::Nanoseconds(after.nanos());
+    const absl::Duration duration = ToAbslDuration(after);
     if (after.nanos() < -999999999 || after.nanos() > 999999999 ||
         duration < absl::ZeroDuration() || duration > kMaxAhead) {
       return InvalidField(prefix + "deliver_after", "must be between 0 and 7 days");
@@ -78,12 +78,10 @@ absl::Status ValidateSchedule(const v1::PublishRequest& request, const std::stri
 
 absl::Time DeliverAt(const v1::PublishRequest& request, absl::Time now) {
   if (request.has_deliver_at()) {
-    return std::max(now, absl::FromUnixSeconds(request.deliver_at().seconds()) +
-                             absl::Nanoseconds(request.deliver_at().nanos()));
+    return std::max(now, ToAbslTime(request.deliver_at()));
   }
   if (request.has_deliver_after()) {
-    return now + absl::Seconds(request.deliver_after().seconds()) +
-           absl::Nanoseconds(request.deliver_after().nanos());
+    return now + ToAbslDuration(request.deliver_after());
   }
   return now;
 }

@@ -3,6 +3,7 @@
 #include "hookd/apps/app_store.h"
 #include "hookd/apps/routing.h"
 #include "hookd/common/ids.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "hookd/dialect/json_text.h"
 #include "hookd/ledger/publish.h"
@@ -18,6 +19,7 @@ Json AppFields(const std::string& id, const std::string& tenant, const std::stri
   return {{"app_id", id}, {"tenant", tenant}, {"app_name", name}};
 }
 
+// What last_error says of a failed attempt.
 Json AttemptJson(const std::string& delivery_id, const ledger::AttemptResult& result) {
   return {{"delivery_id", delivery_id},
           {"time", dialect::Rfc3339(result.start_time)},
@@ -33,7 +35,7 @@ Json AppProperties() {
           {"app_name", {{"type", "string"}}}};
 }
 
-Json AttemptSchema() {
+Json LastErrorSchema() {
   return {{"type", "object"},
           {"required", {"delivery_id", "time", "status_code", "error"}},
           {"properties",
@@ -66,7 +68,7 @@ const std::vector<v1::EventType>& EventTypes() {
     disabled["reason"] = {{"type", "string"}};
     disabled["failure_streak"] = {{"type", "integer"}, {"minimum", 0}};
     disabled["disable_time"] = {{"type", "string"}};
-    disabled["last_attempt"] = AttemptSchema();
+    disabled["last_error"] = LastErrorSchema();
     out->push_back(MakeType(kAppDisabled,
                             "hookd disabled an app: its failures reached disable_after_failures, "
                             "it asked to be disabled on a permanent error, or an operator did",
@@ -81,23 +83,23 @@ const std::vector<v1::EventType>& EventTypes() {
     failing["failure_streak"] = {{"type", "integer"}, {"minimum", 1}};
     failing["disable_after_failures"] = {{"type", "integer"}, {"minimum", 1}};
     failing["time"] = {{"type", "string"}};
-    failing["last_attempt"] = AttemptSchema();
+    failing["last_error"] = LastErrorSchema();
     out->push_back(MakeType(
         kAppFailing, "An app's consecutive failed deliveries reached half its disable threshold",
         std::move(failing),
         {"app_id", "tenant", "app_name", "failure_streak", "disable_after_failures", "time",
-         "last_attempt"}));
+         "last_error"}));
     Json exhausted = {
         {"delivery_id", {{"type", "string"}}}, {"event_id", {{"type", "string"}}},
         {"event_type", {{"type", "string"}}},  {"app_id", {{"type", "string"}}},
         {"tenant", {{"type", "string"}}},      {"attempts", {{"type", "integer"}, {"minimum", 1}}},
-        {"time", {{"type", "string"}}},        {"last_attempt", AttemptSchema()}};
+        {"time", {{"type", "string"}}},        {"last_error", LastErrorSchema()}};
     out->push_back(MakeType(kDeliveryExhausted,
                             "A delivery failed for good: its retries are exhausted, or the "
                             "endpoint answered 410 Gone",
                             std::move(exhausted),
                             {"delivery_id", "event_id", "event_type", "app_id", "tenant",
-                             "attempts", "time", "last_attempt"}));
+                             "attempts", "time", "last_error"}));
     return out;
   }();
   return *types;
@@ -119,20 +121,23 @@ absl::Status RegisterEventTypes(db::PgPool& db) {
   });
 }
 
-std::string AppDisabledPayload(const v1::App& app, const std::optional<ledger::LoggedAttempt>& last,
-                               absl::Time at) {
+std::string AppDisabledPayload(const v1::App& app,
+                               const std::optional<ledger::LoggedAttempt>& last) {
   Json payload = AppFields(app.id(), app.tenant(), app.name());
   payload["reason"] = app.disabled_reason();
   payload["failure_streak"] = app.failure_streak();
-  payload["disable_time"] = dialect::Rfc3339(at);
-  if (last.has_value()) payload["last_attempt"] = AttemptJson(last->delivery_id, last->result);
+  payload["disable_time"] = dialect::Rfc3339(ToAbslTime(app.update_time()));
+  // An operator may disable an app whose latest attempt succeeded: then there is no error.
+  if (last.has_value() && last->result.error != v1::ATTEMPT_ERROR_NONE) {
+    payload["last_error"] = AttemptJson(last->delivery_id, last->result);
+  }
   return payload.dump();
 }
 
-std::string AppEnabledPayload(const v1::App& app, bool resumed, absl::Time at) {
+std::string AppEnabledPayload(const v1::App& app, bool resumed) {
   Json payload = AppFields(app.id(), app.tenant(), app.name());
   payload["held_deliveries"] = resumed ? "resume" : "discard";
-  payload["enable_time"] = dialect::Rfc3339(at);
+  payload["enable_time"] = dialect::Rfc3339(ToAbslTime(app.update_time()));
   return payload.dump();
 }
 
@@ -141,7 +146,7 @@ std::string AppFailingPayload(const ledger::StreakReached& streak, absl::Time at
   payload["failure_streak"] = streak.streak;
   payload["disable_after_failures"] = streak.threshold;
   payload["time"] = dialect::Rfc3339(at);
-  payload["last_attempt"] = AttemptJson(streak.last_delivery_id, streak.last_result);
+  payload["last_error"] = AttemptJson(streak.last_delivery_id, streak.last_result);
   return payload.dump();
 }
 
@@ -153,7 +158,7 @@ std::string DeliveryExhaustedPayload(const ledger::Exhausted& exhausted, absl::T
                   {"tenant", exhausted.tenant},
                   {"attempts", exhausted.attempts},
                   {"time", dialect::Rfc3339(at)},
-                  {"last_attempt", AttemptJson(exhausted.delivery_id, exhausted.last_result)}};
+                  {"last_error", AttemptJson(exhausted.delivery_id, exhausted.last_result)}};
   return payload.dump();
 }
 
@@ -185,7 +190,7 @@ absl::StatusOr<ledger::OutboxBatch> Publisher::Publish(pqxx::work& txn,
     if (routes[i].size() == 0) continue;
     requests[i].set_tenant(tenant_);
     requests[i].set_event_type(event.event_type);
-    requests[i].set_payload(event.payload);
+    requests[i].set_payload(event.payload());
     stored.push_back({.request = &requests[i], .id = NewId("evt"), .routes = &routes[i]});
   }
   // Microseconds, as Postgres keeps them: the stream carries the same time as the row.

@@ -69,8 +69,9 @@ class OpsEventsPgTest : public ::testing::Test {
 TEST_F(OpsEventsPgTest, RoutesToTheOperationsAppsButNeverToTheAppItIsAbout) {
   const Publisher publisher("ops");
   // An ops app disabled: its peers hear of it, it does not.
-  ledger::OutboxBatch batch =
-      Publish(publisher, {{kAppDisabled, R"({"app_id":"app_all"})", "ops", "app_all"}});
+  ledger::OutboxBatch batch = Publish(
+      publisher,
+      {{kAppDisabled, [] { return std::string(R"({"app_id":"app_all"})"); }, "ops", "app_all"}});
   EXPECT_EQ(Deliveries(kAppDisabled),
             (std::map<std::string, int>{{"app_disabled_only", v1::PENDING},
                                         {"app_off", v1::HELD},
@@ -86,22 +87,24 @@ TEST_F(OpsEventsPgTest, RoutesToTheOperationsAppsButNeverToTheAppItIsAbout) {
 TEST_F(OpsEventsPgTest, FailuresOfOperationsAppsAreNotReported) {
   const Publisher publisher("ops");
   // Another tenant's exhausted delivery reaches every ops app subscribed to it.
-  Publish(publisher, {{kDeliveryExhausted, "{}", "acme", "app_other"}});
+  Publish(publisher, {{kDeliveryExhausted, [] { return std::string("{}"); }, "acme", "app_other"}});
   EXPECT_EQ(Deliveries(kDeliveryExhausted),
             (std::map<std::string, int>{
                 {"app_all", v1::PENDING}, {"app_off", v1::HELD}, {"app_later", v1::SCHEDULED}}));
   // An ops app's own failures make no event at all: no loop of reports about reports.
   const int64_t events = Count("SELECT count(*) FROM events");
   ledger::OutboxBatch batch =
-      Publish(publisher, {{kDeliveryExhausted, "{}", "ops", "app_disabled_only"},
-                          {kAppFailing, "{}", "ops", "app_disabled_only"}});
+      Publish(publisher,
+              {{kDeliveryExhausted, [] { return std::string("{}"); }, "ops", "app_disabled_only"},
+               {kAppFailing, [] { return std::string("{}"); }, "ops", "app_disabled_only"}});
   EXPECT_EQ(batch.outbox_id, 0);
   EXPECT_EQ(Count("SELECT count(*) FROM events"), events);
 }
 
 TEST_F(OpsEventsPgTest, NothingIsStoredWhenNoAppListens) {
   const Publisher nobody("ops-without-apps");
-  ledger::OutboxBatch batch = Publish(nobody, {{kAppEnabled, "{}", "acme", "app_other"}});
+  ledger::OutboxBatch batch =
+      Publish(nobody, {{kAppEnabled, [] { return std::string("{}"); }, "acme", "app_other"}});
   EXPECT_EQ(batch.outbox_id, 0);
   EXPECT_EQ(Count("SELECT count(*) FROM events"), 0);
 }

@@ -1,5 +1,6 @@
 #include "hookd/opsevents/ops_events.h"
 
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "hookd/apps/validation.h"
 #include "hookd/schema/json_schema.h"
@@ -28,6 +29,8 @@ v1::App DisabledApp() {
   app.set_name("Encoder hooks");
   app.set_disabled_reason("disabled after 10 consecutive failed deliveries");
   app.set_failure_streak(10);
+  *app.mutable_update_time() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(kAt));
   return app;
 }
 
@@ -58,26 +61,33 @@ TEST(OpsEvents, FourReservedTypesWithSchemas) {
 
 TEST(OpsEvents, AppDisabledPayload) {
   const std::string payload = AppDisabledPayload(
-      DisabledApp(), ledger::LoggedAttempt{.delivery_id = "dlv_9", .result = Failed503()}, kAt);
+      DisabledApp(), ledger::LoggedAttempt{.delivery_id = "dlv_9", .result = Failed503()});
   ExpectValid(kAppDisabled, payload);
   EXPECT_EQ(Json::parse(payload),
             Json::parse(R"({"app_id":"app_1","tenant":"acme","app_name":"Encoder hooks",)"
                         R"("reason":"disabled after 10 consecutive failed deliveries",)"
                         R"("failure_streak":10,"disable_time":"2026-09-21T14:13:20.250Z",)"
-                        R"("last_attempt":{"delivery_id":"dlv_9",)"
+                        R"("last_error":{"delivery_id":"dlv_9",)"
                         R"("time":"2026-09-21T14:13:19.250Z","status_code":503,)"
                         R"("error":"ATTEMPT_ERROR_HTTP_STATUS","error_detail":""}})"));
-  // An app disabled before any attempt: no last_attempt.
-  const std::string first = AppDisabledPayload(DisabledApp(), std::nullopt, kAt);
+  // An app disabled before any attempt, or whose latest attempt succeeded: no last_error.
+  const std::string first = AppDisabledPayload(DisabledApp(), std::nullopt);
   ExpectValid(kAppDisabled, first);
-  EXPECT_FALSE(Json::parse(first).contains("last_attempt"));
+  EXPECT_FALSE(Json::parse(first).contains("last_error"));
+  ledger::AttemptResult ok = Failed503();
+  ok.status_code = 200;
+  ok.error = v1::ATTEMPT_ERROR_NONE;
+  EXPECT_FALSE(
+      Json::parse(AppDisabledPayload(DisabledApp(),
+                                     ledger::LoggedAttempt{.delivery_id = "dlv_8", .result = ok}))
+          .contains("last_error"));
 }
 
 TEST(OpsEvents, AppEnabledPayload) {
-  const std::string payload = AppEnabledPayload(DisabledApp(), /*resumed=*/false, kAt);
+  const std::string payload = AppEnabledPayload(DisabledApp(), /*resumed=*/false);
   ExpectValid(kAppEnabled, payload);
   EXPECT_EQ(Json::parse(payload)["held_deliveries"], "discard");
-  EXPECT_EQ(Json::parse(AppEnabledPayload(DisabledApp(), true, kAt))["held_deliveries"], "resume");
+  EXPECT_EQ(Json::parse(AppEnabledPayload(DisabledApp(), true))["held_deliveries"], "resume");
 }
 
 TEST(OpsEvents, AppFailingPayload) {
@@ -93,7 +103,7 @@ TEST(OpsEvents, AppFailingPayload) {
   const Json json = Json::parse(payload);
   EXPECT_EQ(json["failure_streak"], 5);
   EXPECT_EQ(json["disable_after_failures"], 10);
-  EXPECT_EQ(json["last_attempt"]["delivery_id"], "dlv_5");
+  EXPECT_EQ(json["last_error"]["delivery_id"], "dlv_5");
 }
 
 TEST(OpsEvents, DeliveryExhaustedPayload) {
@@ -109,12 +119,12 @@ TEST(OpsEvents, DeliveryExhaustedPayload) {
   const Json json = Json::parse(payload);
   EXPECT_EQ(json["attempts"], 8);
   EXPECT_EQ(json["event_type"], "video.ready");
-  EXPECT_EQ(json["last_attempt"]["status_code"], 503);
+  EXPECT_EQ(json["last_error"]["status_code"], 503);
 }
 
 // The schemas are not decoration: a payload missing a required field fails them.
 TEST(OpsEvents, SchemasRefuseAPayloadMissingAField) {
-  Json payload = Json::parse(AppEnabledPayload(DisabledApp(), true, kAt));
+  Json payload = Json::parse(AppEnabledPayload(DisabledApp(), true));
   payload.erase("app_id");
   for (const v1::EventType& t : EventTypes()) {
     if (t.name() != kAppEnabled) continue;

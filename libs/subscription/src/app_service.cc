@@ -7,6 +7,7 @@
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/ids.h"
 #include "hookd/common/logging.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "hookd/crypto/signing.h"
 #include "hookd/dialect/signature_profile.h"
@@ -294,10 +295,11 @@ grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* co
                                                      return mutate(app, answer_with_secret);
                                                    },
                                                    publish));
+        // Watchers first: the workers learn of a disabled app before its report is queued.
+        ctx_.watch_hub.Notify();
         if (reported.outbox_id != 0) {
           ledger::EnqueueCommitted(ctx_.db, ctx_.queue, reported.outbox_id, reported.messages);
         }
-        ctx_.watch_hub.Notify();
         LogAppChange(change, stored);
         if (after) HOOKD_RETURN_IF_ERROR(after(stored));
         if (answer_with_secret) {
@@ -394,10 +396,11 @@ grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext*
       [resume](pqxx::work&, const v1::App& before,
                const v1::App& stored) -> std::vector<opsevents::OpsEvent> {
         if (before.active()) return {};  // enabled already: nothing changed
-        return {{.event_type = opsevents::kAppEnabled,
-                 .payload = opsevents::AppEnabledPayload(stored, resume, absl::Now()),
-                 .about_tenant = stored.tenant(),
-                 .about_app_id = stored.id()}};
+        return {
+            {.event_type = opsevents::kAppEnabled,
+             .payload = [stored, resume] { return opsevents::AppEnabledPayload(stored, resume); },
+             .about_tenant = stored.tenant(),
+             .about_app_id = stored.id()}};
       });
 }
 
@@ -420,8 +423,11 @@ grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext
          const v1::App& stored) -> std::vector<opsevents::OpsEvent> {
         if (!before.active()) return {};  // disabled already: nothing changed
         return {{.event_type = opsevents::kAppDisabled,
-                 .payload = opsevents::AppDisabledPayload(
-                     stored, ledger::LatestAttemptOfApp(txn, stored.id()), absl::Now()),
+                 .payload =
+                     [&txn, stored] {
+                       return opsevents::AppDisabledPayload(
+                           stored, ledger::LatestAttemptOfApp(txn, stored.id()));
+                     },
                  .about_tenant = stored.tenant(),
                  .about_app_id = stored.id()}};
       });
@@ -432,8 +438,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerConte
                                                        v1::App* response) {
   absl::Duration grace = ctx_.default_grace_period;
   if (request->has_grace_period()) {
-    const auto& d = request->grace_period();
-    grace = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+    grace = ToAbslDuration(request->grace_period());
   }
   if (grace < absl::ZeroDuration() || grace > absl::Hours(24 * 7)) {
     auto principal = ctx_.auth.Authenticate(*context);

@@ -10,6 +10,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/test_database.h"
 #include "hookd/ledger/delivery_store.h"
@@ -28,10 +29,6 @@ using testing::kTestAdminToken;
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
 }
 
 int64_t Millis(const google::protobuf::Duration& d) { return TimeUtil::DurationToMilliseconds(d); }
@@ -181,9 +178,9 @@ TEST_F(AppStatsTest, CountsRateLatencyStreakAndDeliveriesOfTheWindow) {
   const absl::Time after = absl::Now();
   EXPECT_EQ(stats.app_id(), app);
   // The default window: the 24 hours before now.
-  EXPECT_GE(FromProto(stats.until()), before);
-  EXPECT_LE(FromProto(stats.until()), after);
-  EXPECT_EQ(FromProto(stats.until()) - FromProto(stats.since()), absl::Hours(24));
+  EXPECT_GE(ToAbslTime(stats.until()), before);
+  EXPECT_LE(ToAbslTime(stats.until()), after);
+  EXPECT_EQ(ToAbslTime(stats.until()) - ToAbslTime(stats.since()), absl::Hours(24));
   EXPECT_EQ(stats.attempts(), 11);
   EXPECT_EQ(stats.succeeded_attempts(), 6);
   EXPECT_EQ(stats.failed_attempts(), 5);
@@ -196,15 +193,15 @@ TEST_F(AppStatsTest, CountsRateLatencyStreakAndDeliveriesOfTheWindow) {
   EXPECT_EQ(stats.deliveries().retrying(), 1);
   EXPECT_EQ(stats.deliveries().failed(), 2);
   EXPECT_EQ(stats.failure_streak(), 2);
-  EXPECT_EQ(FromProto(stats.last_attempt_time()), starts[10]);
-  EXPECT_EQ(FromProto(stats.last_success_time()), starts[7]);
+  EXPECT_EQ(ToAbslTime(stats.last_attempt_time()), starts[10]);
+  EXPECT_EQ(ToAbslTime(stats.last_success_time()), starts[7]);
 
   // A window of the first three attempts (and none of the deliveries' creation).
   request.mutable_since()->CopyFrom(ToProto(starts[0]));
   request.mutable_until()->CopyFrom(ToProto(starts[3]));
   ASSERT_TRUE(Stats(request, &stats).ok());
-  EXPECT_EQ(FromProto(stats.since()), starts[0]);
-  EXPECT_EQ(FromProto(stats.until()), starts[3]);
+  EXPECT_EQ(ToAbslTime(stats.since()), starts[0]);
+  EXPECT_EQ(ToAbslTime(stats.until()), starts[3]);
   EXPECT_EQ(stats.attempts(), 3);
   EXPECT_EQ(stats.succeeded_attempts(), 2);
   EXPECT_EQ(stats.failed_attempts(), 1);
@@ -213,8 +210,8 @@ TEST_F(AppStatsTest, CountsRateLatencyStreakAndDeliveriesOfTheWindow) {
   EXPECT_EQ(Millis(stats.latency_p99()), 30);
   EXPECT_EQ(stats.deliveries().ByteSizeLong(), 0u);  // every count zero
   // The latest attempt and success are of any time, and the streak is the app's now.
-  EXPECT_EQ(FromProto(stats.last_attempt_time()), starts[10]);
-  EXPECT_EQ(FromProto(stats.last_success_time()), starts[7]);
+  EXPECT_EQ(ToAbslTime(stats.last_attempt_time()), starts[10]);
+  EXPECT_EQ(ToAbslTime(stats.last_success_time()), starts[7]);
   EXPECT_EQ(stats.failure_streak(), 2);
 
   // Four days back takes in the old delivery and its 5 s attempt: now the 12th duration.
@@ -231,7 +228,7 @@ TEST_F(AppStatsTest, CountsRateLatencyStreakAndDeliveriesOfTheWindow) {
   request.clear_since();
   request.mutable_until()->CopyFrom(ToProto(now - absl::Hours(24)));
   ASSERT_TRUE(Stats(request, &stats).ok());
-  EXPECT_EQ(FromProto(stats.since()), now - absl::Hours(48));
+  EXPECT_EQ(ToAbslTime(stats.since()), now - absl::Hours(48));
   EXPECT_EQ(stats.attempts(), 0);
   EXPECT_EQ(stats.success_rate(), 0);
   EXPECT_FALSE(stats.has_latency_p50());

@@ -364,14 +364,15 @@ struct Worker::State {
     std::vector<opsevents::OpsEvent> events;
     const absl::Time now = absl::Now();
     for (const ledger::Exhausted& e : recorded.exhausted) {
-      events.push_back({.event_type = opsevents::kDeliveryExhausted,
-                        .payload = opsevents::DeliveryExhaustedPayload(e, now),
-                        .about_tenant = e.tenant,
-                        .about_app_id = e.app_id});
+      events.push_back(
+          {.event_type = opsevents::kDeliveryExhausted,
+           .payload = [&e, now] { return opsevents::DeliveryExhaustedPayload(e, now); },
+           .about_tenant = e.tenant,
+           .about_app_id = e.app_id});
     }
     for (const ledger::StreakReached& f : recorded.failing) {
       events.push_back({.event_type = opsevents::kAppFailing,
-                        .payload = opsevents::AppFailingPayload(f, now),
+                        .payload = [&f, now] { return opsevents::AppFailingPayload(f, now); },
                         .about_tenant = f.tenant,
                         .about_app_id = f.app_id});
     }

@@ -73,7 +73,7 @@ class AppStore {
 
 // The live apps of `tenant`, without their secrets, read in the caller's transaction: hookd's
 // operational events are routed to the operations tenant's apps in the transaction of the change
-// they report.
+// they report. An app whose config cannot be read is skipped with a warning.
 absl::StatusOr<std::vector<v1::App>> TenantAppsForRouting(pqxx::work& txn, std::string_view tenant);
 
 // The Postgres AppStore; secrets are sealed with `box`, bound to the app id.

@@ -93,8 +93,9 @@ struct SweeperOptions {
   std::function<void(int)> on_swept;
 };
 
-// Re-enqueues outbox batches that were committed but never enqueued: ingest crashed between
-// commit and XADD, or Redis was down. One leader at a time across every ingest replica, chosen
+// Re-enqueues outbox batches that were committed but never enqueued: their writer (ingest, or
+// the subscription or a worker for operational events and re-queues) crashed between commit and
+// XADD, or Redis was down. One leader at a time across every ingest replica, chosen
 // by a Postgres advisory lock held on the sweeper's own connection: if the leader dies, its
 // connection closes, the lock frees, and another replica takes over.
 class OutboxSweeper {

@@ -14,7 +14,8 @@
 #include "hookd/v1/ingest.pb.h"
 
 // Publishing's statements: idempotency keys, and an event batch with its deliveries and outbox
-// row, written in the caller's transaction (hookd-ingest's group commit).
+// row, written in the caller's transaction (hookd-ingest's group commit, or the transaction of
+// the change an operational event reports).
 
 namespace hookd::ledger {
 

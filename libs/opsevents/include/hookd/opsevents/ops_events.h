@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,18 +35,21 @@ const std::vector<v1::EventType>& EventTypes();
 // at start; concurrent replicas are harmless).
 absl::Status RegisterEventTypes(db::PgPool& db);
 
-// The payloads, as README documents them; `at` is when the change happened, `last` the app's
-// latest attempt (ledger::LatestAttemptOfApp).
-std::string AppDisabledPayload(const v1::App& app, const std::optional<ledger::LoggedAttempt>& last,
-                               absl::Time at);
-std::string AppEnabledPayload(const v1::App& app, bool resumed, absl::Time at);
+// The payloads, as README documents them. The app's are as stored by the change (its
+// update_time is when it happened); `last` is the app's latest attempt
+// (ledger::LatestAttemptOfApp), reported as last_error when it failed.
+std::string AppDisabledPayload(const v1::App& app,
+                               const std::optional<ledger::LoggedAttempt>& last);
+std::string AppEnabledPayload(const v1::App& app, bool resumed);
 std::string AppFailingPayload(const ledger::StreakReached& streak, absl::Time at);
 std::string DeliveryExhaustedPayload(const ledger::Exhausted& exhausted, absl::Time at);
 
 // One operational event about an app of `about_tenant` (its id `about_app_id`).
 struct OpsEvent {
   std::string event_type;
-  std::string payload;  // a JSON object
+  // Makes the payload, a JSON object: called only when some app receives the event, so that
+  // an unheard event costs no query.
+  std::function<std::string()> payload;
   std::string about_tenant;
   std::string about_app_id;
 };

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "hookd/apps/validation.h"
+#include "hookd/opsevents/ops_events.h"
 #include "hookd/subscription/retention.h"
 
 namespace hookd::subscription {
@@ -30,7 +31,7 @@ struct ServerOptions {
   // How long RotateSecret keeps the previous secret when the request names no grace period.
   absl::Duration default_grace_period = absl::Hours(24);
   // The tenant hookd's operational events are published into (HOOKD_OPS_TENANT).
-  std::string ops_tenant = "hookd-ops";
+  std::string ops_tenant = opsevents::kDefaultTenant;
   // Removal of old events, deliveries and attempts (by the one replica that leads it);
   // max_age zero disables it.
   RetentionOptions retention;

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "hookd/apps/ip_policy.h"
+#include "hookd/opsevents/ops_events.h"
 
 namespace hookd::worker {
 
@@ -45,7 +46,7 @@ struct WorkerOptions {
   int database_pool_size = 4;
   // The tenant operational events go to (HOOKD_OPS_TENANT): hookd.delivery.exhausted and
   // hookd.app.failing are published by the worker recording them.
-  std::string ops_tenant = "hookd-ops";
+  std::string ops_tenant = opsevents::kDefaultTenant;
 };
 
 // hookd-worker: consumes the delivery streams, signs and POSTs, logs every attempt, schedules
