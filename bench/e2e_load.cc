@@ -31,6 +31,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -60,6 +61,7 @@
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 #include "nlohmann/json.hpp"
+#include "pqxx/pqxx"
 
 ABSL_FLAG(std::string, target, "",
           "hookd-ingest address host:port, loopback only (env HOOKD_INGEST_SERVER, default "
@@ -119,6 +121,10 @@ ABSL_FLAG(std::string, wrk, "wrk",
           "ceiling phase: wrk executable, looked up on PATH; empty = skip wrk");
 ABSL_FLAG(int, wrk_threads, 2, "ceiling phase: wrk -t");
 ABSL_FLAG(int, wrk_connections, 0, "ceiling phase: wrk -c (0 = --ceiling_connections)");
+ABSL_FLAG(std::string, database_url, "",
+          "Postgres of the cluster, read only: each e2e phase then reports the WAL it wrote "
+          "per delivery, from pg_stat_wal before and after it (every writer of that Postgres "
+          "counts: keep it private to the cluster)");
 ABSL_FLAG(absl::Duration, settle_timeout, absl::Seconds(30),
           "with --phases: after an e2e phase, wait up to this long for the receiver to go quiet "
           "(late or stray deliveries of that phase) before the next one starts");
@@ -155,8 +161,9 @@ void OnSignal(int signal) {
 }
 
 struct Config {
-  std::string target;  // hookd-ingest, a loopback literal host:port
-  std::string server;  // hookd-subscription, same
+  std::string target;        // hookd-ingest, a loopback literal host:port
+  std::string server;        // hookd-subscription, same
+  std::string database_url;  // read only: pg_stat_wal
   std::string token;
   int apps = 0;
   double rate = 0;
@@ -205,6 +212,7 @@ absl::StatusOr<Config> ConfigFromFlags() {
       FirstNonEmpty({absl::GetFlag(FLAGS_server), Getenv("HOOKD_SERVER"), "127.0.0.1:50051"}));
   if (!server.ok()) return server.status();
   config.server = *server;
+  config.database_url = absl::GetFlag(FLAGS_database_url);
   config.token = FirstNonEmpty(
       {absl::GetFlag(FLAGS_token), Getenv("HOOKD_TOKEN"), Getenv("HOOKD_ADMIN_TOKEN")});
   config.apps = absl::GetFlag(FLAGS_apps);
@@ -953,6 +961,27 @@ absl::Status Probe(const Config& config, v1::IngestService::Stub& stub, const st
   return absl::OkStatus();
 }
 
+// Postgres' write-ahead log so far (pg_stat_wal, cluster-wide).
+struct Wal {
+  int64_t records = 0;
+  int64_t full_page_images = 0;
+  int64_t bytes = 0;
+};
+
+// pg_stat_wal of `database_url`; nullopt without one or when it cannot be read (a warning).
+std::optional<Wal> ReadWal(const std::string& database_url) {
+  if (database_url.empty()) return std::nullopt;
+  try {
+    pqxx::connection conn(database_url);
+    pqxx::read_transaction txn(conn);
+    pqxx::row row = txn.exec1("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal");
+    return Wal{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>()};
+  } catch (const std::exception& e) {
+    absl::FPrintF(stderr, "%s: reading pg_stat_wal: %s\n", kProgram, e.what());
+    return std::nullopt;
+  }
+}
+
 struct Summary {
   double duration_s = 0;  // measured publishing window
   int64_t events_published = 0;
@@ -971,6 +1000,11 @@ struct Summary {
   double drain_s = 0;
   bool drained = false;
   bool cut_short = false;  // --max_events or a signal ended publishing early
+  // Postgres' WAL from the first publish to the end of the drain, per delivery that arrived
+  // in that time (warm-up included); negative without --database_url.
+  double wal_bytes_per_delivery = -1;
+  double wal_records_per_delivery = -1;
+  double wal_fpi_per_delivery = -1;
   // This process (publishers and receiver) from the first publish to the end of the drain:
   // on a small machine it competes with the cluster for the same cores.
   double bench_cpu_s = 0;
@@ -1065,6 +1099,10 @@ void PrintTable(const Config& config, const std::string& phase, const std::strin
   absl::PrintF("  publish -> receipt (ms): p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n", s.p50_ms,
                s.p95_ms, s.p99_ms, s.max_ms);
   absl::PrintF("  PublishBatch call (ms):  p50 %.2f  p99 %.2f\n", s.call_p50_ms, s.call_p99_ms);
+  if (s.wal_bytes_per_delivery >= 0) {
+    absl::PrintF("  Postgres WAL per delivery: %.0f bytes, %.1f records (%.2f full-page images)\n",
+                 s.wal_bytes_per_delivery, s.wal_records_per_delivery, s.wal_fpi_per_delivery);
+  }
   if (config.apps > 1) {
     absl::PrintF("  per app received: min %d  max %d\n", s.min_app_received, s.max_app_received);
   }
@@ -1104,8 +1142,9 @@ void PrintResult(const Config& config, const std::string& phase, const std::stri
       "\"event_errors\":%d,\"deliveries_acked\":%d,\"delivery_span_s\":%.3f,\"drain_s\":%.3f,"
       "\"drained\":%s,\"publish_call_p50_ms\":%.3f,\"publish_call_p99_ms\":%.3f,"
       "\"unparsed\":%d,\"batch_size\":%d,\"publishers\":%d,\"payload_bytes\":%d,"
-      "\"max_backlog\":%d,\"warmup_s\":%.3f,\"cut_short\":%s,\"bench_cpu_s\":%.2f,\"tenant\":\"%"
-      "s\","
+      "\"max_backlog\":%d,\"warmup_s\":%.3f,\"cut_short\":%s,\"bench_cpu_s\":%.2f,"
+      "\"wal_bytes_per_delivery\":%.1f,\"wal_records_per_delivery\":%.2f,"
+      "\"wal_fpi_per_delivery\":%.3f,\"tenant\":\"%s\","
       "\"target\":\"%s\",\"server\":\"%s\"}\n",
       phase, ModeName(config), config.rate, config.apps, s.events_published, s.deliveries_expected,
       s.deliveries_received, s.duplicates, s.deliveries_per_s, s.p50_ms, s.p95_ms, s.p99_ms,
@@ -1113,7 +1152,8 @@ void PrintResult(const Config& config, const std::string& phase, const std::stri
       s.delivery_span_s, s.drain_s, s.drained ? "true" : "false", s.call_p50_ms, s.call_p99_ms,
       s.unparsed, config.batch_size, config.publishers, config.payload_bytes,
       config.rate == 0 ? config.max_backlog : 0, absl::ToDoubleSeconds(config.warmup),
-      s.cut_short ? "true" : "false", s.bench_cpu_s, tenant, config.target, config.server);
+      s.cut_short ? "true" : "false", s.bench_cpu_s, s.wal_bytes_per_delivery,
+      s.wal_records_per_delivery, s.wal_fpi_per_delivery, tenant, config.target, config.server);
   std::fflush(stdout);
 }
 
@@ -1153,6 +1193,8 @@ int RunE2ePhase(const Config& config, const std::string& phase_name, int phase_i
     return interrupted.load() ? kExitInterrupted : kExitSetup;
   }
 
+  const std::optional<Wal> wal_start = ReadWal(config.database_url);
+  const int64_t received_start = receiver.distinct_total();
   absl::Time start = absl::Now();
   double cpu_start = ProcessCpuSeconds();
   absl::Time window_start = start + config.warmup;
@@ -1242,6 +1284,16 @@ int RunE2ePhase(const Config& config, const std::string& phase_name, int phase_i
   summary.cut_short = cut_short;
   summary.bench_cpu_s = bench_cpu_s;
   summary.bench_wall_s = bench_wall_s;
+  const std::optional<Wal> wal_end = ReadWal(config.database_url);
+  const int64_t received = receiver.distinct_total() - received_start;
+  if (wal_start.has_value() && wal_end.has_value() && received > 0) {
+    const double n = static_cast<double>(received);
+    summary.wal_bytes_per_delivery = static_cast<double>(wal_end->bytes - wal_start->bytes) / n;
+    summary.wal_records_per_delivery =
+        static_cast<double>(wal_end->records - wal_start->records) / n;
+    summary.wal_fpi_per_delivery =
+        static_cast<double>(wal_end->full_page_images - wal_start->full_page_images) / n;
+  }
   PrintTable(config, phase_name, tenant, receiver.port(), summary, errors);
   PrintResult(config, phase_name, tenant, summary);
   apps.DeleteAll();

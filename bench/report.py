@@ -168,6 +168,12 @@ def build(results, facts, memory):
             f">= {TARGET_RATIO}",
             target("ratio e2e/ceiling", ratio, TARGET_RATIO,
                    None if ratio is None else ratio >= TARGET_RATIO)))
+        wal = tp.get("wal_bytes_per_delivery", -1)
+        rows.append((
+            "Postgres WAL per delivery in the throughput phase (pg_stat_wal)",
+            (f"{wal:,.0f} bytes, {tp['wal_records_per_delivery']:.1f} records "
+             f"({tp['wal_fpi_per_delivery']:.2f} full-page images)") if wal >= 0 else "n/a",
+            "", ""))
         rows.append((
             "backlog at the end of the throughput phase",
             f"{num(tp['backlog_at_end'])} deliveries "

@@ -20,7 +20,8 @@ Starts a private Postgres, Redis, hookd-subscription, hookd-ingest and N hookd-w
 loopback ports under a temporary directory, then runs in one hookd-bench-e2e process, against
 one receiver:
   ceiling          POSTs/s of hookd's HTTP sender in a loop, and of wrk if installed
-  throughput       sustained deliveries/s (--duration), backlog at the end
+  throughput       sustained deliveries/s (--duration), backlog at the end, and the
+                   Postgres WAL written per delivery (pg_stat_wal)
   throughput:D     the same for apps speaking dialect D (stripe: Stripe's signature;
                    videopilot: a payload template and its signature), as a share of the
                    default's (README, "Signature profiles")
@@ -253,7 +254,7 @@ HOOKD_TOKEN="$admin_token" "$bin_dir/hookd-bench-e2e" \
   --phases "$phases" --duration "$duration" --latency_duration "$latency_duration" \
   --warmup "$warmup" --ceiling_duration "$ceiling_duration" --ceiling_warmup "$ceiling_warmup" \
   --ceiling_connections "$ceiling_connections" --wrk_connections "$wrk_connections" \
-  --wrk_threads "$wrk_threads" "${extra[@]}" |
+  --wrk_threads "$wrk_threads" --database_url "$HOOKD_DATABASE_URL" "${extra[@]}" |
   tee "$bench_out" || bench_rc=$?
 # A Ctrl-C reaches the bench too; it prints what it measured and exits 130.
 [ "$bench_rc" != 130 ] || exit 130

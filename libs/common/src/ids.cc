@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <random>
 
@@ -71,6 +72,18 @@ std::string IdLowerBoundAt(std::string_view prefix, absl::Time time) {
   std::string id(prefix);
   id.push_back('_');
   return id + Encode(static_cast<uint64_t>(ms), std::array<uint8_t, 10>{});
+}
+
+std::optional<absl::Time> IdTime(std::string_view id) {
+  const size_t underscore = id.find('_');
+  if (underscore == std::string_view::npos || id.size() < underscore + 11) return std::nullopt;
+  uint64_t ms = 0;
+  for (char c : id.substr(underscore + 1, 10)) {
+    const char* digit = std::strchr(kCrockford, c);
+    if (c == '\0' || digit == nullptr) return std::nullopt;
+    ms = ms * 32 + static_cast<uint64_t>(digit - kCrockford);
+  }
+  return absl::FromUnixMillis(static_cast<int64_t>(ms));
 }
 
 std::string NewId(std::string_view prefix) {

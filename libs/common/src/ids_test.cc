@@ -56,6 +56,17 @@ TEST(IdLowerBoundAt, SortsBeforeEveryIdOfThatMillisecondAndAfterEarlierOnes) {
   EXPECT_GT(bound, IdGenerator().Next("dlv", t - absl::Milliseconds(1)));
 }
 
+TEST(IdTime, IsTheMillisecondTheIdWasMadeAt) {
+  const absl::Time t = absl::FromUnixMillis(1'790'000'000'123);
+  IdGenerator ids;
+  EXPECT_EQ(IdTime(ids.Next("dlv", t)), t);
+  EXPECT_EQ(IdTime(IdLowerBoundAt("evt", t)), t);
+  EXPECT_EQ(IdTime("evt_x"), std::nullopt);
+  EXPECT_EQ(IdTime("no-underscore"), std::nullopt);
+  EXPECT_EQ(IdTime("dlv_0000000001UUUUUUUUUUUUUUUU"), absl::FromUnixMillis(1));
+  EXPECT_EQ(IdTime("dlv_000000000uAAAAAAAAAAAAAAAA"), std::nullopt);  // lower case: not Crockford
+}
+
 TEST(IsValidId, RejectsMalformed) {
   EXPECT_FALSE(IsValidId("app_", "app"));
   EXPECT_FALSE(IsValidId("app_01JDXK8N5V3Q9G2M7T4R6W8Y0", "app"));   // 25 digits

@@ -52,6 +52,9 @@ BEGIN
   RETURN made;
 END $$;
 
+-- Fail (and be retried at the next start) rather than queue every publish behind a long reader.
+SET LOCAL lock_timeout = '10s';
+
 ALTER TABLE events RENAME TO events_unpartitioned;
 ALTER TABLE deliveries RENAME TO deliveries_unpartitioned;
 ALTER TABLE attempts RENAME TO attempts_unpartitioned;
@@ -111,10 +114,23 @@ DECLARE
                          (SELECT hookd_id_time(max(id)) FROM deliveries_unpartitioned),
                          (SELECT hookd_id_time(max(delivery_id)) FROM attempts_unpartitioned),
                          now()) AT TIME ZONE 'UTC')::date + 7;
+  -- Each day takes about 24 locks until the migration commits (its three tables, their TOAST
+  -- tables and indexes), from a lock table of max_locks_per_transaction x (max_connections +
+  -- max_prepared_transactions) slots shared by every session.
+  locks_needed integer := (last - first + 1) * 24;
+  locks_available integer := current_setting('max_locks_per_transaction')::integer
+      * (current_setting('max_connections')::integer
+         + current_setting('max_prepared_transactions')::integer);
 BEGIN
   IF last - first > 3660 THEN
     RAISE EXCEPTION 'ids span % to %: over 10 years of days to partition (is every id <prefix>_<ULID>?)',
       first, last;
+  END IF;
+  IF locks_needed > locks_available / 2 THEN
+    RAISE EXCEPTION 'the log spans % days (% to %): moving it into day partitions needs about % locks in one transaction; raise max_locks_per_transaction to at least % and restart Postgres',
+      last - first + 1, first, last, locks_needed,
+      ceil(2.0 * locks_needed / (current_setting('max_connections')::integer
+                                 + current_setting('max_prepared_transactions')::integer));
   END IF;
   PERFORM hookd_ensure_day_partitions(first, last);
 END $$;
@@ -138,7 +154,6 @@ DROP TABLE events_unpartitioned, deliveries_unpartitioned, attempts_unpartitione
 -- partition, and on every partition attached later.
 ALTER TABLE events ADD PRIMARY KEY (id);
 ALTER TABLE deliveries ADD PRIMARY KEY (id);
-CREATE INDEX deliveries_by_event ON deliveries (event_id);
 CREATE INDEX deliveries_by_tenant ON deliveries (tenant, id);
 CREATE INDEX deliveries_by_app ON deliveries (app_id, id);
 CREATE INDEX deliveries_by_tenant_type ON deliveries (tenant, event_type, id);
@@ -149,3 +164,12 @@ CREATE INDEX deliveries_held ON deliveries (app_id, id) WHERE status = 5;
 CREATE INDEX deliveries_scheduled ON deliveries (next_attempt_time) WHERE status = 7;
 CREATE INDEX attempts_by_delivery ON attempts (delivery_id, attempt);
 CREATE INDEX attempts_by_app_time ON attempts (app_id, start_time);
+-- The retention deletes the idempotency keys of a day's events before dropping the day: only
+-- keyed events are indexed, so it reads those rather than the whole day.
+CREATE INDEX events_keyed ON events (id) WHERE idempotency_key <> '';
+-- deliveries_by_event (event_id) is not made again: nothing reads deliveries by event any more
+-- (the row-by-row retention did), and it cost an index entry per delivery.
+
+-- Autovacuum analyzes partitions, never their parents; the planner's join estimates over the
+-- whole log need the parents' statistics (the retention leader refreshes them daily).
+ANALYZE events, deliveries, attempts;

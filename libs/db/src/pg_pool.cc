@@ -16,17 +16,16 @@ absl::Status TranslateCurrentException(std::string_view what) {
   } catch (const pqxx::foreign_key_violation& e) {
     return absl::FailedPreconditionError(std::string(what) + ": referenced row missing");
   } catch (const pqxx::check_violation& e) {
-    if (std::string_view(e.what()).find("no partition of relation") != std::string_view::npos) {
-      // A row of a day the delivery log has no partition for: hookd-subscription's retention
-      // leader creates them days ahead, so it has been down that long. Refused, never kept
-      // where retention cannot drop it; the next pass of the leader creates the day.
-      spdlog::error("{}: {}", what, e.what());
-      return absl::UnavailableError(
-          std::string(what) +
-          ": the delivery log has no partition for this day yet (hookd-subscription creates "
-          "them ahead; is it running?)");
-    }
-    return absl::FailedPreconditionError(std::string(what) + ": constraint violated");
+    // hookd's schema has no CHECK constraint: SQLSTATE 23514 is the partition router refusing a
+    // row of a day the delivery log has no partition for (its message is localized, its code
+    // not). hookd-subscription's retention leader creates the days ahead, so it has been down
+    // that long. Refused, never kept where retention cannot drop it; the leader's next pass
+    // creates the day.
+    spdlog::error("{}: {}", what, e.what());
+    return absl::UnavailableError(
+        std::string(what) +
+        ": the delivery log has no partition for this day yet (hookd-subscription creates them "
+        "ahead; is it running?)");
   } catch (const pqxx::transaction_rollback& e) {
     return absl::AbortedError(std::string(what) + ": transaction rolled back, retry");
   } catch (const pqxx::in_doubt_error& e) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "hookd/common/ids.h"
 #include "hookd/common/status.h"
 #include "hookd/db/sql.h"
 #include "status_sql.h"
@@ -50,13 +51,25 @@ absl::StatusOr<std::map<std::string, LoadedDelivery>> DeliveryStore::Load(
     const std::vector<std::string>& ids) {
   std::map<std::string, LoadedDelivery> loaded;
   if (ids.empty()) return loaded;
+  // The events' id range, so that the planner reads only their days (migration 9): an event's
+  // id is made before its deliveries', moments before; a day of margin covers any clock step.
+  absl::Time first = absl::InfiniteFuture(), last = absl::InfinitePast();
+  for (const std::string& id : ids) {
+    const absl::Time t = IdTime(id).value_or(absl::UnixEpoch());
+    first = std::min(first, t);
+    last = std::max(last, t);
+  }
+  const std::pair<std::string, std::string> range = {
+      IdLowerBoundAt("evt", first - absl::Hours(24)),
+      IdLowerBoundAt("evt", last + absl::Milliseconds(1))};
   HOOKD_RETURN_IF_ERROR(db_.Transact("load deliveries", [&](pqxx::work& txn) {
     pqxx::result rows = db::ExecPrepared(
         txn, "worker_load",
         "SELECT d.id, d.app_id, d.status, d.attempt_count, e.id, e.event_type, e.payload,"
         " (extract(epoch FROM e.create_time) * 1000000)::bigint, e.traceparent"
-        " FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ANY($1::text[])",
-        db::ArrayLiteral(ids));
+        " FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ANY($1::text[])"
+        " AND e.id >= $2 AND e.id < $3",
+        db::ArrayLiteral(ids), range.first, range.second);
     for (const auto& row : rows) {
       LoadedDelivery d;
       d.id = row[0].as<std::string>();
@@ -81,23 +94,37 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
   if (outcomes.empty()) return recorded;
   HOOKD_RETURN_IF_ERROR(db_.Transact("record outcomes", [&](pqxx::work& txn) -> absl::Status {
     recorded = Recorded();  // a retried transaction starts over
-    bool any_attempt = false;
-    for (const Outcome& o : outcomes) any_attempt |= o.attempted;
-    if (any_attempt) {
-      pqxx::stream_to attempts(
-          txn, "attempts",
-          std::vector<std::string>{"delivery_id", "attempt", "app_id", "start_time", "duration_ms",
-                                   "status_code", "response_excerpt", "error", "error_detail",
-                                   "worker"});
-      for (const Outcome& o : outcomes) {
-        if (!o.attempted) continue;
-        attempts << std::make_tuple(
-            o.delivery_id, o.attempt, o.app_id, db::TimestampLiteral(o.result.start_time),
-            static_cast<int>(absl::ToInt64Milliseconds(o.result.duration)), o.result.status_code,
-            SanitizeUtf8(o.result.body_excerpt), static_cast<int>(o.result.error),
-            SanitizeUtf8(o.result.error_detail), worker_);
-      }
-      attempts.complete();
+    // The attempts, as parallel arrays of one statement. Only those of deliveries that still
+    // exist: the retention may have dropped a delivery's day while it was being attempted (a
+    // month-old one retried), and an attempt of that day has no partition to go to.
+    std::vector<std::string> a_ids, a_numbers, a_apps, a_starts, a_durations, a_codes, a_excerpts,
+        a_errors, a_details;
+    for (const Outcome& o : outcomes) {
+      if (!o.attempted) continue;
+      a_ids.push_back(o.delivery_id);
+      a_numbers.push_back(std::to_string(o.attempt));
+      a_apps.push_back(o.app_id);
+      a_starts.push_back(db::TimestampLiteral(o.result.start_time));
+      a_durations.push_back(std::to_string(absl::ToInt64Milliseconds(o.result.duration)));
+      a_codes.push_back(std::to_string(o.result.status_code));
+      a_excerpts.push_back(SanitizeUtf8(o.result.body_excerpt));
+      a_errors.push_back(std::to_string(static_cast<int>(o.result.error)));
+      a_details.push_back(SanitizeUtf8(o.result.error_detail));
+    }
+    if (!a_ids.empty()) {
+      db::ExecPrepared(
+          txn, "worker_attempts",
+          "INSERT INTO attempts (delivery_id, attempt, app_id, start_time, duration_ms,"
+          " status_code, response_excerpt, error, error_detail, worker)"
+          " SELECT v.id, v.n, v.app, v.start::timestamptz, v.ms, v.code, v.excerpt, v.error,"
+          " v.detail, $10 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[],"
+          " $6::int[], $7::text[], $8::smallint[], $9::text[])"
+          " AS v(id, n, app, start, ms, code, excerpt, error, detail)"
+          " WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id AND d.id = ANY($1::text[]))",
+          db::ArrayLiteral(a_ids), db::ArrayLiteral(a_numbers), db::ArrayLiteral(a_apps),
+          db::ArrayLiteral(a_starts), db::ArrayLiteral(a_durations), db::ArrayLiteral(a_codes),
+          db::ArrayLiteral(a_excerpts), db::ArrayLiteral(a_errors), db::ArrayLiteral(a_details),
+          worker_);
     }
 
     // The batch as parallel arrays; a next time of InfinitePast means "now" (NULL here).
@@ -113,8 +140,8 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
       attempted.push_back(o.attempted ? "t" : "f");
     }
     // A late duplicate never moves a finished delivery back, nor lowers its attempt count. The
-    // batch's id range lets the planner skip the other days' partitions (migration 9): planning
-    // for all of them cost ten times the update itself.
+    // batch's ids as a constant list let the planner skip the other days' partitions (migration
+    // 9): planning for all of them cost ten times the update itself.
     // `d.status + 0`: the batch must be found by its ids (pkey). With a bare `d.status NOT IN
     // (SUCCEEDED, FAILED)` the planner may instead hash every row of the partial index
     // deliveries_unsucceeded_by_app (WHERE status <> 2), which statistics show as nearly empty
@@ -131,7 +158,7 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
         " update_time = now()"
         " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
         " AS v(id, status, attempt, code, next, attempted)"
-        " WHERE d.id = v.id AND d.id BETWEEN $7 AND $8 AND (d.status + 0) NOT IN " +
+        " WHERE d.id = v.id AND d.id = ANY($1::text[]) AND (d.status + 0) NOT IN " +
             Sql(kFinished) +
             " RETURNING d.id, d.event_id, d.event_type, d.app_id, d.tenant, d.attempt_count,"
             " d.status, v.attempted)"
@@ -139,8 +166,7 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
             " WHERE status = " +
             Sql(v1::FAILED) + " AND attempted",
         db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
-        db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted),
-        *std::min_element(ids.begin(), ids.end()), *std::max_element(ids.begin(), ids.end()));
+        db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
     if (!failed.empty()) {
       std::map<std::string, const Outcome*> by_id;
       for (const Outcome& o : outcomes) by_id[o.delivery_id] = &o;

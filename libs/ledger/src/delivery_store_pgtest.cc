@@ -10,6 +10,7 @@
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/sql.h"
 #include "hookd/ledger/delivery_store.h"
+#include "hookd/ledger/partitions.h"
 #include "hookd/testing/pg_fixture.h"
 
 namespace hookd::ledger {
@@ -105,7 +106,6 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
                 for (const auto* values : {&ids, &statuses, &numbers, &codes, &nexts, &flags}) {
                   args += (args.empty() ? "" : ", ") + txn.quote(db::ArrayLiteral(*values));
                 }
-                args += ", " + txn.quote(ids.front()) + ", " + txn.quote(ids.back());
                 for (const auto& row : txn.exec("EXPLAIN EXECUTE worker_record(" + args + ")")) {
                   plan += row[0].as<std::string>() + "\n";
                 }
@@ -268,6 +268,26 @@ TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) 
   EXPECT_EQ(fourth->reached[0].streak, 4);
   EXPECT_EQ(fourth->exhausted.size(), 1u);
   EXPECT_TRUE(fourth->failing.empty());
+}
+
+// A delivery attempted while the retention dropped its day (a month-old one retried): its
+// outcome records nothing and the batch still commits; no attempt waits for a partition that
+// will never come back.
+TEST_F(DeliveryStorePgTest, AnOutcomeOfADroppedDayIsSkipped) {
+  const absl::CivilDay old_day = UtcDay(absl::Now()) - 40;
+  IdGenerator ids;
+  const std::string gone = ids.Next("dlv", absl::FromCivil(old_day, absl::UTCTimeZone()));
+  const std::string live = Today("dlv", "live");
+  Exec("INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) VALUES ('" + live +
+       "', 'evt_1', 'app_1', 'acme', 'video.ready')");
+  Outcome first = Failure(gone, "app_1", 1, /*final=*/true);
+  Outcome second = Failure(live, "app_1", 1, /*final=*/true);
+  auto recorded = store_->Record({first, second});
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  EXPECT_EQ(Count("SELECT count(*) FROM attempts"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM attempts WHERE delivery_id = '" + live + "'"), 1);
+  ASSERT_EQ(recorded->exhausted.size(), 1u);
+  EXPECT_EQ(recorded->exhausted[0].delivery_id, live);
 }
 
 }  // namespace

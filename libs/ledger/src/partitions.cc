@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "hookd/common/absl_view.h"
 
 namespace hookd::ledger {
@@ -31,13 +32,13 @@ std::vector<absl::CivilDay> PartitionDays(pqxx::work& txn, std::string_view tabl
   std::vector<absl::CivilDay> days;
   const std::string prefix = std::string(table) + "_p";
   for (const auto& row :
-       txn.exec_params("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                       " WHERE i.inhparent = $1::regclass ORDER BY c.relname",
-                       std::string(table))) {
+       txn.exec_params("SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace ="
+                       " (SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+                       " AND relname LIKE $1 || '%' ORDER BY relname",
+                       prefix)) {
     const std::string name = row[0].as<std::string>();
     int date = 0;
-    if (name.size() != prefix.size() + 8 || name.compare(0, prefix.size(), prefix) != 0 ||
-        !absl::SimpleAtoi(name.substr(prefix.size()), &date)) {
+    if (name.size() != prefix.size() + 8 || !absl::SimpleAtoi(name.substr(prefix.size()), &date)) {
       continue;  // not one of ours
     }
     days.push_back(absl::CivilDay(date / 10000, date / 100 % 100, date % 100));
@@ -45,13 +46,37 @@ std::vector<absl::CivilDay> PartitionDays(pqxx::work& txn, std::string_view tabl
   return days;
 }
 
-void DropDayPartition(pqxx::work& txn, std::string_view table, absl::CivilDay day) {
+void DropDayPartition(pqxx::connection& conn, std::string_view table, absl::CivilDay day,
+                      absl::Duration lock_timeout) {
   const std::string partition = PartitionName(table, day);
-  if (txn.exec_params1("SELECT to_regclass($1) IS NOT NULL", partition)[0].as<bool>()) {
-    txn.exec(absl::StrCat("ALTER TABLE ", txn.quote_name(std::string(table)), " DETACH PARTITION ",
-                          txn.quote_name(partition)));
-    txn.exec(absl::StrCat("DROP TABLE ", txn.quote_name(partition)));
+  pqxx::nontransaction session(conn);
+  session.exec("SET lock_timeout = " + std::to_string(absl::ToInt64Milliseconds(lock_timeout)));
+  // DETACH CONCURRENTLY waits for the transactions that may still read the partition; it
+  // honours statement_timeout, not lock_timeout, for that.
+  session.exec("SET statement_timeout = " +
+               std::to_string(absl::ToInt64Milliseconds(lock_timeout)));
+  struct Reset {
+    pqxx::nontransaction& session;
+    ~Reset() {
+      try {
+        session.exec("RESET lock_timeout");
+        session.exec("RESET statement_timeout");
+      } catch (...) {
+      }
+    }
+  } reset{session};
+  pqxx::result state = session.exec_params(
+      "SELECT i.inhdetachpending FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid"
+      " WHERE c.oid = to_regclass($1)",
+      partition);
+  if (state.empty()) return;  // no such day
+  const std::string parent = session.quote_name(std::string(table));
+  const std::string child = session.quote_name(partition);
+  if (!state[0][0].is_null()) {
+    session.exec(absl::StrCat("ALTER TABLE ", parent, " DETACH PARTITION ", child,
+                              state[0][0].as<bool>() ? " FINALIZE" : " CONCURRENTLY"));
   }
+  session.exec(absl::StrCat("DROP TABLE ", child));
 }
 
 KeysBatch DeleteKeysOfDay(pqxx::work& txn, absl::CivilDay day, const std::string& after,

@@ -114,7 +114,7 @@ TEST(DayPartitionsMigration, KeepsEveryRowOfEveryDay) {
   // The keys and indexes of before, on every partition.
   EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM pg_indexes WHERE tablename = 'deliveries_p" +
                           Yyyymmdd(today + 7) + "'"),
-            10);
+            9);
 }
 
 TEST(DayPartitions, AreCreatedOnceListedAndDroppedWhole) {
@@ -149,10 +149,11 @@ TEST(DayPartitions, AreCreatedOnceListedAndDroppedWhole) {
   EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries_p" + Yyyymmdd(today - 2) +
                           " WHERE id = '" + old + "'"),
             1);
-  run([&](pqxx::work& txn) {
-    DropDayPartition(txn, "deliveries", today - 2);
-    DropDayPartition(txn, "deliveries", today - 2);  // gone already: nothing to do
-  });
+  {
+    pqxx::connection conn((*db)->url());
+    DropDayPartition(conn, "deliveries", today - 2, absl::Seconds(1));
+    DropDayPartition(conn, "deliveries", today - 2, absl::Seconds(1));  // gone: nothing to do
+  }
   EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries"), 0);
   run([&](pqxx::work& txn) { days = PartitionDays(txn, "deliveries"); });
   EXPECT_EQ(days.front(), today - 1);
@@ -165,6 +166,67 @@ TEST(DayPartitions, AreCreatedOnceListedAndDroppedWhole) {
     return absl::OkStatus();
   });
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+}
+
+// The bounds SQL makes (migration 9's hookd_ulid_time) are the ids C++ makes: the last
+// millisecond of a day goes to that day, the first of the next to the next.
+TEST(DayPartitions, BoundsAreExactToTheMillisecond) {
+  auto db = testing::MigratedDatabase::Create("partition_bounds", 1);
+  ASSERT_TRUE(db.ok()) << db.status();
+  const absl::CivilDay today = UtcDay(absl::Now());
+  const absl::Time midnight = absl::FromCivil(today + 1, absl::UTCTimeZone());
+  for (const absl::Time t : {midnight - absl::Milliseconds(1), midnight}) {
+    std::string sql_prefix;
+    ASSERT_TRUE((*db)
+                    ->pool()
+                    .Transact("prefix",
+                              [&](pqxx::work& txn) {
+                                sql_prefix =
+                                    txn.exec_params1("SELECT hookd_ulid_time($1::timestamptz)",
+                                                     db::TimestampLiteral(t))[0]
+                                        .as<std::string>();
+                                return absl::OkStatus();
+                              })
+                    .ok());
+    EXPECT_EQ("dlv_" + sql_prefix, IdLowerBoundAt("dlv", t).substr(0, 14));
+    IdGenerator ids;
+    const std::string id = ids.Next("dlv", t);
+    (*db)->Exec("INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) VALUES ('" + id +
+                "', 'evt_x', 'app_1', 'acme', 'video.ready')");
+    EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries_p" + Yyyymmdd(UtcDay(t)) +
+                            " WHERE id = '" + id + "'"),
+              1)
+        << absl::FormatTime(t);
+  }
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries_p" + Yyyymmdd(today)), 1);
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries_p" + Yyyymmdd(today + 1)), 1);
+}
+
+// A drop cut short after its detach (the transactions that might still read the day outlasted
+// the timeout) leaves the table detached or pending: the next call finishes it.
+TEST(DayPartitions, AnInterruptedDropIsFinishedByTheNextOne) {
+  auto db = testing::MigratedDatabase::Create("partition_drop", 1);
+  ASSERT_TRUE(db.ok()) << db.status();
+  const absl::CivilDay today = UtcDay(absl::Now());
+  const absl::CivilDay day = today + 7;
+  (*db)->Exec("ALTER TABLE events DETACH PARTITION events_p" + Yyyymmdd(day));
+  pqxx::connection conn((*db)->url());
+  DropDayPartition(conn, "events", day, absl::Seconds(1));
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM pg_class WHERE relname = 'events_p" +
+                          Yyyymmdd(day) + "'"),
+            0);
+
+  // A reader holds the day: the detach gives up on the timeout and a later call finishes.
+  pqxx::connection reader_conn((*db)->url());
+  pqxx::work reader(reader_conn);
+  reader.exec("SELECT count(*) FROM deliveries");
+  EXPECT_THROW(DropDayPartition(conn, "deliveries", day, absl::Milliseconds(200)), pqxx::sql_error);
+  reader.commit();
+  DropDayPartition(conn, "deliveries", day, absl::Seconds(1));
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM pg_class WHERE relname = 'deliveries_p" +
+                          Yyyymmdd(day) + "'"),
+            0);
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries"), 0);  // the parent still works
 }
 
 }  // namespace

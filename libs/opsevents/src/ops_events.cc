@@ -8,6 +8,7 @@
 #include "hookd/dialect/json_text.h"
 #include "hookd/ledger/publish.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
 
 namespace hookd::opsevents {
 namespace {
@@ -195,7 +196,21 @@ absl::StatusOr<ledger::OutboxBatch> Publisher::Publish(pqxx::work& txn,
   }
   // Microseconds, as Postgres keeps them: the stream carries the same time as the row.
   const absl::Time create_time = absl::FromUnixMicros(absl::ToUnixMicros(now));
-  return ledger::InsertPublished(txn, stored, create_time, max_inline_payload_bytes_);
+  // Under a savepoint: a report that cannot be stored (no partition for today: the retention
+  // leader has been down for a week) is logged and dropped, and the change it reports still
+  // commits. Disabling an app, or recording a worker's batch, must not wait for it.
+  txn.exec("SAVEPOINT hookd_ops_events");
+  try {
+    ledger::OutboxBatch batch =
+        ledger::InsertPublished(txn, stored, create_time, max_inline_payload_bytes_);
+    txn.exec("RELEASE SAVEPOINT hookd_ops_events");
+    return batch;
+  } catch (const pqxx::check_violation& e) {
+    txn.exec("ROLLBACK TO SAVEPOINT hookd_ops_events");
+    spdlog::error("{} operational event(s) not stored, the change they report is: {}",
+                  stored.size(), e.what());
+    return ledger::OutboxBatch{};
+  }
 }
 
 }  // namespace hookd::opsevents

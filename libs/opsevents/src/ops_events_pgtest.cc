@@ -2,6 +2,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/opsevents/ops_events.h"
@@ -123,6 +124,30 @@ TEST_F(OpsEventsPgTest, RegisteringTheTypesTwiceChangesNothingTheSecondTime) {
                   " 1000000)::bigint > " +
                   std::to_string(stamp)),
             1);
+}
+
+// Without today's partition a report cannot be stored: it is dropped (and logged), and the
+// change it reports still commits in the same transaction.
+TEST_F(OpsEventsPgTest, AReportWithoutItsDaysPartitionIsDroppedNotTheChange) {
+  const std::string today = "_p" + absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone());
+  for (const char* table : {"attempts", "deliveries", "events"}) {
+    Exec(std::string("ALTER TABLE ") + table + " DETACH PARTITION " + table + today);
+    Exec(std::string("DROP TABLE ") + table + today);
+  }
+  const Publisher publisher("ops");
+  ledger::OutboxBatch batch;
+  absl::Status status = pool_->Transact("change and report", [&](pqxx::work& txn) {
+    txn.exec("UPDATE apps SET active = false WHERE id = 'app_other'");  // the change
+    auto published = publisher.Publish(
+        txn, {{kAppDisabled, [] { return std::string("{}"); }, "acme", "app_other"}}, absl::Now());
+    if (!published.ok()) return published.status();
+    batch = std::move(*published);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(batch.outbox_id, 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM apps WHERE id = 'app_other' AND NOT active"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), 0);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "hookd/subscription/retention.h"
 
 #include <functional>
+#include <set>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -73,20 +74,17 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
   RetentionPass pass;
   HOOKD_ASSIGN_OR_RETURN(pass.leader, lock_.Acquire());
   if (!pass.leader) return pass;
-  // Runs `fn` in a transaction of its own on the leader's connection, under the lock timeout.
-  // Returns false when the lock timeout gave it up (counted as deferred, for the next pass).
-  auto step = [&](const std::function<void(pqxx::work&)>& fn) -> absl::StatusOr<bool> {
+  // Runs `fn` on the leader's connection. Returns false when a lock or the transactions still
+  // reading a partition held it past the lock timeout (counted as deferred, for the next pass).
+  auto attempt = [&](const std::function<void(pqxx::connection&)>& fn) -> absl::StatusOr<bool> {
     try {
-      pqxx::work txn(*lock_.connection());
-      txn.exec("SET LOCAL lock_timeout = " +
-               std::to_string(absl::ToInt64Milliseconds(options_.lock_timeout)));
-      fn(txn);
-      txn.commit();
+      fn(*lock_.connection());
       return true;
     } catch (const pqxx::sql_error& e) {
-      if (e.sqlstate() == "55P03") {  // lock_not_available: someone holds the table
+      // lock_not_available, or query_canceled by the statement_timeout of a detach.
+      if (e.sqlstate() == "55P03" || e.sqlstate() == "57014") {
         ++pass.deferred;
-        spdlog::warn("retention: {} waited over {} for a lock; trying again next pass", e.what(),
+        spdlog::warn("retention: {} waited over {}; trying again next pass", e.what(),
                      absl::FormatDuration(options_.lock_timeout));
         return false;
       }
@@ -99,32 +97,60 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
       return status;
     }
   };
+  // `fn` in a transaction of its own, under the lock timeout.
+  auto step = [&](const std::function<void(pqxx::work&)>& fn) {
+    return attempt([&](pqxx::connection& conn) {
+      pqxx::work txn(conn);
+      txn.exec("SET LOCAL lock_timeout = " +
+               std::to_string(absl::ToInt64Milliseconds(options_.lock_timeout)));
+      fn(txn);
+      txn.commit();
+    });
+  };
 
   const absl::CivilDay today = ledger::UtcDay(now);
-  HOOKD_RETURN_IF_ERROR(step([&](pqxx::work& txn) {
-                          pass.partitions_created =
-                              ledger::EnsureDayPartitions(txn, today, today + options_.days_ahead);
-                        }).status());
-  if (pass.partitions_created > 0) {
+  HOOKD_ASSIGN_OR_RETURN(bool created, step([&](pqxx::work& txn) {
+                           pass.partitions_created =
+                               ledger::EnsureDayPartitions(txn, today, today + options_.days_ahead);
+                         }));
+  if (created && pass.partitions_created > 0) {
     spdlog::info("retention: created {} partitions, up to {}", pass.partitions_created,
                  absl::FormatCivilTime(today + options_.days_ahead));
   }
-  if (options_.max_age == absl::ZeroDuration()) return pass;  // keeps everything
+  if (options_.max_age > absl::ZeroDuration()) {
+    HOOKD_RETURN_IF_ERROR(DropExpiredDays(now, attempt, step, pass));
+  }
+  if (pass.partitions_created + pass.delivery_days + pass.event_days > 0) {
+    // Autovacuum analyzes partitions, never their parents: the planner's estimates of joins
+    // over the whole log come from this, once a day.
+    HOOKD_RETURN_IF_ERROR(
+        step([](pqxx::work& txn) { txn.exec("ANALYZE events, deliveries, attempts"); }).status());
+  }
+  return pass;
+}
 
+absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, const Step& step,
+                                        RetentionPass& pass) {
   // Day D ended at the start of D + 1: expired when that is not after the cutoff.
   const absl::CivilDay first_kept = ledger::UtcDay(now - options_.max_age);
-  std::vector<absl::CivilDay> delivery_days, event_days;
+  std::set<absl::CivilDay> delivery_days;
+  std::vector<absl::CivilDay> event_days;
   HOOKD_RETURN_IF_ERROR(step([&](pqxx::work& txn) {
-                          delivery_days = ledger::PartitionDays(txn, "deliveries");
+                          for (const char* table : {"deliveries", "attempts"}) {
+                            for (absl::CivilDay day : ledger::PartitionDays(txn, table)) {
+                              delivery_days.insert(day);
+                            }
+                          }
                           event_days = ledger::PartitionDays(txn, "events");
                         }).status());
   for (const absl::CivilDay day : delivery_days) {
     if (day >= first_kept || stopping()) break;
-    HOOKD_ASSIGN_OR_RETURN(bool dropped, step([&](pqxx::work& txn) {
-                             ledger::DropDayPartition(txn, "attempts", day);
-                             ledger::DropDayPartition(txn, "deliveries", day);
+    HOOKD_ASSIGN_OR_RETURN(bool dropped, attempt([&](pqxx::connection& conn) {
+                             ledger::DropDayPartition(conn, "attempts", day, options_.lock_timeout);
+                             ledger::DropDayPartition(conn, "deliveries", day,
+                                                      options_.lock_timeout);
                            }));
-    if (!dropped) return pass;
+    if (!dropped) return absl::OkStatus();
     ++pass.delivery_days;
   }
   // Events a day longer: their deliveries may be of the next day.
@@ -133,22 +159,25 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
     ledger::KeysBatch batch{.events = options_.batch_size};
     while (batch.events == options_.batch_size && !stopping()) {
       const std::string after = batch.last_event;
-      HOOKD_RETURN_IF_ERROR(step([&](pqxx::work& txn) {
-                              batch = ledger::DeleteKeysOfDay(txn, day, after, options_.batch_size);
-                            }).status());
+      HOOKD_ASSIGN_OR_RETURN(bool deleted, step([&](pqxx::work& txn) {
+                               batch =
+                                   ledger::DeleteKeysOfDay(txn, day, after, options_.batch_size);
+                             }));
+      if (!deleted) return absl::OkStatus();
       pass.idempotency_keys += batch.keys;
       if (batch.events == options_.batch_size && options_.pause > absl::ZeroDuration() &&
           !Wait(options_.pause)) {
-        return pass;
+        return absl::OkStatus();
       }
     }
     if (stopping()) break;
-    HOOKD_ASSIGN_OR_RETURN(
-        bool dropped, step([&](pqxx::work& txn) { ledger::DropDayPartition(txn, "events", day); }));
-    if (!dropped) return pass;
+    HOOKD_ASSIGN_OR_RETURN(bool dropped, attempt([&](pqxx::connection& conn) {
+                             ledger::DropDayPartition(conn, "events", day, options_.lock_timeout);
+                           }));
+    if (!dropped) return absl::OkStatus();
     ++pass.event_days;
   }
-  return pass;
+  return absl::OkStatus();
 }
 
 void Retention::Run() {

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,9 @@ class IdGenerator {
 // The smallest id of `prefix` made at `time` (random part all zero): ids are sorted by time, so
 // a time range is an id range that an index on the id answers.
 std::string IdLowerBoundAt(std::string_view prefix, absl::Time time);
+
+// When `id` (`<prefix>_<ULID>`) was made, to the millisecond; nullopt when it is not such an id.
+std::optional<absl::Time> IdTime(std::string_view id);
 
 // Whether `id` is `<prefix>_` followed by a well-formed ULID.
 bool IsValidId(std::string_view id, std::string_view prefix);

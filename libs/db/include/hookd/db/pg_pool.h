@@ -14,8 +14,10 @@
 namespace hookd::db {
 
 // Translates the exception being handled (call inside a catch block) into a Status: a broken
-// connection is UNAVAILABLE, a unique violation ALREADY_EXISTS, a foreign key or check violation
-// FAILED_PRECONDITION, a serialization failure or deadlock ABORTED, anything else INTERNAL.
+// connection is UNAVAILABLE, a unique violation ALREADY_EXISTS, a foreign key violation
+// FAILED_PRECONDITION, a check violation (a row of a day without a partition: hookd's schema has
+// no CHECK constraint) UNAVAILABLE, a serialization failure or deadlock ABORTED, anything else
+// INTERNAL.
 // `what` names the operation. The message never carries the SQL text or its parameters.
 absl::Status TranslateCurrentException(std::string_view what);
 

@@ -25,12 +25,18 @@ absl::CivilDay UtcDay(absl::Time time);
 // tables it made.
 int EnsureDayPartitions(pqxx::work& txn, absl::CivilDay first, absl::CivilDay last);
 
-// The days `table` (events, deliveries or attempts) has a partition for, oldest first.
+// The days `table` (events, deliveries or attempts) has a partition table for, oldest first,
+// attached or not (a drop interrupted after its detach leaves one behind).
 std::vector<absl::CivilDay> PartitionDays(pqxx::work& txn, std::string_view table);
 
-// Detaches the partition of `table` for `day` and drops it, when there is one. The caller sets
-// a lock_timeout: detaching locks the parent, and must not queue behind a long reader.
-void DropDayPartition(pqxx::work& txn, std::string_view table, absl::CivilDay day);
+// Detaches the partition of `table` for `day` with DETACH ... CONCURRENTLY (or finishes an
+// interrupted one with FINALIZE), which never locks the parent against readers and writers,
+// then drops it; nothing when there is none. Runs outside a transaction (CONCURRENTLY must) on
+// `conn`. Each step waits at most `lock_timeout` for its locks, and for the transactions that
+// may still read the partition: past that it throws pqxx::sql_error with SQLSTATE 55P03 or
+// 57014, and the next call finishes the job.
+void DropDayPartition(pqxx::connection& conn, std::string_view table, absl::CivilDay day,
+                      absl::Duration lock_timeout);
 
 // What one batch of DeleteKeysOfDay did.
 struct KeysBatch {

@@ -69,7 +69,8 @@ class Publisher {
   // operations app that fails is never reported to itself in a loop, failing and exhausted
   // events about the operations tenant's own apps are dropped; whether one of them is disabled
   // or enabled still reaches the others. Returns the outbox batch to enqueue after commit
-  // (ledger::EnqueueCommitted).
+  // (ledger::EnqueueCommitted). Events that cannot be stored for want of today's partition are
+  // logged and dropped under a savepoint: the change they report commits anyway.
   absl::StatusOr<ledger::OutboxBatch> Publish(pqxx::work& txn, const std::vector<OpsEvent>& events,
                                               absl::Time now) const;
 

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "hookd/db/leader_lock.h"
+#include "pqxx/pqxx"
 
 namespace hookd::subscription {
 
@@ -74,6 +76,13 @@ class Retention {
  private:
   Retention(std::string database_url, RetentionOptions options);
   void Run();
+  // Work on the leader's connection; false when given up on the lock timeout (see RunOnce).
+  using Attempt =
+      std::function<absl::StatusOr<bool>(const std::function<void(pqxx::connection&)>&)>;
+  using Step = std::function<absl::StatusOr<bool>(const std::function<void(pqxx::work&)>&)>;
+  // The drops of a pass (RunOnce, when max_age is set).
+  absl::Status DropExpiredDays(absl::Time now, const Attempt& attempt, const Step& step,
+                               RetentionPass& pass);
   // Waits `duration` unless stopped first; returns false when stopped.
   bool Wait(absl::Duration duration);
   bool stopping();
