@@ -36,6 +36,8 @@ absl::StatusOr<std::string> ConfigJson(const v1::App& app) {
   config.clear_update_time();
   config.clear_signing_keys();
   config.clear_version();
+  // Header names stay in the config; their values are sealed with the other secrets.
+  for (auto& [name, value] : *config.mutable_headers()) value.clear();
   if (config.auth().has_basic()) config.mutable_auth()->mutable_basic()->clear_password();
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -53,6 +55,8 @@ int64_t ToMicros(const google::protobuf::Timestamp& t) {
 absl::StatusOr<std::string> SealSecrets(const v1::App& app, const SecretBox& box) {
   nlohmann::json doc;
   doc["password"] = app.auth().basic().password();
+  doc["headers"] = nlohmann::json::object();
+  for (const auto& [name, value] : app.headers()) doc["headers"][name] = value;
   doc["keys"] = nlohmann::json::array();
   for (const auto& key : app.signing_keys()) {
     doc["keys"].push_back({{"id", key.id()},
@@ -71,6 +75,13 @@ absl::Status OpenSecrets(std::string_view column, const SecretBox& box, v1::App&
   if (doc.is_discarded()) return absl::DataLossError("app secrets: not JSON");
   if (app.auth().has_basic()) {
     app.mutable_auth()->mutable_basic()->set_password(doc.value("password", ""));
+  }
+  // A value in clear in the config is of a row written before header values were sealed
+  // (SealPlaintextHeaders moves it); a sealed one wins.
+  if (doc.contains("headers") && doc["headers"].is_object()) {
+    for (const auto& [name, value] : doc["headers"].items()) {
+      if (value.is_string()) (*app.mutable_headers())[name] = value.get<std::string>();
+    }
   }
   int64_t now_us = absl::ToUnixMicros(absl::Now());
   for (const auto& k : doc["keys"]) {
@@ -261,6 +272,29 @@ class PgAppStore final : public AppStore {
 };
 
 }  // namespace
+
+absl::StatusOr<int> SealPlaintextHeaders(db::PgPool& pool, AppStore& store) {
+  std::vector<std::string> ids;
+  HOOKD_RETURN_IF_ERROR(pool.Transact("find plaintext headers", [&](pqxx::work& txn) {
+    for (const auto& row :
+         txn.exec("SELECT id FROM apps WHERE delete_time IS NULL AND EXISTS (SELECT 1 FROM"
+                  " jsonb_each_text(coalesce(config->'headers', '{}')) h WHERE h.value <> '')")) {
+      ids.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  int sealed = 0;
+  for (const std::string& id : ids) {
+    // Read and stored again: the store seals every value and clears it from the config.
+    absl::StatusOr<v1::App> app = store.Update(id, [](v1::App&) { return absl::OkStatus(); });
+    if (app.ok()) {
+      ++sealed;
+    } else if (app.status().code() != absl::StatusCode::kNotFound) {
+      return app.status();
+    }
+  }
+  return sealed;
+}
 
 absl::StatusOr<std::vector<v1::App>> TenantAppsForRouting(pqxx::work& txn,
                                                           std::string_view tenant) {

@@ -673,6 +673,15 @@ absl::Status ValidateEventTypePattern(std::string_view pattern, std::string_view
   return absl::OkStatus();
 }
 
+bool IsSensitiveHeader(std::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(AbslView(name));
+  if (lower == "authorization" || lower == "cookie") return true;
+  for (std::string_view word : {"token", "secret", "key", "password"}) {
+    if (lower.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
 bool IsReservedEventType(std::string_view name) {
   return name == "hookd" || name.starts_with("hookd.");
 }

@@ -319,6 +319,16 @@ TEST(ValidateEventTypeName, AcceptsAndRefuses) {
   }
 }
 
+TEST(IsSensitiveHeader, CredentialsByNameInAnyCase) {
+  for (std::string_view name : {"Authorization", "cookie", "X-Api-Key", "X-Auth-Token",
+                                "Client-Secret", "X-PASSWORD", "keyid", "X-Monkey"}) {
+    EXPECT_TRUE(IsSensitiveHeader(name)) << name;
+  }
+  for (std::string_view name : {"X-Tenant-Ref", "Accept", "X-Request-Id", "Proxy-Authorize"}) {
+    EXPECT_FALSE(IsSensitiveHeader(name)) << name;
+  }
+}
+
 TEST(RefuseReservedEventType, OnlyHookdAndItsSubtypes) {
   for (std::string_view name : {"hookd", "hookd.app.disabled", "hookd.anything_new"}) {
     EXPECT_TRUE(IsReservedEventType(name)) << name;

@@ -1,9 +1,11 @@
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "connection_test.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "hookd/common/absl_view.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/ids.h"
 #include "hookd/common/logging.h"
@@ -82,6 +84,18 @@ absl::Status CheckUpdateMask(const google::protobuf::FieldMask& mask) {
     return InvalidField("update_mask", "unknown field " + path);
   }
   return absl::OkStatus();
+}
+
+// A sensitive header sent empty keeps its stored value: GetApp answers those values empty, so a
+// client's read-modify-write must not wipe them (README, "Custom headers").
+void KeepWriteOnlyHeaders(const google::protobuf::Map<std::string, std::string>& stored,
+                          v1::App& app) {
+  for (auto& [name, value] : *app.mutable_headers()) {
+    if (!value.empty() || !apps::IsSensitiveHeader(name)) continue;
+    for (const auto& [stored_name, stored_value] : stored) {
+      if (absl::EqualsIgnoreCase(AbslView(stored_name), AbslView(name))) value = stored_value;
+    }
+  }
 }
 
 absl::Status RequireId(const std::string& id) {
@@ -324,10 +338,12 @@ grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext*
   return Mutate(
       context, request->app().id(), "app updated",
       [this, request](v1::App& app, bool& with_secret) {
+        const auto stored_headers = app.headers();
         FieldMaskUtil::MergeOptions options;
         options.set_replace_message_fields(true);
         options.set_replace_repeated_fields(true);
         FieldMaskUtil::MergeMessageTo(request->app(), request->update_mask(), options, &app);
+        KeepWriteOnlyHeaders(stored_headers, app);
         apps::ApplyDefaults(app);
         HOOKD_RETURN_IF_ERROR(apps::ValidateApp(app, ctx_.validation));
         apps::ResolveSignatureProfiles(app);

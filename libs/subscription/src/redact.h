@@ -1,14 +1,19 @@
 #pragma once
 
+#include "hookd/apps/validation.h"
 #include "hookd/crypto/signing.h"
 #include "hookd/v1/app.pb.h"
 
 namespace hookd::subscription {
 
-// Removes every secret from an app about to leave the server: the signing secrets and the
-// basic-auth password. Key metadata (ids, expiry) stays, and Ed25519 keys get their public key,
-// which receivers need and which is no secret.
+// Removes every secret from an app about to leave the server: the signing secrets, the
+// basic-auth password and the values of sensitive custom headers (apps::IsSensitiveHeader), left
+// empty under their names. Key metadata (ids, expiry) stays, and Ed25519 keys get their public
+// key, which receivers need and which is no secret.
 inline void RedactApp(v1::App& app) {
+  for (auto& [name, value] : *app.mutable_headers()) {
+    if (apps::IsSensitiveHeader(name)) value.clear();
+  }
   app.clear_secret();
   app.clear_public_key();
   for (auto& key : *app.mutable_signing_keys()) {

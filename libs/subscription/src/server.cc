@@ -62,6 +62,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->auth = std::make_unique<auth::Authenticator>(options.admin_token);
   state->apps = apps::NewPgAppStore(*state->db, *state->box);
   state->event_types = apps::NewPgEventTypeStore(*state->db);
+  HOOKD_ASSIGN_OR_RETURN(int sealed, apps::SealPlaintextHeaders(*state->db, *state->apps));
+  if (sealed > 0) spdlog::info("sealed the custom header values of {} apps", sealed);
   if (!options.redis_url.empty()) {
     queue::RedisOptions redis;
     redis.url = options.redis_url;

@@ -1,6 +1,7 @@
 // hookd-subscription through its gRPC API, against a real Postgres (a database of its own).
 
 #include <functional>
+#include <map>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -978,6 +979,89 @@ TEST_F(SubscriptionTest, EnableAndDisableReportOperationalEventsInTheirTransacti
   rows = reported();
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[3], Row("hookd.app.disabled", watcher.id(), peer.id()));
+}
+
+// Custom header values are sealed at rest; sensitive ones are write-only: answered empty, kept by
+// an UpdateApp that sends them empty, and given to the workers' admin watch only. A row whose
+// values are in clear (written before they were sealed) is sealed at the next start.
+TEST_F(SubscriptionTest, HeaderValuesAreSealedAndSensitiveOnesWriteOnly) {
+  v1::App in = NewApp("headers");
+  (*in.mutable_headers())["Authorization"] = "Bearer tok-7f3a91c2";
+  (*in.mutable_headers())["X-Api-Key"] = "key-55aa11";
+  (*in.mutable_headers())["X-Tenant-Ref"] = "acme-ref-42";
+  const v1::App created = MustCreate(in);
+  auto headers_of = [](const v1::App& app) {
+    return std::map<std::string, std::string>(app.headers().begin(), app.headers().end());
+  };
+  using Headers = std::map<std::string, std::string>;
+  EXPECT_EQ(headers_of(created),
+            (Headers{{"Authorization", ""}, {"X-Api-Key", ""}, {"X-Tenant-Ref", "acme-ref-42"}}));
+  v1::App got;
+  ASSERT_TRUE(Get(created.id(), &got).ok());
+  EXPECT_EQ(headers_of(got), headers_of(created));
+  // Not one value is in any column of the apps table in clear.
+  auto plain_in_apps = [&](const std::string& value) {
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    return txn
+        .exec1("SELECT count(*) FROM apps a WHERE a::text LIKE '%' || " + txn.quote(value) +
+               " || '%'")[0]
+        .as<int>();
+  };
+  for (const char* value : {"tok-7f3a91c2", "key-55aa11", "acme-ref-42"}) {
+    EXPECT_EQ(plain_in_apps(value), 0) << value;
+  }
+  // The workers' watch has every value.
+  auto watched = [&](const std::string& id) {
+    auto context = ClientContext(kTestAdminToken);
+    v1::WatchAppsRequest watch;
+    watch.set_include_secrets(true);
+    watch.set_tenant("headers");
+    auto reader = apps_->WatchApps(context.get(), watch);
+    v1::App app;
+    v1::WatchAppsResponse change;
+    while (reader->Read(&change) && change.type() != v1::WatchAppsResponse::SYNCED) {
+      if (change.app().id() == id) app = change.app();
+    }
+    context->TryCancel();
+    return app;
+  };
+  EXPECT_EQ(headers_of(watched(created.id())), (Headers{{"Authorization", "Bearer tok-7f3a91c2"},
+                                                        {"X-Api-Key", "key-55aa11"},
+                                                        {"X-Tenant-Ref", "acme-ref-42"}}));
+
+  // A read-modify-write of the headers keeps the write-only values it was answered empty.
+  v1::App change = got;
+  (*change.mutable_headers())["X-Extra"] = "1";
+  v1::App updated;
+  ASSERT_TRUE(Update(change, {"headers"}, &updated).ok());
+  EXPECT_EQ(headers_of(watched(created.id())), (Headers{{"Authorization", "Bearer tok-7f3a91c2"},
+                                                        {"X-Api-Key", "key-55aa11"},
+                                                        {"X-Extra", "1"},
+                                                        {"X-Tenant-Ref", "acme-ref-42"}}));
+  // A new value replaces it; a header left out goes.
+  change.clear_headers();
+  (*change.mutable_headers())["authorization"] = "Bearer tok-new";
+  ASSERT_TRUE(Update(change, {"headers"}, &updated).ok());
+  EXPECT_EQ(headers_of(watched(created.id())), (Headers{{"authorization", "Bearer tok-new"}}));
+
+  // A value left in clear by an older hookd is sealed when hookd-subscription starts.
+  {
+    pqxx::connection conn(db_->url());
+    pqxx::work txn(conn);
+    txn.exec_params(
+        "UPDATE apps SET config = jsonb_set(config, '{headers}',"
+        " '{\"authorization\": \"\", \"X-Legacy\": \"legacy-9c9c\"}') WHERE id = $1",
+        created.id());
+    txn.commit();
+  }
+  EXPECT_EQ(plain_in_apps("legacy-9c9c"), 1);
+  server_->Shutdown();
+  server_.reset();
+  SetUp();
+  EXPECT_EQ(plain_in_apps("legacy-9c9c"), 0);
+  EXPECT_EQ(headers_of(watched(created.id())),
+            (Headers{{"authorization", "Bearer tok-new"}, {"X-Legacy", "legacy-9c9c"}}));
 }
 
 TEST_F(SubscriptionTest, EventTypeCatalog) {

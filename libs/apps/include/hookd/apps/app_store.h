@@ -27,8 +27,9 @@ struct AppChange {
   int64_t version = 0;
 };
 
-// Where apps live. Apps come back "whole": the basic-auth password and every still-valid signing
-// key with its secret; callers redact before answering a client.
+// Where apps live. Apps come back "whole": the basic-auth password, custom header values and
+// every still-valid signing key with its secret, all of them sealed at rest; callers redact
+// before answering a client.
 class AppStore {
  public:
   virtual ~AppStore() = default;
@@ -75,6 +76,10 @@ class AppStore {
 // operational events are routed to the operations tenant's apps in the transaction of the change
 // they report. An app whose config cannot be read is skipped with a warning.
 absl::StatusOr<std::vector<v1::App>> TenantAppsForRouting(pqxx::work& txn, std::string_view tenant);
+
+// Seals the custom header values that rows written before they were sealed keep in clear in
+// their config (hookd-subscription at start). Returns how many apps it rewrote.
+absl::StatusOr<int> SealPlaintextHeaders(db::PgPool& pool, AppStore& store);
 
 // The Postgres AppStore; secrets are sealed with `box`, bound to the app id.
 std::unique_ptr<AppStore> NewPgAppStore(db::PgPool& pool, const SecretBox& box);

@@ -62,6 +62,11 @@ bool IsReservedEventType(std::string_view name);
 // Returns INVALID_ARGUMENT naming `field` when `name` is reserved (IsReservedEventType).
 absl::Status RefuseReservedEventType(std::string_view name, std::string_view field);
 
+// Whether a custom header's value is write-only (README, "Custom headers"): `authorization`,
+// `cookie`, and any name containing `token`, `secret`, `key` or `password`, in any case. hookd
+// answers such a value empty except to an admin WatchApps with include_secrets (the workers).
+bool IsSensitiveHeader(std::string_view name);
+
 // Returns INVALID_ARGUMENT naming `field` unless `pattern` is `*`, an event type name, or a name
 // followed by `.*` (e.g. `video.*`).
 absl::Status ValidateEventTypePattern(std::string_view pattern, std::string_view field);
