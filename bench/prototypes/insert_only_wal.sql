@@ -1,0 +1,96 @@
+-- Issue 16's insert-only hot path, prototyped in SQL before any code commits to it: the WAL per
+-- delivery of today's write path (A) against one where a success changes no indexed column of
+-- a large table (B). Run it on a scratch database that hookd's migrations made (it writes 100,000
+-- deliveries into the log and leaves them), with nothing else writing to that Postgres:
+--
+--   psql -X -q "$SCRATCH_URL" -f bench/prototypes/insert_only_wal.sql
+--
+-- Both paths write each delivery as hookd does, in batches of 500: one transaction inserts the
+-- events (1 KiB payloads) and deliveries, another records the successful attempts. A CHECKPOINT
+-- before each makes them start equal on full-page images. Results: bench/README.md.
+\set N 100000
+DROP TABLE IF EXISTS proto_ids;
+CREATE TABLE proto_ids AS
+  SELECT g, 'evt_' || hookd_ulid_time(now()) || lpad(g::text, 16, '0') AS evt,
+            'dlv_' || hookd_ulid_time(now()) || lpad(g::text, 16, '0') AS dlv
+  FROM generate_series(1, :N) g;
+CHECKPOINT;
+
+-- A: today.
+SELECT wal_bytes AS a0, wal_records AS r0 FROM pg_stat_wal \gset
+DO $$
+DECLARE b int;
+BEGIN
+  FOR b IN 0 .. 199 LOOP
+    INSERT INTO events (id, tenant, event_type, payload, delivery_count)
+      SELECT evt, 'acme', 'video.ready', repeat('x', 1024), 1 FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)
+      SELECT dlv, evt, 'app_1', 'acme', 'video.ready' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    COMMIT;
+  END LOOP;
+  FOR b IN 0 .. 199 LOOP
+    INSERT INTO attempts (delivery_id, attempt, app_id, start_time, duration_ms, status_code, error, worker)
+      SELECT dlv, 1, 'app_1', now(), 3, 200, 1, 'w' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    UPDATE deliveries d SET status = 2, attempt_count = 1, last_status_code = 200, next_attempt_time = now(), update_time = now()
+      FROM proto_ids p WHERE p.g > b * 500 AND p.g <= (b + 1) * 500 AND d.id = p.dlv;
+    COMMIT;
+  END LOOP;
+END $$;
+SELECT wal_bytes AS a1, wal_records AS r1 FROM pg_stat_wal \gset
+SELECT 'A today' AS path, round((:a1 - :a0)::numeric / :N) AS wal_bytes_per_delivery,
+       round((:r1 - :r0)::numeric / :N, 1) AS records_per_delivery;
+
+-- B: insert-only. deliveries holds what never changes and is indexed for listing;
+-- delivery_state, a small table, holds the state of the deliveries not (yet) succeeded, with the
+-- status indexes. A success inserts its attempt and deletes the state row: no indexed column of
+-- a large table changes.
+CREATE TABLE b_deliveries (
+  id text COLLATE "C" NOT NULL, event_id text COLLATE "C" NOT NULL, app_id text NOT NULL,
+  tenant text NOT NULL, event_type text NOT NULL, create_time timestamptz NOT NULL DEFAULT now()
+) PARTITION BY RANGE (id);
+CREATE TABLE b_deliveries_p PARTITION OF b_deliveries FOR VALUES FROM ('dlv_') TO ('dlv_~');
+ALTER TABLE b_deliveries ADD PRIMARY KEY (id);
+CREATE INDEX ON b_deliveries (event_id);
+CREATE INDEX ON b_deliveries (tenant, id);
+CREATE INDEX ON b_deliveries (app_id, id);
+CREATE INDEX ON b_deliveries (tenant, event_type, id);
+CREATE TABLE b_state (
+  id text COLLATE "C" PRIMARY KEY, app_id text NOT NULL, tenant text NOT NULL,
+  status smallint NOT NULL DEFAULT 1, attempt_count integer NOT NULL DEFAULT 0,
+  last_status_code integer NOT NULL DEFAULT 0, next_attempt_time timestamptz NOT NULL DEFAULT now(),
+  update_time timestamptz NOT NULL DEFAULT now());
+CREATE INDEX ON b_state (next_attempt_time) WHERE status IN (1, 3);
+CREATE INDEX ON b_state (tenant, status, id);
+CREATE INDEX ON b_state (app_id, status, id);
+CREATE TABLE b_events (LIKE events INCLUDING DEFAULTS) PARTITION BY RANGE (id);
+CREATE TABLE b_events_p PARTITION OF b_events FOR VALUES FROM ('evt_') TO ('evt_~');
+ALTER TABLE b_events ADD PRIMARY KEY (id);
+CREATE TABLE b_attempts (LIKE attempts INCLUDING DEFAULTS) PARTITION BY RANGE (delivery_id);
+CREATE TABLE b_attempts_p PARTITION OF b_attempts FOR VALUES FROM ('dlv_') TO ('dlv_~');
+CREATE INDEX ON b_attempts (delivery_id, attempt);
+CREATE INDEX ON b_attempts (app_id, start_time);
+CHECKPOINT;
+SELECT wal_bytes AS b0, wal_records AS s0 FROM pg_stat_wal \gset
+DO $$
+DECLARE b int;
+BEGIN
+  FOR b IN 0 .. 199 LOOP
+    INSERT INTO b_events (id, tenant, event_type, payload, delivery_count)
+      SELECT evt, 'acme', 'video.ready', repeat('x', 1024), 1 FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    INSERT INTO b_deliveries (id, event_id, app_id, tenant, event_type)
+      SELECT dlv, evt, 'app_1', 'acme', 'video.ready' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    INSERT INTO b_state (id, app_id, tenant)
+      SELECT dlv, 'app_1', 'acme' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    COMMIT;
+  END LOOP;
+  FOR b IN 0 .. 199 LOOP
+    INSERT INTO b_attempts (delivery_id, attempt, app_id, start_time, duration_ms, status_code, error, worker)
+      SELECT dlv, 1, 'app_1', now(), 3, 200, 1, 'w' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    DELETE FROM b_state s USING proto_ids p WHERE p.g > b * 500 AND p.g <= (b + 1) * 500 AND s.id = p.dlv;
+    COMMIT;
+  END LOOP;
+END $$;
+SELECT wal_bytes AS b1, wal_records AS s1 FROM pg_stat_wal \gset
+SELECT 'B insert-only' AS path, round((:b1 - :b0)::numeric / :N) AS wal_bytes_per_delivery,
+       round((:s1 - :s0)::numeric / :N, 1) AS records_per_delivery;
+DROP TABLE b_deliveries, b_state, b_events, b_attempts, proto_ids;
