@@ -290,5 +290,24 @@ TEST_F(DeliveryStorePgTest, AnOutcomeOfADroppedDayIsSkipped) {
   EXPECT_EQ(recorded->exhausted[0].delivery_id, live);
 }
 
+// Half of an odd threshold rounds up: with 3, the second failure in a row is the mark.
+TEST_F(DeliveryStorePgTest, HalfOfAnOddThresholdRoundsUp) {
+  Exec(
+      "INSERT INTO apps (id, tenant, config, secrets, active, version) VALUES"
+      " ('app_3', 'acme', '{\"disable_after_failures\":3}', '', true, 1)");
+  const std::string day = Today("dlv", "odd");
+  Exec("INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) SELECT '" + day +
+       "' || g, 'evt_' || g, 'app_3', 'acme', 'video.ready' FROM generate_series(1, 3) g");
+  std::vector<size_t> failing, reached;
+  for (int n = 1; n <= 3; ++n) {
+    auto recorded = store_->Record({Failure(day + std::to_string(n), "app_3", 1, false)});
+    ASSERT_TRUE(recorded.ok()) << recorded.status();
+    failing.push_back(recorded->failing.size());
+    reached.push_back(recorded->reached.size());
+  }
+  EXPECT_EQ(failing, (std::vector<size_t>{0, 1, 0}));
+  EXPECT_EQ(reached, (std::vector<size_t>{0, 0, 1}));
+}
+
 }  // namespace
 }  // namespace hookd::ledger

@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.master_key, "master_key", "HOOKD_MASTER_KEY"));
+  HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
   auto state = std::make_unique<State>();
   HOOKD_ASSIGN_OR_RETURN(state->box, SecretBox::Create(options.master_key));
   HOOKD_ASSIGN_OR_RETURN(state->retention,
@@ -72,7 +73,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
   }
   state->deliveries = std::make_unique<ledger::DeliveryLog>(*state->db, state->queue.get());
-  HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
   HOOKD_RETURN_IF_ERROR(opsevents::RegisterEventTypes(*state->db));
   state->ops = std::make_unique<opsevents::Publisher>(options.ops_tenant);
   http::HttpSenderOptions http;

@@ -1173,6 +1173,11 @@ TEST(SubscriptionStartup, MissingSettingsAreNamed) {
   auto status = Server::Start(options).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StartsWith(status.message(), "master_key:"));
+  options = TestOptions("postgresql://nobody@127.0.0.1:1/none");
+  options.ops_tenant = "ops tenant";
+  status = Server::Start(options).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(status.message(), "ops_tenant:")) << status;
   options = TestOptions("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2");
   EXPECT_EQ(Server::Start(options).status().code(), absl::StatusCode::kUnavailable);
 }

@@ -543,6 +543,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
                             "), or requests still running would be taken over and duplicated");
   }
   if (options.max_in_flight < 1) return InvalidField("max_in_flight", "must be at least 1");
+  HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
   if (options.max_connections_per_host < 0) {
     return InvalidField("max_connections_per_host", "must be 0 (no limit) or more");
   }
@@ -560,7 +561,6 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   HOOKD_RETURN_IF_ERROR(state->queue->EnsureGroup(options.group));
   HOOKD_ASSIGN_OR_RETURN(state->limiter, RateLimiter::Create(redis));
   state->store = std::make_unique<ledger::DeliveryStore>(*state->db, state->options.name);
-  HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
   state->ops = std::make_unique<opsevents::Publisher>(options.ops_tenant);
   http::HttpSenderOptions http;
   http.max_in_flight = options.max_in_flight;

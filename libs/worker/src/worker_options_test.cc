@@ -48,6 +48,12 @@ TEST(WorkerOptions, RefusesEachBadSettingByName) {
   options = Valid();
   options.max_connections_per_host = -1;
   EXPECT_EQ(RefusedField(options), "max_connections_per_host");
+
+  options = Valid();
+  options.ops_tenant = "";
+  EXPECT_EQ(RefusedField(options), "ops_tenant");
+  options.ops_tenant = "hookd ops";
+  EXPECT_EQ(RefusedField(options), "ops_tenant");
 }
 
 }  // namespace
