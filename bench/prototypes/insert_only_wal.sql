@@ -93,4 +93,36 @@ END $$;
 SELECT wal_bytes AS b1, wal_records AS s1 FROM pg_stat_wal \gset
 SELECT 'B insert-only' AS path, round((:b1 - :b0)::numeric / :N) AS wal_bytes_per_delivery,
        round((:s1 - :s0)::numeric / :N, 1) AS records_per_delivery;
+
+-- C: B with a leaner state table: a pending row, inserted at publish and deleted at success,
+-- gets only the primary key and the due-time index; the status lists (what failed, per tenant
+-- or app) index only the rows that stay (status <> 1).
+TRUNCATE b_deliveries, b_state, b_events, b_attempts;
+DROP INDEX b_state_tenant_status_id_idx, b_state_app_id_status_id_idx;
+CREATE INDEX ON b_state (tenant, status, id) WHERE status <> 1;
+CREATE INDEX ON b_state (app_id, status, id) WHERE status <> 1;
+CHECKPOINT;
+SELECT wal_bytes AS c0, wal_records AS t0 FROM pg_stat_wal \gset
+DO $$
+DECLARE b int;
+BEGIN
+  FOR b IN 0 .. 199 LOOP
+    INSERT INTO b_events (id, tenant, event_type, payload, delivery_count)
+      SELECT evt, 'acme', 'video.ready', repeat('x', 1024), 1 FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    INSERT INTO b_deliveries (id, event_id, app_id, tenant, event_type)
+      SELECT dlv, evt, 'app_1', 'acme', 'video.ready' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    INSERT INTO b_state (id, app_id, tenant)
+      SELECT dlv, 'app_1', 'acme' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    COMMIT;
+  END LOOP;
+  FOR b IN 0 .. 199 LOOP
+    INSERT INTO b_attempts (delivery_id, attempt, app_id, start_time, duration_ms, status_code, error, worker)
+      SELECT dlv, 1, 'app_1', now(), 3, 200, 1, 'w' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+    DELETE FROM b_state s USING proto_ids p WHERE p.g > b * 500 AND p.g <= (b + 1) * 500 AND s.id = p.dlv;
+    COMMIT;
+  END LOOP;
+END $$;
+SELECT wal_bytes AS c1, wal_records AS t1 FROM pg_stat_wal \gset
+SELECT 'C insert-only, lean state' AS path, round((:c1 - :c0)::numeric / :N) AS wal_bytes_per_delivery,
+       round((:t1 - :t0)::numeric / :N, 1) AS records_per_delivery;
 DROP TABLE b_deliveries, b_state, b_events, b_attempts, proto_ids;
