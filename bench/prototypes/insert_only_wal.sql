@@ -50,7 +50,6 @@ CREATE TABLE b_deliveries (
 ) PARTITION BY RANGE (id);
 CREATE TABLE b_deliveries_p PARTITION OF b_deliveries FOR VALUES FROM ('dlv_') TO ('dlv_~');
 ALTER TABLE b_deliveries ADD PRIMARY KEY (id);
-CREATE INDEX ON b_deliveries (event_id);
 CREATE INDEX ON b_deliveries (tenant, id);
 CREATE INDEX ON b_deliveries (app_id, id);
 CREATE INDEX ON b_deliveries (tenant, event_type, id);
