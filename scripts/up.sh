@@ -65,7 +65,7 @@ ensure_secret "$HOOKD_DATA_DIR/admin-token" openssl rand -hex 32
 ensure_secret "$HOOKD_DATA_DIR/master-key" openssl rand -base64 32
 admin_token="$(cat "$HOOKD_DATA_DIR/admin-token")"
 
-# Settings shared by all services (names from DESIGN.md); HOOKD_LISTEN is per service.
+# Settings shared by all services (README, "Configuration"); HOOKD_LISTEN is per service.
 HOOKD_DATABASE_URL="$(bash scripts/pg.sh url)"
 HOOKD_REDIS_URL="$(bash scripts/redis.sh url)"
 HOOKD_ADMIN_TOKEN="$admin_token"

@@ -1,8 +1,8 @@
 #pragma once
 
 // Real hookd processes for end-to-end tests: each service is its built binary, started with the
-// environment DESIGN.md documents, on free loopback ports, against the test's own database and
-// Redis key prefix.
+// environment README documents ("Configuration"), on free loopback ports, against the test's
+// own database and Redis key prefix.
 
 #include <map>
 #include <memory>

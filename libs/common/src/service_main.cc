@@ -57,7 +57,7 @@ namespace {
   std::exit(2);
 }
 
-// ":50051" means every interface, as DESIGN.md's table writes it.
+// ":50051" means every interface, as README's configuration table writes it.
 std::string ListenAddress(std::string value) {
   if (!value.empty() && value.front() == ':') return "0.0.0.0" + value;
   return value;

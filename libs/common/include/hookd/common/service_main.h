@@ -10,7 +10,7 @@
 namespace hookd {
 
 // The settings every hookd service reads, from flags with HOOKD_* environment fallbacks
-// (DESIGN.md's configuration table). Services use the ones they need.
+// (README, "Configuration"). Services use the ones they need.
 struct ServiceSettings {
   std::string listen;             // --listen, HOOKD_LISTEN
   std::string metrics_listen;     // --metrics_listen, HOOKD_METRICS_LISTEN
