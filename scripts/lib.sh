@@ -150,15 +150,18 @@ spawn_service() {
   echo $! >"$pidfile"
 }
 
-# await_service NAME PIDFILE LOGFILE CHECK [ARGS...] — waits up to 30 s until CHECK succeeds
-# (e.g. `port_in_use PORT`, or an authenticated RPC) while the process in PIDFILE runs. A crash
-# at startup is reported at once instead of after the whole deadline. Exits the script with the
-# end of LOGFILE if the service did not come up.
+# await_service NAME PIDFILE LOGFILE CHECK [ARGS...] — waits until CHECK succeeds (e.g.
+# `port_in_use PORT`, or an authenticated RPC) while the process in PIDFILE runs: up to
+# $HOOKD_START_TIMEOUT seconds (600), because a service first applies the migrations, and moving
+# an existing delivery log into day partitions (migration 9) takes about 12 s per million
+# deliveries. A crash at startup is reported at once instead of after the whole deadline. Exits
+# the script with the end of LOGFILE if the service did not come up.
 await_service() {
   local name="$1" pid logfile="$3"
   pid="$(cat "$2")"
   shift 3
-  if ! wait_for 30 "$name to serve" _started_or_dead "$pid" "$@" || ! pid_alive "$pid"; then
+  if ! wait_for "${HOOKD_START_TIMEOUT:-600}" "$name to serve (applying migrations first)" \
+    _started_or_dead "$pid" "$@" || ! pid_alive "$pid"; then
     tail -n 30 "$logfile" >&2 || true
     die "$name did not start; full log: $(rel "$logfile")"
   fi
