@@ -18,21 +18,9 @@ EventTypeCatalog::EventTypeCatalog(std::string subscription_addr, std::string to
 
 EventTypeCatalog::~EventTypeCatalog() { Stop(); }
 
-void EventTypeCatalog::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
-}
+void EventTypeCatalog::Start() { task_.Start(); }
 
-void EventTypeCatalog::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void EventTypeCatalog::Stop() { task_.Stop(); }
 
 EventTypeCatalog::State EventTypeCatalog::Lookup(std::string_view name) const {
   std::shared_ptr<const std::map<std::string, Entry, std::less<>>> types;
@@ -116,16 +104,12 @@ absl::Status EventTypeCatalog::Load() {
   return absl::OkStatus();
 }
 
-void EventTypeCatalog::Run() {
-  for (;;) {
-    absl::Status status = Refresh();
-    if (!status.ok()) spdlog::warn("event type catalog: {}", status.ToString());
-    std::unique_lock<std::mutex> lock(mu_);
-    // Retry sooner while nothing is loaded yet.
-    absl::Duration wait = types_ == nullptr ? absl::Milliseconds(200) : refresh_interval_;
-    cv_.wait_for(lock, absl::ToChronoMilliseconds(wait), [this] { return stopping_; });
-    if (stopping_) return;
-  }
+absl::Duration EventTypeCatalog::Tick() {
+  absl::Status status = Refresh();
+  if (!status.ok()) spdlog::warn("event type catalog: {}", status.ToString());
+  std::lock_guard<std::mutex> lock(mu_);
+  // Retry sooner while nothing is loaded yet.
+  return types_ == nullptr ? absl::Milliseconds(200) : refresh_interval_;
 }
 
 }  // namespace hookd::appcache

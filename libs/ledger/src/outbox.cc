@@ -142,20 +142,16 @@ OutboxSweeper::OutboxSweeper(std::string database_url, db::PgPool& db, queue::De
 
 OutboxSweeper::~OutboxSweeper() { Stop(); }
 
-void OutboxSweeper::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+void OutboxSweeper::Start() { task_.Start(); }
+
+absl::Duration OutboxSweeper::Tick() {
+  auto swept = SweepOnce();
+  if (!swept.ok()) spdlog::warn("outbox sweeper: {}", swept.status().ToString());
+  return options_.interval;
 }
 
 void OutboxSweeper::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  task_.Stop();
   std::lock_guard<std::mutex> lock(mu_);
   leader_.Release();
 }
@@ -190,16 +186,6 @@ absl::StatusOr<int> OutboxSweeper::SweepOnce() {
     spdlog::info("outbox sweeper: re-enqueued {} deliveries of {} batches", messages.size(),
                  ids.size());
     if (static_cast<int>(ids.size()) < options_.batch_rows) return enqueued;
-  }
-}
-
-void OutboxSweeper::Run() {
-  for (;;) {
-    auto swept = SweepOnce();
-    if (!swept.ok()) spdlog::warn("outbox sweeper: {}", swept.status().ToString());
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.interval), [this] { return stopping_; });
-    if (stopping_) return;
   }
 }
 

@@ -42,32 +42,11 @@ Retention::Retention(std::string database_url, RetentionOptions options)
 
 Retention::~Retention() { Stop(); }
 
-void Retention::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
-}
+void Retention::Start() { task_.Start(); }
 
 void Retention::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  task_.Stop();
   lock_.Release();
-}
-
-bool Retention::stopping() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stopping_;
-}
-
-bool Retention::Wait(absl::Duration duration) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, absl::ToChronoMicroseconds(duration), [this] { return stopping_; });
-  return !stopping_;
 }
 
 absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
@@ -144,7 +123,7 @@ absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, 
                           event_days = ledger::PartitionDays(txn, "events");
                         }).status());
   for (const absl::CivilDay day : delivery_days) {
-    if (day >= first_kept || stopping()) break;
+    if (day >= first_kept || task_.stopping()) break;
     HOOKD_ASSIGN_OR_RETURN(bool dropped, attempt([&](pqxx::connection& conn) {
                              ledger::DropDayPartition(conn, "attempts", day, options_.lock_timeout);
                              ledger::DropDayPartition(conn, "deliveries", day,
@@ -155,9 +134,9 @@ absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, 
   }
   // Events a day longer: their deliveries may be of the next day.
   for (const absl::CivilDay day : event_days) {
-    if (day + 1 >= first_kept || stopping()) break;
+    if (day + 1 >= first_kept || task_.stopping()) break;
     ledger::KeysBatch batch{.events = options_.batch_size};
-    while (batch.events == options_.batch_size && !stopping()) {
+    while (batch.events == options_.batch_size && !task_.stopping()) {
       const std::string after = batch.last_event;
       HOOKD_ASSIGN_OR_RETURN(bool deleted, step([&](pqxx::work& txn) {
                                batch =
@@ -166,11 +145,11 @@ absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, 
       if (!deleted) return absl::OkStatus();
       pass.idempotency_keys += batch.keys;
       if (batch.events == options_.batch_size && options_.pause > absl::ZeroDuration() &&
-          !Wait(options_.pause)) {
+          !task_.Wait(options_.pause)) {
         return absl::OkStatus();
       }
     }
-    if (stopping()) break;
+    if (task_.stopping()) break;
     HOOKD_ASSIGN_OR_RETURN(bool dropped, attempt([&](pqxx::connection& conn) {
                              ledger::DropDayPartition(conn, "events", day, options_.lock_timeout);
                            }));
@@ -180,21 +159,19 @@ absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, 
   return absl::OkStatus();
 }
 
-void Retention::Run() {
-  for (;;) {
-    const absl::Time now = absl::Now();
-    auto pass = RunOnce(now);
-    if (!pass.ok()) {
-      spdlog::warn("retention: {}", pass.status().ToString());
-    } else if (pass->delivery_days + pass->event_days > 0) {
-      spdlog::info(
-          "retention: dropped {} days of deliveries and {} days of events, and {} idempotency "
-          "keys, all from before {}",
-          pass->delivery_days, pass->event_days, pass->idempotency_keys,
-          absl::FormatTime(now - options_.max_age, absl::UTCTimeZone()));
-    }
-    if (!Wait(options_.interval)) return;
+absl::Duration Retention::Tick() {
+  const absl::Time now = absl::Now();
+  auto pass = RunOnce(now);
+  if (!pass.ok()) {
+    spdlog::warn("retention: {}", pass.status().ToString());
+  } else if (pass->delivery_days + pass->event_days > 0) {
+    spdlog::info(
+        "retention: dropped {} days of deliveries and {} days of events, and {} idempotency "
+        "keys, all from before {}",
+        pass->delivery_days, pass->event_days, pass->idempotency_keys,
+        absl::FormatTime(now - options_.max_age, absl::UTCTimeZone()));
   }
+  return options_.interval;
 }
 
 }  // namespace hookd::subscription

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "hookd/common/periodic_task.h"
 #include "hookd/schema/json_schema.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 
@@ -42,7 +43,8 @@ class EventTypeCatalog {
 
  private:
   absl::Status Load();
-  void Run();
+  // One refresh of the background task; returns the wait before the next.
+  absl::Duration Tick();
 
   const std::string token_;
   const absl::Duration refresh_interval_;
@@ -51,8 +53,6 @@ class EventTypeCatalog {
 
   std::mutex load_mu_;  // one load at a time
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
   struct Entry {
     bool archived = false;
     std::string schema_text;                               // "" when none
@@ -60,7 +60,8 @@ class EventTypeCatalog {
   };
   std::shared_ptr<const std::map<std::string, Entry, std::less<>>> types_;
   absl::Time load_started_ = absl::InfinitePast();  // of the last completed load
-  std::thread thread_;
+  // Last: its thread uses the members above.
+  PeriodicTask task_{[this] { return Tick(); }};
 };
 
 }  // namespace hookd::appcache

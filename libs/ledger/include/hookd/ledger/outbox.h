@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hookd/common/periodic_task.h"
 #include "hookd/db/leader_lock.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/queue/delivery_queue.h"
@@ -110,16 +111,16 @@ class OutboxSweeper {
   absl::StatusOr<int> SweepOnce();
 
  private:
-  void Run();
+  // One round of the background task; returns the wait before the next.
+  absl::Duration Tick();
 
   db::PgPool& db_;
   queue::DeliveryQueue& queue_;
   const SweeperOptions options_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   db::LeaderLock leader_;  // guarded by mu_
-  bool stopping_ = false;
-  std::thread thread_;
+  // Last: its thread uses the members above.
+  PeriodicTask task_{[this] { return Tick(); }};
 };
 
 }  // namespace hookd::ledger

@@ -1,15 +1,13 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hookd/common/periodic_task.h"
 #include "hookd/db/leader_lock.h"
 #include "pqxx/pqxx"
 
@@ -75,7 +73,8 @@ class Retention {
 
  private:
   Retention(std::string database_url, RetentionOptions options);
-  void Run();
+  // One pass of the background task; returns the wait before the next.
+  absl::Duration Tick();
   // Work on the leader's connection; false when given up on the lock timeout (see RunOnce).
   using Attempt =
       std::function<absl::StatusOr<bool>(const std::function<void(pqxx::connection&)>&)>;
@@ -83,16 +82,10 @@ class Retention {
   // The drops of a pass (RunOnce, when max_age is set).
   absl::Status DropExpiredDays(absl::Time now, const Attempt& attempt, const Step& step,
                                RetentionPass& pass);
-  // Waits `duration` unless stopped first; returns false when stopped.
-  bool Wait(absl::Duration duration);
-  bool stopping();
-
   const RetentionOptions options_;
   db::LeaderLock lock_;  // used by one thread at a time: the pass's
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  // Last: its thread uses the members above.
+  PeriodicTask task_{[this] { return Tick(); }};
 };
 
 }  // namespace hookd::subscription
