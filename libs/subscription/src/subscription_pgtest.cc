@@ -1164,6 +1164,49 @@ TEST(SubscriptionStartup, TwoServersMigratingOneEmptyDatabaseBothComeUp) {
   EXPECT_NE((*a)->port(), (*b)->port());
 }
 
+// HOOKD_OPS_TENANT chooses where operational events go: the default tenant's apps hear nothing.
+TEST(SubscriptionStartup, OperationalEventsGoToTheConfiguredTenant) {
+  auto db = db::TestDatabase::Create("ops_tenant");
+  ASSERT_TRUE(db.ok()) << db.status();
+  ServerOptions options = TestOptions((*db)->url());
+  options.ops_tenant = "platform-alerts";
+  options.validation.allow_http = true;
+  options.validation.private_allowlist = *apps::ParseAllowlist("127.0.0.0/8");
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto apps = v1::AppService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+  auto create = [&](const std::string& tenant, const std::string& pattern) {
+    v1::CreateAppRequest request;
+    request.mutable_app()->set_tenant(tenant);
+    request.mutable_app()->set_name(tenant + " app");
+    request.mutable_app()->set_url("http://127.0.0.1:9/" + tenant);
+    request.mutable_app()->add_event_types(pattern);
+    request.set_skip_connection_test(true);
+    v1::App out;
+    EXPECT_TRUE(apps->CreateApp(ClientContext(kTestAdminToken).get(), request, &out).ok());
+    return out;
+  };
+  const v1::App configured = create("platform-alerts", "hookd.*");
+  const v1::App default_tenant = create("hookd-ops", "hookd.*");
+  const v1::App app = create("acme", "video.ready");
+  v1::DisableAppRequest disable;
+  disable.set_id(app.id());
+  v1::App out;
+  ASSERT_TRUE(apps->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
+  pqxx::connection conn((*db)->url());
+  pqxx::work txn(conn);
+  EXPECT_EQ(txn.exec_params1("SELECT count(*) FROM deliveries WHERE app_id = $1"
+                             " AND event_type = 'hookd.app.disabled'",
+                             configured.id())[0]
+                .as<int>(),
+            1);
+  EXPECT_EQ(
+      txn.exec_params1("SELECT count(*) FROM deliveries WHERE app_id = $1", default_tenant.id())[0]
+          .as<int>(),
+      0);
+}
+
 TEST(SubscriptionStartup, MissingSettingsAreNamed) {
   ServerOptions options = TestOptions("postgresql://nobody@127.0.0.1:1/none");
   options.admin_token = "";
