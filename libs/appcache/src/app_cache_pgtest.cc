@@ -15,14 +15,12 @@ using testing::ClientContext;
 using testing::kTestAdminToken;
 using testing::PollUntil;
 
-v1::App MakeApp(std::string tenant, std::vector<std::string> patterns,
-                std::vector<std::string> channels = {}, bool active = true) {
+v1::App MakeApp(std::string tenant, std::vector<std::string> patterns) {
   v1::App app;
   app.set_id("app_" + std::to_string(std::hash<std::string>()(tenant + patterns[0])));
   app.set_tenant(std::move(tenant));
-  app.set_active(active);
+  app.set_active(true);
   for (auto& p : patterns) app.add_event_types(p);
-  for (auto& c : channels) app.add_channels(c);
   return app;
 }
 

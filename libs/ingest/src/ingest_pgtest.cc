@@ -613,7 +613,6 @@ TEST_F(IngestTest, RedisDownDuringPublishingLosesNoAcknowledgedDelivery) {
 TEST_F(IngestTest, ADayWithoutAPartitionRefusesPublishesUntilTheLeaderMakesIt) {
   CreateApp("nopart", {"video.ready"});
   WaitRouted("nopart", "video.ready", 1);
-  const int64_t events = Count("SELECT count(*) FROM events");
   // The outbox rows of those publishes go once they are on the streams.
   ASSERT_TRUE(PollUntil([&] { return Count("SELECT count(*) FROM outbox") == 0; }));
   const std::string today = "_p" + absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone());
@@ -646,7 +645,6 @@ TEST_F(IngestTest, ADayWithoutAPartitionRefusesPublishesUntilTheLeaderMakesIt) {
   const v1::PublishResponse published = MustPublish(Event("nopart", "video.ready"));
   EXPECT_EQ(published.delivery_count(), 1);
   EXPECT_EQ(DeliveredApps(published.event_id()).size(), 1u);
-  EXPECT_GE(events, 1);  // WaitRouted's publishes, gone with the day
 }
 
 TEST_F(IngestTest, TheSweeperEnqueuesBatchesNobodyEnqueued) {

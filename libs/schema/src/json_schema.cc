@@ -47,6 +47,10 @@ absl::Status Prepare(nlohmann::json& node, const std::string& pointer, int depth
     if (auto it = node.find("format"); it != node.end() && it->is_string()) node.erase(it);
   }
   for (auto& [key, value] : node.items()) {
+    // Payload values, not schemas: a "format" or "pattern" member in them is data.
+    if (!names && (key == "const" || key == "enum" || key == "default" || key == "examples")) {
+      continue;
+    }
     const bool child_names = !names && (key == "properties" || key == "definitions" ||
                                         key == "$defs" || key == "dependencies");
     HOOKD_RETURN_IF_ERROR(

@@ -62,6 +62,18 @@ void ExpectRefused(std::string_view text, const std::string& says) {
   EXPECT_TRUE(absl::StrContains(compiled.status().message(), says)) << compiled.status();
 }
 
+// const, enum, default and examples hold payload values: what they contain is compared, not
+// taken for a schema (a "format" member stays, a "pattern" member is no regular expression).
+TEST(CompiledSchema, ValuesOfConstAndEnumAreDataNotSchemas) {
+  auto schema = MustCompile(
+      R"({"properties":{"f":{"const":{"format":"pdf"}},"g":{"enum":[{"pattern":"x"}]}}})");
+  ASSERT_NE(schema, nullptr);
+  EXPECT_TRUE(schema->Validate(R"({"f":{"format":"pdf"},"g":{"pattern":"x"}})", "payload").ok());
+  EXPECT_EQ(schema->Validate(R"({"f":{}})", "payload").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(schema->Validate(R"({"g":{"pattern":"y"}})", "payload").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(CompiledSchema, HostileSchemasAreRefusedBeforeTheValidatorSeesThem) {
   // The 65,002-byte schema of 6,500 nested `items` that crashes valijson's parser: refused by
   // its depth, found without recursing deeper than the limit.

@@ -477,6 +477,23 @@ struct Worker::State {
     }
   }
 
+  // Queues deliveries a sweep claimed from Postgres for their next attempt, logging success at
+  // `level`. One that fails to queue is claimed again by a later ClaimLost.
+  void EnqueueClaimed(std::string_view what, spdlog::level::level_enum level,
+                      const std::vector<ledger::DeliveryStore::Lost>& claimed) {
+    if (claimed.empty()) return;
+    std::vector<queue::DeliveryMessage> messages;
+    for (const auto& c : claimed) {
+      messages.push_back({c.delivery_id, c.event_id, c.app_id, c.attempt_count + 1});
+    }
+    absl::Status enqueued = queue->Enqueue(messages);
+    if (enqueued.ok()) {
+      spdlog::log(level, "queued {} {} deliveries", messages.size(), what);
+    } else {
+      spdlog::warn("queueing {} {} deliveries: {}", messages.size(), what, enqueued.ToString());
+    }
+  }
+
   void MaintenanceLoop() {
     absl::Time next_claim = absl::Now();
     absl::Time next_lost = absl::Now();
@@ -487,15 +504,7 @@ struct Worker::State {
       // nor hastens them); one that fails to queue here is found by ClaimLost below.
       auto due = store->ClaimDue(1000);
       if (!due.ok()) spdlog::warn("claiming due deliveries: {}", due.status().ToString());
-      if (due.ok() && !due->empty()) {
-        std::vector<queue::DeliveryMessage> messages;
-        for (const auto& d : *due) {
-          messages.push_back({d.delivery_id, d.event_id, d.app_id, d.attempt_count + 1});
-        }
-        if (absl::Status enqueued = queue->Enqueue(messages); !enqueued.ok()) {
-          spdlog::warn("queueing {} due deliveries: {}", messages.size(), enqueued.ToString());
-        }
-      }
+      if (due.ok()) EnqueueClaimed("due", spdlog::level::debug, *due);
       absl::Time now = absl::Now();
       if (now >= next_claim) {
         // Entries a dead worker read and never acknowledged.
@@ -512,15 +521,7 @@ struct Worker::State {
       if (now >= next_lost) {
         // Deliveries Redis lost (restarted empty): due, unfinished, no progress for a while.
         auto lost = store->ClaimLost(options.lost_grace, 1000);
-        if (lost.ok() && !lost->empty()) {
-          std::vector<queue::DeliveryMessage> messages;
-          for (const auto& l : *lost) {
-            messages.push_back({l.delivery_id, l.event_id, l.app_id, l.attempt_count + 1});
-          }
-          absl::Status enqueued = queue->Enqueue(messages);
-          spdlog::info("re-enqueued {} deliveries without progress: {}", messages.size(),
-                       enqueued.ToString());
-        }
+        if (lost.ok()) EnqueueClaimed("lost (no progress)", spdlog::level::info, *lost);
         next_lost = now + std::max(options.lost_grace / 4, options.maintenance_interval);
       }
       std::unique_lock<std::mutex> lock(mu);

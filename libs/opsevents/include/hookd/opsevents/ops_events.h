@@ -61,8 +61,6 @@ class Publisher {
   explicit Publisher(std::string tenant, size_t max_inline_payload_bytes = 64 * 1024)
       : tenant_(std::move(tenant)), max_inline_payload_bytes_(max_inline_payload_bytes) {}
 
-  const std::string& tenant() const { return tenant_; }
-
   // Stores `events` in `txn`, each with a delivery to every app of the operations tenant that
   // subscribes to its type (HELD for a disabled one, SCHEDULED after a delivery_delay), but
   // never to the app it is about. An event no app receives is not stored. So that an

@@ -28,7 +28,8 @@ class CompiledSchema {
   ~CompiledSchema();
 
   // Checks `payload` (a JSON document). INVALID_ARGUMENT whose message starts with `field` and
-  // the JSON pointer of the first failing value, then the rule, e.g.
+  // the JSON pointer of the most deeply nested failing value (the most precise of valijson's
+  // errors), then the rule, e.g.
   // "payload/video/status: Failed to match against any enum values." (the rule in valijson's
   // words).
   absl::Status Validate(std::string_view payload, std::string_view field) const;

@@ -32,8 +32,8 @@ struct ServerOptions {
   absl::Duration default_grace_period = absl::Hours(24);
   // The tenant hookd's operational events are published into (HOOKD_OPS_TENANT).
   std::string ops_tenant = opsevents::kDefaultTenant;
-  // Removal of old events, deliveries and attempts (by the one replica that leads it);
-  // max_age zero disables it.
+  // The delivery log's day partitions (by the one replica that leads it): creating the days
+  // ahead, always, and dropping the days older than max_age, unless it is zero.
   RetentionOptions retention;
 };
 
