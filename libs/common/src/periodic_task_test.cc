@@ -1,12 +1,17 @@
 #include "hookd/common/periodic_task.h"
 
 #include <atomic>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "hookd/testing/testing.h"
 
 namespace hookd {
 namespace {
+
+using testing::PollUntil;
 
 TEST(PeriodicTask, RunsAtOnceThenAfterEachWaitUntilStopped) {
   std::atomic<int> runs{0};
@@ -16,15 +21,37 @@ TEST(PeriodicTask, RunsAtOnceThenAfterEachWaitUntilStopped) {
   });
   task.Start();
   task.Start();  // running already: nothing
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (runs.load() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-  ASSERT_EQ(runs.load(), 3);
+  ASSERT_TRUE(PollUntil([&] { return runs.load() == 3; }));
   const absl::Time stop = absl::Now();
   task.Stop();  // wakes the hour's wait at once
   EXPECT_LT(absl::Now() - stop, absl::Seconds(5));
   EXPECT_TRUE(task.stopping());
   EXPECT_FALSE(task.Wait(absl::Hours(1)));  // stopped: no wait
   EXPECT_EQ(runs.load(), 3);
+}
+
+// Stop returns only once a tick under way has ended: after it, nothing of the task runs.
+TEST(PeriodicTask, StopWaitsForTheRunningTick) {
+  absl::Notification entered, release;
+  std::atomic<bool> finished{false};
+  PeriodicTask task([&] {
+    entered.Notify();
+    release.WaitForNotification();
+    finished = true;
+    return absl::Hours(1);
+  });
+  task.Start();
+  entered.WaitForNotification();
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    task.Stop();
+    stopped = true;
+  });
+  // Stop cannot return while the tick blocks; once released, it does.
+  EXPECT_FALSE(PollUntil([&] { return stopped.load(); }, absl::Milliseconds(200)));
+  release.Notify();
+  stopper.join();
+  EXPECT_TRUE(finished.load());
 }
 
 TEST(PeriodicTask, StartsAgainAfterStop) {
@@ -34,13 +61,10 @@ TEST(PeriodicTask, StartsAgainAfterStop) {
     return absl::Hours(1);
   });
   task.Start();
+  ASSERT_TRUE(PollUntil([&] { return runs.load() == 1; }));
   task.Stop();
-  const int first = runs.load();
-  EXPECT_LE(first, 1);
   task.Start();
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (runs.load() == first && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-  EXPECT_EQ(runs.load(), first + 1);
+  ASSERT_TRUE(PollUntil([&] { return runs.load() == 2; }));
   EXPECT_FALSE(task.stopping());
 }
 

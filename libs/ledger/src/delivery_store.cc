@@ -1,7 +1,6 @@
 #include "hookd/ledger/delivery_store.h"
 
 #include <algorithm>
-#include <tuple>
 
 #include "hookd/common/ids.h"
 #include "hookd/common/status.h"

@@ -221,6 +221,11 @@ TEST(DayPartitions, AnInterruptedDropIsFinishedByTheNextOne) {
   pqxx::work reader(reader_conn);
   reader.exec("SELECT count(*) FROM deliveries");
   EXPECT_THROW(DropDayPartition(conn, "deliveries", day, absl::Milliseconds(200)), pqxx::sql_error);
+  // Left detach-pending: the next call takes the FINALIZE path.
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM pg_inherits WHERE inhdetachpending AND inhrelid"
+                          " = 'deliveries_p" +
+                          Yyyymmdd(day) + "'::regclass"),
+            1);
   reader.commit();
   DropDayPartition(conn, "deliveries", day, absl::Seconds(1));
   EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM pg_class WHERE relname = 'deliveries_p" +

@@ -102,8 +102,9 @@ class DeliveryStore {
   // outcomes or not at all (the operational events reporting them). An error rolls back.
   using AfterRecord = std::function<absl::Status(pqxx::work& txn, const Recorded& recorded)>;
 
-  // In one transaction: the attempts (COPY), the deliveries' new states (a SUCCEEDED or FAILED
-  // delivery is never moved back by a late duplicate), the apps' failure streaks, then `after`
+  // In one transaction: the attempts (of deliveries whose day the retention has not dropped),
+  // the deliveries' new states (a finished delivery, SUCCEEDED, FAILED or DISCARDED, is never
+  // moved back by a late duplicate), the apps' failure streaks, then `after`
   // when set. Returns what changed: the apps whose streak reached a mark, and the deliveries
   // that failed for good (each reported once, even when the batch is recorded again).
   absl::StatusOr<Recorded> Record(const std::vector<Outcome>& outcomes,

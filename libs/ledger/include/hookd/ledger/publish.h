@@ -58,11 +58,12 @@ struct NewEvent {
   const Routes* routes;
 };
 
-// Inserts `events`, their deliveries (PENDING, or HELD for disabled apps) and one outbox row
-// carrying a stream message per PENDING delivery, in one statement: one round trip per batch. Every
-// event gets `create_time`, which its messages carry too, so that a retry loaded from Postgres
-// signs the same envelope. Payloads up to `max_inline_payload_bytes` travel inline with their
-// messages. Returns the outbox batch (id 0 and no messages when there is no delivery).
+// Inserts `events`, their deliveries (PENDING, HELD or SCHEDULED, as their Routes say) and one
+// outbox row carrying a stream message per PENDING delivery, in one statement: one round trip
+// per batch. Every event gets `create_time`, which its messages carry too, so that a retry loaded
+// from Postgres signs the same envelope. Payloads up to `max_inline_payload_bytes` travel inline
+// with their messages. Returns the outbox batch (id 0 and no messages when no delivery is
+// PENDING).
 OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events,
                             absl::Time create_time, size_t max_inline_payload_bytes);
 
