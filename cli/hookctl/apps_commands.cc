@@ -603,46 +603,24 @@ absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
                    "Lists apps ordered by id, a page at a time.");
   v1::ListAppsRequest request;
   std::string tenant;
-  std::string page_token;
-  int page_size = 0;
-  bool all = false;
   flags.AddString("tenant", "T", "Only apps of this tenant.", &tenant);
-  flags.AddInt("page-size", "N", "Apps per page, 1..1000 (default 50).", &page_size);
-  flags.AddString("page-token", "X", "Continue from the page token a previous list printed.",
-                  &page_token);
-  flags.AddBool("all", "Follow the page tokens and list every app.", &all);
+  PageFlags paging;
+  paging.Add(flags, "apps", 50);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
   if (parsed.help) return absl::OkStatus();
   request.set_tenant(tenant);
-  request.set_page_size(page_size);
-  request.set_page_token(page_token);
+  request.set_page_size(paging.page_size);
+  request.set_page_token(paging.page_token);
 
   auto stub = Stub(inv);
   v1::ListAppsResponse response;
-  while (true) {
-    grpc::ClientContext context;
-    inv.Prepare(context);
-    v1::ListAppsResponse page;
-    HOOKD_RETURN_IF_ERROR(FromGrpcStatus(stub->ListApps(&context, request, &page)));
-    if (!all) {
-      response = std::move(page);
-      break;
-    }
-    for (App& app : *page.mutable_apps()) *response.add_apps() = std::move(app);
-    // A repeated token would loop forever; it can only come from a broken server.
-    if (page.next_page_token().empty() || page.next_page_token() == request.page_token()) break;
-    request.set_page_token(page.next_page_token());
-  }
-
-  if (inv.options().json) {
-    if (!all) return inv.PrintJson(response);
-    HOOKD_ASSIGN_OR_RETURN(std::string json, ToJson(response));
-    // Every page was followed, so there is no token to continue from.
-    auto object = nlohmann::ordered_json::parse(json);
-    object.erase("next_page_token");
-    inv.out() << object.dump(1) << "\n";
-    return absl::OkStatus();
-  }
+  HOOKD_RETURN_IF_ERROR(ListPages(
+      inv, request, paging.all,
+      [&](grpc::ClientContext* context, const v1::ListAppsRequest& r, v1::ListAppsResponse* page) {
+        return stub->ListApps(context, r, page);
+      },
+      response));
+  if (inv.options().json) return PrintListJson(inv, response, paging.all);
   Table table({"ID", "TENANT", "NAME", "URL", "ACTIVE", "EVENT TYPES"});
   for (const App& app : response.apps()) {
     table.AddRow({app.id(), app.tenant(), app.name(), app.url(), app.active() ? "true" : "false",

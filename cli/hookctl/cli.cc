@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "hookd/common/config.h"
+#include "nlohmann/json.hpp"
 #include "output.h"
 
 namespace hookd::hookctl {
@@ -23,7 +25,7 @@ constexpr char kUsagePayload[] = "type.hookd.dev/hookctl.Usage";
 const char kDescription[] =
     "hookctl is the operator CLI of hookd, a webhook delivery cluster: it manages webhook apps\n"
     "and event types and inspects and re-sends deliveries through hookd-subscription's gRPC API,\n"
-    "and publishes and looks up events through hookd-ingest's.";
+    "publishes and looks up events through hookd-ingest's, and issues API tokens.";
 
 const char kTrailer[] =
     "Environment:\n"
@@ -132,6 +134,26 @@ FlagParser CommandFlags(std::string usage, std::string description) {
   return parser;
 }
 
+void PageFlags::Add(FlagParser& flags, const std::string& items, int default_size) {
+  std::string what = items;
+  what[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(what[0])));
+  flags.AddInt("page-size", "N",
+               absl::StrCat(what, " per page, 1..1000 (default ", default_size, ")."), &page_size);
+  flags.AddString("page-token", "X", "Continue from the page token a previous list printed.",
+                  &page_token);
+  flags.AddBool("all", absl::StrCat("Follow the page tokens and list every ", items, "."), &all);
+}
+
+absl::Status PrintListJson(Invocation& inv, const google::protobuf::Message& response, bool all) {
+  if (!all) return inv.PrintJson(response);
+  HOOKD_ASSIGN_OR_RETURN(std::string json, ToJson(response));
+  // Every page was followed, so there is no token to continue from.
+  auto object = nlohmann::ordered_json::parse(json);
+  object.erase("next_page_token");
+  inv.out() << object.dump(1) << "\n";
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ReadValueOrFile(const std::string& flag, const std::string& value) {
   if (value.empty() || value[0] != '@') return value;
   const std::string path = value.substr(1);
@@ -209,7 +231,7 @@ absl::Status Invocation::PrintJson(const google::protobuf::Message& message) {
 
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   const std::vector<GroupSpec> groups = {AppsGroup(), EventTypesGroup(), EventsGroup(),
-                                         DeliveriesGroup()};
+                                         DeliveriesGroup(), TokensGroup()};
 
   FlagParser global(
       "hookctl [--server ADDR] [--ingest-server ADDR] [--token TOKEN] [--json] [--timeout 10s] "

@@ -12,6 +12,7 @@
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "hookd/common/status.h"
 
 // hookctl: `hookctl [global flags] <group> <command> [flags] [args]`. Each group (apps,
 // event-types, events, deliveries, ...) is a list of commands; a command parses its own flags with
@@ -78,6 +79,43 @@ class Invocation {
   std::shared_ptr<grpc::Channel> ingest_channel_;
 };
 
+// The paging flags of a list command: --page-size, --page-token and --all.
+struct PageFlags {
+  int page_size = 0;
+  std::string page_token;
+  bool all = false;
+
+  // `items` names what is listed ("apps"), `default_size` the server's default page size.
+  void Add(FlagParser& flags, const std::string& items, int default_size);
+};
+
+// Calls a List RPC with `request` (`call` is e.g. `stub->ListApps` in a lambda), into `response`;
+// with `all`, follows the page tokens and merges every page's items into `response`, which then
+// has no next_page_token (every page was read).
+template <typename Request, typename Response, typename Call>
+absl::Status ListPages(Invocation& inv, Request request, bool all, Call call, Response& response) {
+  while (true) {
+    grpc::ClientContext context;
+    inv.Prepare(context);
+    Response page;
+    HOOKD_RETURN_IF_ERROR(FromGrpcStatus(call(&context, request, &page)));
+    if (!all) {
+      response = std::move(page);
+      return absl::OkStatus();
+    }
+    const std::string next = page.next_page_token();
+    response.MergeFrom(page);
+    // A repeated token would loop forever; it can only come from a broken server.
+    if (next.empty() || next == request.page_token()) break;
+    request.set_page_token(next);
+  }
+  response.clear_next_page_token();
+  return absl::OkStatus();
+}
+
+// Prints a List answer as protobuf JSON; after ListPages with `all`, without next_page_token.
+absl::Status PrintListJson(Invocation& inv, const google::protobuf::Message& response, bool all);
+
 // A command runs with the arguments after its name; returns the RPC's status, or a UsageError.
 using CommandFn = absl::Status (*)(Invocation& invocation, const std::vector<std::string>& args);
 
@@ -99,6 +137,7 @@ GroupSpec AppsGroup();
 GroupSpec EventTypesGroup();
 GroupSpec EventsGroup();
 GroupSpec DeliveriesGroup();
+GroupSpec TokensGroup();
 
 // The "Global flags" help section every command's help ends with.
 std::string GlobalFlagsHelp();

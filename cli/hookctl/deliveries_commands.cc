@@ -162,46 +162,26 @@ absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
       "Lists deliveries newest first, a page at a time. --since and --until take an RFC 3339\n"
       "time, or a duration such as 30m or 1h meaning that long ago.");
   FilterFlags filters;
-  int page_size = 0;
-  std::string page_token;
-  bool all = false;
   AddFilterFlags(flags, filters);
-  flags.AddInt("page-size", "N", "Deliveries per page, 1..1000 (default 100).", &page_size);
-  flags.AddString("page-token", "X", "Continue from the page token a previous list printed.",
-                  &page_token);
-  flags.AddBool("all", "Follow the page tokens and list every delivery.", &all);
+  PageFlags paging;
+  paging.Add(flags, "deliveries", 100);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
   if (parsed.help) return absl::OkStatus();
   v1::ListDeliveriesRequest request;
   if (absl::Status filled = FillFilters(flags, filters, request); !filled.ok()) {
     return inv.UsageError(flags, std::string(filled.message()));
   }
-  request.set_page_size(page_size);
-  request.set_page_token(page_token);
+  request.set_page_size(paging.page_size);
+  request.set_page_token(paging.page_token);
 
+  auto stub = Stub(inv);
   v1::ListDeliveriesResponse response;
-  if (all) {
-    HOOKD_RETURN_IF_ERROR(FollowPages(inv, request, [&response](v1::ListDeliveriesResponse& page) {
-      for (Delivery& delivery : *page.mutable_deliveries()) {
-        *response.add_deliveries() = std::move(delivery);
-      }
-      return absl::OkStatus();
-    }));
-  } else {
-    grpc::ClientContext context;
-    inv.Prepare(context);
-    HOOKD_RETURN_IF_ERROR(FromGrpcStatus(Stub(inv)->ListDeliveries(&context, request, &response)));
-  }
-
-  if (inv.options().json) {
-    if (!all) return inv.PrintJson(response);
-    HOOKD_ASSIGN_OR_RETURN(std::string json, ToJson(response));
-    // Every page was followed, so there is no token to continue from.
-    auto object = nlohmann::ordered_json::parse(json);
-    object.erase("next_page_token");
-    inv.out() << object.dump(1) << "\n";
-    return absl::OkStatus();
-  }
+  HOOKD_RETURN_IF_ERROR(ListPages(
+      inv, request, paging.all,
+      [&](grpc::ClientContext* context, const v1::ListDeliveriesRequest& r,
+          v1::ListDeliveriesResponse* page) { return stub->ListDeliveries(context, r, page); },
+      response));
+  if (inv.options().json) return PrintListJson(inv, response, paging.all);
   Table table({"ID", "APP", "EVENT TYPE", "STATUS", "ATTEMPTS", "LAST CODE", "CREATED"});
   for (const Delivery& delivery : response.deliveries()) {
     table.AddRow({delivery.id(), delivery.app_id(), delivery.event_type(),

@@ -72,49 +72,24 @@ absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
       "hookctl event-types list [--include-archived] [--page-size N] [--page-token X] [--all]",
       "Lists event types ordered by name, a page at a time.");
   bool include_archived = false;
-  int page_size = 0;
-  std::string page_token;
-  bool all = false;
   flags.AddBool("include-archived", "Also list archived event types.", &include_archived);
-  flags.AddInt("page-size", "N", "Event types per page, 1..1000 (default 100).", &page_size);
-  flags.AddString("page-token", "X", "Continue from the page token a previous list printed.",
-                  &page_token);
-  flags.AddBool("all", "Follow the page tokens and list every event type.", &all);
+  PageFlags paging;
+  paging.Add(flags, "event types", 100);
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
   if (parsed.help) return absl::OkStatus();
 
   v1::ListEventTypesRequest request;
   request.set_include_archived(include_archived);
-  request.set_page_size(page_size);
-  request.set_page_token(page_token);
+  request.set_page_size(paging.page_size);
+  request.set_page_token(paging.page_token);
   auto stub = Stub(inv);
   v1::ListEventTypesResponse response;
-  while (true) {
-    grpc::ClientContext context;
-    inv.Prepare(context);
-    v1::ListEventTypesResponse page;
-    HOOKD_RETURN_IF_ERROR(FromGrpcStatus(stub->ListEventTypes(&context, request, &page)));
-    if (!all) {
-      response = std::move(page);
-      break;
-    }
-    for (EventType& type : *page.mutable_event_types()) {
-      *response.add_event_types() = std::move(type);
-    }
-    // A repeated token would loop forever; it can only come from a broken server.
-    if (page.next_page_token().empty() || page.next_page_token() == request.page_token()) break;
-    request.set_page_token(page.next_page_token());
-  }
-
-  if (inv.options().json) {
-    if (!all) return inv.PrintJson(response);
-    HOOKD_ASSIGN_OR_RETURN(std::string json, ToJson(response));
-    // Every page was followed, so there is no token to continue from.
-    auto object = nlohmann::ordered_json::parse(json);
-    object.erase("next_page_token");
-    inv.out() << object.dump(1) << "\n";
-    return absl::OkStatus();
-  }
+  HOOKD_RETURN_IF_ERROR(ListPages(
+      inv, request, paging.all,
+      [&](grpc::ClientContext* context, const v1::ListEventTypesRequest& r,
+          v1::ListEventTypesResponse* page) { return stub->ListEventTypes(context, r, page); },
+      response));
+  if (inv.options().json) return PrintListJson(inv, response, paging.all);
   Table table({"NAME", "ARCHIVED", "DESCRIPTION"});
   for (const EventType& type : response.event_types()) {
     table.AddRow({type.name(), type.archived() ? "true" : "false", type.description()});

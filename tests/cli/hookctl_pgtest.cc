@@ -775,6 +775,50 @@ TEST_F(HookctlTest, DeleteThenGetIsNotFound) {
   EXPECT_THAT(again.err, StartsWith("hookctl: NOT_FOUND: "));
 }
 
+TEST_F(HookctlTest, TokensCreateListRevoke) {
+  Outcome created = Admin({"tokens", "create", "acme support", "--role", "viewer", "--tenant",
+                           "acme", "--expires-in", "720h"});
+  ASSERT_EQ(created.exit_code, 0) << created;
+  EXPECT_THAT(created.out, AllOf(HasSubstr("acme support"), testing::ContainsRegex("role: +viewer"),
+                                 testing::ContainsRegex("tenant: +acme"),
+                                 testing::ContainsRegex("created by: +bootstrap")));
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(created.out, match, std::regex("token: (hkd_[0-9a-f]{64})")))
+      << created;
+  const std::string secret = match[1];
+  ASSERT_TRUE(std::regex_search(created.out, match, std::regex("id: +(tok_[0-9A-Z]{26})")));
+  const std::string id = match[1];
+
+  // The viewer reads apps of its tenant and may not create one.
+  Outcome read = Spawn({"--server", Address(), "--token", secret, "apps", "list"});
+  EXPECT_EQ(read.exit_code, 0) << read;
+  Outcome create =
+      Spawn({"--server", Address(), "--token", secret, "apps", "create", "--tenant", "acme",
+             "--name", "x", "--url", "https://example.com/h", "--event-type", "*", "--skip-test"});
+  EXPECT_EQ(create.exit_code, 1) << create;
+  EXPECT_EQ(create.err,
+            "hookctl: PERMISSION_DENIED: a viewer token cannot call AppService.CreateApp\n");
+
+  Outcome listed = Admin({"tokens", "list", "--tenant", "acme"});
+  ASSERT_EQ(listed.exit_code, 0) << listed;
+  EXPECT_THAT(listed.out,
+              AllOf(StartsWith("ID"), HasSubstr(id), HasSubstr("viewer"), Not(HasSubstr(secret))));
+  Outcome json = Admin({"--json", "tokens", "list", "--all"});
+  ASSERT_EQ(json.exit_code, 0) << json;
+  EXPECT_FALSE(ParseJson(json).contains("next_page_token")) << json;
+
+  Outcome revoked = Admin({"tokens", "revoke", id});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked;
+  EXPECT_THAT(revoked.out, Not(testing::ContainsRegex("revoked: +-")));
+  Outcome refused = Spawn({"--server", Address(), "--token", secret, "apps", "list"});
+  EXPECT_EQ(refused.exit_code, 1) << refused;
+  EXPECT_EQ(refused.err, "hookctl: UNAUTHENTICATED: token " + id + " is revoked\n");
+
+  Outcome bad_role = Admin({"tokens", "create", "x", "--role", "owner"});
+  EXPECT_EQ(bad_role.exit_code, 2) << bad_role;
+  EXPECT_THAT(bad_role.err, HasSubstr("--role: must be admin, manager, publisher or viewer"));
+}
+
 TEST_F(HookctlTest, ServerErrorsExitOneWithTheCodeName) {
   Outcome no_token = Spawn({"--server", Address(), "apps", "list"});
   EXPECT_EQ(no_token.exit_code, 1) << no_token;
@@ -880,7 +924,8 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
       {"event-types", "list"}, {"event-types", "archive"}, {"events", "publish"},
       {"events", "get"},       {"deliveries", "list"},     {"deliveries", "show"},
       {"deliveries", "retry"}, {"deliveries", "recover"},  {"deliveries", "export"},
-      {"apps", "test"},        {"apps", "stats"}};
+      {"apps", "test"},        {"apps", "stats"},          {"tokens", "create"},
+      {"tokens", "list"},      {"tokens", "revoke"}};
   // No server is needed: help never touches the network.
   for (const char* flag : {"--help", "-h"}) {
     Outcome top = Spawn({flag});
@@ -891,9 +936,9 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
                                HasSubstr("events get"), HasSubstr("--ingest-server"),
                                HasSubstr("HOOKD_INGEST_SERVER"), HasSubstr("127.0.0.1:50052"),
                                HasSubstr("deliveries list"), HasSubstr("deliveries export"),
-                               HasSubstr("apps stats")));
+                               HasSubstr("apps stats"), HasSubstr("tokens create")));
     EXPECT_EQ(top.err, "");
-    for (const char* group : {"apps", "event-types", "events", "deliveries"}) {
+    for (const char* group : {"apps", "event-types", "events", "deliveries", "tokens"}) {
       Outcome help = Spawn({group, flag});
       EXPECT_EQ(help.exit_code, 0) << help;
       EXPECT_THAT(help.out, StartsWith(std::string("Usage: hookctl [global flags] ") + group));

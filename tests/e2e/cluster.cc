@@ -33,6 +33,7 @@ Cluster::Cluster(std::string database_url, std::string redis_url, std::string re
 Cluster::~Cluster() {
   workers_.clear();
   ingest_.reset();
+  replicas_.clear();
   subscription_.reset();
   // Logs stay when the test failed and the directory is shown in its output; otherwise go.
   if (!log_dir_.empty() && std::getenv("HOOKD_KEEP_E2E_LOGS") == nullptr) {
@@ -68,20 +69,21 @@ std::shared_ptr<grpc::Channel> Cluster::ingest_channel() const {
   return NewInternalChannel("127.0.0.1:" + std::to_string(ingest_port_), absl::Milliseconds(100));
 }
 
-absl::Status Cluster::StartSubscription(const std::vector<std::string>& extra_flags) {
+absl::StatusOr<std::unique_ptr<testing::ChildProcess>> Cluster::SpawnSubscription(
+    int port, int metrics_port, const std::string& log_name,
+    const std::vector<std::string>& extra_flags) const {
   // The same streams as ingest and the workers: retries, recoveries and resumes queue there.
   std::vector<std::string> argv = {HOOKD_BIN_DIR "/hookd-subscription",
                                    "--redis_key_prefix=" + redis_key_prefix_,
                                    "--partitions=" + std::to_string(partitions_)};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  auto process = testing::ChildProcess::Spawn(
-      argv, Environment(subscription_port_, subscription_metrics_port_), LogPath("subscription"));
-  if (!process.ok()) return process.status();
-  subscription_ = std::move(*process);
+  HOOKD_ASSIGN_OR_RETURN(
+      std::unique_ptr<testing::ChildProcess> process,
+      testing::ChildProcess::Spawn(argv, Environment(port, metrics_port), LogPath(log_name)));
   // A gRPC channel that saw "connection refused" backs off for seconds; connect first.
-  testing::PollUntil([&] { return testing::PortAcceptsConnections(subscription_port_); },
-                     absl::Seconds(20));
-  auto health = grpc::health::v1::Health::NewStub(subscription_channel());
+  testing::PollUntil([&] { return testing::PortAcceptsConnections(port); }, absl::Seconds(20));
+  auto health = grpc::health::v1::Health::NewStub(
+      NewInternalChannel("127.0.0.1:" + std::to_string(port), absl::Milliseconds(100)));
   bool up = testing::PollUntil(
       [&] {
         grpc::health::v1::HealthCheckResponse response;
@@ -91,10 +93,26 @@ absl::Status Cluster::StartSubscription(const std::vector<std::string>& extra_fl
       },
       absl::Seconds(20));
   if (!up) {
-    return absl::DeadlineExceededError("hookd-subscription did not come up: " +
-                                       subscription_->LogTail());
+    return absl::DeadlineExceededError("hookd-subscription did not come up: " + process->LogTail());
   }
+  return process;
+}
+
+absl::Status Cluster::StartSubscription(const std::vector<std::string>& extra_flags) {
+  HOOKD_ASSIGN_OR_RETURN(subscription_,
+                         SpawnSubscription(subscription_port_, subscription_metrics_port_,
+                                           "subscription", extra_flags));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Cluster::StartSubscriptionReplica(
+    const std::vector<std::string>& extra_flags) {
+  const int port = testing::FreePort();
+  const std::string name = "subscription-" + std::to_string(replicas_.size() + 2);
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<testing::ChildProcess> process,
+                         SpawnSubscription(port, testing::FreePort(), name, extra_flags));
+  replicas_.push_back(std::move(process));
+  return NewInternalChannel("127.0.0.1:" + std::to_string(port), absl::Milliseconds(100));
 }
 
 absl::Status Cluster::StartIngest(const std::vector<std::string>& extra_flags) {

@@ -30,6 +30,10 @@ class Cluster {
   // Starts hookd-subscription with `extra_flags` and waits until its health check answers
   // SERVING.
   absl::Status StartSubscription(const std::vector<std::string>& extra_flags = {});
+  // Starts another hookd-subscription replica on the same database, on a port of its own (its
+  // log is "subscription-2", "subscription-3", ...), and answers a channel to it.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> StartSubscriptionReplica(
+      const std::vector<std::string>& extra_flags = {});
   // Starts hookd-ingest (again, on the same port) with `extra_flags`, and waits until it
   // accepts a Publish for `probe_tenant` without UNAVAILABLE.
   absl::Status StartIngest(const std::vector<std::string>& extra_flags = {});
@@ -75,6 +79,9 @@ class Cluster {
 
  private:
   std::map<std::string, std::string> Environment(int port, int metrics_port) const;
+  absl::StatusOr<std::unique_ptr<testing::ChildProcess>> SpawnSubscription(
+      int port, int metrics_port, const std::string& log_name,
+      const std::vector<std::string>& extra_flags) const;
 
   const std::string database_url_;
   const std::string redis_url_;
@@ -89,6 +96,7 @@ class Cluster {
   std::string log_dir_;
   std::unique_ptr<testing::ChildProcess> subscription_;
   std::unique_ptr<testing::ChildProcess> ingest_;
+  std::vector<std::unique_ptr<testing::ChildProcess>> replicas_;
   std::map<std::string, std::unique_ptr<testing::ChildProcess>> workers_;
 };
 

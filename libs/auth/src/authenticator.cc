@@ -4,8 +4,6 @@
 
 namespace hookd::auth {
 
-bool Principal::CanAccess(std::string_view other) const { return admin || tenant == other; }
-
 absl::StatusOr<Principal> Authenticator::Authenticate(
     const grpc::ServerContextBase& context) const {
   const auto& metadata = context.client_metadata();
@@ -22,21 +20,18 @@ absl::StatusOr<Principal> Authenticator::AuthenticateHeader(std::string_view aut
     return absl::UnauthenticatedError("authorization metadata must be 'Bearer <token>'");
   }
   std::string_view token = authorization.substr(kBearer.size());
-  // Constant-time, so response timing does not reveal how much of a guess was right.
-  if (!admin_token_.empty() && ConstantTimeEquals(token, admin_token_)) {
-    return Principal{.admin = true, .tenant = ""};
-  }
+  // Constant-time, so response timing does not reveal how much of a guess was right. API tokens
+  // are found by their SHA-256, which reveals nothing of the token either.
+  if (!admin_token_.empty() && ConstantTimeEquals(token, admin_token_)) return BootstrapAdmin();
+  if (tokens_ != nullptr && !token.empty()) return tokens_->Find(token);
   return absl::UnauthenticatedError("invalid token");
 }
 
-absl::Status RequireAdmin(const Principal& principal) {
-  if (principal.admin) return absl::OkStatus();
-  return absl::PermissionDeniedError("this call needs the admin token");
-}
-
-absl::Status RequireTenant(const Principal& principal, std::string_view tenant) {
-  if (principal.CanAccess(tenant)) return absl::OkStatus();
-  return absl::PermissionDeniedError("the token is not scoped to this tenant");
+absl::StatusOr<Access> Authenticator::Authorize(Rpc rpc,
+                                                const grpc::ServerContextBase& context) const {
+  absl::StatusOr<Principal> principal = Authenticate(context);
+  if (!principal.ok()) return principal.status();
+  return auth::Authorize(rpc, *principal);
 }
 
 }  // namespace hookd::auth

@@ -9,8 +9,9 @@ TEST(Authenticator, AcceptsTheAdminToken) {
   Authenticator auth("s3cret-admin");
   auto principal = auth.AuthenticateHeader("Bearer s3cret-admin");
   ASSERT_TRUE(principal.ok()) << principal.status();
-  EXPECT_TRUE(principal->admin);
-  EXPECT_TRUE(principal->CanAccess("any-tenant"));
+  EXPECT_EQ(principal->role, Role::kAdmin);
+  EXPECT_EQ(principal->tenant, "");
+  EXPECT_EQ(principal->token_id, "bootstrap");
 }
 
 TEST(Authenticator, RefusesWrongMalformedAndEmpty) {
@@ -24,15 +25,7 @@ TEST(Authenticator, RefusesWrongMalformedAndEmpty) {
 
 TEST(Authenticator, AnEmptyAdminTokenAcceptsNothing) {
   Authenticator auth("");
-  EXPECT_EQ(auth.AuthenticateHeader("Bearer ").status().code(),
-            absl::StatusCode::kUnauthenticated);
-}
-
-TEST(Principal, TenantScope) {
-  Principal tenant{.admin = false, .tenant = "acme"};
-  EXPECT_TRUE(RequireTenant(tenant, "acme").ok());
-  EXPECT_EQ(RequireTenant(tenant, "globex").code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(RequireAdmin(tenant).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth.AuthenticateHeader("Bearer ").status().code(), absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace

@@ -18,11 +18,11 @@ absl::Status NotReady() {
 
 }  // namespace
 
-absl::StatusOr<PendingEvent> IngestServiceImpl::Prepare(const auth::Principal& principal,
+absl::StatusOr<PendingEvent> IngestServiceImpl::Prepare(const auth::Access& access,
                                                         const v1::PublishRequest& request,
                                                         const std::string& prefix) {
   HOOKD_RETURN_IF_ERROR(ValidatePublish(request, ctx_.limits, ctx_.catalog, prefix));
-  HOOKD_RETURN_IF_ERROR(auth::RequireTenant(principal, request.tenant()));
+  HOOKD_RETURN_IF_ERROR(access.Tenant(request.tenant()));
   std::vector<std::string> channels(request.channels().begin(), request.channels().end());
   PendingEvent event{.request = &request, .routes = {}};
   const absl::Time now = absl::Now();
@@ -37,12 +37,12 @@ absl::StatusOr<PendingEvent> IngestServiceImpl::Prepare(const auth::Principal& p
 grpc::ServerUnaryReactor* IngestServiceImpl::Publish(grpc::CallbackServerContext* context,
                                                      const v1::PublishRequest* request,
                                                      v1::PublishResponse* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, Refused(principal.status(), 1));
+  auto access = ctx_.auth.Authorize(auth::Rpc::kPublish, *context);
+  if (!access.ok()) return FinishNow(context, Refused(access.status(), 1));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
+  ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {
     if (!ctx_.apps.synced()) return reactor->Finish(ToGrpcStatus(Refused(NotReady(), 1)));
-    auto event = Prepare(p, *request, "");
+    auto event = Prepare(access, *request, "");
     if (!event.ok()) return reactor->Finish(ToGrpcStatus(Refused(event.status(), 1)));
     Submission submission;
     submission.events.push_back(std::move(*event));
@@ -60,10 +60,8 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Publish(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerContext* context,
                                                           const v1::PublishBatchRequest* request,
                                                           v1::PublishBatchResponse* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) {
-    return FinishNow(context, Refused(principal.status(), request->events_size()));
-  }
+  auto access = ctx_.auth.Authorize(auth::Rpc::kPublishBatch, *context);
+  if (!access.ok()) return FinishNow(context, Refused(access.status(), request->events_size()));
   if (request->events().empty()) return FinishNow(context, InvalidField("events", "required"));
   if (request->events_size() > ctx_.max_batch_events) {
     return FinishNow(
@@ -72,7 +70,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
                          request->events_size()));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
+  ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {
     if (!ctx_.apps.synced()) {
       return reactor->Finish(ToGrpcStatus(Refused(NotReady(), request->events_size())));
     }
@@ -81,7 +79,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
     for (int i = 0; i < request->events_size(); ++i) {
       response->add_results();
       v1::PublishError* error = response->add_errors();
-      auto event = Prepare(p, request->events(i), "events[" + std::to_string(i) + "].");
+      auto event = Prepare(access, request->events(i), "events[" + std::to_string(i) + "].");
       if (!event.ok()) {
         CountRefused(event.status(), 1);
         error->set_code(static_cast<int>(event.status().code()));
@@ -109,20 +107,16 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* IngestServiceImpl::GetEvent(grpc::CallbackServerContext* context,
                                                       const v1::GetEventRequest* request,
                                                       v1::Event* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response] {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kGetEvent, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response] {
     if (request->id().empty()) return InvalidField("id", "required");
-    absl::Status not_found = absl::NotFoundError("event " + request->id() + " not found");
     HOOKD_ASSIGN_OR_RETURN(std::optional<v1::Event> event,
                            ledger::GetEvent(ctx_.db, request->id()));
-    const bool found = event.has_value();
-    if (found) *response = *std::move(event);
-    // Another tenant's event answers NOT_FOUND, so ids cannot be probed.
-    if (!found || !p.CanAccess(response->tenant())) {
-      response->Clear();
-      return not_found;
-    }
+    if (!event) return absl::NotFoundError("event " + request->id() + " not found");
+    // Another tenant's event answers NOT_FOUND too, so ids cannot be probed.
+    HOOKD_RETURN_IF_ERROR(access.Tenant(event->tenant(), "event " + request->id()));
+    *response = *std::move(event);
     return absl::OkStatus();
   });
 }

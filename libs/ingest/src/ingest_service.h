@@ -40,7 +40,7 @@ class IngestServiceImpl final : public v1::IngestService::CallbackService {
 
  private:
   // Validates one event, checks the caller may publish for its tenant, and routes it.
-  absl::StatusOr<PendingEvent> Prepare(const auth::Principal& principal,
+  absl::StatusOr<PendingEvent> Prepare(const auth::Access& access,
                                        const v1::PublishRequest& request,
                                        const std::string& prefix);
 

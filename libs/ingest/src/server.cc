@@ -20,6 +20,7 @@ namespace hookd::ingest {
 struct Server::State {
   std::unique_ptr<db::PgPool> db;
   std::unique_ptr<queue::DeliveryQueue> queue;
+  std::unique_ptr<auth::TokenCache> tokens;
   std::unique_ptr<auth::Authenticator> auth;
   std::unique_ptr<appcache::AppCache> apps;
   std::unique_ptr<appcache::EventTypeCatalog> catalog;
@@ -53,7 +54,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   redis.key_prefix = options.redis_key_prefix;
   redis.partitions = options.partitions;
   HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
-  state->auth = std::make_unique<auth::Authenticator>(options.admin_token);
+  HOOKD_ASSIGN_OR_RETURN(state->tokens, auth::TokenCache::Start(options.database_url));
+  state->auth = std::make_unique<auth::Authenticator>(options.admin_token, state->tokens.get());
   appcache::AppCacheOptions cache;
   cache.subscription_addr = options.subscription_addr;
   cache.token = options.admin_token;

@@ -104,9 +104,8 @@ absl::Status RequireId(const std::string& id) {
 }
 
 // Another tenant's app answers NOT_FOUND, so a token cannot probe which ids exist.
-absl::Status CheckAccess(const auth::Principal& principal, const v1::App& app) {
-  if (principal.CanAccess(app.tenant())) return absl::OkStatus();
-  return absl::NotFoundError("app " + app.id() + " not found");
+absl::Status CheckAccess(const auth::Access& access, const v1::App& app) {
+  return access.Tenant(app.tenant(), "app " + app.id());
 }
 
 // A key of the kind `scheme` signs with: an HMAC secret for v1, an Ed25519 key for v1a; or the
@@ -187,15 +186,15 @@ absl::Status AppServiceImpl::StoreNewApp(const v1::App& app, v1::App* response) 
 grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext* context,
                                                     const v1::CreateAppRequest* request,
                                                     v1::App* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
+  auto access = ctx_.auth.Authorize(auth::Rpc::kCreateApp, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
+  ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {
     auto prepared = [&]() -> absl::StatusOr<v1::App> {
       if (!request->has_app()) return InvalidField("app", "required");
       v1::App app = request->app();
       HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(app.tenant(), "app.tenant"));
-      HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, app.tenant()));
+      HOOKD_RETURN_IF_ERROR(access.Tenant(app.tenant()));
       const std::string chosen_secret = app.secret();
       // Output-only fields a client sent are ignored, as AIP-203 asks.
       app.clear_id();
@@ -240,12 +239,12 @@ grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::GetApp(grpc::CallbackServerContext* context,
                                                  const v1::GetAppRequest* request,
                                                  v1::App* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kGetApp, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
     HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->id()));
-    HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+    HOOKD_RETURN_IF_ERROR(CheckAccess(access, app));
     RedactApp(app);
     *response = std::move(app);
     return absl::OkStatus();
@@ -255,15 +254,10 @@ grpc::ServerUnaryReactor* AppServiceImpl::GetApp(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* context,
                                                    const v1::ListAppsRequest* request,
                                                    v1::ListAppsResponse* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    std::string tenant = request->tenant();
-    if (tenant.empty() && !p.admin) tenant = p.tenant;
-    if (!tenant.empty()) {
-      HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(tenant, "tenant"));
-      HOOKD_RETURN_IF_ERROR(auth::RequireTenant(p, tenant));
-    }
+  auto access = ctx_.auth.Authorize(auth::Rpc::kListApps, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
+    HOOKD_ASSIGN_OR_RETURN(std::string tenant, ListedTenant(access, request->tenant()));
     HOOKD_ASSIGN_OR_RETURN(int page_size,
                            ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     std::string filters = "tenant=" + tenant;
@@ -281,15 +275,14 @@ grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* 
 }
 
 grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* context,
-                                                 const std::string& id, std::string_view change,
-                                                 MutateFn mutate, v1::App* response, AfterFn after,
+                                                 auth::Access access, const std::string& id,
+                                                 std::string_view change, MutateFn mutate,
+                                                 v1::App* response, AfterFn after,
                                                  ReportFn report) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
   return FinishOnPool(
       context, ctx_.pool,
-      [this, p = *principal, id, change, mutate = std::move(mutate), after = std::move(after),
-       report = std::move(report), response]() -> absl::Status {
+      [this, access = std::move(access), id, change, mutate = std::move(mutate),
+       after = std::move(after), report = std::move(report), response]() -> absl::Status {
         HOOKD_RETURN_IF_ERROR(RequireId(id));
         bool answer_with_secret = false;
         ledger::OutboxBatch reported;
@@ -302,13 +295,14 @@ grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* co
             return absl::OkStatus();
           };
         }
-        HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Update(
-                                                   id,
-                                                   [&](v1::App& app) {
-                                                     HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
-                                                     return mutate(app, answer_with_secret);
-                                                   },
-                                                   publish));
+        HOOKD_ASSIGN_OR_RETURN(v1::App stored,
+                               ctx_.apps.Update(
+                                   id,
+                                   [&](v1::App& app) {
+                                     HOOKD_RETURN_IF_ERROR(CheckAccess(access, app));
+                                     return mutate(app, answer_with_secret);
+                                   },
+                                   publish));
         // Watchers first: the workers learn of a disabled app before its report is queued.
         ctx_.watch_hub.Notify();
         if (reported.outbox_id != 0) {
@@ -329,14 +323,12 @@ grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext* context,
                                                     const v1::UpdateAppRequest* request,
                                                     v1::App* response) {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kUpdateApp, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
   absl::Status mask = CheckUpdateMask(request->update_mask());
-  if (!mask.ok()) {
-    // Authentication still comes first: an anonymous caller learns nothing about the request.
-    auto principal = ctx_.auth.Authenticate(*context);
-    return FinishNow(context, principal.ok() ? mask : principal.status());
-  }
+  if (!mask.ok()) return FinishNow(context, mask);
   return Mutate(
-      context, request->app().id(), "app updated",
+      context, *std::move(access), request->app().id(), "app updated",
       [this, request](v1::App& app, bool& with_secret) {
         const auto stored_headers = app.headers();
         FieldMaskUtil::MergeOptions options;
@@ -366,12 +358,12 @@ grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext* context,
                                                     const v1::DeleteAppRequest* request,
                                                     google::protobuf::Empty* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request]() {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kDeleteApp, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request]() {
     HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
     HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->id()));
-    HOOKD_RETURN_IF_ERROR(CheckAccess(p, app));
+    HOOKD_RETURN_IF_ERROR(CheckAccess(access, app));
     HOOKD_RETURN_IF_ERROR(ctx_.apps.Delete(request->id()));
     ctx_.watch_hub.Notify();
     LogAppChange("app deleted", app);
@@ -382,16 +374,16 @@ grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext* context,
                                                     const v1::EnableAppRequest* request,
                                                     v1::App* response) {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kEnableApp, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
   if (!v1::HeldDeliveries_IsValid(request->held_deliveries())) {
-    auto principal = ctx_.auth.Authenticate(*context);
-    return FinishNow(context, principal.ok() ? InvalidField("held_deliveries",
-                                                            "must be HELD_DELIVERIES_RESUME or "
-                                                            "HELD_DELIVERIES_DISCARD")
-                                             : principal.status());
+    return FinishNow(context, InvalidField("held_deliveries",
+                                           "must be HELD_DELIVERIES_RESUME or "
+                                           "HELD_DELIVERIES_DISCARD"));
   }
   const bool resume = request->held_deliveries() != v1::HELD_DELIVERIES_DISCARD;
   return Mutate(
-      context, request->id(), "app enabled",
+      context, *std::move(access), request->id(), "app enabled",
       [](v1::App& app, bool&) {
         app.set_active(true);
         app.clear_disabled_reason();
@@ -423,8 +415,10 @@ grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext* context,
                                                      const v1::DisableAppRequest* request,
                                                      v1::App* response) {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kDisableApp, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
   return Mutate(
-      context, request->id(), "app disabled",
+      context, *std::move(access), request->id(), "app disabled",
       [request](v1::App& app, bool&) {
         if (request->reason().size() > kMaxReasonLength) {
           return InvalidField("reason", "at most 500 characters");
@@ -452,18 +446,17 @@ grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerContext* context,
                                                        const v1::RotateSecretRequest* request,
                                                        v1::App* response) {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kRotateSecret, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
   absl::Duration grace = ctx_.default_grace_period;
   if (request->has_grace_period()) {
     grace = ToAbslDuration(request->grace_period());
   }
   if (grace < absl::ZeroDuration() || grace > absl::Hours(24 * 7)) {
-    auto principal = ctx_.auth.Authenticate(*context);
-    return FinishNow(context, principal.ok()
-                                  ? InvalidField("grace_period", "must be between 0 and 7 days")
-                                  : principal.status());
+    return FinishNow(context, InvalidField("grace_period", "must be between 0 and 7 days"));
   }
   return Mutate(
-      context, request->id(), "app secret rotated",
+      context, *std::move(access), request->id(), "app secret rotated",
       [grace, chosen = request->secret()](v1::App& app, bool& with_secret) {
         if (!chosen.empty()) HOOKD_RETURN_IF_ERROR(CheckChosenSecret(app, chosen, "secret"));
         RotateKeys(app, grace, chosen);
@@ -476,14 +469,14 @@ grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(grpc::CallbackServerContext* context,
                                                          const v1::TestConnectionRequest* request,
                                                          v1::TestConnectionResponse* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
+  auto access = ctx_.auth.Authorize(auth::Rpc::kTestConnection, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ctx_.pool.Submit([this, p = *principal, request, response, reactor] {
+  ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {
     auto app = [&]() -> absl::StatusOr<v1::App> {
       HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
       HOOKD_ASSIGN_OR_RETURN(v1::App found, ctx_.apps.Get(request->id()));
-      HOOKD_RETURN_IF_ERROR(CheckAccess(p, found));
+      HOOKD_RETURN_IF_ERROR(CheckAccess(access, found));
       return found;
     }();
     if (!app.ok()) return reactor->Finish(ToGrpcStatus(app.status()));
@@ -497,7 +490,10 @@ grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(grpc::CallbackServerCon
 
 grpc::ServerWriteReactor<v1::WatchAppsResponse>* AppServiceImpl::WatchApps(
     grpc::CallbackServerContext* context, const v1::WatchAppsRequest* request) {
-  return ctx_.watch_hub.Watch(ctx_.auth.Authenticate(*context), *request);
+  auto access = ctx_.auth.Authorize(
+      request->include_secrets() ? auth::Rpc::kWatchAppsWithSecrets : auth::Rpc::kWatchApps,
+      *context);
+  return ctx_.watch_hub.Watch(access, *request);
 }
 
 }  // namespace hookd::subscription

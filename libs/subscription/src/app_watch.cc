@@ -1,6 +1,7 @@
 #include "app_watch.h"
 
 #include "hookd/common/status.h"
+#include "page_token.h"
 #include "redact.h"
 #include "spdlog/spdlog.h"
 
@@ -26,10 +27,11 @@ class FailedWriter final : public grpc::ServerWriteReactor<v1::WatchAppsResponse
 // left, so no task ever runs on a deleted watcher.
 class AppWatcher final : public grpc::ServerWriteReactor<v1::WatchAppsResponse> {
  public:
-  AppWatcher(AppWatchHub& hub, const auth::Principal& principal,
-             const v1::WatchAppsRequest& request, int64_t head)
+  // `tenant`: the only tenant watched, or empty for all.
+  AppWatcher(AppWatchHub& hub, std::string tenant, const v1::WatchAppsRequest& request,
+             int64_t head)
       : hub_(hub),
-        tenant_(principal.admin ? request.tenant() : principal.tenant),
+        tenant_(std::move(tenant)),
         include_secrets_(request.include_secrets()),
         resume_(request.resume_version() > 0),
         cursor_(request.resume_version()),
@@ -243,23 +245,16 @@ void AppWatchHub::Shutdown() {
 }
 
 grpc::ServerWriteReactor<v1::WatchAppsResponse>* AppWatchHub::Watch(
-    const absl::StatusOr<auth::Principal>& authenticated, const v1::WatchAppsRequest& request) {
-  if (!authenticated.ok()) return new FailedWriter(authenticated.status());
-  const auth::Principal& principal = *authenticated;
+    const absl::StatusOr<auth::Access>& access, const v1::WatchAppsRequest& request) {
+  if (!access.ok()) return new FailedWriter(access.status());
   if (request.resume_version() < 0) {
     return new FailedWriter(InvalidField("resume_version", "must not be negative"));
   }
-  if (request.include_secrets()) {
-    absl::Status admin = auth::RequireAdmin(principal);
-    if (!admin.ok()) return new FailedWriter(admin);
-  }
-  if (!request.tenant().empty()) {
-    absl::Status scoped = auth::RequireTenant(principal, request.tenant());
-    if (!scoped.ok()) return new FailedWriter(scoped);
-  }
+  absl::StatusOr<std::string> tenant = ListedTenant(*access, request.tenant());
+  if (!tenant.ok()) return new FailedWriter(tenant.status());
   std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return new FailedWriter(absl::UnavailableError("server shutting down"));
-  auto* watcher = new AppWatcher(*this, principal, request, head_);
+  auto* watcher = new AppWatcher(*this, *tenant, request, head_);
   watchers_.insert(watcher);
   return watcher;
 }

@@ -32,9 +32,10 @@ class AppWatchHub {
   // Ends every open watch with UNAVAILABLE (clients resume elsewhere) and refuses new ones.
   void Shutdown();
 
-  // Starts a watch; a failed authentication ends the stream at once with its status.
-  grpc::ServerWriteReactor<v1::WatchAppsResponse>* Watch(
-      const absl::StatusOr<auth::Principal>& principal, const v1::WatchAppsRequest& request);
+  // Starts a watch of the tenants `access` reaches (Authorize decided whether this watch may
+  // include secrets); a refused authorization ends the stream at once with its status.
+  grpc::ServerWriteReactor<v1::WatchAppsResponse>* Watch(const absl::StatusOr<auth::Access>& access,
+                                                         const v1::WatchAppsRequest& request);
 
   // Watches open now (a gauge).
   size_t watchers();

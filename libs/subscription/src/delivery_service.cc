@@ -51,33 +51,26 @@ absl::StatusOr<Window> RequestWindow(const Request& request,
 
 }  // namespace
 
-absl::StatusOr<v1::Delivery> DeliveryServiceImpl::GetAccessible(const auth::Principal& principal,
+absl::StatusOr<v1::Delivery> DeliveryServiceImpl::GetAccessible(const auth::Access& access,
                                                                 const std::string& id) {
   if (id.empty()) return InvalidField("id", "required");
   HOOKD_ASSIGN_OR_RETURN(v1::Delivery delivery, ctx_.deliveries.Get(id));
-  if (!principal.CanAccess(delivery.tenant())) {
-    return absl::NotFoundError("delivery " + id + " not found");
-  }
+  HOOKD_RETURN_IF_ERROR(access.Tenant(delivery.tenant(), "delivery " + id));
   return delivery;
 }
 
-absl::StatusOr<v1::App> DeliveryServiceImpl::GetAccessibleApp(const auth::Principal& principal,
+absl::StatusOr<v1::App> DeliveryServiceImpl::GetAccessibleApp(const auth::Access& access,
                                                               const std::string& id) {
   if (id.empty()) return InvalidField("app_id", "required");
   HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(id));
-  if (!principal.CanAccess(app.tenant())) return absl::NotFoundError("app " + id + " not found");
+  HOOKD_RETURN_IF_ERROR(access.Tenant(app.tenant(), "app " + id));
   return app;
 }
 
 absl::StatusOr<ledger::DeliveryFilter> DeliveryServiceImpl::Filter(
-    const auth::Principal& principal, const v1::ListDeliveriesRequest& request) {
+    const auth::Access& access, const v1::ListDeliveriesRequest& request) {
   ledger::DeliveryFilter filter;
-  filter.tenant = request.tenant();
-  if (filter.tenant.empty() && !principal.admin) filter.tenant = principal.tenant;
-  if (!filter.tenant.empty()) {
-    HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(filter.tenant, "tenant"));
-    HOOKD_RETURN_IF_ERROR(auth::RequireTenant(principal, filter.tenant));
-  }
+  HOOKD_ASSIGN_OR_RETURN(filter.tenant, ListedTenant(access, request.tenant()));
   filter.app_id = request.app_id();
   filter.event_type = request.event_type();
   if (!v1::DeliveryStatus_IsValid(request.status())) {
@@ -171,9 +164,9 @@ class FailedExport final : public grpc::ServerWriteReactor<v1::Delivery> {
 
 grpc::ServerWriteReactor<v1::Delivery>* DeliveryServiceImpl::ExportDeliveries(
     grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return new FailedExport(principal.status());
-  auto filter = Filter(*principal, *request);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kExportDeliveries, *context);
+  if (!access.ok()) return new FailedExport(access.status());
+  auto filter = Filter(*access, *request);
   if (!filter.ok()) return new FailedExport(filter.status());
   auto page_size = ResolvePageSize(request->page_size(), 500, kMaxPageSize);
   if (!page_size.ok()) return new FailedExport(page_size.status());
@@ -183,10 +176,10 @@ grpc::ServerWriteReactor<v1::Delivery>* DeliveryServiceImpl::ExportDeliveries(
 grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
     grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request,
     v1::ListDeliveriesResponse* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    HOOKD_ASSIGN_OR_RETURN(ledger::DeliveryFilter filter, Filter(p, *request));
+  auto access = ctx_.auth.Authorize(auth::Rpc::kListDeliveries, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
+    HOOKD_ASSIGN_OR_RETURN(ledger::DeliveryFilter filter, Filter(access, *request));
     HOOKD_ASSIGN_OR_RETURN(int page_size,
                            ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     // The token is bound to every filter, so a page of one query is never read as another's.
@@ -208,10 +201,10 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
 grpc::ServerUnaryReactor* DeliveryServiceImpl::GetDelivery(grpc::CallbackServerContext* context,
                                                            const v1::GetDeliveryRequest* request,
                                                            v1::Delivery* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    HOOKD_ASSIGN_OR_RETURN(*response, GetAccessible(p, request->id()));
+  auto access = ctx_.auth.Authorize(auth::Rpc::kGetDelivery, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
+    HOOKD_ASSIGN_OR_RETURN(*response, GetAccessible(access, request->id()));
     return absl::OkStatus();
   });
 }
@@ -219,10 +212,10 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::GetDelivery(grpc::CallbackServerC
 grpc::ServerUnaryReactor* DeliveryServiceImpl::RetryDelivery(
     grpc::CallbackServerContext* context, const v1::RetryDeliveryRequest* request,
     v1::Delivery* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    HOOKD_RETURN_IF_ERROR(GetAccessible(p, request->id()).status());
+  auto access = ctx_.auth.Authorize(auth::Rpc::kRetryDelivery, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
+    HOOKD_RETURN_IF_ERROR(GetAccessible(access, request->id()).status());
     HOOKD_ASSIGN_OR_RETURN(*response, ctx_.deliveries.Retry(request->id()));
     return absl::OkStatus();
   });
@@ -231,12 +224,12 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RetryDelivery(
 grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
     grpc::CallbackServerContext* context, const v1::RecoverFailedRequest* request,
     v1::RecoverFailedResponse* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kRecoverFailed, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     if (request->app_id().empty()) return InvalidField("app_id", "required");
     HOOKD_ASSIGN_OR_RETURN(Window window, RequestWindow(*request, std::nullopt));
-    HOOKD_ASSIGN_OR_RETURN(v1::App app, GetAccessibleApp(p, request->app_id()));
+    HOOKD_ASSIGN_OR_RETURN(v1::App app, GetAccessibleApp(access, request->app_id()));
     if (!app.active() && !request->dry_run()) {
       return absl::FailedPreconditionError("app " + app.id() +
                                            " is disabled: EnableApp first, or the recovered "
@@ -253,14 +246,14 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
 grpc::ServerUnaryReactor* DeliveryServiceImpl::GetAppStats(grpc::CallbackServerContext* context,
                                                            const v1::GetAppStatsRequest* request,
                                                            v1::AppStats* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
+  auto access = ctx_.auth.Authorize(auth::Rpc::kGetAppStats, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     // Every argument is checked before the app is looked up, so a bad window of an unknown app
     // says what is wrong with the request.
     if (request->app_id().empty()) return InvalidField("app_id", "required");
     HOOKD_ASSIGN_OR_RETURN(Window window, RequestWindow(*request, kDefaultStatsWindow));
-    HOOKD_ASSIGN_OR_RETURN(v1::App app, GetAccessibleApp(p, request->app_id()));
+    HOOKD_ASSIGN_OR_RETURN(v1::App app, GetAccessibleApp(access, request->app_id()));
     HOOKD_ASSIGN_OR_RETURN(*response, ctx_.deliveries.Stats(app.id(), window.since, window.until));
     response->set_failure_streak(app.failure_streak());
     return absl::OkStatus();

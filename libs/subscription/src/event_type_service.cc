@@ -31,10 +31,9 @@ absl::Status ValidateEventType(const v1::EventType& type) {
 grpc::ServerUnaryReactor* EventTypeServiceImpl::CreateEventType(
     grpc::CallbackServerContext* context, const v1::CreateEventTypeRequest* request,
     v1::EventType* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    HOOKD_RETURN_IF_ERROR(auth::RequireAdmin(p));
+  auto access = ctx_.auth.Authorize(auth::Rpc::kCreateEventType, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, request, response]() {
     if (!request->has_event_type()) return InvalidField("event_type", "required");
     v1::EventType type = request->event_type();
     type.clear_archived();  // output only
@@ -47,8 +46,8 @@ grpc::ServerUnaryReactor* EventTypeServiceImpl::CreateEventType(
 grpc::ServerUnaryReactor* EventTypeServiceImpl::ListEventTypes(
     grpc::CallbackServerContext* context, const v1::ListEventTypesRequest* request,
     v1::ListEventTypesResponse* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
+  auto access = ctx_.auth.Authorize(auth::Rpc::kListEventTypes, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, request, response]() {
     HOOKD_ASSIGN_OR_RETURN(int page_size,
                            ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
@@ -67,10 +66,9 @@ grpc::ServerUnaryReactor* EventTypeServiceImpl::ListEventTypes(
 grpc::ServerUnaryReactor* EventTypeServiceImpl::ArchiveEventType(
     grpc::CallbackServerContext* context, const v1::ArchiveEventTypeRequest* request,
     v1::EventType* response) {
-  auto principal = ctx_.auth.Authenticate(*context);
-  if (!principal.ok()) return FinishNow(context, principal.status());
-  return FinishOnPool(context, ctx_.pool, [this, p = *principal, request, response]() {
-    HOOKD_RETURN_IF_ERROR(auth::RequireAdmin(p));
+  auto access = ctx_.auth.Authorize(auth::Rpc::kArchiveEventType, *context);
+  if (!access.ok()) return FinishNow(context, access.status());
+  return FinishOnPool(context, ctx_.pool, [this, request, response]() {
     if (request->name().empty()) return InvalidField("name", "required");
     HOOKD_RETURN_IF_ERROR(apps::RefuseReservedEventType(request->name(), "name"));
     HOOKD_ASSIGN_OR_RETURN(*response, ctx_.event_types.Archive(request->name()));

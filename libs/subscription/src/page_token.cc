@@ -1,5 +1,6 @@
 #include "page_token.h"
 
+#include "hookd/apps/validation.h"
 #include "hookd/common/status.h"
 #include "hookd/crypto/base64.h"
 
@@ -34,6 +35,11 @@ absl::StatusOr<int> ResolvePageSize(int requested, int default_size, int max_siz
   if (requested < 0) return InvalidField("page_size", "must not be negative");
   if (requested == 0) return default_size;
   return std::min(requested, max_size);
+}
+
+absl::StatusOr<std::string> ListedTenant(const auth::Access& access, const std::string& requested) {
+  if (!requested.empty()) HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(requested, "tenant"));
+  return access.Filter(requested);
 }
 
 }  // namespace hookd::subscription

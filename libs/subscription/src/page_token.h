@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "hookd/auth/permissions.h"
 
 namespace hookd::subscription {
 
@@ -18,5 +19,10 @@ absl::StatusOr<std::string> DecodePageToken(std::string_view token, std::string_
 // The page size to use: `requested`, or `default_size` when 0, capped at `max_size`.
 // INVALID_ARGUMENT naming `page_size` when negative.
 absl::StatusOr<int> ResolvePageSize(int requested, int default_size, int max_size);
+
+// The tenant a listing (or watch) is of: `requested`, checked as a tenant name (INVALID_ARGUMENT
+// naming `tenant`), or the token's own when empty; another than the token's is
+// PERMISSION_DENIED (auth::Access::Filter).
+absl::StatusOr<std::string> ListedTenant(const auth::Access& access, const std::string& requested);
 
 }  // namespace hookd::subscription

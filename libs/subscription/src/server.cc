@@ -26,6 +26,8 @@ namespace hookd::subscription {
 struct Server::State {
   std::unique_ptr<db::PgPool> db;
   std::unique_ptr<SecretBox> box;
+  std::unique_ptr<auth::TokenCache> token_cache;
+  std::unique_ptr<auth::TokenStore> token_store;
   std::unique_ptr<auth::Authenticator> auth;
   std::unique_ptr<apps::AppStore> apps;
   std::unique_ptr<apps::EventTypeStore> event_types;
@@ -40,6 +42,7 @@ struct Server::State {
   std::unique_ptr<AppServiceImpl> app_service;
   std::unique_ptr<EventTypeServiceImpl> event_type_service;
   std::unique_ptr<DeliveryServiceImpl> delivery_service;
+  std::unique_ptr<TokenServiceImpl> token_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<Retention> retention;
   // Last: the gauges read `db` and `hub`, so they go first.
@@ -60,7 +63,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));
   HOOKD_ASSIGN_OR_RETURN(state->db,
                          db::PgPool::Create(options.database_url, options.database_pool_size));
-  state->auth = std::make_unique<auth::Authenticator>(options.admin_token);
+  HOOKD_ASSIGN_OR_RETURN(state->token_cache, auth::TokenCache::Start(options.database_url));
+  state->token_store = std::make_unique<auth::TokenStore>(*state->db);
+  state->auth =
+      std::make_unique<auth::Authenticator>(options.admin_token, state->token_cache.get());
   state->apps = apps::NewPgAppStore(*state->db, *state->box);
   state->event_types = apps::NewPgEventTypeStore(*state->db);
   HOOKD_ASSIGN_OR_RETURN(int sealed, apps::SealPlaintextHeaders(*state->db, *state->apps));
@@ -85,6 +91,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       std::make_unique<AppWatchHub>(*state->apps, *state->pool, options.watch_poll_interval);
   state->context = std::make_unique<ServiceContext>(ServiceContext{
       .auth = *state->auth,
+      .token_store = *state->token_store,
+      .token_cache = *state->token_cache,
       .apps = *state->apps,
       .event_types = *state->event_types,
       .watch_hub = *state->hub,
@@ -100,11 +108,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->app_service = std::make_unique<AppServiceImpl>(*state->context);
   state->event_type_service = std::make_unique<EventTypeServiceImpl>(*state->context);
   state->delivery_service = std::make_unique<DeliveryServiceImpl>(*state->context);
+  state->token_service = std::make_unique<TokenServiceImpl>(*state->context);
 
   HOOKD_ASSIGN_OR_RETURN(
       StartedServer started,
       StartGrpcServer(options.listen, {state->app_service.get(), state->event_type_service.get(),
-                                       state->delivery_service.get()}));
+                                       state->delivery_service.get(), state->token_service.get()}));
   state->server = std::move(started.server);
   state->port = started.port;
   state->gauges = ExportSubscriptionMetrics(*state->db, *state->hub);

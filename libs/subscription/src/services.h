@@ -12,12 +12,16 @@
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
+#include "hookd/v1/token.grpc.pb.h"
 
 namespace hookd::subscription {
 
 // What the RPC handlers share. Every blocking call runs on `pool`.
 struct ServiceContext {
   const auth::Authenticator& auth;
+  // The API tokens: stored, and this replica's cache of them (the one `auth` reads).
+  auth::TokenStore& token_store;
+  auth::TokenCache& token_cache;
   apps::AppStore& apps;
   apps::EventTypeStore& event_types;
   AppWatchHub& watch_hub;
@@ -76,13 +80,15 @@ class AppServiceImpl final : public v1::AppService::CallbackService {
   // change's transaction, so that they commit with it or not at all.
   using ReportFn = std::function<std::vector<opsevents::OpsEvent>(
       pqxx::work& txn, const v1::App& before, const v1::App& stored)>;
-  // Runs `mutate` on the app `id` of a tenant the caller may access, publishes what `report`
+  // Runs `mutate` on the app `id` of a tenant `access` reaches (Authorize was the handler's first
+  // statement), publishes what `report`
   // returns in the same transaction, then runs `after`, and answers the app redacted, or with
   // the new current secret when `mutate` asked for it; logs `change` (e.g. "app enabled") with
   // the app's id.
-  grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, const std::string& id,
-                                   std::string_view change, MutateFn mutate, v1::App* response,
-                                   AfterFn after = nullptr, ReportFn report = nullptr);
+  grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, auth::Access access,
+                                   const std::string& id, std::string_view change, MutateFn mutate,
+                                   v1::App* response, AfterFn after = nullptr,
+                                   ReportFn report = nullptr);
 
   // Stores a validated new app and answers it with its secret.
   absl::Status StoreNewApp(const v1::App& app, v1::App* response);
@@ -132,16 +138,36 @@ class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
 
  private:
   // The filter of a list or export request, checked against the caller's scope.
-  absl::StatusOr<ledger::DeliveryFilter> Filter(const auth::Principal& principal,
+  absl::StatusOr<ledger::DeliveryFilter> Filter(const auth::Access& access,
                                                 const v1::ListDeliveriesRequest& request);
 
   // The delivery if the caller may see it; another tenant's answers NOT_FOUND.
-  absl::StatusOr<v1::Delivery> GetAccessible(const auth::Principal& principal,
-                                             const std::string& id);
+  absl::StatusOr<v1::Delivery> GetAccessible(const auth::Access& access, const std::string& id);
 
   // The app `id` if the caller may see it: INVALID_ARGUMENT naming app_id when empty,
   // NOT_FOUND when absent or of another tenant.
-  absl::StatusOr<v1::App> GetAccessibleApp(const auth::Principal& principal, const std::string& id);
+  absl::StatusOr<v1::App> GetAccessibleApp(const auth::Access& access, const std::string& id);
+
+  ServiceContext& ctx_;
+};
+
+class TokenServiceImpl final : public v1::TokenService::CallbackService {
+ public:
+  explicit TokenServiceImpl(ServiceContext& ctx) : ctx_(ctx) {}
+
+  grpc::ServerUnaryReactor* CreateToken(grpc::CallbackServerContext* context,
+                                        const v1::CreateTokenRequest* request,
+                                        v1::Token* response) override;
+  grpc::ServerUnaryReactor* ListTokens(grpc::CallbackServerContext* context,
+                                       const v1::ListTokensRequest* request,
+                                       v1::ListTokensResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeToken(grpc::CallbackServerContext* context,
+                                        const v1::RevokeTokenRequest* request,
+                                        v1::Token* response) override;
+
+ private:
+  // Reads the token changes into this replica's cache (on a pool thread).
+  void RefreshCache();
 
   ServiceContext& ctx_;
 };

@@ -5,40 +5,34 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
+#include "hookd/auth/permissions.h"
+#include "hookd/auth/token_cache.h"
 
 namespace hookd::auth {
 
-// Who is calling. The admin reaches every tenant; a tenant principal only its own.
-struct Principal {
-  bool admin = false;
-  std::string tenant;
-
-  // Whether this principal may read or change resources of `tenant`.
-  bool CanAccess(std::string_view tenant) const;
-};
-
-// Checks the `authorization: Bearer <token>` metadata of a call. Every RPC but the health
-// service goes through it first.
+// Checks the `authorization: Bearer <token>` metadata of a call: HOOKD_ADMIN_TOKEN, or an API
+// token of `tokens`. Every RPC but the health service goes through it first.
 class Authenticator {
  public:
   // `admin_token` is HOOKD_ADMIN_TOKEN; it must be non-empty (callers refuse to start without).
-  explicit Authenticator(std::string admin_token) : admin_token_(std::move(admin_token)) {}
+  // Without `tokens` only the admin token is accepted (unit tests).
+  explicit Authenticator(std::string admin_token, TokenCache* tokens = nullptr)
+      : admin_token_(std::move(admin_token)), tokens_(tokens) {}
 
-  // UNAUTHENTICATED when the metadata is missing, malformed or names an unknown token.
+  // UNAUTHENTICATED when the metadata is missing or malformed, or names an unknown, expired or
+  // revoked token; UNAVAILABLE when the token cache is stale.
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
 
   // Same, from the header value itself.
   absl::StatusOr<Principal> AuthenticateHeader(std::string_view authorization) const;
 
+  // The first statement of every handler: authenticates the call, then asks the permission table
+  // whether its token may make the call `rpc` (see Authorize in permissions.h).
+  absl::StatusOr<Access> Authorize(Rpc rpc, const grpc::ServerContextBase& context) const;
+
  private:
   std::string admin_token_;
+  TokenCache* tokens_;
 };
-
-// PERMISSION_DENIED unless `principal` is the admin.
-absl::Status RequireAdmin(const Principal& principal);
-
-// PERMISSION_DENIED unless `principal` may access `tenant`. The message does not say whether
-// anything of that tenant exists.
-absl::Status RequireTenant(const Principal& principal, std::string_view tenant);
 
 }  // namespace hookd::auth
