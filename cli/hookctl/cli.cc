@@ -25,7 +25,8 @@ constexpr char kUsagePayload[] = "type.hookd.dev/hookctl.Usage";
 const char kDescription[] =
     "hookctl is the operator CLI of hookd, a webhook delivery cluster: it manages webhook apps\n"
     "and event types and inspects and re-sends deliveries through hookd-subscription's gRPC API,\n"
-    "publishes and looks up events through hookd-ingest's, and issues API tokens.";
+    "publishes and looks up events through hookd-ingest's, issues API tokens and reads the audit "
+    "log.";
 
 const char kTrailer[] =
     "Environment:\n"
@@ -230,8 +231,8 @@ absl::Status Invocation::PrintJson(const google::protobuf::Message& message) {
 }
 
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const std::vector<GroupSpec> groups = {AppsGroup(), EventTypesGroup(), EventsGroup(),
-                                         DeliveriesGroup(), TokensGroup()};
+  const std::vector<GroupSpec> groups = {AppsGroup(),       EventTypesGroup(), EventsGroup(),
+                                         DeliveriesGroup(), TokensGroup(),     AuditGroup()};
 
   FlagParser global(
       "hookctl [--server ADDR] [--ingest-server ADDR] [--token TOKEN] [--json] [--timeout 10s] "

@@ -138,6 +138,7 @@ GroupSpec EventTypesGroup();
 GroupSpec EventsGroup();
 GroupSpec DeliveriesGroup();
 GroupSpec TokensGroup();
+GroupSpec AuditGroup();
 
 // The "Global flags" help section every command's help ends with.
 std::string GlobalFlagsHelp();

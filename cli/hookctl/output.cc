@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -35,6 +36,12 @@ void Table::Print(std::ostream& out) const {
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out << line << "\n";
   }
+}
+
+std::string RoleText(v1::Role role) {
+  if (role == v1::ROLE_UNSPECIFIED) return "-";
+  // ROLE_ADMIN -> admin
+  return absl::AsciiStrToLower(v1::Role_Name(role).substr(5));
 }
 
 void PrintNextPageHint(std::ostream& out, std::string_view what, const std::string& token) {

@@ -11,6 +11,7 @@
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "hookd/v1/token.pb.h"
 
 // Rendering of answers: aligned tables and "key: value" blocks for people, protobuf JSON for
 // scripts.
@@ -32,6 +33,9 @@ class Table {
 // One "key: value" line per field, values aligned. Multi-line values continue indented.
 using Fields = std::vector<std::pair<std::string, std::string>>;
 void PrintFields(std::ostream& out, const Fields& fields);
+
+// A token's role as hookctl's --role takes it: "admin", ...; "-" when unspecified.
+std::string RoleText(v1::Role role);
 
 // After a listed page: how to get the next one, when there is one. `what` is plural ("apps").
 void PrintNextPageHint(std::ostream& out, std::string_view what, const std::string& token);

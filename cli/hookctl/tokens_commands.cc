@@ -16,12 +16,6 @@ using v1::Token;
 
 constexpr char kRoles[] = "admin, manager, publisher or viewer";
 
-std::string RoleText(v1::Role role) {
-  if (role == v1::ROLE_UNSPECIFIED) return "-";
-  // ROLE_ADMIN -> admin
-  return absl::AsciiStrToLower(v1::Role_Name(role).substr(5));
-}
-
 std::string TimeOrDash(bool set, const google::protobuf::Timestamp& time) {
   return set ? FormatTimestamp(time) : "-";
 }

@@ -814,6 +814,26 @@ TEST_F(HookctlTest, TokensCreateListRevoke) {
   EXPECT_EQ(refused.exit_code, 1) << refused;
   EXPECT_EQ(refused.err, "hookctl: UNAUTHENTICATED: token " + id + " is revoked\n");
 
+  // Both changes are in the audit log, newest first, and filters narrow it.
+  Outcome audit = Admin({"audit", "list", "--resource", id});
+  ASSERT_EQ(audit.exit_code, 0) << audit;
+  EXPECT_THAT(audit.out, StartsWith("TIME"));
+  const size_t revoke_at = audit.out.find("token.revoke");
+  const size_t create_at = audit.out.find("token.create");
+  ASSERT_NE(revoke_at, std::string::npos) << audit;
+  ASSERT_NE(create_at, std::string::npos) << audit;
+  EXPECT_LT(revoke_at, create_at) << audit;
+  EXPECT_THAT(audit.out,
+              AllOf(HasSubstr("bootstrap"), HasSubstr("role=viewer"), Not(HasSubstr(secret))));
+  Outcome audit_json =
+      Admin({"--json", "audit", "list", "--action", "token.create", "--since", "1h", "--all"});
+  ASSERT_EQ(audit_json.exit_code, 0) << audit_json;
+  nlohmann::json entries = ParseJson(audit_json);
+  ASSERT_EQ(entries["events"].size(), 1u) << audit_json;
+  EXPECT_EQ(entries["events"][0]["resource"], id);
+  EXPECT_EQ(entries["events"][0]["tenant"], "acme");
+  EXPECT_EQ(entries["events"][0]["role"], "ROLE_ADMIN");
+
   Outcome bad_role = Admin({"tokens", "create", "x", "--role", "owner"});
   EXPECT_EQ(bad_role.exit_code, 2) << bad_role;
   EXPECT_THAT(bad_role.err, HasSubstr("--role: must be admin, manager, publisher or viewer"));
@@ -925,20 +945,21 @@ TEST_F(HookctlTest, HelpOnEveryLevelExitsZero) {
       {"events", "get"},       {"deliveries", "list"},     {"deliveries", "show"},
       {"deliveries", "retry"}, {"deliveries", "recover"},  {"deliveries", "export"},
       {"apps", "test"},        {"apps", "stats"},          {"tokens", "create"},
-      {"tokens", "list"},      {"tokens", "revoke"}};
+      {"tokens", "list"},      {"tokens", "revoke"},       {"audit", "list"}};
   // No server is needed: help never touches the network.
   for (const char* flag : {"--help", "-h"}) {
     Outcome top = Spawn({flag});
     EXPECT_EQ(top.exit_code, 0) << top;
-    EXPECT_THAT(top.out, AllOf(StartsWith("Usage: hookctl"), HasSubstr("HOOKD_SERVER"),
-                               HasSubstr("HOOKD_TOKEN"), HasSubstr("apps create"),
-                               HasSubstr("event-types archive"), HasSubstr("events publish"),
-                               HasSubstr("events get"), HasSubstr("--ingest-server"),
-                               HasSubstr("HOOKD_INGEST_SERVER"), HasSubstr("127.0.0.1:50052"),
-                               HasSubstr("deliveries list"), HasSubstr("deliveries export"),
-                               HasSubstr("apps stats"), HasSubstr("tokens create")));
+    EXPECT_THAT(
+        top.out,
+        AllOf(StartsWith("Usage: hookctl"), HasSubstr("HOOKD_SERVER"), HasSubstr("HOOKD_TOKEN"),
+              HasSubstr("apps create"), HasSubstr("event-types archive"),
+              HasSubstr("events publish"), HasSubstr("events get"), HasSubstr("--ingest-server"),
+              HasSubstr("HOOKD_INGEST_SERVER"), HasSubstr("127.0.0.1:50052"),
+              HasSubstr("deliveries list"), HasSubstr("deliveries export"), HasSubstr("apps stats"),
+              HasSubstr("tokens create"), HasSubstr("audit list")));
     EXPECT_EQ(top.err, "");
-    for (const char* group : {"apps", "event-types", "events", "deliveries", "tokens"}) {
+    for (const char* group : {"apps", "event-types", "events", "deliveries", "tokens", "audit"}) {
       Outcome help = Spawn({group, flag});
       EXPECT_EQ(help.exit_code, 0) << help;
       EXPECT_THAT(help.out, StartsWith(std::string("Usage: hookctl [global flags] ") + group));

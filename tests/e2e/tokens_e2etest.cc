@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/audit.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
@@ -103,6 +104,7 @@ class TokensTest : public ::testing::Test {
     types_ = v1::EventTypeService::NewStub(cluster_->subscription_channel());
     deliveries_ = v1::DeliveryService::NewStub(cluster_->subscription_channel());
     tokens_ = v1::TokenService::NewStub(cluster_->subscription_channel());
+    audit_ = v1::AuditService::NewStub(cluster_->subscription_channel());
     ingest_ = v1::IngestService::NewStub(cluster_->ingest_channel());
     subscriptions_ = {cluster_->subscription_channel()};
   }
@@ -191,8 +193,33 @@ class TokensTest : public ::testing::Test {
             " (SELECT string_agg(id || ':' || version, ',' ORDER BY id) FROM api_tokens),"
             " (SELECT count(*) FROM events),"
             " (SELECT string_agg(id || ':' || status || ':' || update_time, ',' ORDER BY id)"
-            "  FROM deliveries))")[0]
+            "  FROM deliveries),"
+            " (SELECT string_agg(id, ',' ORDER BY id) FROM audit_events))")[0]
         .as<std::string>();
+  }
+
+  // The audit entries written after the entry `after_id` ("" for all), oldest first, as
+  // "token_id action resource tenant" and the request id apart.
+  struct Entry {
+    std::string id, token_id, action, resource, tenant, request_id;
+  };
+  std::vector<Entry> AuditAfter(const std::string& after_id) {
+    pqxx::connection conn(bed_->db->url());
+    pqxx::work txn(conn);
+    std::vector<Entry> entries;
+    for (const auto& row : txn.exec_params(
+             "SELECT id, token_id, action, resource, tenant, request_id FROM audit_events"
+             " WHERE id > $1 ORDER BY id",
+             after_id)) {
+      entries.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                         row[2].as<std::string>(), row[3].as<std::string>(),
+                         row[4].as<std::string>(), row[5].as<std::string>()});
+    }
+    return entries;
+  }
+  std::string LastAuditId() {
+    auto all = AuditAfter("");
+    return all.empty() ? "" : all.back().id;
   }
 
   // Fails the test for every token text, signing secret or header value found in a row of any
@@ -249,6 +276,7 @@ class TokensTest : public ::testing::Test {
   std::unique_ptr<v1::EventTypeService::Stub> types_;
   std::unique_ptr<v1::DeliveryService::Stub> deliveries_;
   std::unique_ptr<v1::TokenService::Stub> tokens_;
+  std::unique_ptr<v1::AuditService::Stub> audit_;
   std::unique_ptr<v1::IngestService::Stub> ingest_;
   // Channels to every hookd-subscription replica running.
   std::vector<std::shared_ptr<grpc::Channel>> subscriptions_;
@@ -498,6 +526,13 @@ std::vector<Row> TokensTest::Rows() {
          v1::Token out;
          return tokens_->RevokeToken(ClientContext(token).get(), request, &out);
        }},
+      {"AuditService.ListAuditEvents", admin, kDenied, false, tenant,
+       [this](const std::string& token, const std::string& t) {
+         v1::ListAuditEventsRequest request;
+         request.set_tenant(t);
+         v1::ListAuditEventsResponse out;
+         return audit_->ListAuditEvents(ClientContext(token).get(), request, &out);
+       }},
   };
 }
 
@@ -519,33 +554,68 @@ TEST_F(TokensTest, EveryRpcByEveryRoleAndTenantAnswersTheDocumentedCode) {
     delivery_id_[tenant] = page.deliveries(0).id();
   }
   // Per role, a token of the own tenant and one of every tenant.
-  std::map<std::pair<v1::Role, bool>, std::string> secret_of;
+  std::map<std::pair<v1::Role, bool>, v1::Token> token_of;
   for (v1::Role role : kRoles) {
-    secret_of[{role, true}] = NewToken(role, kOwn).secret();
-    secret_of[{role, false}] = NewToken(role, "").secret();
+    token_of[{role, true}] = NewToken(role, kOwn);
+    token_of[{role, false}] = NewToken(role, "");
   }
+  // The calls that change something, each audited with its action (README "Audit log").
+  const std::map<std::string, std::string> audited = {
+      {"AppService.CreateApp", "app.create"},
+      {"AppService.UpdateApp", "app.update"},
+      {"AppService.DeleteApp", "app.delete"},
+      {"AppService.EnableApp", "app.enable"},
+      {"AppService.DisableApp", "app.disable"},
+      {"AppService.RotateSecret", "app.rotate_secret"},
+      {"EventTypeService.CreateEventType", "event_type.create"},
+      {"EventTypeService.ArchiveEventType", "event_type.archive"},
+      {"DeliveryService.RetryDelivery", "delivery.retry"},
+      {"DeliveryService.RecoverFailed", "delivery.recover"},
+      {"TokenService.CreateToken", "token.create"},
+      {"TokenService.RevokeToken", "token.revoke"},
+  };
 
   const std::vector<Row> rows = Rows();
-  ASSERT_EQ(rows.size(), 26u);  // every RPC of the four services, watch with secrets apart
+  ASSERT_EQ(rows.size(), 27u);  // every RPC of the five services, watch with secrets apart
   int calls = 0;
   for (const Row& row : rows) {
     for (v1::Role role : kRoles) {
       for (Scope scope : {Scope::kOwnTenant, Scope::kOtherTenant, Scope::kEveryTenant}) {
-        const std::string& token = secret_of[{role, scope != Scope::kEveryTenant}];
+        const v1::Token& caller = token_of[{role, scope != Scope::kEveryTenant}];
+        const std::string& token = caller.secret();
         const std::string tenant = scope == Scope::kOtherTenant ? kOther : kOwn;
         const StatusCode expected = Expected(row, role, scope);
         SCOPED_TRACE(row.rpc + " by a " + v1::Role_Name(role) + " token of " + ScopeName(scope));
         const std::string target = row.prepare(tenant);
         const std::string before = Snapshot();
+        const std::string last_entry = LastAuditId();
         grpc::Status status = row.call(token, target);
         EXPECT_EQ(status.error_code(), expected) << status.error_message();
-        // A refused call changed nothing.
+        // A refused call changed nothing, its audit log included.
         if (expected != StatusCode::OK) EXPECT_EQ(Snapshot(), before);
+        // A change is one audit entry, naming the token, the action, the resource and its
+        // tenant; a read is none.
+        std::vector<Entry> entries = AuditAfter(last_entry);
+        auto action = audited.find(row.rpc);
+        if (expected != StatusCode::OK || action == audited.end()) {
+          EXPECT_EQ(entries.size(), 0u);
+        } else {
+          EXPECT_EQ(entries.size(), 1u);
+          for (const Entry& entry : entries) {
+            EXPECT_EQ(entry.token_id, caller.id());
+            EXPECT_EQ(entry.action, action->second);
+            EXPECT_EQ(entry.tenant, absl::StartsWith(action->second, "event_type.") ? "" : tenant);
+            if (target != tenant) {
+              EXPECT_EQ(entry.resource, target);
+            }
+            EXPECT_TRUE(absl::StartsWith(entry.request_id, "req_")) << entry.request_id;
+          }
+        }
         ++calls;
       }
     }
   }
-  EXPECT_EQ(calls, 26 * 4 * 3);
+  EXPECT_EQ(calls, 27 * 4 * 3);
   ExpectNoSecretAnywhere({"subscription", "ingest"});
 }
 
@@ -585,6 +655,53 @@ TEST_F(TokensTest, AListingNamingNoTenantListsTheTokensOwn) {
   EXPECT_EQ(watched, std::set<std::string>{kOwn});
   context->TryCancel();
   reader->Finish();
+}
+
+TEST_F(TokensTest, TheAuditLogKeepsTheRequestIdAndATenantsAdminReadsItsOwn) {
+  const v1::Token own_admin = NewToken(v1::ROLE_ADMIN, kOwn);
+  const v1::App own = NewApp(kOwn);
+  const v1::App other = NewApp(kOther);
+  // A request id the client chose is recorded and echoed; a malformed one is replaced.
+  v1::DisableAppRequest disable;
+  disable.set_id(own.id());
+  v1::App out;
+  auto context = ClientContext(own_admin.secret());
+  context->AddMetadata("x-request-id", "e2e-req-42");
+  ASSERT_TRUE(apps_->DisableApp(context.get(), disable, &out).ok());
+  auto echoed = context->GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(echoed, context->GetServerInitialMetadata().end());
+  EXPECT_EQ(std::string(echoed->second.data(), echoed->second.size()), "e2e-req-42");
+  disable.set_id(other.id());
+  auto bad_id = ClientContext(admin_);
+  bad_id->AddMetadata("x-request-id", "spaces are not allowed");
+  ASSERT_TRUE(apps_->DisableApp(bad_id.get(), disable, &out).ok());
+
+  v1::ListAuditEventsRequest list;
+  list.set_action("app.disable");
+  v1::ListAuditEventsResponse everything;
+  ASSERT_TRUE(audit_->ListAuditEvents(ClientContext(admin_).get(), list, &everything).ok());
+  ASSERT_EQ(everything.events_size(), 2);
+  const v1::AuditEvent& newest = everything.events(0);  // newest first
+  EXPECT_EQ(newest.resource(), other.id());
+  EXPECT_EQ(newest.token_id(), "bootstrap");
+  EXPECT_TRUE(absl::StartsWith(newest.request_id(), "req_")) << newest.request_id();
+  const v1::AuditEvent& first = everything.events(1);
+  EXPECT_EQ(first.resource(), own.id());
+  EXPECT_EQ(first.token_id(), own_admin.id());
+  EXPECT_EQ(first.role(), v1::ROLE_ADMIN);
+  EXPECT_EQ(first.tenant(), kOwn);
+  EXPECT_EQ(first.request_id(), "e2e-req-42");
+
+  // The tenant's admin reads its own tenant's entries only, and may not name another.
+  v1::ListAuditEventsResponse scoped;
+  ASSERT_TRUE(audit_->ListAuditEvents(ClientContext(own_admin.secret()).get(), {}, &scoped).ok());
+  ASSERT_GT(scoped.events_size(), 0);
+  for (const v1::AuditEvent& event : scoped.events()) EXPECT_EQ(event.tenant(), kOwn);
+  v1::ListAuditEventsRequest named;
+  named.set_tenant(kOther);
+  EXPECT_EQ(
+      audit_->ListAuditEvents(ClientContext(own_admin.secret()).get(), named, &scoped).error_code(),
+      StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(TokensTest, ARevokedTokenIsRefusedByEveryReplicaOfEveryServiceWithinASecond) {

@@ -130,7 +130,7 @@ class PgAppStore final : public AppStore {
   using AppStore::Update;
   PgAppStore(db::PgPool& pool, const SecretBox& box) : pool_(pool), box_(box) {}
 
-  absl::StatusOr<v1::App> Create(const v1::App& app) override {
+  absl::StatusOr<v1::App> Create(const v1::App& app, const db::InTransaction& also) override {
     HOOKD_ASSIGN_OR_RETURN(std::string config, ConfigJson(app));
     HOOKD_ASSIGN_OR_RETURN(std::string secrets, SealSecrets(app, box_));
     v1::App stored;
@@ -143,6 +143,7 @@ class PgAppStore final : public AppStore {
                        kColumns),
           app.id(), app.tenant(), config, secrets, app.active(), app.disabled_reason());
       HOOKD_ASSIGN_OR_RETURN(stored, FromRow(row, box_));
+      if (also) HOOKD_RETURN_IF_ERROR(also(txn));
       return absl::OkStatus();
     }));
     return stored;
@@ -214,7 +215,7 @@ class PgAppStore final : public AppStore {
     return stored;
   }
 
-  absl::Status Delete(std::string_view id) override {
+  absl::Status Delete(std::string_view id, const db::InTransaction& also) override {
     return pool_.Transact("delete app", [&](pqxx::work& txn) -> absl::Status {
       txn.exec_params("SELECT pg_advisory_xact_lock($1)", kAppVersionLockKey);
       pqxx::result rows = txn.exec_params(
@@ -223,6 +224,7 @@ class PgAppStore final : public AppStore {
           " RETURNING id",
           std::string(id));
       if (rows.empty()) return NotFound(id);
+      if (also) HOOKD_RETURN_IF_ERROR(also(txn));
       return absl::OkStatus();
     });
   }

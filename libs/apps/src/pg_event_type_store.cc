@@ -22,7 +22,8 @@ class PgEventTypeStore final : public EventTypeStore {
  public:
   explicit PgEventTypeStore(db::PgPool& pool) : pool_(pool) {}
 
-  absl::StatusOr<v1::EventType> Create(const v1::EventType& event_type) override {
+  absl::StatusOr<v1::EventType> Create(const v1::EventType& event_type,
+                                       const db::InTransaction& also) override {
     v1::EventType stored;
     absl::Status status = pool_.Transact("create event type", [&](pqxx::work& txn) {
       // A NULL parameter keeps the schema column NULL when none was given.
@@ -33,6 +34,7 @@ class PgEventTypeStore final : public EventTypeStore {
                                         " VALUES ($1, $2, $3::jsonb) RETURNING ",
                                         kColumns),
                            event_type.name(), event_type.description(), schema));
+      if (also) return also(txn);
       return absl::OkStatus();
     });
     if (status.code() == absl::StatusCode::kAlreadyExists) {
@@ -64,7 +66,8 @@ class PgEventTypeStore final : public EventTypeStore {
     return page;
   }
 
-  absl::StatusOr<v1::EventType> Archive(std::string_view name) override {
+  absl::StatusOr<v1::EventType> Archive(std::string_view name,
+                                        const db::InTransaction& also) override {
     v1::EventType stored;
     HOOKD_RETURN_IF_ERROR(pool_.Transact("archive event type", [&](pqxx::work& txn) {
       pqxx::result rows =
@@ -77,6 +80,7 @@ class PgEventTypeStore final : public EventTypeStore {
             absl::StrCat("event type ", absl::string_view(name.data(), name.size()), " not found"));
       }
       stored = FromRow(rows[0]);
+      if (also) return also(txn);
       return absl::OkStatus();
     }));
     return stored;

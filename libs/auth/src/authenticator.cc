@@ -1,8 +1,38 @@
 #include "hookd/auth/authenticator.h"
 
+#include "absl/strings/ascii.h"
+#include "hookd/common/ids.h"
 #include "hookd/crypto/signing.h"
 
 namespace hookd::auth {
+namespace {
+
+constexpr char kRequestIdHeader[] = "x-request-id";
+
+bool IsRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' &&
+        c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The call's request id, echoed to the client.
+std::string RequestId(grpc::ServerContextBase& context) {
+  std::string id;
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find(kRequestIdHeader); it != metadata.end()) {
+    id.assign(it->second.data(), it->second.size());
+  }
+  if (!IsRequestId(id)) id = NewId("req");
+  context.AddInitialMetadata(kRequestIdHeader, id);
+  return id;
+}
+
+}  // namespace
 
 absl::StatusOr<Principal> Authenticator::Authenticate(
     const grpc::ServerContextBase& context) const {
@@ -27,11 +57,13 @@ absl::StatusOr<Principal> Authenticator::AuthenticateHeader(std::string_view aut
   return absl::UnauthenticatedError("invalid token");
 }
 
-absl::StatusOr<Access> Authenticator::Authorize(Rpc rpc,
-                                                const grpc::ServerContextBase& context) const {
+absl::StatusOr<Access> Authenticator::Authorize(Rpc rpc, grpc::ServerContextBase& context) const {
+  const std::string request_id = RequestId(context);
   absl::StatusOr<Principal> principal = Authenticate(context);
   if (!principal.ok()) return principal.status();
-  return auth::Authorize(rpc, *principal);
+  absl::StatusOr<Access> access = auth::Authorize(rpc, *principal);
+  if (access.ok()) access->set_request_id(request_id);
+  return access;
 }
 
 }  // namespace hookd::auth

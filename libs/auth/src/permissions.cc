@@ -24,7 +24,7 @@ using enum Rpc;
 using enum TenantOf;
 
 // README "Tokens and roles" prints this table; keep them the same.
-constexpr std::array<Permission, 26> kTable = {{
+constexpr std::array<Permission, 27> kTable = {{
     {kCreateApp, "AppService.CreateApp", kRequest, kManagers},
     {kGetApp, "AppService.GetApp", kResource, kReaders},
     {kListApps, "AppService.ListApps", kFilter, kReaders},
@@ -51,6 +51,7 @@ constexpr std::array<Permission, 26> kTable = {{
     {kCreateToken, "TokenService.CreateToken", kRequest, kAdmin},
     {kListTokens, "TokenService.ListTokens", kFilter, kAdmin},
     {kRevokeToken, "TokenService.RevokeToken", kResource, kAdmin},
+    {kListAuditEvents, "AuditService.ListAuditEvents", kFilter, kAdmin},
 }};
 
 constexpr bool InEnumOrder() {
@@ -60,7 +61,7 @@ constexpr bool InEnumOrder() {
   return true;
 }
 static_assert(InEnumOrder(), "one row per Rpc, in enum order");
-static_assert(kTable.back().rpc == kRevokeToken, "every Rpc has its row");
+static_assert(kTable.back().rpc == kListAuditEvents, "every Rpc has its row");
 
 }  // namespace
 

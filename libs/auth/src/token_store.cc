@@ -52,7 +52,8 @@ std::string NewTokenSecret() { return "hkd_" + HexEncode(RandomBytes(32)); }
 
 std::string TokenHash(std::string_view secret) { return Sha256(secret); }
 
-absl::StatusOr<v1::Token> TokenStore::Create(const v1::Token& token, std::string_view hash) {
+absl::StatusOr<v1::Token> TokenStore::Create(const v1::Token& token, std::string_view hash,
+                                             const db::InTransaction& also) {
   std::string expire;
   if (token.has_expire_time()) {
     expire = db::TimestampLiteral(
@@ -70,6 +71,7 @@ absl::StatusOr<v1::Token> TokenStore::Create(const v1::Token& token, std::string
         token.id(), pqxx::binarystring(hash.data(), hash.size()), token.name(),
         static_cast<int>(token.role()), token.tenant(), token.created_by(), expire);
     stored = FromRow(row);
+    if (also) return also(txn);
     return absl::OkStatus();
   }));
   return stored;
@@ -106,7 +108,8 @@ absl::StatusOr<TokenPage> TokenStore::List(std::string_view tenant, int page_siz
 }
 
 absl::StatusOr<v1::Token> TokenStore::Revoke(
-    std::string_view id, const std::function<absl::Status(const v1::Token&)>& check) {
+    std::string_view id, const std::function<absl::Status(const v1::Token&)>& check,
+    const db::InTransaction& also) {
   v1::Token token;
   HOOKD_RETURN_IF_ERROR(pool_.Transact("revoke token", [&](pqxx::work& txn) -> absl::Status {
     txn.exec_params("SELECT pg_advisory_xact_lock($1)", kTokenVersionLockKey);
@@ -116,12 +119,14 @@ absl::StatusOr<v1::Token> TokenStore::Revoke(
     if (rows.empty()) return NotFound(id);
     token = FromRow(rows[0]);
     HOOKD_RETURN_IF_ERROR(check(token));
-    if (token.has_revoke_time()) return absl::OkStatus();
-    token = FromRow(txn.exec_params1(
-        absl::StrCat("UPDATE api_tokens SET revoke_time = now(),"
-                     " version = nextval('api_token_version_seq') WHERE id = $1 RETURNING ",
-                     kColumns),
-        std::string(id)));
+    if (!token.has_revoke_time()) {
+      token = FromRow(txn.exec_params1(
+          absl::StrCat("UPDATE api_tokens SET revoke_time = now(),"
+                       " version = nextval('api_token_version_seq') WHERE id = $1 RETURNING ",
+                       kColumns),
+          std::string(id)));
+    }
+    if (also) return also(txn);
     return absl::OkStatus();
   }));
   return token;

@@ -113,7 +113,8 @@ absl::StatusOr<v1::Delivery> DeliveryLog::Get(const std::string& id) {
   return delivery;
 }
 
-absl::StatusOr<v1::Delivery> DeliveryLog::Retry(const std::string& id) {
+absl::StatusOr<v1::Delivery> DeliveryLog::Retry(const std::string& id,
+                                                const db::InTransaction& also) {
   std::vector<queue::DeliveryMessage> messages;
   int64_t outbox_id = 0;
   HOOKD_RETURN_IF_ERROR(db_.Transact("retry delivery", [&](pqxx::work& txn) -> absl::Status {
@@ -126,14 +127,16 @@ absl::StatusOr<v1::Delivery> DeliveryLog::Retry(const std::string& id) {
     messages.push_back({rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
                         rows[0][2].as<std::string>(), rows[0][3].as<int>() + 1});
     outbox_id = WriteOutbox(txn, messages);
+    if (also) return also(txn);
     return absl::OkStatus();
   }));
   EnqueueCommitted(db_, queue_, outbox_id, messages);
   return Get(id);
 }
 
-absl::StatusOr<int> DeliveryLog::Recover(const std::string& app_id, absl::Time since,
-                                         absl::Time until, bool dry_run, bool include_held) {
+absl::StatusOr<int> DeliveryLog::Recover(
+    const std::string& app_id, absl::Time since, absl::Time until, bool dry_run, bool include_held,
+    const std::function<absl::Status(pqxx::work& txn, int count)>& also) {
   int count = 0;
   std::vector<queue::DeliveryMessage> messages;
   int64_t outbox_id = 0;
@@ -156,6 +159,7 @@ absl::StatusOr<int> DeliveryLog::Recover(const std::string& app_id, absl::Time s
     }
     count = static_cast<int>(messages.size());
     if (!messages.empty()) outbox_id = WriteOutbox(txn, messages);
+    if (also) return also(txn, count);
     return absl::OkStatus();
   }));
   EnqueueCommitted(db_, queue_, outbox_id, messages);

@@ -1,6 +1,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "connection_test.h"
 #include "google/protobuf/util/field_mask_util.h"
@@ -175,8 +176,12 @@ void LogAppChange(std::string_view change, const v1::App& app) {
 
 }  // namespace
 
-absl::Status AppServiceImpl::StoreNewApp(const v1::App& app, v1::App* response) {
-  HOOKD_ASSIGN_OR_RETURN(v1::App stored, ctx_.apps.Create(app));
+absl::Status AppServiceImpl::StoreNewApp(const auth::Access& access, const v1::App& app,
+                                         v1::App* response) {
+  HOOKD_ASSIGN_OR_RETURN(v1::App stored,
+                         ctx_.apps.Create(app, audit::Recorder(access, {.action = "app.create",
+                                                                        .resource = app.id(),
+                                                                        .tenant = app.tenant()})));
   ctx_.watch_hub.Notify();
   LogAppChange("app created", stored);
   AnswerWithSecret(stored, response);
@@ -221,15 +226,15 @@ grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext*
     }();
     if (!prepared.ok()) return reactor->Finish(ToGrpcStatus(prepared.status()));
     if (request->skip_connection_test()) {
-      return reactor->Finish(ToGrpcStatus(StoreNewApp(*prepared, response)));
+      return reactor->Finish(ToGrpcStatus(StoreNewApp(access, *prepared, response)));
     }
     // The test request runs on the sender's thread; no pool thread waits for the endpoint.
     auto app = std::make_shared<v1::App>(std::move(*prepared));
-    SendPing(ctx_.sender, *app, [this, app, response, reactor](http::HttpResult result) {
+    SendPing(ctx_.sender, *app, [this, access, app, response, reactor](http::HttpResult result) {
       absl::Status verdict = ConnectionVerdict(result);
       if (!verdict.ok()) return reactor->Finish(ToGrpcStatus(verdict));
-      ctx_.pool.Submit([this, app, response, reactor] {
-        reactor->Finish(ToGrpcStatus(StoreNewApp(*app, response)));
+      ctx_.pool.Submit([this, access, app, response, reactor] {
+        reactor->Finish(ToGrpcStatus(StoreNewApp(access, *app, response)));
       });
     });
   });
@@ -276,25 +281,29 @@ grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* 
 
 grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* context,
                                                  auth::Access access, const std::string& id,
-                                                 std::string_view change, MutateFn mutate,
-                                                 v1::App* response, AfterFn after,
+                                                 std::string_view change, audit::Change audited,
+                                                 MutateFn mutate, v1::App* response, AfterFn after,
                                                  ReportFn report) {
   return FinishOnPool(
       context, ctx_.pool,
-      [this, access = std::move(access), id, change, mutate = std::move(mutate),
-       after = std::move(after), report = std::move(report), response]() -> absl::Status {
+      [this, access = std::move(access), id, change, audited = std::move(audited),
+       mutate = std::move(mutate), after = std::move(after), report = std::move(report),
+       response]() -> absl::Status {
         HOOKD_RETURN_IF_ERROR(RequireId(id));
         bool answer_with_secret = false;
         ledger::OutboxBatch reported;
-        apps::AppStore::AfterUpdate publish;
-        if (report) {
-          publish = [&](pqxx::work& txn, const v1::App& before,
-                        const v1::App& stored) -> absl::Status {
+        auto in_txn = [&](pqxx::work& txn, const v1::App& before,
+                          const v1::App& stored) -> absl::Status {
+          audit::Change entry = audited;
+          entry.resource = stored.id();
+          entry.tenant = stored.tenant();
+          audit::Record(txn, access, entry);
+          if (report) {
             HOOKD_ASSIGN_OR_RETURN(reported,
                                    ctx_.ops.Publish(txn, report(txn, before, stored), absl::Now()));
-            return absl::OkStatus();
-          };
-        }
+          }
+          return absl::OkStatus();
+        };
         HOOKD_ASSIGN_OR_RETURN(v1::App stored,
                                ctx_.apps.Update(
                                    id,
@@ -302,7 +311,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* co
                                      HOOKD_RETURN_IF_ERROR(CheckAccess(access, app));
                                      return mutate(app, answer_with_secret);
                                    },
-                                   publish));
+                                   in_txn));
         // Watchers first: the workers learn of a disabled app before its report is queued.
         ctx_.watch_hub.Notify();
         if (reported.outbox_id != 0) {
@@ -329,6 +338,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext*
   if (!mask.ok()) return FinishNow(context, mask);
   return Mutate(
       context, *std::move(access), request->app().id(), "app updated",
+      {.action = "app.update", .detail = absl::StrJoin(request->update_mask().paths(), ",")},
       [this, request](v1::App& app, bool& with_secret) {
         const auto stored_headers = app.headers();
         FieldMaskUtil::MergeOptions options;
@@ -364,7 +374,10 @@ grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext*
     HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
     HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->id()));
     HOOKD_RETURN_IF_ERROR(CheckAccess(access, app));
-    HOOKD_RETURN_IF_ERROR(ctx_.apps.Delete(request->id()));
+    HOOKD_RETURN_IF_ERROR(ctx_.apps.Delete(
+        request->id(),
+        audit::Recorder(access,
+                        {.action = "app.delete", .resource = app.id(), .tenant = app.tenant()})));
     ctx_.watch_hub.Notify();
     LogAppChange("app deleted", app);
     return absl::OkStatus();
@@ -384,6 +397,8 @@ grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext*
   const bool resume = request->held_deliveries() != v1::HELD_DELIVERIES_DISCARD;
   return Mutate(
       context, *std::move(access), request->id(), "app enabled",
+      {.action = "app.enable",
+       .detail = resume ? "held_deliveries=resume" : "held_deliveries=discard"},
       [](v1::App& app, bool&) {
         app.set_active(true);
         app.clear_disabled_reason();
@@ -418,7 +433,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext
   auto access = ctx_.auth.Authorize(auth::Rpc::kDisableApp, *context);
   if (!access.ok()) return FinishNow(context, access.status());
   return Mutate(
-      context, *std::move(access), request->id(), "app disabled",
+      context, *std::move(access), request->id(), "app disabled", {.action = "app.disable"},
       [request](v1::App& app, bool&) {
         if (request->reason().size() > kMaxReasonLength) {
           return InvalidField("reason", "at most 500 characters");
@@ -457,6 +472,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerConte
   }
   return Mutate(
       context, *std::move(access), request->id(), "app secret rotated",
+      {.action = "app.rotate_secret", .detail = request->secret().empty() ? "generated" : "chosen"},
       [grace, chosen = request->secret()](v1::App& app, bool& with_secret) {
         if (!chosen.empty()) HOOKD_RETURN_IF_ERROR(CheckChosenSecret(app, chosen, "secret"));
         RotateKeys(app, grace, chosen);

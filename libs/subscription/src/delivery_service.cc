@@ -1,9 +1,11 @@
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "hookd/apps/validation.h"
 #include "hookd/common/grpc_util.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "page_token.h"
 #include "services.h"
@@ -11,23 +13,10 @@
 namespace hookd::subscription {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 // GetAppStats without `since`: the day before `until`.
 constexpr absl::Duration kDefaultStatsWindow = absl::Hours(24);
-
-absl::StatusOr<std::optional<absl::Time>> OptionalTime(const google::protobuf::Timestamp& t,
-                                                       bool present, const char* field) {
-  if (!present) return std::optional<absl::Time>();
-  // RFC 3339's range, as google.protobuf.Timestamp documents it.
-  if (t.seconds() < -62135596800 || t.seconds() > 253402300799 || t.nanos() < 0 ||
-      t.nanos() > 999999999) {
-    return InvalidField(field, "not a valid timestamp");
-  }
-  return std::optional<absl::Time>(absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t)));
-}
 
 struct Window {
   absl::Time since;
@@ -215,8 +204,12 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RetryDelivery(
   auto access = ctx_.auth.Authorize(auth::Rpc::kRetryDelivery, *context);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
-    HOOKD_RETURN_IF_ERROR(GetAccessible(access, request->id()).status());
-    HOOKD_ASSIGN_OR_RETURN(*response, ctx_.deliveries.Retry(request->id()));
+    HOOKD_ASSIGN_OR_RETURN(v1::Delivery delivery, GetAccessible(access, request->id()));
+    HOOKD_ASSIGN_OR_RETURN(
+        *response, ctx_.deliveries.Retry(request->id(),
+                                         audit::Recorder(access, {.action = "delivery.retry",
+                                                                  .resource = delivery.id(),
+                                                                  .tenant = delivery.tenant()})));
     return absl::OkStatus();
   });
 }
@@ -235,9 +228,20 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
                                            " is disabled: EnableApp first, or the recovered "
                                            "deliveries would be held again");
     }
+    // A dry run changes nothing, so it is not audited.
+    auto audited = [&](pqxx::work& txn, int count) {
+      audit::Record(txn, access,
+                    {.action = "delivery.recover",
+                     .resource = app.id(),
+                     .tenant = app.tenant(),
+                     .detail = absl::StrCat("count=", count, request->exclude_held() ? "" : " held",
+                                            " since=", absl::FormatTime(window.since),
+                                            " until=", absl::FormatTime(window.until))});
+      return absl::OkStatus();
+    };
     HOOKD_ASSIGN_OR_RETURN(
         int count, ctx_.deliveries.Recover(app.id(), window.since, window.until, request->dry_run(),
-                                           !request->exclude_held()));
+                                           !request->exclude_held(), audited));
     response->set_count(count);
     return absl::OkStatus();
   });

@@ -33,12 +33,15 @@ grpc::ServerUnaryReactor* EventTypeServiceImpl::CreateEventType(
     v1::EventType* response) {
   auto access = ctx_.auth.Authorize(auth::Rpc::kCreateEventType, *context);
   if (!access.ok()) return FinishNow(context, access.status());
-  return FinishOnPool(context, ctx_.pool, [this, request, response]() {
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     if (!request->has_event_type()) return InvalidField("event_type", "required");
     v1::EventType type = request->event_type();
     type.clear_archived();  // output only
     HOOKD_RETURN_IF_ERROR(ValidateEventType(type));
-    HOOKD_ASSIGN_OR_RETURN(*response, ctx_.event_types.Create(type));
+    HOOKD_ASSIGN_OR_RETURN(
+        *response,
+        ctx_.event_types.Create(type, audit::Recorder(access, {.action = "event_type.create",
+                                                               .resource = type.name()})));
     return absl::OkStatus();
   });
 }
@@ -68,10 +71,13 @@ grpc::ServerUnaryReactor* EventTypeServiceImpl::ArchiveEventType(
     v1::EventType* response) {
   auto access = ctx_.auth.Authorize(auth::Rpc::kArchiveEventType, *context);
   if (!access.ok()) return FinishNow(context, access.status());
-  return FinishOnPool(context, ctx_.pool, [this, request, response]() {
+  return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     if (request->name().empty()) return InvalidField("name", "required");
     HOOKD_RETURN_IF_ERROR(apps::RefuseReservedEventType(request->name(), "name"));
-    HOOKD_ASSIGN_OR_RETURN(*response, ctx_.event_types.Archive(request->name()));
+    HOOKD_ASSIGN_OR_RETURN(
+        *response, ctx_.event_types.Archive(
+                       request->name(), audit::Recorder(access, {.action = "event_type.archive",
+                                                                 .resource = request->name()})));
     return absl::OkStatus();
   });
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "hookd/audit/audit_log.h"
 #include "hookd/common/status.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/ledger/partitions.h"
@@ -98,6 +99,15 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
   }
   if (options_.max_age > absl::ZeroDuration()) {
     HOOKD_RETURN_IF_ERROR(DropExpiredDays(now, attempt, step, pass));
+    int deleted = options_.batch_size;
+    while (deleted == options_.batch_size && !task_.stopping()) {
+      HOOKD_ASSIGN_OR_RETURN(bool done, step([&](pqxx::work& txn) {
+                               deleted = audit::DeleteBefore(txn, now - options_.max_age,
+                                                             options_.batch_size);
+                             }));
+      if (!done) break;
+      pass.audit_events += deleted;
+    }
   }
   if (pass.partitions_created + pass.delivery_days + pass.event_days > 0) {
     // Autovacuum analyzes partitions, never their parents: the planner's estimates of joins
@@ -164,11 +174,11 @@ absl::Duration Retention::Tick() {
   auto pass = RunOnce(now);
   if (!pass.ok()) {
     spdlog::warn("retention: {}", pass.status().ToString());
-  } else if (pass->delivery_days + pass->event_days > 0) {
+  } else if (pass->delivery_days + pass->event_days + pass->audit_events > 0) {
     spdlog::info(
-        "retention: dropped {} days of deliveries and {} days of events, and {} idempotency "
-        "keys, all from before {}",
-        pass->delivery_days, pass->event_days, pass->idempotency_keys,
+        "retention: dropped {} days of deliveries and {} days of events, {} idempotency "
+        "keys and {} audit entries, all from before {}",
+        pass->delivery_days, pass->event_days, pass->idempotency_keys, pass->audit_events,
         absl::FormatTime(now - options_.max_age, absl::UTCTimeZone()));
   }
   return options_.interval;

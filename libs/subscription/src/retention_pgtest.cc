@@ -110,6 +110,17 @@ TEST_F(RetentionTest, OnePassDropsOnlyWholeExpiredDays) {
           "INSERT INTO idempotency_keys (tenant, key, event_id) VALUES ('acme', $1, $2)", key,
           event);
     }
+    // Audit entries: three older than the retention (two batches), one just younger. A generator
+    // of their own, which never goes back in time.
+    IdGenerator audit_ids;
+    for (absl::Time time :
+         {At(x - 5, 10), At(x - 1, 8), now - absl::Hours(24 * 30) - absl::Minutes(1),
+          now - absl::Hours(24 * 30) + absl::Minutes(1)}) {
+      txn.exec_params(
+          "INSERT INTO audit_events (id, token_id, role, action, resource, tenant, request_id)"
+          " VALUES ($1, 'bootstrap', 1, 'app.delete', 'app_a', 'acme', 'req')",
+          audit_ids.Next("aud", time));
+    }
   });
 
   auto retention = NewRetention();
@@ -120,7 +131,9 @@ TEST_F(RetentionTest, OnePassDropsOnlyWholeExpiredDays) {
   EXPECT_EQ(pass->delivery_days, 3);     // x-5, x-2, x-1
   EXPECT_EQ(pass->event_days, 2);        // x-5, x-2
   EXPECT_EQ(pass->idempotency_keys, 1);  // k-old; k-reused names a recent event
+  EXPECT_EQ(pass->audit_events, 3);
   EXPECT_EQ(pass->deferred, 0);
+  EXPECT_EQ(Ids(db_->url(), "audit_events").size(), 1u);
 
   std::set<std::string> kept_deliveries;
   for (const LoggedEvent* e : {&same_day, &recent}) {

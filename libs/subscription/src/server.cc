@@ -43,6 +43,7 @@ struct Server::State {
   std::unique_ptr<EventTypeServiceImpl> event_type_service;
   std::unique_ptr<DeliveryServiceImpl> delivery_service;
   std::unique_ptr<TokenServiceImpl> token_service;
+  std::unique_ptr<AuditServiceImpl> audit_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<Retention> retention;
   // Last: the gauges read `db` and `hub`, so they go first.
@@ -109,11 +110,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->event_type_service = std::make_unique<EventTypeServiceImpl>(*state->context);
   state->delivery_service = std::make_unique<DeliveryServiceImpl>(*state->context);
   state->token_service = std::make_unique<TokenServiceImpl>(*state->context);
+  state->audit_service = std::make_unique<AuditServiceImpl>(*state->context);
 
   HOOKD_ASSIGN_OR_RETURN(
       StartedServer started,
       StartGrpcServer(options.listen, {state->app_service.get(), state->event_type_service.get(),
-                                       state->delivery_service.get(), state->token_service.get()}));
+                                       state->delivery_service.get(), state->token_service.get(),
+                                       state->audit_service.get()}));
   state->server = std::move(started.server);
   state->port = started.port;
   state->gauges = ExportSubscriptionMetrics(*state->db, *state->hub);

@@ -4,12 +4,14 @@
 #include "hookd/apps/app_store.h"
 #include "hookd/apps/event_type_store.h"
 #include "hookd/apps/validation.h"
+#include "hookd/audit/audit_log.h"
 #include "hookd/auth/authenticator.h"
 #include "hookd/common/thread_pool.h"
 #include "hookd/http/http_sender.h"
 #include "hookd/ledger/delivery_log.h"
 #include "hookd/opsevents/ops_events.h"
 #include "hookd/v1/app.grpc.pb.h"
+#include "hookd/v1/audit.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/token.grpc.pb.h"
@@ -81,17 +83,17 @@ class AppServiceImpl final : public v1::AppService::CallbackService {
   using ReportFn = std::function<std::vector<opsevents::OpsEvent>(
       pqxx::work& txn, const v1::App& before, const v1::App& stored)>;
   // Runs `mutate` on the app `id` of a tenant `access` reaches (Authorize was the handler's first
-  // statement), publishes what `report`
-  // returns in the same transaction, then runs `after`, and answers the app redacted, or with
-  // the new current secret when `mutate` asked for it; logs `change` (e.g. "app enabled") with
-  // the app's id.
+  // statement), records `audited` (its action and detail; the app's id and tenant are filled in)
+  // and publishes what `report` returns in the same transaction, then runs `after`, and answers
+  // the app redacted, or with the new current secret when `mutate` asked for it; logs `change`
+  // (e.g. "app enabled") with the app's id.
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* context, auth::Access access,
-                                   const std::string& id, std::string_view change, MutateFn mutate,
-                                   v1::App* response, AfterFn after = nullptr,
-                                   ReportFn report = nullptr);
+                                   const std::string& id, std::string_view change,
+                                   audit::Change audited, MutateFn mutate, v1::App* response,
+                                   AfterFn after = nullptr, ReportFn report = nullptr);
 
-  // Stores a validated new app and answers it with its secret.
-  absl::Status StoreNewApp(const v1::App& app, v1::App* response);
+  // Stores a validated new app, audited as made by `access`, and answers it with its secret.
+  absl::Status StoreNewApp(const auth::Access& access, const v1::App& app, v1::App* response);
 
   ServiceContext& ctx_;
 };
@@ -169,6 +171,18 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
   // Reads the token changes into this replica's cache (on a pool thread).
   void RefreshCache();
 
+  ServiceContext& ctx_;
+};
+
+class AuditServiceImpl final : public v1::AuditService::CallbackService {
+ public:
+  explicit AuditServiceImpl(ServiceContext& ctx) : ctx_(ctx) {}
+
+  grpc::ServerUnaryReactor* ListAuditEvents(grpc::CallbackServerContext* context,
+                                            const v1::ListAuditEventsRequest* request,
+                                            v1::ListAuditEventsResponse* response) override;
+
+ private:
   ServiceContext& ctx_;
 };
 

@@ -1,9 +1,9 @@
 #include "absl/time/clock.h"
-#include "google/protobuf/util/time_util.h"
 #include "hookd/apps/validation.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/ids.h"
 #include "hookd/common/logging.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "page_token.h"
 #include "services.h"
@@ -11,8 +11,6 @@
 
 namespace hookd::subscription {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
@@ -36,16 +34,11 @@ absl::StatusOr<v1::Token> NewToken(const v1::CreateTokenRequest& request) {
   if (!asked.tenant().empty()) {
     HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(asked.tenant(), "token.tenant"));
   }
-  if (asked.has_expire_time()) {
-    const auto& expire = asked.expire_time();
-    if (expire.seconds() < TimeUtil::kTimestampMinSeconds ||
-        expire.seconds() > TimeUtil::kTimestampMaxSeconds || expire.nanos() < 0 ||
-        expire.nanos() > 999'999'999) {
-      return InvalidField("token.expire_time", "not a valid timestamp");
-    }
-    if (TimeUtil::TimestampToMicroseconds(asked.expire_time()) <= absl::ToUnixMicros(absl::Now())) {
-      return InvalidField("token.expire_time", "must be in the future");
-    }
+  HOOKD_ASSIGN_OR_RETURN(
+      std::optional<absl::Time> expire,
+      OptionalTime(asked.expire_time(), asked.has_expire_time(), "token.expire_time"));
+  if (expire && *expire <= absl::Now()) {
+    return InvalidField("token.expire_time", "must be in the future");
   }
   v1::Token token;
   token.set_name(asked.name());
@@ -55,11 +48,15 @@ absl::StatusOr<v1::Token> NewToken(const v1::CreateTokenRequest& request) {
   return token;
 }
 
+std::string RoleText(const v1::Token& token) {
+  return std::string(auth::RoleName(*auth::RoleFromProto(token.role())));
+}
+
 // A change of a token, logged with ids and role only: never the token's text.
 void LogTokenChange(std::string_view change, const v1::Token& token, const auth::Principal& by) {
   Log(spdlog::level::info, change,
       {{"token_id", token.id()},
-       {"role", std::string(auth::RoleName(*auth::RoleFromProto(token.role())))},
+       {"role", RoleText(token)},
        {"tenant", token.tenant()},
        {"by", by.token_id}});
 }
@@ -85,7 +82,13 @@ grpc::ServerUnaryReactor* TokenServiceImpl::CreateToken(grpc::CallbackServerCont
         token.set_id(NewId("tok"));
         token.set_created_by(access.principal().token_id);
         const std::string secret = auth::NewTokenSecret();
-        HOOKD_ASSIGN_OR_RETURN(*response, ctx_.token_store.Create(token, auth::TokenHash(secret)));
+        HOOKD_ASSIGN_OR_RETURN(*response,
+                               ctx_.token_store.Create(
+                                   token, auth::TokenHash(secret),
+                                   audit::Recorder(access, {.action = "token.create",
+                                                            .resource = token.id(),
+                                                            .tenant = token.tenant(),
+                                                            .detail = "role=" + RoleText(token)})));
         response->set_secret(secret);
         LogTokenChange("token created", *response, access.principal());
         RefreshCache();
@@ -120,10 +123,21 @@ grpc::ServerUnaryReactor* TokenServiceImpl::RevokeToken(grpc::CallbackServerCont
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     if (request->id().empty()) return InvalidField("id", "required");
-    HOOKD_ASSIGN_OR_RETURN(*response,
-                           ctx_.token_store.Revoke(request->id(), [&](const v1::Token& token) {
-                             return access.Tenant(token.tenant(), "token " + token.id());
-                           }));
+    std::string tenant;
+    HOOKD_ASSIGN_OR_RETURN(
+        *response,
+        ctx_.token_store.Revoke(
+            request->id(),
+            [&](const v1::Token& token) {
+              tenant = token.tenant();
+              return access.Tenant(token.tenant(), "token " + token.id());
+            },
+            [&](pqxx::work& txn) {
+              audit::Record(
+                  txn, access,
+                  {.action = "token.revoke", .resource = request->id(), .tenant = tenant});
+              return absl::OkStatus();
+            }));
     LogTokenChange("token revoked", *response, access.principal());
     RefreshCache();
     return absl::OkStatus();

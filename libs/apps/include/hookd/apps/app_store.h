@@ -34,9 +34,11 @@ class AppStore {
  public:
   virtual ~AppStore() = default;
 
-  // Inserts `app`, which carries its id, signing keys and password. ALREADY_EXISTS on a taken id.
-  // Returns the stored app with version and times set.
-  virtual absl::StatusOr<v1::App> Create(const v1::App& app) = 0;
+  // Inserts `app`, which carries its id, signing keys and password, then runs `also` (when set)
+  // in the same transaction. ALREADY_EXISTS on a taken id. Returns the stored app with version
+  // and times set.
+  virtual absl::StatusOr<v1::App> Create(const v1::App& app,
+                                         const db::InTransaction& also = nullptr) = 0;
 
   // NOT_FOUND when no live app has this id.
   virtual absl::StatusOr<v1::App> Get(std::string_view id) = 0;
@@ -61,8 +63,9 @@ class AppStore {
     return Update(id, mutate, nullptr);
   }
 
-  // Marks the app deleted with a new version. NOT_FOUND when it does not exist.
-  virtual absl::Status Delete(std::string_view id) = 0;
+  // Marks the app deleted with a new version, then runs `also` (when set) in the same
+  // transaction. NOT_FOUND when it does not exist; an error from `also` changes nothing.
+  virtual absl::Status Delete(std::string_view id, const db::InTransaction& also = nullptr) = 0;
 
   // Up to `limit` changes with a version above `after_version`, oldest first. Each app appears
   // once, as of its latest change: a change feed that compacts, like a Kubernetes watch.

@@ -21,13 +21,17 @@ struct EventTypePage {
 class EventTypeStore {
  public:
   virtual ~EventTypeStore() = default;
-  // ALREADY_EXISTS when the name is taken, archived or not.
-  virtual absl::StatusOr<v1::EventType> Create(const v1::EventType& event_type) = 0;
+  // Adds the type, then runs `also` (when set) in the same transaction. ALREADY_EXISTS when the
+  // name is taken, archived or not.
+  virtual absl::StatusOr<v1::EventType> Create(const v1::EventType& event_type,
+                                               const db::InTransaction& also = nullptr) = 0;
   // Types ordered by name after `after_name`.
   virtual absl::StatusOr<EventTypePage> List(int page_size, std::string_view after_name,
                                              bool include_archived) = 0;
-  // Archives the type (again archiving is a no-op). NOT_FOUND when it does not exist.
-  virtual absl::StatusOr<v1::EventType> Archive(std::string_view name) = 0;
+  // Archives the type (again archiving is a no-op), then runs `also` (when set) in the same
+  // transaction. NOT_FOUND when it does not exist.
+  virtual absl::StatusOr<v1::EventType> Archive(std::string_view name,
+                                                const db::InTransaction& also = nullptr) = 0;
 };
 
 std::unique_ptr<EventTypeStore> NewPgEventTypeStore(db::PgPool& pool);

@@ -27,8 +27,10 @@ class Authenticator {
   absl::StatusOr<Principal> AuthenticateHeader(std::string_view authorization) const;
 
   // The first statement of every handler: authenticates the call, then asks the permission table
-  // whether its token may make the call `rpc` (see Authorize in permissions.h).
-  absl::StatusOr<Access> Authorize(Rpc rpc, const grpc::ServerContextBase& context) const;
+  // whether its token may make the call `rpc` (see Authorize in permissions.h). Also gives the call
+  // its request id: the client's `x-request-id` metadata when it is 1..128 of [A-Za-z0-9._:-],
+  // else `req_` and a ULID, echoed in the answer's `x-request-id` metadata either way.
+  absl::StatusOr<Access> Authorize(Rpc rpc, grpc::ServerContextBase& context) const;
 
  private:
   std::string admin_token_;

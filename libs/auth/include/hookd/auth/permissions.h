@@ -59,6 +59,7 @@ enum class Rpc : uint8_t {
   kCreateToken,
   kListTokens,
   kRevokeToken,
+  kListAuditEvents,
 };
 
 // Where the tenant a call acts on comes from, which decides how a tenant-scoped token is held to
@@ -102,6 +103,9 @@ class Access {
       : permission_(&permission), principal_(std::move(principal)) {}
 
   const Principal& principal() const { return principal_; }
+  // The call's request id (its `x-request-id` metadata, or one made for it), for the audit log.
+  const std::string& request_id() const { return request_id_; }
+  void set_request_id(std::string id) { request_id_ = std::move(id); }
 
   // Whether the call may act on `tenant`, the tenant its request names or its resource belongs
   // to. A tenant-scoped token and another tenant: PERMISSION_DENIED when the request named it,
@@ -117,6 +121,7 @@ class Access {
  private:
   const Permission* permission_;
   Principal principal_;
+  std::string request_id_;
 };
 
 // The one permission decision: may `principal` make the call `rpc` at all. PERMISSION_DENIED

@@ -38,8 +38,10 @@ class TokenStore {
   explicit TokenStore(db::PgPool& pool) : pool_(pool) {}
 
   // Stores `token` (id, name, role, tenant, created_by, expire_time set by the caller) under the
-  // hash of its secret; answers it as stored, without the secret.
-  absl::StatusOr<v1::Token> Create(const v1::Token& token, std::string_view hash);
+  // hash of its secret, then runs `also` (when set) in the same transaction; answers the token as
+  // stored, without the secret.
+  absl::StatusOr<v1::Token> Create(const v1::Token& token, std::string_view hash,
+                                   const db::InTransaction& also = nullptr);
 
   absl::StatusOr<v1::Token> Get(std::string_view id);
 
@@ -47,9 +49,11 @@ class TokenStore {
   absl::StatusOr<TokenPage> List(std::string_view tenant, int page_size, std::string_view after_id);
 
   // Revokes `id` once `check` accepts the stored token (its error is the answer, and nothing
-  // changes); an already revoked token is answered as it is.
+  // changes), then runs `also` (when set) in the same transaction; an already revoked token is
+  // answered as it is.
   absl::StatusOr<v1::Token> Revoke(std::string_view id,
-                                   const std::function<absl::Status(const v1::Token&)>& check);
+                                   const std::function<absl::Status(const v1::Token&)>& check,
+                                   const db::InTransaction& also = nullptr);
 
   // Changes with a version above `after`, oldest first, at most `limit`.
   absl::StatusOr<std::vector<TokenChange>> ChangesSince(int64_t after, int limit);

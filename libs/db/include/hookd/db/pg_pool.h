@@ -13,6 +13,10 @@
 
 namespace hookd::db {
 
+// Work that commits with a change or not at all (its audit row), run in the change's transaction
+// after its write; an error rolls the change back. Mutations of hookd's stores take one.
+using InTransaction = std::function<absl::Status(pqxx::work& txn)>;
+
 // Translates the exception being handled (call inside a catch block) into a Status: a broken
 // connection is UNAVAILABLE, a unique violation ALREADY_EXISTS, a foreign key violation
 // FAILED_PRECONDITION, a check violation (a row of a day without a partition: hookd's schema has

@@ -31,13 +31,18 @@ class DeliveryLog {
   // The delivery with payload and attempts. NOT_FOUND when absent.
   absl::StatusOr<v1::Delivery> Get(const std::string& id);
 
-  // Marks the delivery due now (RETRYING) and queues it. NOT_FOUND when absent.
-  absl::StatusOr<v1::Delivery> Retry(const std::string& id);
+  // Marks the delivery due now (RETRYING) and queues it, and runs `also` (when set) in the same
+  // transaction. NOT_FOUND when absent; an error of `also` changes nothing.
+  absl::StatusOr<v1::Delivery> Retry(const std::string& id,
+                                     const db::InTransaction& also = nullptr);
 
   // Re-queues the app's FAILED deliveries created in [since, until) and, with `include_held`,
-  // its HELD ones; with `dry_run`, only counts them.
-  absl::StatusOr<int> Recover(const std::string& app_id, absl::Time since, absl::Time until,
-                              bool dry_run, bool include_held);
+  // its HELD ones, and runs `also` (when set, given how many) in the same transaction; with
+  // `dry_run`, only counts them.
+  absl::StatusOr<int> Recover(
+      const std::string& app_id, absl::Time since, absl::Time until, bool dry_run,
+      bool include_held,
+      const std::function<absl::Status(pqxx::work& txn, int count)>& also = nullptr);
 
   // What EnableApp does with the app's HELD deliveries, oldest first, a batch of 1,000 per
   // transaction: `resume` queues them again (PENDING, or RETRYING when attempted before) through

@@ -41,6 +41,8 @@ struct RetentionPass {
   int delivery_days = 0;
   int event_days = 0;
   int64_t idempotency_keys = 0;
+  // Audit log entries older than max_age deleted (README "Audit log").
+  int64_t audit_events = 0;
   // Creations or drops given up on the lock timeout: the next pass tries again.
   int deferred = 0;
 };
@@ -67,8 +69,8 @@ class Retention {
   // missing; then, unless max_age is zero, the days of deliveries that ended before now -
   // max_age with their attempts, and the days of events that ended a day before that with the
   // idempotency keys still naming them (a delivery made just after midnight may belong to an
-  // event of the day before, and never outlives it). UNAVAILABLE when Postgres is down; what
-  // committed stays done.
+  // event of the day before, and never outlives it), and the audit entries older than max_age, a
+  // batch at a time. UNAVAILABLE when Postgres is down; what committed stays done.
   absl::StatusOr<RetentionPass> RunOnce(absl::Time now);
 
  private:
