@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<EOF
-Usage: scripts/up.sh [--no-build] [--no-demo]
+Usage: scripts/up.sh [--no-build] [--no-demo] [--tls]
 
 Installs dependencies, builds, starts Postgres (127.0.0.1:55432) and Redis (127.0.0.1:56379),
 then (re)starts hookd-subscription (127.0.0.1:50051) and, once they are built, hookd-ingest
@@ -16,18 +16,22 @@ then (re)starts hookd-subscription (127.0.0.1:50051) and, once they are built, h
 
   --no-build  skip install-deps and the build (use what is in \$BUILD_DIR/bin)
   --no-demo   skip the demo
+  --tls       mutual TLS on every gRPC hop, with a throwaway CA and certificates made by
+              scripts/make-certs.sh in \$HOOKD_DATA_DIR/tls/ (hookctl then needs --tls-ca,
+              --tls-cert and --tls-key, or the HOOKD_TLS_* variables printed at the end)
 
 State lives in \$HOOKD_DATA_DIR (default: .data/): databases, logs and pidfiles in run/,
 and the generated admin-token and master-key. Stop everything with scripts/down.sh.
 EOF
 }
 
-do_build=1 do_demo=1
+do_build=1 do_demo=1 tls=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --no-build) do_build=0; shift ;;
     --no-demo) do_demo=0; shift ;;
+    --tls) tls=1; shift ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
@@ -78,6 +82,19 @@ HOOKD_PRIVATE_ALLOWLIST=127.0.0.0/8
 export HOOKD_DATABASE_URL HOOKD_REDIS_URL HOOKD_ADMIN_TOKEN HOOKD_MASTER_KEY \
   HOOKD_SUBSCRIPTION_ADDR HOOKD_ALLOW_HTTP HOOKD_PRIVATE_ALLOWLIST
 
+# --tls: every service serves mTLS with the same throwaway certificate (localhost, 127.0.0.1)
+# and presents it to hookd-subscription; hookctl presents the client certificate.
+hookctl_tls=()
+unset HOOKD_TLS_CERT HOOKD_TLS_KEY HOOKD_TLS_CLIENT_CA HOOKD_TLS_CA
+if [ "$tls" = 1 ]; then
+  tls_dir="$HOOKD_DATA_DIR/tls"
+  [ -f "$tls_dir/server.pem" ] || bash scripts/make-certs.sh "$tls_dir"
+  export HOOKD_TLS_CERT="$tls_dir/server.pem" HOOKD_TLS_KEY="$tls_dir/server.key" \
+    HOOKD_TLS_CLIENT_CA="$tls_dir/ca.pem" HOOKD_TLS_CA="$tls_dir/ca.pem"
+  hookctl_tls=(--tls-ca "$tls_dir/ca.pem" --tls-cert "$tls_dir/client.pem"
+    --tls-key "$tls_dir/client.key")
+fi
+
 # Service table: name, gRPC address, metrics address (distinct, so three services can share
 # one host without fighting over a default metrics port).
 services=(subscription ingest worker)
@@ -100,7 +117,8 @@ start_service() {
   spawn_service "$name" "$addr" "${metrics[$svc]}" "$logfile" "$pidfile" "$bin_dir/$name"
   local ready=(port_in_use "${addr##*:}")
   if [ "$svc" = subscription ] && [ -x "$bin_dir/hookctl" ]; then
-    ready=("$bin_dir/hookctl" --server "$addr" --token "$admin_token" event-types list)
+    ready=("$bin_dir/hookctl" --server "$addr" --token "$admin_token" "${hookctl_tls[@]}"
+      event-types list)
   fi
   await_service "$name" "$pidfile" "$logfile" "${ready[@]}"
 }
@@ -114,7 +132,8 @@ for svc in ingest worker; do
   fi
 done
 
-hookctl=("$bin_dir/hookctl" --server "$subscription_addr" --token "$admin_token")
+hookctl=("$bin_dir/hookctl" --server "$subscription_addr" --token "$admin_token"
+  "${hookctl_tls[@]}")
 
 # ok_if_exists WHAT CMD... — runs CMD and prints its output; an ALREADY_EXISTS failure counts
 # as success so the demo can run on every up.sh. Any other failure stops the script.
@@ -245,7 +264,10 @@ hookd is up.
   done)
 
 Try next:
-  export HOOKD_SERVER=$subscription_addr HOOKD_TOKEN=\$(cat $(rel "$HOOKD_DATA_DIR/admin-token"))
+  export HOOKD_SERVER=$subscription_addr HOOKD_TOKEN=\$(cat $(rel "$HOOKD_DATA_DIR/admin-token"))$(
+  [ "$tls" = 1 ] && printf '\n  export HOOKD_TLS_CA=%s HOOKD_TLS_CERT=%s HOOKD_TLS_KEY=%s' \
+    "$(rel "$tls_dir/ca.pem")" "$(rel "$tls_dir/client.pem")" "$(rel "$tls_dir/client.key")" ||
+    true)
   $hookctl_rel --help
   $hookctl_rel event-types list
   $hookctl_rel apps list --tenant acme

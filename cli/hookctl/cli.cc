@@ -33,6 +33,9 @@ const char kTrailer[] =
     "  HOOKD_SERVER          default of --server\n"
     "  HOOKD_INGEST_SERVER   default of --ingest-server\n"
     "  HOOKD_TOKEN           default of --token\n"
+    "  HOOKD_TLS_CA          default of --tls-ca\n"
+    "  HOOKD_TLS_CERT        default of --tls-cert\n"
+    "  HOOKD_TLS_KEY         default of --tls-key\n"
     "\n"
     "Exit status: 0 on success; 1 when the request failed, printed as\n"
     "\"hookctl: <GRPC_CODE>: <message>\" on stderr; 2 for a usage error.\n";
@@ -41,6 +44,9 @@ struct GlobalFlags {
   std::string server;
   std::string ingest_server;
   std::string token;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   bool json = false;
   absl::Duration timeout = absl::Seconds(10);
 };
@@ -59,6 +65,16 @@ void AddGlobalFlags(FlagParser& parser, GlobalFlags& flags) {
   parser.AddString("token", "TOKEN",
                    "Bearer token sent as `authorization: Bearer <token>` (default $HOOKD_TOKEN).",
                    &flags.token);
+  parser.AddString("tls-ca", "FILE",
+                   "PEM CAs to verify the servers against; set, hookctl speaks TLS (default "
+                   "$HOOKD_TLS_CA).",
+                   &flags.tls_ca);
+  parser.AddString("tls-cert", "FILE",
+                   "PEM client certificate for servers that require one (mTLS) (default "
+                   "$HOOKD_TLS_CERT).",
+                   &flags.tls_cert);
+  parser.AddString("tls-key", "FILE", "PEM key of --tls-cert (default $HOOKD_TLS_KEY).",
+                   &flags.tls_key);
   parser.AddBool("json", "Print the answer as protobuf JSON (proto field names) for scripts.",
                  &flags.json);
   parser.AddDuration("timeout", "DURATION", "Deadline of each request, e.g. 30s (default 10s).",
@@ -210,7 +226,7 @@ void Invocation::Prepare(grpc::ClientContext& context) const {
 
 std::shared_ptr<grpc::Channel> Invocation::channel() {
   if (channel_ == nullptr) {
-    channel_ = grpc::CreateChannel(options_.server, grpc::InsecureChannelCredentials());
+    channel_ = grpc::CreateChannel(options_.server, ChannelCredentialsFor(options_.tls));
   }
   return channel_;
 }
@@ -218,7 +234,7 @@ std::shared_ptr<grpc::Channel> Invocation::channel() {
 std::shared_ptr<grpc::Channel> Invocation::ingest_channel() {
   if (ingest_channel_ == nullptr) {
     ingest_channel_ =
-        grpc::CreateChannel(options_.ingest_server, grpc::InsecureChannelCredentials());
+        grpc::CreateChannel(options_.ingest_server, ChannelCredentialsFor(options_.tls));
   }
   return ingest_channel_;
 }
@@ -286,6 +302,20 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   options.ingest_server =
       FlagOrEnv(flags.ingest_server, "HOOKD_INGEST_SERVER", kDefaultIngestServer);
   options.token = FlagOrEnv(flags.token, "HOOKD_TOKEN");
+  options.tls.ca_file = FlagOrEnv(flags.tls_ca, "HOOKD_TLS_CA");
+  options.tls.cert_file = FlagOrEnv(flags.tls_cert, "HOOKD_TLS_CERT");
+  options.tls.key_file = FlagOrEnv(flags.tls_key, "HOOKD_TLS_KEY");
+  if ((!options.tls.cert_file.empty() || !options.tls.key_file.empty()) &&
+      options.tls.ca_file.empty()) {
+    return Report(
+        MakeUsageError("--tls-cert and --tls-key need --tls-ca (or $HOOKD_TLS_CA)", top_help), err);
+  }
+  // Checked here, so that a bad file is named rather than failing every handshake.
+  if (absl::Status checked =
+          CheckTlsFiles(options.tls, {.cert = "--tls-cert", .key = "--tls-key", .ca = "--tls-ca"});
+      !checked.ok()) {
+    return Report(MakeUsageError(std::string(checked.message()), top_help), err);
+  }
   options.json = flags.json;
   options.timeout = flags.timeout;
   Invocation invocation(std::move(options), out, err);

@@ -13,6 +13,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "hookd/common/status.h"
+#include "hookd/common/tls.h"
 
 // hookctl: `hookctl [global flags] <group> <command> [flags] [args]`. Each group (apps,
 // event-types, events, deliveries, ...) is a list of commands; a command parses its own flags with
@@ -34,6 +35,9 @@ struct GlobalOptions {
   std::string ingest_server;
   // Bearer token; empty sends no authorization metadata.
   std::string token;
+  // TLS: with a CA, both channels verify the servers against it and present the certificate
+  // (mTLS) when one is set; without, they speak plaintext.
+  TlsSettings tls;
   // Print answers as protobuf JSON instead of tables.
   bool json = false;
   // Deadline of each RPC.

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       ":50052");
   hookd::ingest::ServerOptions options;
   options.listen = settings.listen;
+  options.health_listen = settings.health_listen;
   options.database_url = settings.database_url;
   options.redis_url = settings.redis_url;
   options.admin_token = settings.admin_token;

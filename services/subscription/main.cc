@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       ":50051");
   hookd::subscription::ServerOptions options;
   options.listen = settings.listen;
+  options.health_listen = settings.health_listen;
   options.database_url = settings.database_url;
   options.admin_token = settings.admin_token;
   options.master_key = settings.master_key;

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
       ":50053");
   hookd::worker::WorkerOptions options;
   options.listen = settings.listen;
+  options.health_listen = settings.health_listen;
   options.database_url = settings.database_url;
   options.redis_url = settings.redis_url;
   options.admin_token = settings.admin_token;

@@ -46,7 +46,8 @@ std::string Cluster::LogPath(const std::string& name) const {
 }
 
 std::map<std::string, std::string> Cluster::Environment(int port, int metrics_port) const {
-  return {
+  std::map<std::string, std::string> env = extra_env_;
+  env.merge(std::map<std::string, std::string>{
       {"HOOKD_DATABASE_URL", database_url_},
       {"HOOKD_REDIS_URL", redis_url_},
       {"HOOKD_ADMIN_TOKEN", admin_token_},
@@ -57,7 +58,8 @@ std::map<std::string, std::string> Cluster::Environment(int port, int metrics_po
       // Endpoints in these tests are receivers on loopback.
       {"HOOKD_ALLOW_HTTP", "true"},
       {"HOOKD_PRIVATE_ALLOWLIST", "127.0.0.0/8"},
-  };
+  });
+  return env;
 }
 
 std::shared_ptr<grpc::Channel> Cluster::subscription_channel() const {

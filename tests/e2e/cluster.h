@@ -57,6 +57,11 @@ class Cluster {
   absl::Status StartAll(const std::vector<std::string>& event_types,
                         const std::vector<std::string>& extra_flags = {});
 
+  // Adds `name=value` to the environment of every service started from now on (HOOKD_TLS_*).
+  void SetEnvironment(const std::string& name, const std::string& value) {
+    extra_env_[name] = value;
+  }
+
   testing::ChildProcess& worker(const std::string& name) { return *workers_.at(name); }
   void StopWorker(const std::string& name) { workers_.erase(name); }
 
@@ -65,6 +70,7 @@ class Cluster {
   void StopIngest() { ingest_.reset(); }
 
   // Every service serves /metrics (HOOKD_METRICS_LISTEN) on a port of its own.
+  int subscription_port() const { return subscription_port_; }
   int subscription_metrics_port() const { return subscription_metrics_port_; }
   int ingest_metrics_port() const { return ingest_metrics_port_; }
   int worker_metrics_port(const std::string& name) const { return worker_metrics_ports_.at(name); }
@@ -93,6 +99,7 @@ class Cluster {
   const int subscription_metrics_port_;
   const int ingest_metrics_port_;
   std::map<std::string, int> worker_metrics_ports_;
+  std::map<std::string, std::string> extra_env_;
   std::string log_dir_;
   std::unique_ptr<testing::ChildProcess> subscription_;
   std::unique_ptr<testing::ChildProcess> ingest_;

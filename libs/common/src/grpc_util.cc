@@ -1,7 +1,9 @@
 #include "hookd/common/grpc_util.h"
 
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc_metrics.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/ext/health_check_service_server_builder_option.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/credentials.h"
@@ -9,8 +11,41 @@
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "hookd/common/status.h"
+#include "hookd/common/tls.h"
 
 namespace hookd {
+namespace {
+
+// Leaves a server without the process-wide plugins (server reflection): the health listener
+// answers grpc.health.v1 and nothing else.
+class WithoutPlugins final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->clear();
+  }
+};
+
+// The health listener's grpc.health.v1: SERVING for the whole server ("") while the process
+// serves; stateless, so one instance serves every health listener of the process. Check alone:
+// kubelet's gRPC probe calls nothing else.
+class HealthProbe final : public grpc::health::v1::Health::CallbackService {
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
+                                  const grpc::health::v1::HealthCheckRequest* request,
+                                  grpc::health::v1::HealthCheckResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    if (!request->service().empty()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   "only the server's own health (service \"\") is served here"));
+      return reactor;
+    }
+    response->set_status(grpc::health::v1::HealthCheckResponse::SERVING);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+};
+
+}  // namespace
 
 std::shared_ptr<grpc::Channel> NewInternalChannel(const std::string& address,
                                                   absl::Duration max_backoff) {
@@ -20,17 +55,18 @@ std::shared_ptr<grpc::Channel> NewInternalChannel(const std::string& address,
   // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is left alone: gRPC uses it as the connect timeout, and
   // a short one aborts handshakes on a busy machine.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, ChannelCredentialsFor(ProcessTls()), args);
 }
 
 absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
                                               const std::vector<grpc::Service*>& services,
-                                              int max_receive_message_bytes) {
+                                              int max_receive_message_bytes,
+                                              const std::string& health_listen) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   StartedServer started;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &started.port);
+  builder.AddListeningPort(listen, ServerCredentialsFor(ProcessTls()), &started.port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(max_receive_message_bytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
@@ -39,6 +75,20 @@ absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
   started.server = builder.BuildAndStart();
   if (started.server == nullptr || started.port == 0) {
     return absl::UnavailableError("listen: cannot listen on " + listen);
+  }
+  if (!health_listen.empty()) {
+    static HealthProbe* const probe = new HealthProbe();
+    grpc::ServerBuilder health;
+    health.SetOption(std::make_unique<WithoutPlugins>());
+    // Ours instead of gRPC's default health service, which needs a polled completion queue.
+    health.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+    health.RegisterService(probe);
+    health.AddListeningPort(health_listen, grpc::InsecureServerCredentials(), &started.health_port);
+    started.health_server = health.BuildAndStart();
+    if (started.health_server == nullptr || started.health_port == 0) {
+      started.server->Shutdown();
+      return absl::UnavailableError("health_listen: cannot listen on " + health_listen);
+    }
   }
   return started;
 }

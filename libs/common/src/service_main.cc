@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "hookd/common/config.h"
 #include "hookd/common/logging.h"
+#include "hookd/common/tls.h"
 #include "spdlog/spdlog.h"
 
 // Secrets keep empty flag defaults and come from the environment, so `--help` and `ps` never
@@ -42,6 +43,21 @@ ABSL_FLAG(std::string, private_allowlist, "",
 ABSL_FLAG(std::string, ops_tenant, "",
           "tenant hookd-subscription and hookd-worker publish hookd's operational events into "
           "(hookd.app.disabled, ...) (env HOOKD_OPS_TENANT, default hookd-ops)");
+ABSL_FLAG(std::string, health_listen, "",
+          "plaintext gRPC address answering grpc.health.v1 alone, for probes without a client "
+          "certificate (env HOOKD_HEALTH_LISTEN, default none)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve TLS with it, and present it to hookd-subscription "
+          "(env HOOKD_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert (env HOOKD_TLS_KEY)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CAs whose client certificates are required (mTLS) (env HOOKD_TLS_CLIENT_CA)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CAs that hookd-subscription's certificate is verified against; set, the channels "
+          "this service opens speak TLS (env HOOKD_TLS_CA)");
+ABSL_FLAG(std::string, tls_refresh, "",
+          "how often the TLS files are read again for a rotation (env HOOKD_TLS_REFRESH, "
+          "default 60s)");
 ABSL_FLAG(std::string, log_level, "",
           "trace, debug, info, warn, error, critical or off; also --log-level (env "
           "HOOKD_LOG_LEVEL, default info)");
@@ -135,6 +151,20 @@ ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view servic
   s.private_allowlist =
       FlagOrEnv(absl::GetFlag(FLAGS_private_allowlist), "HOOKD_PRIVATE_ALLOWLIST");
   s.ops_tenant = FlagOrEnv(absl::GetFlag(FLAGS_ops_tenant), "HOOKD_OPS_TENANT", "hookd-ops");
+  s.health_listen = FlagOrEnv(absl::GetFlag(FLAGS_health_listen), "HOOKD_HEALTH_LISTEN");
+  if (!s.health_listen.empty()) s.health_listen = ListenAddress(s.health_listen);
+  TlsSettings tls;
+  tls.cert_file = FlagOrEnv(absl::GetFlag(FLAGS_tls_cert), "HOOKD_TLS_CERT");
+  tls.key_file = FlagOrEnv(absl::GetFlag(FLAGS_tls_key), "HOOKD_TLS_KEY");
+  tls.client_ca_file = FlagOrEnv(absl::GetFlag(FLAGS_tls_client_ca), "HOOKD_TLS_CLIENT_CA");
+  tls.ca_file = FlagOrEnv(absl::GetFlag(FLAGS_tls_ca), "HOOKD_TLS_CA");
+  const std::string refresh = FlagOrEnv(absl::GetFlag(FLAGS_tls_refresh), "HOOKD_TLS_REFRESH");
+  if (!refresh.empty() && !absl::ParseDuration(refresh, &tls.refresh_interval)) {
+    Die(absl::InvalidArgumentError("HOOKD_TLS_REFRESH: not a duration, e.g. 60s"));
+  }
+  // Checked with OpenSSL before anything listens or connects: a bad file stops the start with
+  // its path and the reason.
+  if (absl::Status configured = ConfigureProcessTls(tls); !configured.ok()) Die(configured);
   return s;
 }
 

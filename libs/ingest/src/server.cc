@@ -31,6 +31,7 @@ struct Server::State {
   std::unique_ptr<IngestContext> context;
   std::unique_ptr<IngestServiceImpl> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<grpc::Server> health_server;  // shut down first
   // Last: the gauges read `apps`, so they go first.
   std::vector<metrics::CallbackHandle> gauges;
   int port = 0;
@@ -94,9 +95,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // Batches of up to 1000 events of up to 256 KiB each.
   const int max_message =
       std::max<int>(64 << 20, static_cast<int>(options.max_payload_bytes) * 4 + (1 << 20));
-  HOOKD_ASSIGN_OR_RETURN(StartedServer started,
-                         StartGrpcServer(options.listen, {state->service.get()}, max_message));
+  HOOKD_ASSIGN_OR_RETURN(
+      StartedServer started,
+      StartGrpcServer(options.listen, {state->service.get()}, max_message, options.health_listen));
   state->server = std::move(started.server);
+  state->health_server = std::move(started.health_server);
   state->port = started.port;
   spdlog::info("hookd-ingest listening on port {}", state->port);
   return std::unique_ptr<Server>(new Server(std::move(state)));
@@ -114,6 +117,7 @@ bool Server::ready() const { return state_->apps->synced(); }
 
 void Server::Shutdown(absl::Duration grace) {
   std::call_once(state_->shutdown_once, [&] {
+    if (state_->health_server) state_->health_server->Shutdown();
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     state_->sweeper->Stop();
     state_->apps->Stop();

@@ -45,6 +45,7 @@ struct Server::State {
   std::unique_ptr<TokenServiceImpl> token_service;
   std::unique_ptr<AuditServiceImpl> audit_service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<grpc::Server> health_server;  // shut down first
   std::unique_ptr<Retention> retention;
   // Last: the gauges read `db` and `hub`, so they go first.
   std::vector<metrics::CallbackHandle> gauges;
@@ -112,12 +113,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->token_service = std::make_unique<TokenServiceImpl>(*state->context);
   state->audit_service = std::make_unique<AuditServiceImpl>(*state->context);
 
-  HOOKD_ASSIGN_OR_RETURN(
-      StartedServer started,
-      StartGrpcServer(options.listen, {state->app_service.get(), state->event_type_service.get(),
-                                       state->delivery_service.get(), state->token_service.get(),
-                                       state->audit_service.get()}));
+  HOOKD_ASSIGN_OR_RETURN(StartedServer started,
+                         StartGrpcServer(options.listen,
+                                         {state->app_service.get(), state->event_type_service.get(),
+                                          state->delivery_service.get(), state->token_service.get(),
+                                          state->audit_service.get()},
+                                         4 << 20, options.health_listen));
   state->server = std::move(started.server);
+  state->health_server = std::move(started.health_server);
   state->port = started.port;
   state->gauges = ExportSubscriptionMetrics(*state->db, *state->hub);
   spdlog::info("hookd-subscription listening on port {}", state->port);
@@ -138,6 +141,7 @@ void Server::Shutdown(absl::Duration grace) {
   std::call_once(state_->shutdown_once, [&] {
     state_->hub->Shutdown();
     state_->retention->Stop();
+    if (state_->health_server) state_->health_server->Shutdown();
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   });
 }

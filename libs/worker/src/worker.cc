@@ -71,6 +71,7 @@ struct Worker::State {
   std::unique_ptr<http::HttpSender> sender;
   std::unique_ptr<v1::AppService::Stub> app_service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<grpc::Server> health_server;  // shut down first
   // Cleared before `sender` and `apps` go (see Shutdown): the gauges read them.
   std::vector<metrics::CallbackHandle> gauges;
   int port = 0;
@@ -577,8 +578,10 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   state->apps = std::make_unique<appcache::AppCache>(cache);
   state->apps->Start();
   state->gauges = ExportWorkerGauges(*state->queue, options.group, *state->sender, *state->apps);
-  HOOKD_ASSIGN_OR_RETURN(StartedServer started, StartGrpcServer(options.listen, {}));
+  HOOKD_ASSIGN_OR_RETURN(StartedServer started,
+                         StartGrpcServer(options.listen, {}, 4 << 20, options.health_listen));
   state->server = std::move(started.server);
+  state->health_server = std::move(started.health_server);
   state->port = started.port;
 
   State* s = state.get();
@@ -635,6 +638,7 @@ void Worker::Shutdown() {
     s.gauges.clear();
     s.sender.reset();  // aborts what is left; their entries stay pending for other workers
     s.apps->Stop();
+    if (s.health_server) s.health_server->Shutdown();
     s.server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
     {
       std::lock_guard<std::mutex> lock(s.done_mu);

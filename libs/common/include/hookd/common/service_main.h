@@ -22,6 +22,9 @@ struct ServiceSettings {
   bool allow_http = false;        // --allow_http, HOOKD_ALLOW_HTTP
   std::string private_allowlist;  // --private_allowlist, HOOKD_PRIVATE_ALLOWLIST
   std::string ops_tenant;         // --ops_tenant, HOOKD_OPS_TENANT
+  std::string health_listen;      // --health_listen, HOOKD_HEALTH_LISTEN
+  // The --tls_* settings (HOOKD_TLS_*) are not here: ParseServiceFlags checks them and makes
+  // them the process's (ConfigureProcessTls), which every server and channel follows.
 };
 
 // `args` (argv, program name first) with '-' in flag names turned into '_', so that the
@@ -33,8 +36,9 @@ std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args
 // Blocks SIGTERM and SIGINT (see ServeUntilSignal; call this before starting any thread),
 // parses the command line (absl flags, so `--help` lists every flag; names may use dashes, see
 // NormalizeFlagNames), sets up logging (--log_level, --log_format) for
-// `service` and resolves the settings; `default_listen` is the service's port, e.g. ":50052".
-// Exits with status 2 and a message naming the setting when one is malformed.
+// `service`, configures the process's TLS (--tls_*) and resolves the settings; `default_listen` is
+// the service's port, e.g. ":50052". Exits with status 2 and a message naming the setting when one
+// is malformed.
 ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view service,
                                   std::string_view usage, std::string_view default_listen);
 

@@ -11,6 +11,8 @@ namespace hookd::ingest {
 struct ServerOptions {
   // host:port; port 0 picks a free one (see Server::port()).
   std::string listen = "127.0.0.1:50052";
+  // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
+  std::string health_listen;
   std::string database_url;
   std::string redis_url;
   // Redis keys start with this; each test suite uses its own.

@@ -14,6 +14,8 @@ namespace hookd::subscription {
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free one (see Server::port()).
   std::string listen = "127.0.0.1:50051";
+  // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
+  std::string health_listen;
   std::string database_url;
   std::string admin_token;
   // base64 of 32 bytes.

@@ -14,6 +14,8 @@ namespace hookd::worker {
 struct WorkerOptions {
   // gRPC address for health and reflection; port 0 picks one.
   std::string listen = "127.0.0.1:50053";
+  // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
+  std::string health_listen;
   std::string database_url;
   std::string redis_url;
   std::string redis_key_prefix = "hookd";
