@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<EOF
-Usage: scripts/pg.sh start|stop|status|url [--dir DIR] [--port PORT]
+Usage: scripts/pg.sh start|stop|status|url [--dir DIR] [--port PORT] [--tls CERTS]
 
   start   initdb if needed, start on 127.0.0.1:PORT, create role and database "hookd"
           (no-op if already running)
@@ -19,10 +19,12 @@ Usage: scripts/pg.sh start|stop|status|url [--dir DIR] [--port PORT]
                holding data/, sock/, postgres.log
   --port PORT  TCP port (default \$HOOKD_PG_PORT or 55432; url/status default to the port
                the instance in DIR was started with)
+  --tls CERTS  (start) accept TCP connections over TLS only, with CERTS/server.pem and
+               server.key (scripts/make-certs.sh): clients need sslmode=require or stricter
 EOF
 }
 
-cmd="" dir="" port=""
+cmd="" dir="" port="" tls_certs=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --dir=*) dir="${1#*=}"; shift ;;
     --port) port="${2:?--port needs a value}"; shift 2 ;;
     --port=*) port="${1#*=}"; shift ;;
+    --tls) tls_certs="${2:?--tls needs a directory}"; shift 2 ;;
     start | stop | status | url)
       [ -z "$cmd" ] || die "only one command allowed (got $cmd and $1)"
       cmd="$1"; shift ;;
@@ -141,11 +144,23 @@ do_start() {
     log "socket path too long for $sock; Unix socket disabled (TCP only)"
     sockdir="''"
   fi
+  local tls_options=""
+  if [ -n "$tls_certs" ]; then
+    # The key must belong to the server's user, mode 600; TCP without TLS is rejected.
+    mkdir -p "$dir/tls"
+    cp "$tls_certs/server.pem" "$tls_certs/server.key" "$dir/tls/"
+    chmod 600 "$dir/tls/server.key"
+    [ "$(id -u)" -ne 0 ] || chown -R postgres:postgres "$dir/tls"
+    own "$dir/tls"
+    printf '%s\n' "local all all trust" "hostssl all all 127.0.0.1/32 trust" \
+      "hostnossl all all 127.0.0.1/32 reject" >"$data/pg_hba.conf"
+    tls_options="-c ssl=on -c ssl_cert_file='$dir/tls/server.pem' -c ssl_key_file='$dir/tls/server.key'"
+  fi
   log "starting on 127.0.0.1:$port (log: $dir/postgres.log)"
   # Default durability on purpose (fsync, synchronous_commit): tests prove that acknowledged
   # events survive crashes, which a non-durable database would quietly falsify.
   if ! as_postgres "$HOOKD_PG_BIN/pg_ctl" -D "$data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$sockdir" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$sockdir $tls_options" \
     start >/dev/null; then
     tail -n 20 "$dir/postgres.log" >&2 || true
     die "pg_ctl start failed; full log: $dir/postgres.log"

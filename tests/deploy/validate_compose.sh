@@ -51,8 +51,12 @@ done
 echo "validate_compose: services: $(tr '\n' ' ' <<<"$services")"
 
 compose config >"$tmp/rendered.yml"
+# The TLS variant: the same file with docker-compose.tls.yml on top.
+compose -f "$root/docker-compose.tls.yml" config >"$tmp/rendered-tls.yml" ||
+  fail "docker-compose config rejected docker-compose.yml with docker-compose.tls.yml"
+echo "validate_compose: docker-compose.tls.yml: ok"
 # PyYAML is a dependency of Debian's docker-compose, so it is present whenever compose is.
-python3 - "$tmp/rendered.yml" "$admin_token" "$master_key" <<'PY'
+python3 - "$tmp/rendered.yml" "$admin_token" "$master_key" "$tmp/rendered-tls.yml" <<'PY'
 import sys
 import yaml
 
@@ -133,6 +137,23 @@ check(seconds(svc["worker"].get("stop_grace_period", "10s")) > 20,
 check("--shutdown_grace=20s" in svc["worker"]["command"], "worker runs with --shutdown_grace=20s")
 check(svc.get("hookctl", {}).get("profiles") == ["tools"], "one-shot hookctl service under profile tools")
 check(svc.get("hookctl", {}).get("entrypoint") == ["hookctl"], "hookctl service runs hookctl")
+
+if len(sys.argv) > 4:
+    # The TLS variant (docker-compose.tls.yml) on top: every service and hookctl get the
+    # certificates, read-only, and the subscription's health check presents one.
+    tls = yaml.safe_load(open(sys.argv[4]))["services"]
+    for n in ("subscription", "ingest", "worker"):
+        env = tls[n]["environment"]
+        check(env.get("HOOKD_TLS_CERT") == "/etc/hookd/tls/server.pem", f"tls: {n} serves server.pem")
+        check(env.get("HOOKD_TLS_CLIENT_CA") == "/etc/hookd/tls/ca.pem", f"tls: {n} requires client certificates")
+        check(env.get("HOOKD_TLS_CA") == "/etc/hookd/tls/ca.pem", f"tls: {n} verifies subscription")
+        check(any(str(v).endswith(":/etc/hookd/tls:ro") or (isinstance(v, dict) and v.get("target") == "/etc/hookd/tls" and v.get("read_only"))
+                  for v in tls[n].get("volumes", [])), f"tls: {n} mounts the certificates read-only")
+    check(tls["hookctl"]["environment"].get("HOOKD_TLS_CERT") == "/etc/hookd/tls/client.pem",
+          "tls: hookctl presents client.pem")
+    check("--tls-cert" in " ".join(tls["subscription"]["healthcheck"]["test"]),
+          "tls: the subscription health check presents a certificate")
+    check(tls["subscription"]["ports"] == svc["subscription"]["ports"], "tls: same published ports")
 
 if errors:
     for e in errors:

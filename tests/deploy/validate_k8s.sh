@@ -67,9 +67,11 @@ for overlay in dev prod; do
     check "$overlay: hookd-$svc serves metrics on containerPort 9090" has "$d" "containerPort: 9090\$"
     check "$overlay: hookd-$svc is annotated for scraping" has "$d" "prometheus.io/port: \"9090\"\$"
     check "$overlay: hookd-$svc sets --log-level" has "$d" "--log-level=\\$\\(LOG_LEVEL\\)"
+    # The probes use the plaintext health port, which needs no client certificate under mTLS.
     for p in startupProbe readinessProbe livenessProbe; do
-      check "$overlay: hookd-$svc $p is a grpc probe on $port" probe "$d" "$p" "$port"
+      check "$overlay: hookd-$svc $p is a grpc probe on the health port 8086" probe "$d" "$p" 8086
     done
+    check "$overlay: hookd-$svc containerPort 8086 (health)" has "$d" "containerPort: 8086\$"
     check "$overlay: hookd-$svc has resource requests" has "$d" "^ +requests:\$"
     check "$overlay: hookd-$svc has resource limits" has "$d" "^ +limits:\$"
     check "$overlay: hookd-$svc runs as non-root" has "$d" "runAsNonRoot: true"
@@ -125,6 +127,24 @@ check "prod: HOOKD_ALLOW_HTTP false" grep -q 'HOOKD_ALLOW_HTTP: "false"' "$prod"
 for overlay in dev prod; do
   check "$overlay: HOOKD_METRICS_LISTEN :9090" grep -q 'HOOKD_METRICS_LISTEN: :9090$' "$tmp/$overlay.yaml"
 done
+for overlay in dev prod; do
+  check "$overlay: HOOKD_HEALTH_LISTEN :8086" grep -q 'HOOKD_HEALTH_LISTEN: :8086$' "$tmp/$overlay.yaml"
+done
+# prod: mTLS from the Secret hookd-tls in every Deployment; dev: plaintext.
+for svc in subscription ingest worker; do
+  d="$(doc "$prod" Deployment "hookd-$svc")"
+  for var in HOOKD_TLS_CERT HOOKD_TLS_KEY HOOKD_TLS_CLIENT_CA HOOKD_TLS_CA; do
+    check "prod: hookd-$svc sets $var" has "$d" "name: $var\$"
+  done
+  check "prod: hookd-$svc mounts the Secret hookd-tls" has "$d" "secretName: hookd-tls\$"
+  check "prod: hookd-$svc mounts it at /etc/hookd/tls" has "$d" "mountPath: /etc/hookd/tls\$"
+  check "dev: hookd-$svc has no TLS" bash -c "! grep -q HOOKD_TLS_ <<<\"\$1\"" _ "$(doc "$dev" Deployment "hookd-$svc")"
+done
+# The optional cert-manager Certificate renders on its own and makes that Secret.
+cert="$(kubectl kustomize "$k8s/overlays/prod" >/dev/null && cat "$k8s/overlays/prod/certificate.yaml")"
+check "prod: certificate.yaml makes Secret hookd-tls" has "$cert" "secretName: hookd-tls\$"
+check "prod: certificate.yaml asks for client auth too" has "$cert" "- client auth\$"
+check "prod: certificate.yaml names hookd-subscription" has "$cert" "- hookd-subscription\$"
 check "dev: renders the Secret template" test "$(kinds "$dev" Secret)" -eq 1
 check "prod: renders no Secret (external secret manager)" test "$(kinds "$prod" Secret)" -eq 0
 

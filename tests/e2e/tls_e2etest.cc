@@ -29,6 +29,7 @@
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
+#include "pqxx/pqxx"
 
 namespace hookd::e2e {
 namespace {
@@ -272,6 +273,47 @@ TEST_F(TlsTest, BadFilesStopTheStartWithThePathAndTheReason) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << c.what << ": " << status;
     EXPECT_TRUE(absl::StrContains(ReadFile(log), c.message)) << c.what << ": " << ReadFile(log);
   }
+}
+
+TEST_F(TlsTest, HookdRunsOnAPostgresThatAcceptsOnlyTls) {
+  // A Postgres of the test's own that rejects TCP without TLS (scripts/pg.sh --tls).
+  const std::string pg_dir = pki_ + "/pg";
+  const int pg_port = testing::FreePort();
+  const std::string pg_sh = std::string(HOOKD_SOURCE_DIR) + "/scripts/pg.sh";
+  ASSERT_TRUE(RunShell(pg_sh + " start --dir " + pg_dir + " --port " + std::to_string(pg_port) +
+                       " --tls " + pki_ + " 2>/dev/null"));
+  const std::string base = "postgresql://hookd@127.0.0.1:" + std::to_string(pg_port) + "/hookd";
+  EXPECT_THROW(pqxx::connection(base + "?sslmode=disable"), pqxx::broken_connection);
+
+  std::map<std::string, std::string> env = ServiceTlsEnvironment();
+  env["HOOKD_DATABASE_URL"] = base + "?sslmode=verify-full&sslrootcert=" + pki_ + "/ca.pem";
+  env["HOOKD_ADMIN_TOKEN"] = cluster_->admin_token();
+  env["HOOKD_MASTER_KEY"] = testing::kTestMasterKey;
+  const int port = testing::FreePort();
+  env["HOOKD_LISTEN"] = "127.0.0.1:" + std::to_string(port);
+  auto subscription = testing::ChildProcess::Spawn({HOOKD_BIN_DIR "/hookd-subscription"}, env,
+                                                   cluster_->LogPath("subscription-pg-tls"));
+  ASSERT_TRUE(subscription.ok());
+  auto types =
+      v1::EventTypeService::NewStub(NewInternalChannel("127.0.0.1:" + std::to_string(port)));
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        v1::ListEventTypesResponse out;
+        return types->ListEventTypes(ClientContext(cluster_->admin_token()).get(), {}, &out).ok() &&
+               out.event_types_size() > 0;  // hookd's own types, read from Postgres
+      },
+      absl::Seconds(30)))
+      << (*subscription)->LogTail();
+  {
+    pqxx::connection conn(base + "?sslmode=require");
+    pqxx::work txn(conn);
+    EXPECT_GT(txn.exec1("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)"
+                        " WHERE a.usename = 'hookd' AND s.ssl AND a.pid <> pg_backend_pid()")[0]
+                  .as<int>(),
+              0);
+  }
+  subscription->reset();
+  EXPECT_TRUE(RunShell(pg_sh + " stop --dir " + pg_dir + " 2>/dev/null"));
 }
 
 }  // namespace
