@@ -9,9 +9,10 @@
 #                               services present it to each other), for localhost, 127.0.0.1 and
 #                               each SAN given (a DNS name or an IP address)
 #   DIR/client.pem, client.key  a client certificate for hookctl and publishers (clientAuth)
-# scripts/make-certs.sh --issue DIR NAME CN [SAN...]
+# scripts/make-certs.sh --issue DIR NAME CN [--only] [SAN...]
 #   DIR/NAME.pem, NAME.key      another serverAuth+clientAuth certificate from DIR's CA, e.g. to
-#                               rotate server.pem by a symlink swap
+#                               rotate server.pem by a symlink swap; with --only, for the SANs
+#                               given alone (not localhost and 127.0.0.1)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -22,9 +23,14 @@ issue() {
   local dir="$1" name="$2" cn="$3" usage="$4"
   shift 4
   local sans="DNS:localhost,IP:127.0.0.1" san
+  if [ "${1:-}" = "--only" ]; then
+    sans=""
+    shift
+  fi
   for san in "$@"; do
     if [[ "$san" =~ ^[0-9.]+$ || "$san" == *:*:* ]]; then sans+=",IP:$san"; else sans+=",DNS:$san"; fi
   done
+  sans="${sans#,}"
   openssl ecparam -name prime256v1 -genkey -noout -out "$dir/$name.key" 2>/dev/null
   openssl req -new -key "$dir/$name.key" -subj "/CN=$cn" -out "$dir/$name.csr" 2>/dev/null
   printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=%s\nsubjectAltName=%s\n' \

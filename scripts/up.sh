@@ -88,7 +88,11 @@ hookctl_tls=()
 unset HOOKD_TLS_CERT HOOKD_TLS_KEY HOOKD_TLS_CLIENT_CA HOOKD_TLS_CA
 if [ "$tls" = 1 ]; then
   tls_dir="$HOOKD_DATA_DIR/tls"
-  [ -f "$tls_dir/server.pem" ] || bash scripts/make-certs.sh "$tls_dir"
+  # The throwaway certificates last 10 days: made again when missing or within a day of expiry.
+  if [ ! -f "$tls_dir/server.pem" ] ||
+    ! openssl x509 -checkend 86400 -noout -in "$tls_dir/server.pem" >/dev/null; then
+    bash scripts/make-certs.sh "$tls_dir"
+  fi
   export HOOKD_TLS_CERT="$tls_dir/server.pem" HOOKD_TLS_KEY="$tls_dir/server.key" \
     HOOKD_TLS_CLIENT_CA="$tls_dir/ca.pem" HOOKD_TLS_CA="$tls_dir/ca.pem"
   hookctl_tls=(--tls-ca "$tls_dir/ca.pem" --tls-cert "$tls_dir/client.pem"

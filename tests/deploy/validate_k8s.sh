@@ -75,6 +75,8 @@ for overlay in dev prod; do
     check "$overlay: hookd-$svc has resource requests" has "$d" "^ +requests:\$"
     check "$overlay: hookd-$svc has resource limits" has "$d" "^ +limits:\$"
     check "$overlay: hookd-$svc runs as non-root" has "$d" "runAsNonRoot: true"
+    # uid 10001 reads mounted Secrets (mode 0440) through their group.
+    check "$overlay: hookd-$svc has fsGroup 10001" has "$d" "fsGroup: 10001\$"
     check "$overlay: PodDisruptionBudget hookd-$svc" test -n "$(doc "$out" PodDisruptionBudget "hookd-$svc")"
   done
   for svc in subscription ingest; do

@@ -57,8 +57,12 @@ class TlsTest : public ::testing::Test {
                          " 2>/dev/null"));
     ASSERT_TRUE(RunShell(std::string(HOOKD_SOURCE_DIR) + "/scripts/make-certs.sh --issue " + pki_ +
                          " rotated hookd-rotated 2>/dev/null"));
+    // A certificate for another host only: a client dialing 127.0.0.1 must refuse it.
     ASSERT_TRUE(RunShell(std::string(HOOKD_SOURCE_DIR) + "/scripts/make-certs.sh --issue " + pki_ +
-                         " foreign hookd-foreign 2>/dev/null"));
+                         " foreign hookd-foreign --only elsewhere.example 2>/dev/null"));
+    // Another CA altogether, with its own client certificate.
+    ASSERT_TRUE(RunShell(std::string(HOOKD_SOURCE_DIR) + "/scripts/make-certs.sh " + pki_ +
+                         "/other 2>/dev/null"));
     // The services read their certificate through symlinks, as from a Kubernetes Secret.
     ASSERT_EQ(symlink((pki_ + "/server.pem").c_str(), (pki_ + "/live.pem").c_str()), 0);
     ASSERT_EQ(symlink((pki_ + "/server.key").c_str(), (pki_ + "/live.key").c_str()), 0);
@@ -183,10 +187,15 @@ TEST_F(TlsTest, TheWholeFlowRunsOverMutualTlsAndOnlyCertifiedClientsGetIn) {
   TlsSettings no_certificate{.ca_file = pki_ + "/ca.pem"};
   EXPECT_EQ(Check(port, ChannelCredentialsFor(no_certificate), &health).error_code(),
             grpc::StatusCode::UNAVAILABLE);
-  TlsSettings other_ca{.cert_file = pki_ + "/client.pem",
-                       .key_file = pki_ + "/client.key",
-                       .ca_file = pki_ + "/client.pem"};
-  EXPECT_EQ(Check(port, ChannelCredentialsFor(other_ca), &health).error_code(),
+  TlsSettings trusts_other_ca{.cert_file = pki_ + "/client.pem",
+                              .key_file = pki_ + "/client.key",
+                              .ca_file = pki_ + "/other/ca.pem"};
+  EXPECT_EQ(Check(port, ChannelCredentialsFor(trusts_other_ca), &health).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  TlsSettings certified_by_other_ca{.cert_file = pki_ + "/other/client.pem",
+                                    .key_file = pki_ + "/other/client.key",
+                                    .ca_file = pki_ + "/ca.pem"};
+  EXPECT_EQ(Check(port, ChannelCredentialsFor(certified_by_other_ca), &health).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   // ... and the server keeps serving certified clients.
   EXPECT_TRUE(Check(port, ChannelCredentialsFor(ProcessTls()), &health).ok());
@@ -235,6 +244,14 @@ TEST_F(TlsTest, ACertificateSwappedOnDiskIsServedWithoutARestart) {
       << served_name();
   std::cout << "the rotated certificate was served " << absl::Now() - swapped
             << " after the swap (refresh 1s)\n";
+  // A certificate that does not name the host dialed (127.0.0.1) is refused by the client.
+  for (const char* ext : {"key", "pem"}) {
+    const std::string next = pki_ + "/next." + ext;
+    ASSERT_EQ(symlink((pki_ + "/foreign." + ext).c_str(), next.c_str()), 0);
+    ASSERT_EQ(rename(next.c_str(), (pki_ + "/live." + ext).c_str()), 0);
+  }
+  EXPECT_TRUE(PollUntil([&] { return served_name() == "(no connection)"; }, absl::Seconds(10)))
+      << served_name();
 }
 
 TEST_F(TlsTest, BadFilesStopTheStartWithThePathAndTheReason) {

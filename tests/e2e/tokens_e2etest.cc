@@ -8,9 +8,11 @@
 
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -718,6 +720,21 @@ TEST_F(TokensTest, ARevokedTokenIsRefusedByEveryReplicaOfEveryServiceWithinASeco
   ASSERT_TRUE(second->CreateToken(ClientContext(admin_).get(), create, &token).ok());
   token_secrets_.push_back(token.secret());
   ASSERT_TRUE(AcceptedEverywhere(token.secret()));
+  // A watch open before the revocation: a stream outlives its first check, and must end too.
+  auto watch_context = ClientContext(token.secret(), absl::Seconds(20));
+  auto watch = apps_->WatchApps(watch_context.get(), {});
+  v1::WatchAppsResponse change;
+  while (watch->Read(&change) && change.type() != v1::WatchAppsResponse::SYNCED) {
+  }
+  ASSERT_EQ(change.type(), v1::WatchAppsResponse::SYNCED);
+  std::promise<std::pair<grpc::Status, absl::Time>> watch_end;
+  std::thread watcher([&] {
+    v1::WatchAppsResponse more;
+    while (watch->Read(&more)) {
+    }
+    grpc::Status status = watch->Finish();
+    watch_end.set_value({status, absl::Now()});
+  });
 
   v1::RevokeTokenRequest revoke;
   revoke.set_id(token.id());
@@ -729,6 +746,16 @@ TEST_F(TokensTest, ARevokedTokenIsRefusedByEveryReplicaOfEveryServiceWithinASeco
   const absl::Duration took = absl::Now() - start;
   EXPECT_LT(took, absl::Seconds(1));
   std::cout << "revocation refused by 2 subscription replicas and ingest after " << took << "\n";
+  auto ended = watch_end.get_future();
+  const bool ended_in_time = ended.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  if (!ended_in_time) watch_context->TryCancel();
+  watcher.join();
+  EXPECT_TRUE(ended_in_time) << "the watch outlived the revocation";
+  auto [watch_status, watch_ended] = ended.get();
+  EXPECT_EQ(watch_status.error_code(), StatusCode::UNAUTHENTICATED) << watch_status.error_message();
+  EXPECT_EQ(watch_status.error_message(), "token " + token.id() + " is revoked");
+  EXPECT_LT(watch_ended - start, absl::Seconds(1));
+  std::cout << "the open watch ended after " << watch_ended - start << "\n";
 
   // The answer names the token; a revoked token stays listed, and revoking again changes nothing.
   v1::ListEventTypesResponse out;

@@ -57,6 +57,12 @@ absl::StatusOr<Principal> Authenticator::AuthenticateHeader(std::string_view aut
   return absl::UnauthenticatedError("invalid token");
 }
 
+absl::Status Authenticator::StillValid(const Principal& principal) const {
+  if (principal.token_id == BootstrapAdmin().token_id) return absl::OkStatus();
+  if (tokens_ == nullptr) return absl::UnauthenticatedError("invalid token");
+  return tokens_->StillValid(principal.token_id);
+}
+
 absl::StatusOr<Access> Authenticator::Authorize(Rpc rpc, grpc::ServerContextBase& context) const {
   const std::string request_id = RequestId(context);
   absl::StatusOr<Principal> principal = Authenticate(context);

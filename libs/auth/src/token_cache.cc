@@ -58,6 +58,7 @@ absl::Status TokenCache::Refresh() {
       if (token.has_expire_time()) {
         entry.expire = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(token.expire_time()));
       }
+      hash_of_id_[entry.id] = change.hash;
       by_hash_[change.hash] = std::move(entry);
       version_ = change.version;
     }
@@ -95,13 +96,7 @@ absl::Status TokenCache::FlushUses() {
   return written;
 }
 
-absl::StatusOr<Principal> TokenCache::Find(std::string_view secret) {
-  const std::string hash = TokenHash(secret);
-  const absl::Time now = absl::Now();
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_hash_.find(hash);
-  if (it == by_hash_.end()) return absl::UnauthenticatedError("invalid token");
-  const Entry& entry = it->second;
+absl::Status TokenCache::Refusal(const Entry& entry, absl::Time now) const {
   if (entry.revoked) return absl::UnauthenticatedError("token " + entry.id + " is revoked");
   if (entry.expire && *entry.expire <= now) {
     return absl::UnauthenticatedError("token " + entry.id + " has expired");
@@ -110,6 +105,24 @@ absl::StatusOr<Principal> TokenCache::Find(std::string_view secret) {
     return absl::UnavailableError(
         "the token list could not be read from Postgres lately; retry, or use HOOKD_ADMIN_TOKEN");
   }
+  return absl::OkStatus();
+}
+
+absl::Status TokenCache::StillValid(const std::string& token_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto hash = hash_of_id_.find(token_id);
+  if (hash == hash_of_id_.end()) return absl::UnauthenticatedError("invalid token");
+  return Refusal(by_hash_.at(hash->second), absl::Now());
+}
+
+absl::StatusOr<Principal> TokenCache::Find(std::string_view secret) {
+  const std::string hash = TokenHash(secret);
+  const absl::Time now = absl::Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_hash_.find(hash);
+  if (it == by_hash_.end()) return absl::UnauthenticatedError("invalid token");
+  const Entry& entry = it->second;
+  if (absl::Status refused = Refusal(entry, now); !refused.ok()) return refused;
   uses_[entry.id] = now;
   return Principal{.token_id = entry.id, .role = entry.role, .tenant = entry.tenant};
 }

@@ -1,3 +1,6 @@
+#include <future>
+#include <thread>
+
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -90,6 +93,49 @@ TEST_F(TokenCachePgTest, ARevocationByAnotherReplicaIsSeenWithinThePollInterval)
   ASSERT_TRUE(AnswersWithin(**cache, secret, absl::StatusCode::kUnauthenticated, absl::Seconds(1)));
   EXPECT_LT(absl::Now() - revoked_at, absl::Seconds(1));
   EXPECT_EQ((*cache)->Find(secret).status().message(), "token " + id + " is revoked");
+}
+
+// A token whose transaction drew its version first but commits last is not skipped: writers
+// wait for one another (the advisory lock of migration 0010), so versions commit in order.
+TEST_F(TokenCachePgTest, AChangeThatCommitsLateIsNotSkipped) {
+  auto cache = TokenCache::Start(db_->url(), {.poll_interval = absl::Hours(1)});
+  ASSERT_TRUE(cache.ok()) << cache.status();
+  auto token = [](const std::string& id) {
+    v1::Token t;
+    t.set_id(id);
+    t.set_name(id);
+    t.set_role(v1::ROLE_VIEWER);
+    t.set_created_by("bootstrap");
+    return t;
+  };
+  const std::string first_secret = NewTokenSecret();
+  const std::string second_secret = NewTokenSecret();
+  std::promise<void> first_written;
+  std::promise<void> release_first;
+  std::shared_future<void> released = release_first.get_future().share();
+  // The first writer holds its transaction open after its insert...
+  std::thread first([&] {
+    auto stored = store_->Create(token("tok_first"), TokenHash(first_secret), [&](pqxx::work&) {
+      first_written.set_value();
+      released.wait();
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(stored.ok()) << stored.status();
+  });
+  first_written.get_future().wait();
+  // ... while a second one tries to commit, and the cache reads the feed meanwhile.
+  std::thread second([&] {
+    auto stored = store_->Create(token("tok_second"), TokenHash(second_secret));
+    EXPECT_TRUE(stored.ok()) << stored.status();
+  });
+  absl::SleepFor(absl::Milliseconds(200));  // gives the second writer time to commit if it could
+  ASSERT_TRUE((*cache)->Refresh().ok());
+  release_first.set_value();
+  first.join();
+  second.join();
+  ASSERT_TRUE((*cache)->Refresh().ok());
+  EXPECT_TRUE((*cache)->Find(first_secret).ok());
+  EXPECT_TRUE((*cache)->Find(second_secret).ok());
 }
 
 TEST_F(TokenCachePgTest, ARefusedRevocationChangesNothing) {

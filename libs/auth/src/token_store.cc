@@ -1,5 +1,7 @@
 #include "hookd/auth/token_store.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/absl_view.h"
@@ -155,8 +157,11 @@ absl::StatusOr<std::vector<TokenChange>> TokenStore::ChangesSince(int64_t after,
 
 absl::Status TokenStore::RecordUses(const absl::flat_hash_map<std::string, absl::Time>& uses) {
   if (uses.empty()) return absl::OkStatus();
+  // In id order, so that two replicas writing the same tokens lock their rows in the same
+  // order and never deadlock.
+  std::map<std::string, absl::Time> sorted(uses.begin(), uses.end());
   std::vector<std::string> ids, times;
-  for (const auto& [id, time] : uses) {
+  for (const auto& [id, time] : sorted) {
     ids.push_back(id);
     times.push_back(db::TimestampLiteral(time));
   }

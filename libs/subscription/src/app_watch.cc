@@ -28,9 +28,10 @@ class FailedWriter final : public grpc::ServerWriteReactor<v1::WatchAppsResponse
 class AppWatcher final : public grpc::ServerWriteReactor<v1::WatchAppsResponse> {
  public:
   // `tenant`: the only tenant watched, or empty for all.
-  AppWatcher(AppWatchHub& hub, std::string tenant, const v1::WatchAppsRequest& request,
-             int64_t head)
+  AppWatcher(AppWatchHub& hub, auth::Principal principal, std::string tenant,
+             const v1::WatchAppsRequest& request, int64_t head)
       : hub_(hub),
+        principal_(std::move(principal)),
         tenant_(std::move(tenant)),
         include_secrets_(request.include_secrets()),
         resume_(request.resume_version() > 0),
@@ -39,6 +40,8 @@ class AppWatcher final : public grpc::ServerWriteReactor<v1::WatchAppsResponse> 
     std::lock_guard<std::mutex> lock(mu_);
     MaybeFetchLocked();
   }
+
+  const auth::Principal& principal() const { return principal_; }
 
   // The hub saw the feed reach `head`. Called under the hub's lock: it only schedules work.
   void OnHead(int64_t head) {
@@ -195,6 +198,7 @@ class AppWatcher final : public grpc::ServerWriteReactor<v1::WatchAppsResponse> 
   }
 
   AppWatchHub& hub_;
+  const auth::Principal principal_;
   const std::string tenant_;
   const bool include_secrets_;
   const bool resume_;
@@ -212,8 +216,9 @@ class AppWatcher final : public grpc::ServerWriteReactor<v1::WatchAppsResponse> 
   std::deque<v1::WatchAppsResponse> queue_;
 };
 
-AppWatchHub::AppWatchHub(apps::AppStore& store, ThreadPool& pool, absl::Duration poll_interval)
-    : store_(store), pool_(pool), poll_interval_(poll_interval) {
+AppWatchHub::AppWatchHub(apps::AppStore& store, ThreadPool& pool, absl::Duration poll_interval,
+                         const auth::Authenticator& auth)
+    : store_(store), pool_(pool), auth_(auth), poll_interval_(poll_interval) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -254,7 +259,7 @@ grpc::ServerWriteReactor<v1::WatchAppsResponse>* AppWatchHub::Watch(
   if (!tenant.ok()) return new FailedWriter(tenant.status());
   std::lock_guard<std::mutex> lock(mu_);
   if (shut_down_) return new FailedWriter(absl::UnavailableError("server shutting down"));
-  auto* watcher = new AppWatcher(*this, *tenant, request, head_);
+  auto* watcher = new AppWatcher(*this, access->principal(), *tenant, request, head_);
   watchers_.insert(watcher);
   return watcher;
 }
@@ -276,6 +281,12 @@ void AppWatchHub::Loop() {
                  [this] { return stopping_ || notified_; });
     if (stopping_) break;
     notified_ = false;
+    // A stream outlives the check of its first call: its token is checked again here (in
+    // memory), and a revoked or expired one ends the watch.
+    for (AppWatcher* watcher : watchers_) {
+      absl::Status valid = auth_.StillValid(watcher->principal());
+      if (!valid.ok()) watcher->Close(valid);
+    }
     lock.unlock();
     auto head = store_.HeadVersion();
     lock.lock();

@@ -24,7 +24,10 @@ class AppWatcher;
 // at once by Notify() after a local write.
 class AppWatchHub {
  public:
-  AppWatchHub(apps::AppStore& store, ThreadPool& pool, absl::Duration poll_interval);
+  // Each poll also ends the watches whose token no longer holds (`auth`), so a revoked token
+  // stops receiving changes within a poll interval.
+  AppWatchHub(apps::AppStore& store, ThreadPool& pool, absl::Duration poll_interval,
+              const auth::Authenticator& auth);
   // Stops polling; call Shutdown() first so no watcher is left.
   ~AppWatchHub();
 
@@ -50,6 +53,7 @@ class AppWatchHub {
 
   apps::AppStore& store_;
   ThreadPool& pool_;
+  const auth::Authenticator& auth_;
   const absl::Duration poll_interval_;
   std::mutex mu_;
   std::condition_variable cv_;

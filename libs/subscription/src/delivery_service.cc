@@ -78,12 +78,17 @@ namespace {
 
 // Streams every delivery of a filter: a page is read on the pool, written one message at a
 // time, and the next page read once the last message is written, so a slow client holds at
-// most one page in memory and no thread waits on it.
+// most one page in memory and no thread waits on it. Before each page `still_valid` checks the
+// caller's token again: a long export stops once it is revoked.
 class ExportWriter final : public grpc::ServerWriteReactor<v1::Delivery> {
  public:
   ExportWriter(ledger::DeliveryLog& log, ThreadPool& pool, ledger::DeliveryFilter filter,
-               int page_size)
-      : log_(log), pool_(pool), filter_(std::move(filter)), page_size_(page_size) {
+               int page_size, std::function<absl::Status()> still_valid)
+      : log_(log),
+        pool_(pool),
+        filter_(std::move(filter)),
+        page_size_(page_size),
+        still_valid_(std::move(still_valid)) {
     Fetch();
   }
 
@@ -108,7 +113,9 @@ class ExportWriter final : public grpc::ServerWriteReactor<v1::Delivery> {
       fetching_ = true;
     }
     pool_.Submit([this] {
-      auto page = log_.List(filter_, page_size_, before_);
+      absl::Status valid = still_valid_();
+      auto page = valid.ok() ? log_.List(filter_, page_size_, before_)
+                             : absl::StatusOr<ledger::DeliveryLog::Page>(valid);
       std::unique_lock<std::mutex> lock(mu_);
       fetching_ = false;
       if (done_) {
@@ -135,6 +142,7 @@ class ExportWriter final : public grpc::ServerWriteReactor<v1::Delivery> {
   ThreadPool& pool_;
   const ledger::DeliveryFilter filter_;
   const int page_size_;
+  const std::function<absl::Status()> still_valid_;
   std::string before_;
   std::vector<v1::Delivery> page_;
   size_t next_ = 0;
@@ -159,7 +167,9 @@ grpc::ServerWriteReactor<v1::Delivery>* DeliveryServiceImpl::ExportDeliveries(
   if (!filter.ok()) return new FailedExport(filter.status());
   auto page_size = ResolvePageSize(request->page_size(), 500, kMaxPageSize);
   if (!page_size.ok()) return new FailedExport(page_size.status());
-  return new ExportWriter(ctx_.deliveries, ctx_.pool, std::move(*filter), *page_size);
+  return new ExportWriter(
+      ctx_.deliveries, ctx_.pool, std::move(*filter), *page_size,
+      [this, principal = access->principal()] { return ctx_.auth.StillValid(principal); });
 }
 
 grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(

@@ -89,8 +89,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   http.private_allowlist = options.validation.private_allowlist;
   HOOKD_ASSIGN_OR_RETURN(state->sender, http::NewCurlSender(http));
   state->pool = std::make_unique<ThreadPool>(options.database_pool_size, "sub-rpc");
-  state->hub =
-      std::make_unique<AppWatchHub>(*state->apps, *state->pool, options.watch_poll_interval);
+  state->hub = std::make_unique<AppWatchHub>(*state->apps, *state->pool,
+                                             options.watch_poll_interval, *state->auth);
   state->context = std::make_unique<ServiceContext>(ServiceContext{
       .auth = *state->auth,
       .token_store = *state->token_store,

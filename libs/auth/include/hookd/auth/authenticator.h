@@ -26,6 +26,10 @@ class Authenticator {
   // Same, from the header value itself.
   absl::StatusOr<Principal> AuthenticateHeader(std::string_view authorization) const;
 
+  // Whether `principal` still holds (its token not revoked nor expired since), for streams,
+  // which outlive the check of their first call. HOOKD_ADMIN_TOKEN always holds.
+  absl::Status StillValid(const Principal& principal) const;
+
   // The first statement of every handler: authenticates the call, then asks the permission table
   // whether its token may make the call `rpc` (see Authorize in permissions.h). Also gives the call
   // its request id: the client's `x-request-id` metadata when it is 1..128 of [A-Za-z0-9._:-],

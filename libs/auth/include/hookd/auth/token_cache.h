@@ -43,6 +43,10 @@ class TokenCache {
   // a use, written with the next flush.
   absl::StatusOr<Principal> Find(std::string_view secret);
 
+  // Whether the token `token_id` found earlier still holds, for calls that outlive their first
+  // check (streams): UNAUTHENTICATED once revoked or expired, UNAVAILABLE when the cache is stale.
+  absl::Status StillValid(const std::string& token_id);
+
   // Reads the changes now, for a caller that just changed a token on this replica.
   absl::Status Refresh();
 
@@ -57,6 +61,8 @@ class TokenCache {
 
   TokenCache(std::unique_ptr<db::PgPool> db, TokenCacheOptions options);
   absl::Duration Tick();
+  // Why `entry` is refused now, or OK; called under mu_.
+  absl::Status Refusal(const Entry& entry, absl::Time now) const;
   absl::Status FlushUses();
 
   const TokenCacheOptions options_;
@@ -66,6 +72,7 @@ class TokenCache {
   std::mutex mu_;
   // Guarded by mu_.
   absl::flat_hash_map<std::string, Entry> by_hash_;
+  absl::flat_hash_map<std::string, std::string> hash_of_id_;
   absl::flat_hash_map<std::string, absl::Time> uses_;
   int64_t version_ = 0;
   absl::Time fresh_at_;  // when the feed was last read whole
