@@ -36,7 +36,8 @@ absl::Status Create(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl event-types create NAME [--description D] [--schema JSON|@file]",
       "Adds an event type to the catalog publishers may use. NAME is dot-separated segments\n"
-      "of [a-z0-9_-], e.g. video.ready; hookd.* names are hookd's own. Needs the admin token.");
+      "of [a-z0-9_-], e.g. video.ready; hookd.* names are hookd's own. Needs an admin token\n"
+      "of every tenant.");
   std::string description;
   std::string schema;
   flags.AddString("description", "D", "Free text, up to 1000 characters.", &description);
@@ -103,7 +104,7 @@ absl::Status Archive(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl event-types archive NAME",
       "Archives an event type: publishing it is refused from now on; apps keep their patterns.\n"
-      "Needs the admin token.");
+      "Needs an admin token of every tenant.");
   HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {"NAME"}));
   if (parsed.help) return absl::OkStatus();
   v1::ArchiveEventTypeRequest request;

@@ -3,7 +3,10 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/descriptor.h"
+#include "hookd/common/absl_view.h"
 #include "hookd/metrics/metrics.h"
 
 namespace hookd {
@@ -14,7 +17,8 @@ struct GrpcMetrics {
   metrics::Family<metrics::Histogram>& duration;
 };
 
-// Method names come from clients too (an unknown method is answered UNIMPLEMENTED): bounded.
+// Method names come from clients too (an unknown method is answered UNIMPLEMENTED): only the
+// methods this binary knows get a label of their own (MethodLabel), and the label stays bounded.
 const GrpcMetrics& Metrics() {
   static const GrpcMetrics* m = [] {
     metrics::Registry& r = metrics::DefaultRegistry();
@@ -32,12 +36,23 @@ const GrpcMetrics& Metrics() {
   return *m;
 }
 
+// "/hookd.v1.IngestService/Publish" -> "hookd.v1.IngestService/Publish" when the method is one
+// of the services compiled into this binary (the generated descriptor pool holds them); any
+// other name a client made up -> "unknown", so that made-up names never take a series of their
+// own, nor push real methods into the overflow.
+std::string MethodLabel(std::string_view method) {
+  if (!method.empty() && method.front() == '/') method.remove_prefix(1);
+  const std::string full = absl::StrReplaceAll(AbslView(method), {{"/", "."}});
+  if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full) == nullptr) {
+    return "unknown";
+  }
+  return std::string(method);
+}
+
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
-  explicit MetricsInterceptor(const char* method) : method_(method), start_(absl::Now()) {
-    // "/hookd.v1.IngestService/Publish" -> "hookd.v1.IngestService/Publish"
-    if (!method_.empty() && method_.front() == '/') method_.erase(0, 1);
-  }
+  explicit MetricsInterceptor(std::string_view method)
+      : method_(MethodLabel(method)), start_(absl::Now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(

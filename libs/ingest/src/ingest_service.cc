@@ -110,7 +110,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::GetEvent(grpc::CallbackServerContex
   auto access = ctx_.auth.Authorize(auth::Rpc::kGetEvent, *context);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response] {
-    if (request->id().empty()) return InvalidField("id", "required");
+    HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));
     HOOKD_ASSIGN_OR_RETURN(std::optional<v1::Event> event,
                            ledger::GetEvent(ctx_.db, request->id()));
     if (!event) return absl::NotFoundError("event " + request->id() + " not found");

@@ -99,11 +99,6 @@ void KeepWriteOnlyHeaders(const google::protobuf::Map<std::string, std::string>&
   }
 }
 
-absl::Status RequireId(const std::string& id) {
-  if (id.empty()) return InvalidField("id", "required");
-  return absl::OkStatus();
-}
-
 // Another tenant's app answers NOT_FOUND, so a token cannot probe which ids exist.
 absl::Status CheckAccess(const auth::Access& access, const v1::App& app) {
   return access.Tenant(app.tenant(), "app " + app.id());
@@ -247,7 +242,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::GetApp(grpc::CallbackServerContext* co
   auto access = ctx_.auth.Authorize(auth::Rpc::kGetApp, *context);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
-    HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
+    HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));
     HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->id()));
     HOOKD_RETURN_IF_ERROR(CheckAccess(access, app));
     RedactApp(app);
@@ -289,7 +284,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* co
       [this, access = std::move(access), id, change, audited = std::move(audited),
        mutate = std::move(mutate), after = std::move(after), report = std::move(report),
        response]() -> absl::Status {
-        HOOKD_RETURN_IF_ERROR(RequireId(id));
+        HOOKD_RETURN_IF_ERROR(RequireId(id, "id"));
         bool answer_with_secret = false;
         ledger::OutboxBatch reported;
         auto in_txn = [&](pqxx::work& txn, const v1::App& before,
@@ -371,7 +366,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext*
   auto access = ctx_.auth.Authorize(auth::Rpc::kDeleteApp, *context);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request]() {
-    HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
+    HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));
     HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(request->id()));
     HOOKD_RETURN_IF_ERROR(CheckAccess(access, app));
     HOOKD_RETURN_IF_ERROR(ctx_.apps.Delete(
@@ -490,7 +485,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(grpc::CallbackServerCon
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {
     auto app = [&]() -> absl::StatusOr<v1::App> {
-      HOOKD_RETURN_IF_ERROR(RequireId(request->id()));
+      HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));
       HOOKD_ASSIGN_OR_RETURN(v1::App found, ctx_.apps.Get(request->id()));
       HOOKD_RETURN_IF_ERROR(CheckAccess(access, found));
       return found;

@@ -42,7 +42,7 @@ absl::StatusOr<Window> RequestWindow(const Request& request,
 
 absl::StatusOr<v1::Delivery> DeliveryServiceImpl::GetAccessible(const auth::Access& access,
                                                                 const std::string& id) {
-  if (id.empty()) return InvalidField("id", "required");
+  HOOKD_RETURN_IF_ERROR(RequireId(id, "id"));
   HOOKD_ASSIGN_OR_RETURN(v1::Delivery delivery, ctx_.deliveries.Get(id));
   HOOKD_RETURN_IF_ERROR(access.Tenant(delivery.tenant(), "delivery " + id));
   return delivery;
@@ -50,7 +50,7 @@ absl::StatusOr<v1::Delivery> DeliveryServiceImpl::GetAccessible(const auth::Acce
 
 absl::StatusOr<v1::App> DeliveryServiceImpl::GetAccessibleApp(const auth::Access& access,
                                                               const std::string& id) {
-  if (id.empty()) return InvalidField("app_id", "required");
+  HOOKD_RETURN_IF_ERROR(RequireId(id, "app_id"));
   HOOKD_ASSIGN_OR_RETURN(v1::App app, ctx_.apps.Get(id));
   HOOKD_RETURN_IF_ERROR(access.Tenant(app.tenant(), "app " + id));
   return app;
@@ -230,7 +230,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
   auto access = ctx_.auth.Authorize(auth::Rpc::kRecoverFailed, *context);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
-    if (request->app_id().empty()) return InvalidField("app_id", "required");
+    HOOKD_RETURN_IF_ERROR(RequireId(request->app_id(), "app_id"));
     HOOKD_ASSIGN_OR_RETURN(Window window, RequestWindow(*request, std::nullopt));
     HOOKD_ASSIGN_OR_RETURN(v1::App app, GetAccessibleApp(access, request->app_id()));
     if (!app.active() && !request->dry_run()) {
@@ -265,7 +265,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::GetAppStats(grpc::CallbackServerC
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     // Every argument is checked before the app is looked up, so a bad window of an unknown app
     // says what is wrong with the request.
-    if (request->app_id().empty()) return InvalidField("app_id", "required");
+    HOOKD_RETURN_IF_ERROR(RequireId(request->app_id(), "app_id"));
     HOOKD_ASSIGN_OR_RETURN(Window window, RequestWindow(*request, kDefaultStatsWindow));
     HOOKD_ASSIGN_OR_RETURN(v1::App app, GetAccessibleApp(access, request->app_id()));
     HOOKD_ASSIGN_OR_RETURN(*response, ctx_.deliveries.Stats(app.id(), window.since, window.until));

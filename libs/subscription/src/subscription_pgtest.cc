@@ -416,6 +416,25 @@ TEST_F(SubscriptionTest, UnknownIdsAreNotFound) {
   EXPECT_EQ(Field(status), "id");
 }
 
+TEST_F(SubscriptionTest, HostileIdsAreRefusedAtOnceAndTheConnectionGoesOn) {
+  v1::App out;
+  // A 1 MiB id once made GetApp hang: its NOT_FOUND quoted it, too long for gRPC's trailers.
+  const std::vector<std::pair<std::string, std::string>> ids = {
+      {std::string(1 << 20, 'a'), "id: at most 128 characters"},
+      {std::string("app_\0x", 6), "id: printable ASCII only"},
+      {"app 1", "id: printable ASCII only"}};
+  for (const auto& [id, message] : ids) {
+    const absl::Time start = absl::Now();
+    grpc::Status status = Get(id, &out);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(), message);
+    EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  }
+  // The same connection goes on serving.
+  v1::App created = MustCreate(NewApp());
+  EXPECT_TRUE(Get(created.id(), &out).ok());
+}
+
 TEST_F(SubscriptionTest, CallsWithoutOrWithAWrongTokenAreUnauthenticated) {
   v1::App out;
   EXPECT_EQ(Create(NewApp(), &out, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);

@@ -122,7 +122,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::RevokeToken(grpc::CallbackServerCont
   auto access = ctx_.auth.Authorize(auth::Rpc::kRevokeToken, *context);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
-    if (request->id().empty()) return InvalidField("id", "required");
+    HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));
     std::string tenant;
     HOOKD_ASSIGN_OR_RETURN(
         *response,

@@ -14,9 +14,9 @@
 #define HOOKD_STATUS_CONCAT_(a, b) HOOKD_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define HOOKD_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::absl::Status hookd_status_ = (expr);       \
+#define HOOKD_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status hookd_status_ = (expr);         \
     if (!hookd_status_.ok()) return hookd_status_; \
   } while (0)
 
@@ -35,7 +35,13 @@ namespace hookd {
 // clients and tests can tell which input was refused.
 absl::Status InvalidField(std::string_view field, std::string_view problem);
 
-// The numeric codes are gRPC's, so the conversion keeps code and message as they are.
+// An id a client sent (app, delivery, event, token): INVALID_ARGUMENT naming `field` when it is
+// empty, longer than 128 bytes (no hookd id is) or holds a character outside printable ASCII,
+// checked before any work, so that no lookup, log line or error message carries a hostile one.
+absl::Status RequireId(std::string_view id, std::string_view field);
+
+// The numeric codes are gRPC's, and the message is cut to 1 KiB (marked as cut): a message that
+// quoted a huge input would not fit gRPC's trailers, and the call would hang.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
