@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "hookd/common/ids.h"
+#include "hookd/common/proto_input.h"
 #include "hookd/crypto/signing.h"
 
 namespace hookd::auth {
@@ -63,12 +64,15 @@ absl::Status Authenticator::StillValid(const Principal& principal) const {
   return tokens_->StillValid(principal.token_id);
 }
 
-absl::StatusOr<Access> Authenticator::Authorize(Rpc rpc, grpc::ServerContextBase& context) const {
+absl::StatusOr<Access> Authenticator::Authorize(Rpc rpc, grpc::ServerContextBase& context,
+                                                const google::protobuf::Message& request) const {
   const std::string request_id = RequestId(context);
   absl::StatusOr<Principal> principal = Authenticate(context);
   if (!principal.ok()) return principal.status();
   absl::StatusOr<Access> access = auth::Authorize(rpc, *principal);
-  if (access.ok()) access->set_request_id(request_id);
+  if (!access.ok()) return access;
+  if (absl::Status clean = RefuseNulCharacters(request); !clean.ok()) return clean;
+  access->set_request_id(request_id);
   return access;
 }
 

@@ -1,5 +1,6 @@
 // hookd-ingest in process, against real Postgres and Redis and a real hookd-subscription.
 
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
@@ -321,6 +322,30 @@ TEST_F(IngestTest, PayloadsAreCheckedAgainstTheirTypesSchema) {
   v1::PublishRequest legacy = Event("schema", "legacy.type");
   legacy.set_payload(absl::StrCat(R"({"s":")", std::string(50000, 'a'), R"(c"})"));
   ASSERT_TRUE(PollUntil([&] { return Publish(legacy, &published).ok(); }));
+}
+
+TEST_F(IngestTest, ANulCharacterIsRefusedNotCut) {
+  CreateApp("nul", {"video.ready"});
+  v1::PublishRequest good = Event("nul", "video.ready");
+  v1::PublishResponse published;
+  ASSERT_TRUE(
+      PollUntil([&] { return Publish(good, &published).ok() && published.delivery_count() == 1; }));
+  const int64_t events_before = Count("SELECT count(*) FROM events");
+  for (auto [field, set] :
+       std::vector<std::pair<std::string, std::function<void(v1::PublishRequest&)>>>{
+           {"payload",
+            [](v1::PublishRequest& r) { r.set_payload(std::string("{\"a\":\"x\0y\"}", 13)); }},
+           {"tenant", [](v1::PublishRequest& r) { r.set_tenant(std::string("nul\0x", 5)); }},
+           {"idempotency_key",
+            [](v1::PublishRequest& r) { r.set_idempotency_key(std::string("k\0", 2)); }}}) {
+    v1::PublishRequest bad = good;
+    set(bad);
+    v1::PublishResponse refused;
+    grpc::Status status = Publish(bad, &refused);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_EQ(status.error_message(), field + ": holds a NUL character");
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), events_before);  // nothing stored, not even cut
 }
 
 TEST_F(IngestTest, AnAppCreatedAfterStartIsRoutedWithinASecond) {

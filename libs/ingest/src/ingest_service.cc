@@ -37,7 +37,7 @@ absl::StatusOr<PendingEvent> IngestServiceImpl::Prepare(const auth::Access& acce
 grpc::ServerUnaryReactor* IngestServiceImpl::Publish(grpc::CallbackServerContext* context,
                                                      const v1::PublishRequest* request,
                                                      v1::PublishResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kPublish, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kPublish, *context, *request);
   if (!access.ok()) return FinishNow(context, Refused(access.status(), 1));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {
@@ -60,7 +60,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::Publish(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerContext* context,
                                                           const v1::PublishBatchRequest* request,
                                                           v1::PublishBatchResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kPublishBatch, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kPublishBatch, *context, *request);
   if (!access.ok()) return FinishNow(context, Refused(access.status(), request->events_size()));
   if (request->events().empty()) return FinishNow(context, InvalidField("events", "required"));
   if (request->events_size() > ctx_.max_batch_events) {
@@ -107,7 +107,7 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* IngestServiceImpl::GetEvent(grpc::CallbackServerContext* context,
                                                       const v1::GetEventRequest* request,
                                                       v1::Event* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kGetEvent, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kGetEvent, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response] {
     HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));

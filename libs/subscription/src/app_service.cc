@@ -186,7 +186,7 @@ absl::Status AppServiceImpl::StoreNewApp(const auth::Access& access, const v1::A
 grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext* context,
                                                     const v1::CreateAppRequest* request,
                                                     v1::App* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kCreateApp, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kCreateApp, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {
@@ -239,7 +239,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::CreateApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::GetApp(grpc::CallbackServerContext* context,
                                                  const v1::GetAppRequest* request,
                                                  v1::App* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kGetApp, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kGetApp, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));
@@ -254,7 +254,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::GetApp(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* AppServiceImpl::ListApps(grpc::CallbackServerContext* context,
                                                    const v1::ListAppsRequest* request,
                                                    v1::ListAppsResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kListApps, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kListApps, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_ASSIGN_OR_RETURN(std::string tenant, ListedTenant(access, request->tenant()));
@@ -327,7 +327,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::Mutate(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext* context,
                                                     const v1::UpdateAppRequest* request,
                                                     v1::App* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kUpdateApp, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kUpdateApp, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   absl::Status mask = CheckUpdateMask(request->update_mask());
   if (!mask.ok()) return FinishNow(context, mask);
@@ -363,7 +363,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::UpdateApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext* context,
                                                     const v1::DeleteAppRequest* request,
                                                     google::protobuf::Empty* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kDeleteApp, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kDeleteApp, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request]() {
     HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));
@@ -382,7 +382,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::DeleteApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext* context,
                                                     const v1::EnableAppRequest* request,
                                                     v1::App* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kEnableApp, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kEnableApp, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   if (!v1::HeldDeliveries_IsValid(request->held_deliveries())) {
     return FinishNow(context, InvalidField("held_deliveries",
@@ -425,7 +425,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::EnableApp(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext* context,
                                                      const v1::DisableAppRequest* request,
                                                      v1::App* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kDisableApp, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kDisableApp, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return Mutate(
       context, *std::move(access), request->id(), "app disabled", {.action = "app.disable"},
@@ -456,7 +456,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::DisableApp(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerContext* context,
                                                        const v1::RotateSecretRequest* request,
                                                        v1::App* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kRotateSecret, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kRotateSecret, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   absl::Duration grace = ctx_.default_grace_period;
   if (request->has_grace_period()) {
@@ -480,7 +480,7 @@ grpc::ServerUnaryReactor* AppServiceImpl::RotateSecret(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* AppServiceImpl::TestConnection(grpc::CallbackServerContext* context,
                                                          const v1::TestConnectionRequest* request,
                                                          v1::TestConnectionResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kTestConnection, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kTestConnection, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {
@@ -503,7 +503,7 @@ grpc::ServerWriteReactor<v1::WatchAppsResponse>* AppServiceImpl::WatchApps(
     grpc::CallbackServerContext* context, const v1::WatchAppsRequest* request) {
   auto access = ctx_.auth.Authorize(
       request->include_secrets() ? auth::Rpc::kWatchAppsWithSecrets : auth::Rpc::kWatchApps,
-      *context);
+      *context, *request);
   return ctx_.watch_hub.Watch(access, *request);
 }
 

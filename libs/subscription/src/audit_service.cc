@@ -16,7 +16,7 @@ constexpr int kMaxPageSize = 1000;
 grpc::ServerUnaryReactor* AuditServiceImpl::ListAuditEvents(
     grpc::CallbackServerContext* context, const v1::ListAuditEventsRequest* request,
     v1::ListAuditEventsResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kListAuditEvents, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kListAuditEvents, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     audit::Filter filter;

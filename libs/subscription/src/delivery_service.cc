@@ -161,7 +161,7 @@ class FailedExport final : public grpc::ServerWriteReactor<v1::Delivery> {
 
 grpc::ServerWriteReactor<v1::Delivery>* DeliveryServiceImpl::ExportDeliveries(
     grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kExportDeliveries, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kExportDeliveries, *context, *request);
   if (!access.ok()) return new FailedExport(access.status());
   auto filter = Filter(*access, *request);
   if (!filter.ok()) return new FailedExport(filter.status());
@@ -175,7 +175,7 @@ grpc::ServerWriteReactor<v1::Delivery>* DeliveryServiceImpl::ExportDeliveries(
 grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
     grpc::CallbackServerContext* context, const v1::ListDeliveriesRequest* request,
     v1::ListDeliveriesResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kListDeliveries, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kListDeliveries, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_ASSIGN_OR_RETURN(ledger::DeliveryFilter filter, Filter(access, *request));
@@ -200,7 +200,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
 grpc::ServerUnaryReactor* DeliveryServiceImpl::GetDelivery(grpc::CallbackServerContext* context,
                                                            const v1::GetDeliveryRequest* request,
                                                            v1::Delivery* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kGetDelivery, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kGetDelivery, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_ASSIGN_OR_RETURN(*response, GetAccessible(access, request->id()));
@@ -211,7 +211,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::GetDelivery(grpc::CallbackServerC
 grpc::ServerUnaryReactor* DeliveryServiceImpl::RetryDelivery(
     grpc::CallbackServerContext* context, const v1::RetryDeliveryRequest* request,
     v1::Delivery* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kRetryDelivery, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kRetryDelivery, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_ASSIGN_OR_RETURN(v1::Delivery delivery, GetAccessible(access, request->id()));
@@ -227,7 +227,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RetryDelivery(
 grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
     grpc::CallbackServerContext* context, const v1::RecoverFailedRequest* request,
     v1::RecoverFailedResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kRecoverFailed, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kRecoverFailed, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_RETURN_IF_ERROR(RequireId(request->app_id(), "app_id"));
@@ -260,7 +260,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::RecoverFailed(
 grpc::ServerUnaryReactor* DeliveryServiceImpl::GetAppStats(grpc::CallbackServerContext* context,
                                                            const v1::GetAppStatsRequest* request,
                                                            v1::AppStats* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kGetAppStats, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kGetAppStats, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     // Every argument is checked before the app is looked up, so a bad window of an unknown app

@@ -31,7 +31,7 @@ absl::Status ValidateEventType(const v1::EventType& type) {
 grpc::ServerUnaryReactor* EventTypeServiceImpl::CreateEventType(
     grpc::CallbackServerContext* context, const v1::CreateEventTypeRequest* request,
     v1::EventType* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kCreateEventType, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kCreateEventType, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     if (!request->has_event_type()) return InvalidField("event_type", "required");
@@ -49,7 +49,7 @@ grpc::ServerUnaryReactor* EventTypeServiceImpl::CreateEventType(
 grpc::ServerUnaryReactor* EventTypeServiceImpl::ListEventTypes(
     grpc::CallbackServerContext* context, const v1::ListEventTypesRequest* request,
     v1::ListEventTypesResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kListEventTypes, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kListEventTypes, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, request, response]() {
     HOOKD_ASSIGN_OR_RETURN(int page_size,
@@ -69,7 +69,7 @@ grpc::ServerUnaryReactor* EventTypeServiceImpl::ListEventTypes(
 grpc::ServerUnaryReactor* EventTypeServiceImpl::ArchiveEventType(
     grpc::CallbackServerContext* context, const v1::ArchiveEventTypeRequest* request,
     v1::EventType* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kArchiveEventType, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kArchiveEventType, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     if (request->name().empty()) return InvalidField("name", "required");

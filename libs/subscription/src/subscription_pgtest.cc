@@ -421,7 +421,7 @@ TEST_F(SubscriptionTest, HostileIdsAreRefusedAtOnceAndTheConnectionGoesOn) {
   // A 1 MiB id once made GetApp hang: its NOT_FOUND quoted it, too long for gRPC's trailers.
   const std::vector<std::pair<std::string, std::string>> ids = {
       {std::string(1 << 20, 'a'), "id: at most 128 characters"},
-      {std::string("app_\0x", 6), "id: printable ASCII only"},
+      {std::string("app_\0x", 6), "id: holds a NUL character"},
       {"app 1", "id: printable ASCII only"}};
   for (const auto& [id, message] : ids) {
     const absl::Time start = absl::Now();
@@ -433,6 +433,20 @@ TEST_F(SubscriptionTest, HostileIdsAreRefusedAtOnceAndTheConnectionGoesOn) {
   // The same connection goes on serving.
   v1::App created = MustCreate(NewApp());
   EXPECT_TRUE(Get(created.id(), &out).ok());
+
+  // A NUL in any string is refused, naming the field, not stored cut at the NUL.
+  v1::App nul_name = NewApp();
+  nul_name.set_name(std::string("render\0hooks", 12));
+  grpc::Status refused = Create(nul_name, &out);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "app.name: holds a NUL character");
+  v1::App nul_header = NewApp();
+  (*nul_header.mutable_headers())["X-Key"] = std::string("k\0", 2);
+  refused = Create(nul_header, &out);
+  EXPECT_EQ(refused.error_message(), "app.headers[X-Key].value: holds a NUL character");
+  v1::ListAppsResponse listed;
+  ASSERT_TRUE(apps_->ListApps(ClientContext(kTestAdminToken).get(), {}, &listed).ok());
+  for (const v1::App& app : listed.apps()) EXPECT_NE(app.name(), "render");
 }
 
 TEST_F(SubscriptionTest, CallsWithoutOrWithAWrongTokenAreUnauthenticated) {

@@ -73,7 +73,7 @@ void TokenServiceImpl::RefreshCache() {
 grpc::ServerUnaryReactor* TokenServiceImpl::CreateToken(grpc::CallbackServerContext* context,
                                                         const v1::CreateTokenRequest* request,
                                                         v1::Token* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kCreateToken, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kCreateToken, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(
       context, ctx_.pool, [this, access = *std::move(access), request, response]() -> absl::Status {
@@ -99,7 +99,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::CreateToken(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* TokenServiceImpl::ListTokens(grpc::CallbackServerContext* context,
                                                        const v1::ListTokensRequest* request,
                                                        v1::ListTokensResponse* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kListTokens, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kListTokens, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_ASSIGN_OR_RETURN(std::string tenant, ListedTenant(access, request->tenant()));
@@ -119,7 +119,7 @@ grpc::ServerUnaryReactor* TokenServiceImpl::ListTokens(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* TokenServiceImpl::RevokeToken(grpc::CallbackServerContext* context,
                                                         const v1::RevokeTokenRequest* request,
                                                         v1::Token* response) {
-  auto access = ctx_.auth.Authorize(auth::Rpc::kRevokeToken, *context);
+  auto access = ctx_.auth.Authorize(auth::Rpc::kRevokeToken, *context, *request);
   if (!access.ok()) return FinishNow(context, access.status());
   return FinishOnPool(context, ctx_.pool, [this, access = *std::move(access), request, response]() {
     HOOKD_RETURN_IF_ERROR(RequireId(request->id(), "id"));

@@ -31,10 +31,13 @@ class Authenticator {
   absl::Status StillValid(const Principal& principal) const;
 
   // The first statement of every handler: authenticates the call, then asks the permission table
-  // whether its token may make the call `rpc` (see Authorize in permissions.h). Also gives the call
-  // its request id: the client's `x-request-id` metadata when it is 1..128 of [A-Za-z0-9._:-],
-  // else `req_` and a ULID, echoed in the answer's `x-request-id` metadata either way.
-  absl::StatusOr<Access> Authorize(Rpc rpc, grpc::ServerContextBase& context) const;
+  // whether its token may make the call `rpc` (see Authorize in permissions.h), then refuses a
+  // `request` holding a NUL character in any string (RefuseNulCharacters), before any work. Also
+  // gives the call its request id: the client's `x-request-id` metadata when it is 1..128 of
+  // [A-Za-z0-9._:-], else `req_` and a ULID, echoed in the answer's `x-request-id` metadata
+  // either way.
+  absl::StatusOr<Access> Authorize(Rpc rpc, grpc::ServerContextBase& context,
+                                   const google::protobuf::Message& request) const;
 
  private:
   std::string admin_token_;
