@@ -7,6 +7,8 @@
 #include "hookd/auth/token_cache.h"
 #include "hookd/common/ids.h"
 #include "hookd/testing/pg_fixture.h"
+#include "hookd/testing/testing.h"
+#include "pqxx/pqxx"
 
 namespace hookd::auth {
 namespace {
@@ -44,12 +46,8 @@ class TokenCachePgTest : public ::testing::Test {
   // Polls `cache` until `secret` answers `code`, for at most `deadline`.
   static bool AnswersWithin(TokenCache& cache, const std::string& secret, absl::StatusCode code,
                             absl::Duration deadline) {
-    const absl::Time until = absl::Now() + deadline;
-    while (absl::Now() < until) {
-      if (cache.Find(secret).status().code() == code) return true;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return false;
+    return testing::PollUntil([&] { return cache.Find(secret).status().code() == code; }, deadline,
+                              absl::Milliseconds(10));
   }
 
   std::unique_ptr<testing::MigratedDatabase> db_;
@@ -128,8 +126,20 @@ TEST_F(TokenCachePgTest, AChangeThatCommitsLateIsNotSkipped) {
     auto stored = store_->Create(token("tok_second"), TokenHash(second_secret));
     EXPECT_TRUE(stored.ok()) << stored.status();
   });
-  absl::SleepFor(absl::Milliseconds(200));  // gives the second writer time to commit if it could
-  ASSERT_TRUE((*cache)->Refresh().ok());
+  // The second writer waits for the first's advisory lock (without it, it would commit now).
+  // EXPECT, not ASSERT: the writers are released and joined whatever happens.
+  // A connection of its own: both of the pool's are held by the writers. This database only: the
+  // server is shared by the tests ctest runs at once.
+  EXPECT_TRUE(testing::PollUntil([&] {
+    pqxx::connection conn(db_->url());
+    pqxx::read_transaction txn(conn);
+    return txn.exec1(
+                  "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                  " AND database = (SELECT oid FROM pg_database"
+                  " WHERE datname = current_database())")[0]
+               .as<int>() == 1;
+  }));
+  EXPECT_TRUE((*cache)->Refresh().ok());
   release_first.set_value();
   first.join();
   second.join();

@@ -79,18 +79,6 @@ absl::StatusOr<v1::Token> TokenStore::Create(const v1::Token& token, std::string
   return stored;
 }
 
-absl::StatusOr<v1::Token> TokenStore::Get(std::string_view id) {
-  v1::Token token;
-  HOOKD_RETURN_IF_ERROR(pool_.Transact("get token", [&](pqxx::work& txn) -> absl::Status {
-    pqxx::result rows = txn.exec_params(
-        absl::StrCat("SELECT ", kColumns, " FROM api_tokens WHERE id = $1"), std::string(id));
-    if (rows.empty()) return NotFound(id);
-    token = FromRow(rows[0]);
-    return absl::OkStatus();
-  }));
-  return token;
-}
-
 absl::StatusOr<TokenPage> TokenStore::List(std::string_view tenant, int page_size,
                                            std::string_view after_id) {
   TokenPage page;

@@ -259,12 +259,15 @@ namespace {
 // their ids), then applies `set` (an assignment list) to them by id and returns them. Two
 // statements rather than UPDATE ... WHERE id IN (SELECT ...): the update then plans only the
 // days of the rows found (the log is in day partitions, migration 9), and a sweep that finds
-// nothing, the common case, plans no update at all.
+// nothing, the common case, plans no update at all. The select is prepared as `name`: the
+// workers run it several times a second, and planning it over every day costs more than running
+// it.
 template <typename... Params>
-std::vector<DeliveryStore::Lost> Claim(pqxx::work& txn, const std::string& select,
-                                       const std::string& set, Params&&... params) {
+std::vector<DeliveryStore::Lost> Claim(pqxx::work& txn, const std::string& name,
+                                       const std::string& select, const std::string& set,
+                                       Params&&... params) {
   std::vector<std::string> ids;
-  for (const auto& row : txn.exec_params(select, std::forward<Params>(params)...)) {
+  for (const auto& row : db::ExecPrepared(txn, name, select, std::forward<Params>(params)...)) {
     ids.push_back(row[0].template as<std::string>());
   }
   std::vector<DeliveryStore::Lost> claimed;
@@ -284,7 +287,7 @@ std::vector<DeliveryStore::Lost> Claim(pqxx::work& txn, const std::string& selec
 absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimDue(int limit) {
   std::vector<Lost> due;
   HOOKD_RETURN_IF_ERROR(db_.Transact("claim due deliveries", [&](pqxx::work& txn) {
-    due = Claim(txn,
+    due = Claim(txn, "ledger_claim_due",
                 "SELECT id FROM deliveries WHERE status = " + Sql(v1::SCHEDULED) +
                     " AND next_attempt_time <= now()"
                     " ORDER BY next_attempt_time LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -299,7 +302,7 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
   std::vector<Lost> lost;
   HOOKD_RETURN_IF_ERROR(db_.Transact("claim lost deliveries", [&](pqxx::work& txn) {
     const double seconds = absl::ToDoubleSeconds(grace);
-    lost = Claim(txn,
+    lost = Claim(txn, "ledger_claim_lost",
                  "SELECT id FROM deliveries WHERE status IN " + Sql(kUnfinished) +
                      " AND next_attempt_time < now() - make_interval(secs => $1)"
                      " AND update_time < now() - make_interval(secs => $1)"
@@ -310,7 +313,7 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
     // without their held deliveries resumed have any. One held before its deliver_at or
     // delivery_delay came (its time is in next_attempt_time) waits for that time.
     for (Lost& held :
-         Claim(txn,
+         Claim(txn, "ledger_claim_held",
                "SELECT d.id FROM apps a JOIN deliveries d ON d.app_id = a.id AND d.status = " +
                    Sql(v1::HELD) +
                    " WHERE a.active AND a.delete_time IS NULL"

@@ -82,7 +82,8 @@ void DropDayPartition(pqxx::connection& conn, std::string_view table, absl::Civi
 KeysBatch DeleteKeysOfDay(pqxx::work& txn, absl::CivilDay day, const std::string& after,
                           int limit) {
   const std::string partition = PartitionName("events", day);
-  // Along the partition's primary key: each batch reads on from where the last stopped.
+  // Along the partition's events_keyed index (keyed events only, migration 9): each batch reads
+  // on from where the last stopped.
   pqxx::row row = txn.exec_params1(
       absl::StrCat("WITH batch AS (SELECT id, tenant, idempotency_key FROM ",
                    txn.quote_name(partition),

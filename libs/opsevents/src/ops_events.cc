@@ -194,6 +194,7 @@ absl::StatusOr<ledger::OutboxBatch> Publisher::Publish(pqxx::work& txn,
     requests[i].set_payload(event.payload());
     stored.push_back({.request = &requests[i], .id = NewId("evt"), .routes = &routes[i]});
   }
+  if (stored.empty()) return ledger::OutboxBatch{};  // no operations app takes any of them
   // Microseconds, as Postgres keeps them: the stream carries the same time as the row.
   const absl::Time create_time = absl::FromUnixMicros(absl::ToUnixMicros(now));
   // Under a savepoint: a report that cannot be stored (no partition for today: the retention

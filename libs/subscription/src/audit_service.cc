@@ -24,20 +24,17 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ListAuditEvents(
     filter.action = request->action();
     filter.resource = request->resource();
     filter.token_id = request->token_id();
-    HOOKD_ASSIGN_OR_RETURN(filter.since,
-                           OptionalTime(request->since(), request->has_since(), "since"));
-    HOOKD_ASSIGN_OR_RETURN(filter.until,
-                           OptionalTime(request->until(), request->has_until(), "until"));
-    if (filter.since && filter.until && *filter.until <= *filter.since) {
-      return InvalidField("until", "must be after since");
-    }
+    HOOKD_ASSIGN_OR_RETURN(ListWindow window,
+                           CheckListWindow(request->since(), request->has_since(), request->until(),
+                                           request->has_until()));
+    filter.since = window.since;
+    filter.until = window.until;
     HOOKD_ASSIGN_OR_RETURN(int page_size,
                            ResolvePageSize(request->page_size(), kDefaultPageSize, kMaxPageSize));
     // The token is bound to every filter, so a page of one query is never read as another's.
     const std::string filters =
         absl::StrCat(filter.tenant, "|", filter.action, "|", filter.resource, "|", filter.token_id,
-                     "|", filter.since ? absl::FormatTime(*filter.since) : "", "|",
-                     filter.until ? absl::FormatTime(*filter.until) : "");
+                     "|", window.Key());
     HOOKD_ASSIGN_OR_RETURN(std::string before, DecodePageToken(request->page_token(), filters));
     HOOKD_ASSIGN_OR_RETURN(audit::Page page, audit::List(ctx_.db, filter, page_size, before));
     for (v1::AuditEvent& event : page.events) *response->add_events() = std::move(event);

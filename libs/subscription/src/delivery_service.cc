@@ -66,11 +66,10 @@ absl::StatusOr<ledger::DeliveryFilter> DeliveryServiceImpl::Filter(
     return InvalidField("status", "unknown status");
   }
   filter.status = request.status();
-  HOOKD_ASSIGN_OR_RETURN(filter.since, OptionalTime(request.since(), request.has_since(), "since"));
-  HOOKD_ASSIGN_OR_RETURN(filter.until, OptionalTime(request.until(), request.has_until(), "until"));
-  if (filter.since && filter.until && *filter.until <= *filter.since) {
-    return InvalidField("until", "must be after since");
-  }
+  HOOKD_ASSIGN_OR_RETURN(ListWindow window, CheckListWindow(request.since(), request.has_since(),
+                                                            request.until(), request.has_until()));
+  filter.since = window.since;
+  filter.until = window.until;
   return filter;
 }
 
@@ -184,8 +183,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ListDeliveries(
     // The token is bound to every filter, so a page of one query is never read as another's.
     std::string filters = filter.tenant + "|" + filter.app_id + "|" + filter.event_type + "|" +
                           std::to_string(filter.status) + "|" +
-                          (filter.since ? absl::FormatTime(*filter.since) : "") + "|" +
-                          (filter.until ? absl::FormatTime(*filter.until) : "");
+                          ListWindow{filter.since, filter.until}.Key();
     HOOKD_ASSIGN_OR_RETURN(std::string before, DecodePageToken(request->page_token(), filters));
     HOOKD_ASSIGN_OR_RETURN(ledger::DeliveryLog::Page page,
                            ctx_.deliveries.List(filter, page_size, before));

@@ -1,6 +1,7 @@
 #include "page_token.h"
 
 #include "hookd/apps/validation.h"
+#include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
 #include "hookd/crypto/base64.h"
 
@@ -35,6 +36,22 @@ absl::StatusOr<int> ResolvePageSize(int requested, int default_size, int max_siz
   if (requested < 0) return InvalidField("page_size", "must not be negative");
   if (requested == 0) return default_size;
   return std::min(requested, max_size);
+}
+
+absl::StatusOr<ListWindow> CheckListWindow(const google::protobuf::Timestamp& since, bool has_since,
+                                           const google::protobuf::Timestamp& until,
+                                           bool has_until) {
+  ListWindow window;
+  HOOKD_ASSIGN_OR_RETURN(window.since, OptionalTime(since, has_since, "since"));
+  HOOKD_ASSIGN_OR_RETURN(window.until, OptionalTime(until, has_until, "until"));
+  if (window.since && window.until && *window.until <= *window.since) {
+    return InvalidField("until", "must be after since");
+  }
+  return window;
+}
+
+std::string ListWindow::Key() const {
+  return (since ? absl::FormatTime(*since) : "") + "|" + (until ? absl::FormatTime(*until) : "");
 }
 
 absl::StatusOr<std::string> ListedTenant(const auth::Access& access, const std::string& requested) {

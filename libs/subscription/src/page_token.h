@@ -1,9 +1,12 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "hookd/auth/permissions.h"
 
 namespace hookd::subscription {
@@ -24,5 +27,18 @@ absl::StatusOr<int> ResolvePageSize(int requested, int default_size, int max_siz
 // naming `tenant`), or the token's own when empty; another than the token's is
 // PERMISSION_DENIED (auth::Access::Filter).
 absl::StatusOr<std::string> ListedTenant(const auth::Access& access, const std::string& requested);
+
+// The optional [since, until) of a listing's request (`since` and `until` fields):
+// INVALID_ARGUMENT naming the field when one is not a valid time, or `until` is not after
+// `since`.
+struct ListWindow {
+  std::optional<absl::Time> since;
+  std::optional<absl::Time> until;
+  // The window as part of a page token's filters.
+  std::string Key() const;
+};
+absl::StatusOr<ListWindow> CheckListWindow(const google::protobuf::Timestamp& since, bool has_since,
+                                           const google::protobuf::Timestamp& until,
+                                           bool has_until);
 
 }  // namespace hookd::subscription

@@ -19,11 +19,8 @@ class Authenticator {
   explicit Authenticator(std::string admin_token, TokenCache* tokens = nullptr)
       : admin_token_(std::move(admin_token)), tokens_(tokens) {}
 
-  // UNAUTHENTICATED when the metadata is missing or malformed, or names an unknown, expired or
-  // revoked token; UNAVAILABLE when the token cache is stale.
-  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
-
-  // Same, from the header value itself.
+  // The principal of an `authorization` metadata value: UNAUTHENTICATED when it is malformed or
+  // names an unknown, expired or revoked token; UNAVAILABLE when the token cache is stale.
   absl::StatusOr<Principal> AuthenticateHeader(std::string_view authorization) const;
 
   // Whether `principal` still holds (its token not revoked nor expired since), for streams,
@@ -40,6 +37,9 @@ class Authenticator {
                                    const google::protobuf::Message& request) const;
 
  private:
+  // AuthenticateHeader of the call's metadata; UNAUTHENTICATED when it has none.
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
+
   std::string admin_token_;
   TokenCache* tokens_;
 };

@@ -43,8 +43,6 @@ class TokenStore {
   absl::StatusOr<v1::Token> Create(const v1::Token& token, std::string_view hash,
                                    const db::InTransaction& also = nullptr);
 
-  absl::StatusOr<v1::Token> Get(std::string_view id);
-
   // Tokens ordered by id after `after_id`, of `tenant` unless empty.
   absl::StatusOr<TokenPage> List(std::string_view tenant, int page_size, std::string_view after_id);
 

@@ -23,9 +23,10 @@ struct RetentionOptions {
   absl::Duration pause = absl::Milliseconds(100);
   // Wait between two passes.
   absl::Duration interval = absl::Minutes(10);
-  // How long creating or dropping a partition may wait for its lock on the parent table before
-  // it is given up until the next pass (so that it never queues publishing behind a long
-  // export).
+  // How long creating or dropping a partition may wait before it is given up until the next
+  // pass: for its lock on the parent table (ATTACH), and for the transactions still reading a
+  // day being detached (DETACH ... CONCURRENTLY, through its statement timeout), such as a long
+  // export.
   absl::Duration lock_timeout = absl::Seconds(1);
   // Days after today that always have their partitions.
   int days_ahead = 7;
