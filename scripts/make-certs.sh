@@ -38,7 +38,9 @@ issue() {
   openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
     -CAcreateserial -days 10 -sha256 -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2>/dev/null
   rm -f "$dir/$name.csr" "$dir/$name.ext"
-  chmod 600 "$dir/$name.key"
+  # Readable by all: the containers of docker-compose.tls.yml run as uid 10001, not as the user
+  # who made these throwaway keys. Real keys belong to the service's user alone.
+  chmod 644 "$dir/$name.key"
 }
 
 if [ "${1:-}" = "--issue" ]; then

@@ -178,6 +178,9 @@ TEST_F(TlsTest, TheWholeFlowRunsOverMutualTlsAndOnlyCertifiedClientsGetIn) {
       absl::StrContains(ReadFile(cluster_->LogPath("hookctl-plain")), "hookctl: UNAVAILABLE"))
       << ReadFile(cluster_->LogPath("hookctl-plain"));
   EXPECT_EQ(hookctl({"--tls-ca", pki_ + "/ca.pem"}, "hookctl-no-cert"), 1);
+  EXPECT_TRUE(
+      absl::StrContains(ReadFile(cluster_->LogPath("hookctl-no-cert")), "hookctl: UNAVAILABLE"))
+      << ReadFile(cluster_->LogPath("hookctl-no-cert"));
 
   // Refused: plaintext, TLS without a client certificate, a client that trusts another CA.
   const int port = cluster_->subscription_port();
@@ -233,24 +236,29 @@ TEST_F(TlsTest, ACertificateSwappedOnDiskIsServedWithoutARestart) {
     return names.empty() ? std::string("(none)") : std::string(names[0].data(), names[0].size());
   };
   EXPECT_EQ(served_name(), "hookd");
-  // Swapped whole, as Kubernetes swaps a Secret's files: new links renamed over the old ones.
-  for (const char* ext : {"key", "pem"}) {
-    const std::string next = pki_ + "/next." + ext;
-    ASSERT_EQ(symlink((pki_ + "/rotated." + ext).c_str(), next.c_str()), 0);
-    ASSERT_EQ(rename(next.c_str(), (pki_ + "/live." + ext).c_str()), 0);
-  }
+  // Each file swapped whole: a new link renamed over the old one (the key first, then the
+  // certificate; gRPC keeps the old pair while the two do not match). Kubernetes swaps a
+  // Secret's files together, with one directory link.
+  auto swap_to = [&](const std::string& name) {
+    for (const char* ext : {"key", "pem"}) {
+      const std::string next = pki_ + "/next." + ext;
+      EXPECT_EQ(symlink((pki_ + "/" + name + "." + ext).c_str(), next.c_str()), 0);
+      EXPECT_EQ(rename(next.c_str(), (pki_ + "/live." + ext).c_str()), 0);
+    }
+  };
+  swap_to("rotated");
   const absl::Time swapped = absl::Now();
   EXPECT_TRUE(PollUntil([&] { return served_name() == "hookd-rotated"; }, absl::Seconds(10)))
       << served_name();
   std::cout << "the rotated certificate was served " << absl::Now() - swapped
             << " after the swap (refresh 1s)\n";
   // A certificate that does not name the host dialed (127.0.0.1) is refused by the client.
-  for (const char* ext : {"key", "pem"}) {
-    const std::string next = pki_ + "/next." + ext;
-    ASSERT_EQ(symlink((pki_ + "/foreign." + ext).c_str(), next.c_str()), 0);
-    ASSERT_EQ(rename(next.c_str(), (pki_ + "/live." + ext).c_str()), 0);
-  }
+  swap_to("foreign");
   EXPECT_TRUE(PollUntil([&] { return served_name() == "(no connection)"; }, absl::Seconds(10)))
+      << served_name();
+  // ... and it was the certificate, not a dead server: swapped back, it is served again.
+  swap_to("rotated");
+  EXPECT_TRUE(PollUntil([&] { return served_name() == "hookd-rotated"; }, absl::Seconds(10)))
       << served_name();
 }
 
@@ -287,7 +295,7 @@ TEST_F(TlsTest, BadFilesStopTheStartWithThePathAndTheReason) {
     auto process = testing::ChildProcess::Spawn({HOOKD_BIN_DIR "/hookd-subscription"}, env, log);
     ASSERT_TRUE(process.ok());
     const int status = (*process)->Wait(absl::Seconds(10));
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << c.what << ": " << status;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << c.what << ": " << status;
     EXPECT_TRUE(absl::StrContains(ReadFile(log), c.message)) << c.what << ": " << ReadFile(log);
   }
 }

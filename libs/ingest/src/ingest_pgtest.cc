@@ -334,7 +334,7 @@ TEST_F(IngestTest, ANulCharacterIsRefusedNotCut) {
   for (auto [field, set] :
        std::vector<std::pair<std::string, std::function<void(v1::PublishRequest&)>>>{
            {"payload",
-            [](v1::PublishRequest& r) { r.set_payload(std::string("{\"a\":\"x\0y\"}", 13)); }},
+            [](v1::PublishRequest& r) { r.set_payload(std::string("{\"a\":\"x\0y\"}", 11)); }},
            {"tenant", [](v1::PublishRequest& r) { r.set_tenant(std::string("nul\0x", 5)); }},
            {"idempotency_key",
             [](v1::PublishRequest& r) { r.set_idempotency_key(std::string("k\0", 2)); }}}) {
