@@ -9,14 +9,20 @@ ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker
 ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
 ABSL_FLAG(std::string, name, "", "consumer name in the Redis group (default host-pid)");
 ABSL_FLAG(int, max_in_flight, 256, "HTTP requests in flight at once");
+ABSL_FLAG(int, max_in_flight_per_app, 64,
+          "HTTP requests in flight to one app at once; its further deliveries wait in the worker "
+          "(no timeout runs there) and free slots go to the apps round-robin");
+ABSL_FLAG(int, max_queued_per_app, 10000,
+          "deliveries of one app waiting in the worker at most; at this many its stream "
+          "partition is not read until they drain");
 ABSL_FLAG(int, max_connections_per_host, 64,
-          "connections to one endpoint host at most (0 = no limit); more requests to it wait for "
-          "one to free, and the wait counts against their timeout");
+          "requests in flight to one endpoint host (scheme, host, port) at once, so connections "
+          "to it (0 = no limit); more wait in the worker, where no timeout runs");
 ABSL_FLAG(absl::Duration, max_request_timeout, absl::Seconds(30),
           "upper bound of any app's request timeout");
-ABSL_FLAG(absl::Duration, visibility_timeout, absl::Seconds(60),
-          "an entry unacknowledged this long is taken over by another worker; must exceed "
-          "--max_request_timeout");
+ABSL_FLAG(absl::Duration, visibility_timeout, absl::Seconds(10),
+          "an entry whose worker stopped keeping it claimed (it died) this long is taken over "
+          "by another worker; at least 1s (live workers keep theirs claimed every second)");
 ABSL_FLAG(double, retry_delay_scale, 1.0,
           "multiplies every retry delay (tests use e.g. 0.001 to run real schedules fast)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
@@ -48,6 +54,8 @@ int main(int argc, char** argv) {
   options.partitions = absl::GetFlag(FLAGS_partitions);
   options.name = absl::GetFlag(FLAGS_name);
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+  options.max_in_flight_per_app = absl::GetFlag(FLAGS_max_in_flight_per_app);
+  options.max_queued_per_app = absl::GetFlag(FLAGS_max_queued_per_app);
   options.max_connections_per_host = absl::GetFlag(FLAGS_max_connections_per_host);
   options.max_request_timeout = absl::GetFlag(FLAGS_max_request_timeout);
   options.visibility_timeout = absl::GetFlag(FLAGS_visibility_timeout);

@@ -29,6 +29,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "hookd/apps/ip_policy.h"
+#include "hookd/common/absl_view.h"
 #include "hookd/http/http_sender.h"
 
 namespace hookd::http {
@@ -146,8 +147,22 @@ v1::AttemptError MapCurlCode(CURLcode code) {
 class CurlSender;
 
 // One request from Send until its `done` has run.
+// The scheme and authority of `url`, lower-cased ("https://hooks.example.com:8443"): requests
+// with equal keys share one endpoint host's limit, as curl's connection pool shares connections
+// by host and port. A url without "://" is its own key (Configure refuses it anyway).
+std::string HostKey(std::string_view url) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  size_t end = url.find_first_of("/?#", scheme_end + 3);
+  return absl::AsciiStrToLower(AbslView(url.substr(0, end)));
+}
+
 struct Transfer {
   HttpRequest request;
+  // HostKey(request.url): the requests that share a host's limit.
+  std::string host;
+  // Whether the transfer counts against its host's limit (set when it started).
+  bool counted_for_host = false;
   std::function<void(HttpResult)> done;
   HttpResult result;
   // Set while the transfer runs; returned to the sender's free list afterwards.
@@ -243,12 +258,9 @@ class CurlSender final : public HttpSender {
       return absl::InternalError(
           absl::StrCat("curl_multi_setopt(MAXCONNECTS): ", curl_multi_strerror(code)));
     }
-    code = curl_multi_setopt(multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
-                             static_cast<long>(std::max(options.max_connections_per_host, 0)));
-    if (code != CURLM_OK) {
-      return absl::InternalError(
-          absl::StrCat("curl_multi_setopt(MAX_HOST_CONNECTIONS): ", curl_multi_strerror(code)));
-    }
+    // The per-host limit is the sender's own (StartQueued), not CURLMOPT_MAX_HOST_CONNECTIONS:
+    // curl would queue the surplus inside the transfer, where the wait counts against the
+    // request's timeout.
     return std::unique_ptr<HttpSender>(
         new CurlSender(std::move(options), std::move(multi), std::move(epoll), std::move(wake)));
   }
@@ -266,6 +278,7 @@ class CurlSender final : public HttpSender {
 
   void Send(HttpRequest request, std::function<void(HttpResult)> done) override {
     auto transfer = std::make_unique<Transfer>();
+    transfer->host = HostKey(request.url);
     transfer->request = std::move(request);
     transfer->done = std::move(done);
     bool wake;
@@ -394,14 +407,34 @@ class CurlSender final : public HttpSender {
     {
       std::lock_guard lock(mu_);
       if (!accepting_) return false;
-      while (!queue_.empty() &&
-             static_cast<int>(active_.size() + batch.size()) < options_.max_in_flight) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      const int limit = options_.max_connections_per_host;
+      // In order, skipping requests whose host is at its limit: they keep their place.
+      for (auto it = queue_.begin();
+           it != queue_.end() &&
+           static_cast<int>(active_.size() + batch.size()) < options_.max_in_flight;) {
+        if (limit > 0) {
+          int& running = host_running_[(*it)->host];
+          if (running >= limit) {
+            ++it;
+            continue;
+          }
+          ++running;
+          (*it)->counted_for_host = true;
+        }
+        batch.push_back(std::move(*it));
+        it = queue_.erase(it);
       }
     }
     for (auto& transfer : batch) Start(std::move(transfer));
     return true;
+  }
+
+  // Ends a transfer's claim on its host's share (multi thread).
+  void ReleaseHost(Transfer& transfer) {
+    if (!transfer.counted_for_host) return;
+    transfer.counted_for_host = false;
+    auto it = host_running_.find(transfer.host);
+    if (it != host_running_.end() && --it->second <= 0) host_running_.erase(it);
   }
 
   void Start(std::unique_ptr<Transfer> transfer) {
@@ -594,6 +627,7 @@ class CurlSender final : public HttpSender {
   // Recycles the easy handle and runs `done` (outside any lock, so it may call Send).
   void Complete(std::unique_ptr<Transfer> transfer) {
     transfer->result.duration = absl::Now() - transfer->result.start_time;
+    ReleaseHost(*transfer);
     if (transfer->easy != nullptr) {
       // Reset keeps the handle's allocations and the multi handle keeps the connections, so the
       // next request to the same host skips the TCP and TLS handshakes.
@@ -646,6 +680,9 @@ class CurlSender final : public HttpSender {
 
   // Touched only by the multi thread.
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> active_;
+  // Requests running per HostKey, when max_connections_per_host limits them. Read and written
+  // by the multi thread only (StartQueued holds mu_ for the queue, not for this).
+  std::unordered_map<std::string, int> host_running_;
   std::vector<CurlEasyPtr> free_easy_;
 
   std::thread thread_;

@@ -542,6 +542,61 @@ TEST(CurlSenderTest, OpensAtMostMaxConnectionsPerHost) {
   EXPECT_EQ(receiver.count(), static_cast<size_t>(kRequests));
 }
 
+// Requests waiting for their host's share wait in the sender's queue, where no timeout runs:
+// three requests of 300 ms through one connection, each with a 500 ms timeout, all succeed (the
+// last left the queue after 600 ms).
+TEST(CurlSenderTest, WaitingForTheHostsShareDoesNotCountAgainstTheTimeout) {
+  Receiver receiver(/*threads=*/4);
+  receiver.Post("/slow", [](const httplib::Request&, httplib::Response&) {
+    absl::SleepFor(absl::Milliseconds(300));
+  });
+  receiver.Start();
+  HttpSenderOptions options = LoopbackOptions();
+  options.max_connections_per_host = 1;
+  auto sender = MakeSender(options);
+  Collector collector;
+  for (int i = 0; i < 3; ++i) {
+    HttpRequest request = Request(receiver.Url("/slow"), std::to_string(i));
+    request.timeout = absl::Milliseconds(500);
+    sender->Send(std::move(request), collector.Callback(i));
+  }
+  ASSERT_TRUE(collector.WaitFor(3));
+  for (const auto& [index, result] : collector.results()) {
+    EXPECT_EQ(result.error, v1::ATTEMPT_ERROR_NONE) << index << ": " << result.error_detail;
+    EXPECT_EQ(result.status_code, 200);
+    EXPECT_LT(result.duration, absl::Milliseconds(500)) << index;
+  }
+  EXPECT_EQ(receiver.max_running(), 1);
+}
+
+// A host at its limit holds back only its own requests: one queued behind them for another host
+// starts at once.
+TEST(CurlSenderTest, AHostAtItsLimitDoesNotHoldBackAnotherHost) {
+  Receiver slow;
+  slow.Post("/held",
+            [&](const httplib::Request&, httplib::Response&) { slow.Stall(absl::Seconds(20)); });
+  slow.Start();
+  Receiver fast;
+  fast.Post("/hook", [](const httplib::Request&, httplib::Response&) {});
+  fast.Start();
+  HttpSenderOptions options = LoopbackOptions();
+  options.max_connections_per_host = 2;
+  auto sender = MakeSender(options);
+  Collector collector;
+  for (int i = 0; i < 6; ++i) {
+    sender->Send(Request(slow.Url("/held"), std::to_string(i)), collector.Callback(i));
+  }
+  ASSERT_TRUE(slow.WaitForCount(2));
+  HttpResult result = SendAndWait(*sender, Request(fast.Url("/hook")));
+  EXPECT_EQ(result.status_code, 200) << result.error_detail;
+  EXPECT_EQ(slow.count(), 2u);
+  // (The fast request counts until its callback has returned.)
+  EXPECT_TRUE(PollUntil([&] { return sender->in_flight() == 6; }));
+  slow.Release();
+  ASSERT_TRUE(collector.WaitFor(6));
+  EXPECT_EQ(slow.max_running(), 2);
+}
+
 TEST(CurlSenderTest, ReusesConnectionsForSequentialRequests) {
   Receiver receiver;
   receiver.Post("/hook", [](const httplib::Request&, httplib::Response&) {});

@@ -274,10 +274,18 @@ std::vector<DeliveryStore::Lost> Claim(pqxx::work& txn, const std::string& name,
   if (ids.empty()) return claimed;
   for (const auto& row : txn.exec_params("UPDATE deliveries SET " + set +
                                              " WHERE id = ANY($1::text[])"
-                                             " RETURNING id, event_id, app_id, attempt_count",
+                                             " RETURNING id, event_id, app_id, attempt_count,"
+                                             " CASE WHEN isfinite(next_attempt_time) THEN"
+                                             " (extract(epoch FROM next_attempt_time) * 1000000)"
+                                             "::bigint END",
                                          db::ArrayLiteral(ids))) {
-    claimed.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                       row[3].as<int>()});
+    claimed.push_back({.delivery_id = row[0].as<std::string>(),
+                       .event_id = row[1].as<std::string>(),
+                       .app_id = row[2].as<std::string>(),
+                       .attempt_count = row[3].as<int>(),
+                       .next_attempt_time = row[4].is_null()
+                                                ? absl::InfinitePast()
+                                                : absl::FromUnixMicros(row[4].as<int64_t>())});
   }
   return claimed;
 }
@@ -326,6 +334,30 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
     return absl::OkStatus();
   }));
   return lost;
+}
+
+absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimChangedBefore(
+    absl::Time before, int limit) {
+  std::vector<Lost> claimed;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("claim deliveries Redis lost", [&](pqxx::work& txn) {
+    claimed = Claim(txn, "ledger_claim_changed_before",
+                    "SELECT id FROM deliveries WHERE status IN " + Sql(kUnfinished) +
+                        " AND update_time < $1::timestamptz"
+                        " ORDER BY next_attempt_time LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    "update_time = now()", db::TimestampLiteral(before), limit);
+    return absl::OkStatus();
+  }));
+  return claimed;
+}
+
+absl::StatusOr<absl::Time> DeliveryStore::Now() {
+  absl::Time now;
+  HOOKD_RETURN_IF_ERROR(db_.Transact("read the database clock", [&](pqxx::work& txn) {
+    now = absl::FromUnixMicros(
+        txn.exec1("SELECT (extract(epoch FROM now()) * 1000000)::bigint")[0].as<int64_t>());
+    return absl::OkStatus();
+  }));
+  return now;
 }
 
 }  // namespace hookd::ledger

@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "hookd/common/status.h"
@@ -18,6 +20,8 @@ constexpr int kMaxPartitions = 1024;
 // Connections beyond this many idle ones are closed when returned; the pool grows with the number
 // of concurrent callers and shrinks back to this.
 constexpr size_t kMaxIdleConnections = 16;
+// Entry ids per run of the keep script.
+constexpr size_t kKeepBatch = 200;
 
 // KEYS[1] the retry set, KEYS[2] its stream; ARGV[1] now (unix ms), ARGV[2] the most to move.
 // A script runs atomically, so a member is read, added and removed before any other caller can
@@ -50,6 +54,24 @@ for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[1], member)
 end
 return moved
+)lua";
+
+// KEYS[1] a stream; ARGV[1] the group, ARGV[2] the consumer, ARGV[3..] entry ids. Resets the
+// idle time of each entry still pending for this consumer (XCLAIM JUSTID to itself, which does
+// not count as a delivery) and returns the ids that are not: acknowledged, or taken over by
+// another consumer after this one seemed dead. Checking the owner and claiming in one script
+// means a live worker never takes back an entry another has claimed.
+constexpr char kKeepScript[] = R"lua(
+local lost = {}
+for i = 3, #ARGV do
+  local mine = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #mine == 1 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  else
+    lost[#lost + 1] = ARGV[i]
+  end
+end
+return lost
 )lua";
 
 bool ParsePositiveInt(std::string_view text, int& out) {
@@ -145,14 +167,17 @@ std::string Millis(absl::Duration duration) {
 class RedisDeliveryQueue final : public DeliveryQueue {
  public:
   RedisDeliveryQueue(RedisOptions options, std::unique_ptr<RedisConnection> first,
-                     std::string script_sha)
-      : options_(std::move(options)), script_sha_(std::move(script_sha)) {
+                     std::string promote_sha, std::string keep_sha)
+      : options_(std::move(options)),
+        promote_{kPromoteScript, std::move(promote_sha)},
+        keep_{kKeepScript, std::move(keep_sha)} {
     stream_keys_.reserve(options_.partitions);
     retry_keys_.reserve(options_.partitions);
     for (int p = 0; p < options_.partitions; ++p) {
       stream_keys_.push_back(StreamKey(options_, p));
       retry_keys_.push_back(RetryKey(options_, p));
       partition_of_key_[stream_keys_.back()] = p;
+      generation_keys_.push_back(GenerationKey(options_, p));
     }
     idle_.push_back(std::move(first));
   }
@@ -329,39 +354,89 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     if (limit_per_partition < 1) return InvalidField("limit_per_partition", "must be at least 1");
     const std::string now_ms = std::to_string(absl::ToUnixMillis(now));
     const std::string limit = std::to_string(limit_per_partition);
-    auto evalsha = [&](int p) {
-      return std::vector<std::string>{"EVALSHA",       script_sha_, "2",  retry_keys_[p],
-                                      stream_keys_[p], now_ms,      limit};
-    };
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(options_.partitions);
-    for (int p = 0; p < options_.partitions; ++p) commands.push_back(evalsha(p));
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
-
-    int moved = 0;
-    std::vector<int> missing_script;
+    std::vector<std::vector<std::string>> calls;
+    calls.reserve(options_.partitions);
     for (int p = 0; p < options_.partitions; ++p) {
-      if (replies[p].IsErrorCode("NOSCRIPT")) {
-        missing_script.push_back(p);
-        continue;
-      }
-      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[p], "EVALSHA"));
-      moved += static_cast<int>(replies[p].integer);
+      calls.push_back({"2", retry_keys_[p], stream_keys_[p], now_ms, limit});
     }
-    if (missing_script.empty()) return moved;
-
-    // Redis restarted (or ran SCRIPT FLUSH) since the script was loaded: load it again ahead of
-    // the partitions that missed it, in the same round trip.
-    commands.clear();
-    commands.push_back({"SCRIPT", "LOAD", kPromoteScript});
-    for (int p : missing_script) commands.push_back(evalsha(p));
-    HOOKD_ASSIGN_OR_RETURN(replies, Pipeline(commands));
-    HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[0], "SCRIPT LOAD"));
-    for (size_t i = 1; i < replies.size(); ++i) {
-      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[i], "EVALSHA"));
-      moved += static_cast<int>(replies[i].integer);
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, EvalEach(promote_, calls));
+    int moved = 0;
+    for (const Reply& reply : replies) {
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "EVALSHA"));
+      moved += static_cast<int>(reply.integer);
     }
     return moved;
+  }
+
+  absl::StatusOr<std::vector<StreamEntry>> KeepClaimed(
+      const std::string& group, const std::string& consumer,
+      const std::vector<StreamEntry>& entries) override {
+    HOOKD_RETURN_IF_ERROR(ValidateName("group", group));
+    HOOKD_RETURN_IF_ERROR(ValidateName("consumer", consumer));
+    std::map<int, std::vector<const StreamEntry*>> by_partition;
+    for (const StreamEntry& entry : entries) {
+      HOOKD_RETURN_IF_ERROR(CheckPartition(entry.partition));
+      by_partition[entry.partition].push_back(&entry);
+    }
+    std::vector<std::vector<std::string>> calls;
+    std::vector<std::vector<const StreamEntry*>> asked;
+    for (auto& [partition, list] : by_partition) {
+      // Bounded scripts: Redis runs nothing else while one runs.
+      for (size_t start = 0; start < list.size(); start += kKeepBatch) {
+        std::vector<std::string> call = {"1", stream_keys_[partition], group, consumer};
+        asked.emplace_back();
+        for (size_t i = start; i < std::min(list.size(), start + kKeepBatch); ++i) {
+          call.push_back(list[i]->entry_id);
+          asked.back().push_back(list[i]);
+        }
+        calls.push_back(std::move(call));
+      }
+    }
+    std::vector<StreamEntry> lost;
+    if (calls.empty()) return lost;
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, EvalEach(keep_, calls));
+    for (size_t i = 0; i < replies.size(); ++i) {
+      // No group (Redis lost its data, and with it every claim); the script's error wraps it.
+      if (replies[i].is_error() && absl::StrContains(replies[i].str, "NOGROUP")) {
+        for (const StreamEntry* entry : asked[i]) lost.push_back(*entry);
+        continue;
+      }
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[i], "EVALSHA"));
+      absl::flat_hash_set<std::string_view> ids;
+      for (const Reply& id : replies[i].elements) ids.insert(id.str);
+      for (const StreamEntry* entry : asked[i]) {
+        if (ids.contains(entry->entry_id)) lost.push_back(*entry);
+      }
+    }
+    return lost;
+  }
+
+  absl::StatusOr<std::string> MarkGeneration(const std::string& candidate) override {
+    if (candidate.empty()) return InvalidField("candidate", "must not be empty");
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(2 * generation_keys_.size());
+    for (const std::string& key : generation_keys_) {
+      commands.push_back({"SET", key, candidate, "NX"});
+      commands.push_back({"GET", key});
+    }
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    std::string marker;
+    bool agree = true;
+    for (size_t i = 0; i < replies.size(); i += 2) {
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[i], "SET"));
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[i + 1], "GET"));
+      const std::string& value = replies[i + 1].str;
+      if (i == 0) marker = value;
+      agree = agree && value == marker;
+    }
+    if (agree) return marker;
+    // Some partitions lost their marker (a Redis Cluster shard restarted empty), or a caller
+    // died while re-marking: every partition gets `candidate`, so the next call sees one value.
+    commands.clear();
+    for (const std::string& key : generation_keys_) commands.push_back({"SET", key, candidate});
+    HOOKD_ASSIGN_OR_RETURN(replies, Pipeline(commands));
+    for (const Reply& reply : replies) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "SET"));
+    return candidate;
   }
 
   absl::StatusOr<Depth> GetDepth(const std::string& group) override {
@@ -402,6 +477,40 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     return absl::OkStatus();
   }
 
+  // A Lua script and the sha EVALSHA calls it by.
+  struct Script {
+    const char* source;
+    std::string sha;
+  };
+
+  // EVALSHA of `script` with each of `calls` (numkeys, keys, args) in one pipeline, replies in
+  // order. Redis restarted (or ran SCRIPT FLUSH) since the script was loaded: it is loaded again
+  // ahead of the calls that missed it, in one more round trip.
+  absl::StatusOr<std::vector<Reply>> EvalEach(const Script& script,
+                                              const std::vector<std::vector<std::string>>& calls) {
+    auto evalsha = [&](const std::vector<std::string>& call) {
+      std::vector<std::string> command = {"EVALSHA", script.sha};
+      command.insert(command.end(), call.begin(), call.end());
+      return command;
+    };
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(calls.size() + 1);
+    for (const auto& call : calls) commands.push_back(evalsha(call));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    std::vector<size_t> missing;
+    for (size_t i = 0; i < replies.size(); ++i) {
+      if (replies[i].IsErrorCode("NOSCRIPT")) missing.push_back(i);
+    }
+    if (missing.empty()) return replies;
+    commands.clear();
+    commands.push_back({"SCRIPT", "LOAD", script.source});
+    for (size_t i : missing) commands.push_back(evalsha(calls[i]));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> again, Pipeline(commands));
+    HOOKD_RETURN_IF_ERROR(ReplyStatus(again[0], "SCRIPT LOAD"));
+    for (size_t k = 0; k < missing.size(); ++k) replies[missing[k]] = std::move(again[k + 1]);
+    return replies;
+  }
+
   // Runs `commands` as one pipeline on a connection no other thread uses meanwhile.
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands,
                                               absl::Duration extra_wait = absl::ZeroDuration()) {
@@ -426,8 +535,10 @@ class RedisDeliveryQueue final : public DeliveryQueue {
   }
 
   const RedisOptions options_;
-  const std::string script_sha_;
+  const Script promote_;
+  const Script keep_;
   std::vector<std::string> stream_keys_;
+  std::vector<std::string> generation_keys_;
   std::vector<std::string> retry_keys_;
   absl::flat_hash_map<std::string, int> partition_of_key_;
 
@@ -454,6 +565,10 @@ std::string StreamKey(const RedisOptions& options, int partition) {
 
 std::string RetryKey(const RedisOptions& options, int partition) {
   return absl::StrCat(options.key_prefix, ":{p", partition, "}:retry");
+}
+
+std::string GenerationKey(const RedisOptions& options, int partition) {
+  return absl::StrCat(options.key_prefix, ":{p", partition, "}:generation");
 }
 
 std::string EncodeRetryMember(const DeliveryMessage& message) {
@@ -496,11 +611,12 @@ absl::StatusOr<std::unique_ptr<DeliveryQueue>> DeliveryQueue::Create(const Redis
   if (options.key_prefix.empty()) return InvalidField("key_prefix", "must not be empty");
   HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
                          RedisConnection::Create(options));
-  // Loading the script up front both checks that Redis answers commands and yields the sha that
-  // EVALSHA needs; it is reloaded when Redis loses it.
-  HOOKD_ASSIGN_OR_RETURN(Reply sha, connection->Command({"SCRIPT", "LOAD", kPromoteScript}));
-  return std::unique_ptr<DeliveryQueue>(
-      new RedisDeliveryQueue(options, std::move(connection), std::move(sha.str)));
+  // Loading the scripts up front both checks that Redis answers commands and yields the shas
+  // that EVALSHA needs; they are reloaded when Redis loses them.
+  HOOKD_ASSIGN_OR_RETURN(Reply promote, connection->Command({"SCRIPT", "LOAD", kPromoteScript}));
+  HOOKD_ASSIGN_OR_RETURN(Reply keep, connection->Command({"SCRIPT", "LOAD", kKeepScript}));
+  return std::unique_ptr<DeliveryQueue>(new RedisDeliveryQueue(
+      options, std::move(connection), std::move(promote.str), std::move(keep.str)));
 }
 
 }  // namespace hookd::queue

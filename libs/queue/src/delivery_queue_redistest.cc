@@ -216,6 +216,84 @@ TEST_F(DeliveryQueueTest, AckedEntriesAreNotRedeliveredAndStaleOnesAreClaimed) {
   EXPECT_THAT(*claimed, IsEmpty());
 }
 
+// A live consumer keeps what it holds: its entries never become stale while it refreshes them,
+// those another consumer took over are reported lost (and not taken back), as are acked ones.
+TEST_F(DeliveryQueueTest, KeepClaimedHoldsOnlyTheConsumersOwnEntries) {
+  ASSERT_TRUE(queue_->EnsureGroup(kGroup).ok());
+  std::vector<DeliveryMessage> messages;
+  for (int i = 0; i < 6; ++i) messages.push_back(Message(i, /*apps=*/1));
+  ASSERT_TRUE(queue_->Enqueue(messages).ok());
+  std::vector<StreamEntry> held = Drain("c1");
+  ASSERT_EQ(held.size(), 6u);
+  const int partition = held[0].partition;
+
+  // Kept for longer than the idle limit: nothing is stale.
+  const absl::Time start = absl::Now();
+  while (absl::Now() - start < absl::Milliseconds(600)) {
+    absl::StatusOr<std::vector<StreamEntry>> lost = queue_->KeepClaimed(kGroup, "c1", held);
+    ASSERT_TRUE(lost.ok()) << lost.status();
+    EXPECT_THAT(*lost, IsEmpty());
+    absl::StatusOr<std::vector<StreamEntry>> stolen =
+        queue_->ClaimStale(kGroup, "c2", partition, absl::Milliseconds(300), 100);
+    ASSERT_TRUE(stolen.ok()) << stolen.status();
+    ASSERT_THAT(*stolen, IsEmpty());
+    absl::SleepFor(absl::Milliseconds(100));  // the pace of the refresh under test
+  }
+  EXPECT_EQ(PendingByConsumer(), (std::map<std::string, int64_t>{{"c1", 6}}));
+
+  // c1 stops refreshing two entries; c2 takes them over after the idle limit.
+  std::vector<StreamEntry> kept(held.begin(), held.begin() + 4);
+  std::vector<StreamEntry> abandoned(held.begin() + 4, held.end());
+  std::vector<StreamEntry> taken;
+  ASSERT_TRUE(hookd::testing::PollUntil([&] {
+    EXPECT_TRUE(queue_->KeepClaimed(kGroup, "c1", kept).ok());
+    absl::StatusOr<std::vector<StreamEntry>> more =
+        queue_->ClaimStale(kGroup, "c2", partition, absl::Milliseconds(300), 100);
+    EXPECT_TRUE(more.ok()) << more.status();
+    if (more.ok()) taken.insert(taken.end(), more->begin(), more->end());
+    return taken.size() >= abandoned.size();
+  }));
+  EXPECT_THAT(MessagesOf(taken), ElementsAreArray(MessagesOf(abandoned)));
+  // One acked entry, the two c2 took: all three reported, none taken back from c2.
+  ASSERT_TRUE(queue_->Ack(kGroup, {held[0]}).ok());
+  absl::StatusOr<std::vector<StreamEntry>> lost = queue_->KeepClaimed(kGroup, "c1", held);
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  EXPECT_THAT(MessagesOf(*lost),
+              ElementsAreArray({held[0].message, held[4].message, held[5].message}));
+  EXPECT_EQ(PendingByConsumer(), (std::map<std::string, int64_t>{{"c1", 3}, {"c2", 2}}));
+
+  // Redis lost its data: everything held is lost.
+  ASSERT_TRUE(DeleteKeys(options_).ok());
+  lost = queue_->KeepClaimed(kGroup, "c1", kept);
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  EXPECT_EQ(lost->size(), kept.size());
+  EXPECT_EQ(queue_->KeepClaimed(kGroup, "", kept).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The generation marker changes exactly when Redis lost its data, in any one partition.
+TEST_F(DeliveryQueueTest, MarkGenerationChangesOnlyWhenRedisLostItsData) {
+  absl::StatusOr<std::string> first = queue_->MarkGeneration("g1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, "g1");
+  absl::StatusOr<std::string> again = queue_->MarkGeneration("g2");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, "g1");
+
+  ASSERT_TRUE(raw_->Command({"DEL", GenerationKey(options_, options_.partitions - 1)}).ok());
+  absl::StatusOr<std::string> after_one = queue_->MarkGeneration("g3");
+  ASSERT_TRUE(after_one.ok()) << after_one.status();
+  EXPECT_EQ(*after_one, "g3");
+  absl::StatusOr<std::string> settled = queue_->MarkGeneration("g5");
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  EXPECT_EQ(*settled, "g3");
+  ASSERT_TRUE(DeleteKeys(options_).ok());
+  absl::StatusOr<std::string> after_all = queue_->MarkGeneration("g4");
+  ASSERT_TRUE(after_all.ok()) << after_all.status();
+  EXPECT_EQ(*after_all, "g4");
+  EXPECT_EQ(queue_->MarkGeneration("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(DeliveryQueueTest, RefusesPartitionsOutOfRange) {
   absl::StatusOr<std::vector<StreamEntry>> read =
       queue_->Read(kGroup, "c1", {0, options_.partitions}, 10, absl::ZeroDuration());

@@ -11,12 +11,14 @@
 #include <thread>
 
 #include "absl/time/clock.h"
+#include "fair_scheduler.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/appcache/app_cache.h"
 #include "hookd/apps/validation.h"
 #include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/logging.h"
+#include "hookd/common/periodic_task.h"
 #include "hookd/common/status.h"
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
@@ -40,6 +42,10 @@ namespace {
 constexpr absl::Duration kUnknownAppPatience = absl::Minutes(1);
 // How soon a delivery for an app the cache does not know yet is looked at again.
 constexpr absl::Duration kUnknownAppRecheck = absl::Seconds(1);
+// How often held entries are kept claimed at most, and Redis's generation checked.
+constexpr absl::Duration kKeepInterval = absl::Seconds(1);
+// Deliveries claimed from Postgres per round after Redis lost its data.
+constexpr int kRecoveryBatch = 1000;
 
 std::string DefaultName() {
   char host[256] = {0};
@@ -56,6 +62,10 @@ struct Job {
   // Set when the entry needs no attempt; the outcome is then final as given.
   std::optional<Outcome> decided;
 };
+
+// A stream entry as the keeper refreshes it: its partition and id.
+using EntryKey = std::pair<int, std::string>;
+EntryKey KeyOf(const queue::StreamEntry& entry) { return {entry.partition, entry.entry_id}; }
 
 }  // namespace
 
@@ -87,6 +97,11 @@ struct Worker::State {
   // Whether the completer waits for results: only then does a finished job need to wake it.
   bool completer_waiting = false;
   int in_flight = 0;  // jobs read and not yet recorded
+  // The entries of those jobs, which the keeper keeps claimed.
+  std::set<EntryKey> held;
+  // Jobs to attempt: running, or waiting for their app's turn.
+  std::unique_ptr<FairScheduler<Job>> scheduler;
+  bool stop_dispatching = false;  // Shutdown: waiting jobs go back to the streams
   bool stop_reading = false;
   bool stop_completing = false;
   std::atomic<bool> stopping{false};
@@ -94,6 +109,13 @@ struct Worker::State {
   std::thread reader;
   std::thread completer;
   std::thread maintenance;
+  // Keeps held entries claimed, and watches Redis's generation (KeepTick).
+  std::unique_ptr<PeriodicTask> keeper;
+  std::string generation;  // the keeper's: the marker last seen
+  // While a recovery from lost Redis data has deliveries left to claim, and the moment it
+  // started (the keeper's).
+  bool recovery_needed = false;
+  std::optional<absl::Time> recovery_cutoff;
   std::once_flag shutdown_once;
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -126,6 +148,7 @@ struct Worker::State {
     {
       std::lock_guard<std::mutex> lock(mu);
       in_flight += static_cast<int>(entries.size());
+      for (const auto& e : entries) held.insert(KeyOf(e));
     }
     std::vector<std::string> ids;
     std::map<std::string, LoadedDelivery> carried;
@@ -151,9 +174,7 @@ struct Worker::State {
     if (!loaded.ok()) {
       // Left unacknowledged: the entries are claimed again after the visibility timeout.
       spdlog::warn("loading {} deliveries failed: {}", ids.size(), loaded.status().ToString());
-      std::lock_guard<std::mutex> lock(mu);
-      in_flight -= static_cast<int>(entries.size());
-      room_cv.notify_all();
+      Forget(entries);
       return;
     }
     auto current = apps->Current();
@@ -241,15 +262,61 @@ struct Worker::State {
           }
           to_send = std::move(kept);
           Metrics().rate_limited.Increment(static_cast<double>(later.size()));
-          std::lock_guard<std::mutex> lock(mu);
-          in_flight -= static_cast<int>(later.size());
-          room_cv.notify_all();
+          Forget(later_entries);
         }
       }
     }
 
     Finish(std::move(decided));
-    for (Job& job : to_send) Send(std::move(job), now);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (Job& job : to_send) {
+        const std::string app_id = job.app->id();
+        const int partition = job.entry.partition;
+        scheduler->Push(app_id, partition, std::move(job));
+      }
+    }
+    Dispatch();
+  }
+
+  // Jobs whose entries are done with, acknowledged or left for another worker to claim: no longer
+  // held, and their room goes back to the reader.
+  void Forget(const std::vector<queue::StreamEntry>& entries) {
+    if (entries.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      in_flight -= static_cast<int>(entries.size());
+      for (const auto& e : entries) held.erase(KeyOf(e));
+    }
+    room_cv.notify_all();
+  }
+
+  // Starts the jobs whose turn has come. Runs on whichever thread made room: the reader after
+  // queueing, the sender's thread after a request ended.
+  void Dispatch() {
+    std::vector<std::pair<std::string, Job>> start;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stop_dispatching) return;
+      start = scheduler->TakeStartable();
+    }
+    // Signed now, not when read: a job that waited in its lane still carries a fresh timestamp.
+    const absl::Time now = absl::Now();
+    for (auto& [app_id, job] : start) Send(std::move(job), now);
+  }
+
+  // A started job's request ended (or never began): its app's slot is free for the next.
+  void Ended(Job job) {
+    const std::string app_id = job.app->id();
+    std::vector<Job> done;
+    done.push_back(std::move(job));
+    Finish(std::move(done));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      scheduler->Done(app_id);
+    }
+    room_cv.notify_all();
+    Dispatch();
   }
 
   void Send(Job job, absl::Time now) {
@@ -258,18 +325,14 @@ struct Worker::State {
       job.result.error = delivery::BuildErrorOf(request.status());
       job.result.error_detail = std::string(request.status().message());
       job.result.start_time = now;
-      std::vector<Job> failed;
-      failed.push_back(std::move(job));
-      Finish(std::move(failed));
+      Ended(std::move(job));
       return;
     }
     request->timeout = std::min(request->timeout, options.max_request_timeout);
     auto shared = std::make_shared<Job>(std::move(job));
     sender->Send(std::move(*request), [this, shared](http::HttpResult result) {
       shared->result = std::move(result);
-      std::vector<Job> done;
-      done.push_back(std::move(*shared));
-      Finish(std::move(done));
+      Ended(std::move(*shared));
     });
   }
 
@@ -447,23 +510,33 @@ struct Worker::State {
       for (const auto& [app_id, reason] : disable) {
         if (disabled.insert(app_id).second) DisableApp(app_id, reason);
       }
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        in_flight -= static_cast<int>(batch.size());
-      }
-      room_cv.notify_all();
+      Forget(acks);
     }
   }
 
+  // Room for reading: jobs read and not recorded count against max_in_flight, except those
+  // waiting behind their app's share (they hold no slot a newly read job could take).
+  int Room() const { return options.max_in_flight - (in_flight - scheduler->Blocked()); }
+
   void ReadLoop() {
-    const std::vector<int> partitions = Partitions();
     while (!stopping.load()) {
       int room;
+      std::vector<int> partitions;
       {
         std::unique_lock<std::mutex> lock(mu);
-        room_cv.wait(lock, [this] { return stop_reading || in_flight < options.max_in_flight; });
+        room_cv.wait(lock, [&] {
+          if (stop_reading) return true;
+          room = Room();
+          if (room <= 0) return false;
+          // A partition whose app has a full lane waits for it to drain; the others are read.
+          const std::set<int> full = scheduler->FullPartitions();
+          partitions.clear();
+          for (int p = 0; p < options.partitions; ++p) {
+            if (full.count(p) == 0) partitions.push_back(p);
+          }
+          return !partitions.empty();
+        });
         if (stop_reading) return;
-        room = options.max_in_flight - in_flight;
       }
       int per_partition = std::max(1, room / static_cast<int>(partitions.size()));
       auto entries = queue->Read(options.group, options.name, partitions, per_partition,
@@ -492,6 +565,108 @@ struct Worker::State {
       spdlog::log(level, "queued {} {} deliveries", messages.size(), what);
     } else {
       spdlog::warn("queueing {} {} deliveries: {}", messages.size(), what, enqueued.ToString());
+    }
+  }
+
+  // The keeper's tick: keeps every held entry claimed, so that no other worker takes one while
+  // this worker lives (the visibility timeout then only has to outlast a dead worker's last
+  // refresh, not the longest request); drops waiting jobs whose entries are no longer this
+  // worker's; and watches for Redis losing its data.
+  absl::Duration KeepTick() {
+    std::vector<queue::StreamEntry> entries;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      entries.reserve(held.size());
+      for (const auto& [partition, id] : held) {
+        entries.push_back({.partition = partition, .entry_id = id, .message = {}});
+      }
+    }
+    absl::StatusOr<std::vector<queue::StreamEntry>> lost =
+        queue->KeepClaimed(options.group, options.name, entries);
+    if (!lost.ok()) {
+      spdlog::warn("keeping {} entries claimed: {}", entries.size(), lost.status().ToString());
+    } else if (!lost->empty()) {
+      DropWaiting(*lost);
+    }
+    WatchGeneration();
+    return std::min(kKeepInterval, options.visibility_timeout / 4);
+  }
+
+  // Waiting jobs of `lost` entries go: another worker took them over (this one seemed dead), or
+  // Redis lost them (and WatchGeneration queues them again). Running ones finish as they are.
+  void DropWaiting(const std::vector<queue::StreamEntry>& lost) {
+    std::set<EntryKey> keys;
+    for (const auto& e : lost) keys.insert(KeyOf(e));
+    std::vector<Job> dropped;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      dropped = scheduler->RemoveWaitingIf(
+          [&](const Job& job) { return keys.count(KeyOf(job.entry)) > 0; });
+    }
+    if (dropped.empty()) return;
+    std::vector<queue::StreamEntry> entries;
+    for (const Job& job : dropped) entries.push_back(job.entry);
+    spdlog::warn("dropped {} waiting deliveries whose stream entries are no longer this worker's",
+                 entries.size());
+    Forget(entries);
+  }
+
+  // Sets Redis's generation marker where it is missing. The worker that finds it missing (Redis
+  // restarted empty, was flushed, or this is the first worker ever) queues again, from Postgres,
+  // every unfinished delivery changed before that moment: Redis may have held its stream entry
+  // or its retry (README, "Guarantees").
+  void WatchGeneration() {
+    const std::string candidate = absl::StrCat(options.name, "@", absl::ToUnixMicros(absl::Now()));
+    absl::StatusOr<std::string> marker = queue->MarkGeneration(candidate);
+    if (!marker.ok()) {
+      spdlog::warn("checking Redis's generation: {}", marker.status().ToString());
+      return;
+    }
+    if (*marker != generation) {
+      const bool first_look = generation.empty();
+      generation = *marker;
+      if (*marker == candidate) {
+        if (!first_look) spdlog::warn("Redis lost its data; queueing its deliveries again");
+        recovery_needed = true;
+      }
+    }
+    if (!recovery_needed) return;
+    if (!recovery_cutoff) {
+      // Postgres's clock, as update_time is: anything changed later was queued after the loss.
+      absl::StatusOr<absl::Time> now = store->Now();
+      if (!now.ok()) {
+        spdlog::warn("reading Postgres's clock for the recovery: {}", now.status().ToString());
+        return;
+      }
+      recovery_cutoff = *now;
+    }
+    while (!keeper->stopping()) {
+      auto claimed = store->ClaimChangedBefore(*recovery_cutoff, kRecoveryBatch);
+      if (!claimed.ok()) {
+        spdlog::warn("claiming deliveries Redis lost: {}", claimed.status().ToString());
+        return;  // the next tick goes on
+      }
+      std::vector<ledger::DeliveryStore::Lost> due;
+      std::vector<std::pair<queue::DeliveryMessage, absl::Time>> later;
+      const absl::Time now = absl::Now();
+      for (auto& c : *claimed) {
+        if (c.next_attempt_time <= now) {
+          due.push_back(std::move(c));
+        } else {
+          later.push_back(
+              {{c.delivery_id, c.event_id, c.app_id, c.attempt_count + 1}, c.next_attempt_time});
+        }
+      }
+      EnqueueClaimed("lost with Redis's data", spdlog::level::info, due);
+      // One that fails to schedule is found by ClaimLost once it is due and lost_grace passed.
+      if (absl::Status scheduled = queue->ScheduleRetries(later); !scheduled.ok()) {
+        spdlog::warn("scheduling {} retries again: {}", later.size(), scheduled.ToString());
+      }
+      if (static_cast<int>(claimed->size()) < kRecoveryBatch) {
+        recovery_needed = false;
+        recovery_cutoff.reset();
+        return;
+      }
     }
   }
 
@@ -538,13 +713,16 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis_url, "redis_url", "HOOKD_REDIS_URL"));
   HOOKD_RETURN_IF_ERROR(
       RequireSetting(options.subscription_addr, "subscription_addr", "HOOKD_SUBSCRIPTION_ADDR"));
-  if (options.visibility_timeout <= options.max_request_timeout) {
-    return InvalidField("visibility_timeout",
-                        "must exceed max_request_timeout (" +
-                            absl::FormatDuration(options.max_request_timeout) +
-                            "), or requests still running would be taken over and duplicated");
+  if (options.visibility_timeout < absl::Seconds(1)) {
+    return InvalidField("visibility_timeout", "must be at least 1s");
   }
   if (options.max_in_flight < 1) return InvalidField("max_in_flight", "must be at least 1");
+  if (options.max_in_flight_per_app < 1) {
+    return InvalidField("max_in_flight_per_app", "must be at least 1");
+  }
+  if (options.max_queued_per_app < 1) {
+    return InvalidField("max_queued_per_app", "must be at least 1");
+  }
   HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
   if (options.max_connections_per_host < 0) {
     return InvalidField("max_connections_per_host", "must be 0 (no limit) or more");
@@ -578,6 +756,14 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   state->apps = std::make_unique<appcache::AppCache>(cache);
   state->apps->Start();
   state->gauges = ExportWorkerGauges(*state->queue, options.group, *state->sender, *state->apps);
+  state->scheduler = std::make_unique<FairScheduler<Job>>(
+      FairScheduler<Job>::Options{.max_running = options.max_in_flight,
+                                  .max_running_per_app = options.max_in_flight_per_app,
+                                  .max_waiting_per_app = options.max_queued_per_app,
+                                  .gauges = [](const std::string& app_id) {
+                                    return std::make_pair(&Metrics().app_in_flight.With({app_id}),
+                                                          &Metrics().app_queued.With({app_id}));
+                                  }});
   HOOKD_ASSIGN_OR_RETURN(StartedServer started,
                          StartGrpcServer(options.listen, {}, 4 << 20, options.health_listen));
   state->server = std::move(started.server);
@@ -585,6 +771,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   state->port = started.port;
 
   State* s = state.get();
+  s->keeper = std::make_unique<PeriodicTask>([s] { return s->KeepTick(); });
+  s->keeper->Start();
   s->completer = std::thread([s] { s->CompleteLoop(); });
   s->maintenance = std::thread([s] { s->MaintenanceLoop(); });
   // Reading waits for the first app sync: without apps every delivery would look orphaned.
@@ -620,7 +808,31 @@ void Worker::Shutdown() {
     s.stop_cv.notify_all();
     s.reader.join();
     s.maintenance.join();
-    // In-flight requests finish (or the grace runs out), and their outcomes are recorded.
+    // Waiting jobs go back to the streams at once for other workers, rather than waiting there
+    // for the visibility timeout: queued again first, then acknowledged (a duplicate at worst).
+    std::vector<Job> waiting;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.stop_dispatching = true;
+      waiting = s.scheduler->RemoveWaitingIf([](const Job&) { return true; });
+    }
+    if (!waiting.empty()) {
+      std::vector<queue::DeliveryMessage> messages;
+      std::vector<queue::StreamEntry> entries;
+      for (Job& job : waiting) {
+        messages.push_back(job.entry.message);
+        entries.push_back(std::move(job.entry));
+      }
+      absl::Status requeued = s.queue->Enqueue(messages);
+      if (requeued.ok()) requeued = s.queue->Ack(s.options.group, entries);
+      if (!requeued.ok()) {
+        spdlog::warn("returning {} waiting deliveries to the streams: {}", entries.size(),
+                     requeued.ToString());
+      }
+      s.Forget(entries);
+    }
+    // In-flight requests finish (or the grace runs out), and their outcomes are recorded; their
+    // entries are kept claimed meanwhile.
     {
       std::unique_lock<std::mutex> lock(s.mu);
       s.room_cv.wait_for(lock, absl::ToChronoMilliseconds(s.options.shutdown_grace),
@@ -635,6 +847,7 @@ void Worker::Shutdown() {
     }
     s.completed_cv.notify_all();
     s.completer.join();
+    s.keeper->Stop();
     s.gauges.clear();
     s.sender.reset();  // aborts what is left; their entries stay pending for other workers
     s.apps->Stop();

@@ -40,6 +40,17 @@ const WorkerMetrics& Metrics() {
             "hookd_worker_rate_limited_total",
             "Deliveries put back for later because their app was over its rate limit (not "
             "attempts)."),
+        .app_in_flight = r.AddGaugeFamily(
+            "hookd_worker_app_in_flight_requests",
+            "Requests of this worker running, by app (at most --max_in_flight_per_app each); at "
+            "most 100 app ids per worker, later apps count as app_id=\"other\".",
+            {"app_id"}, metrics::FamilyOptions{.bounded_label = 0}),
+        .app_queued = r.AddGaugeFamily(
+            "hookd_worker_app_queued_deliveries",
+            "Deliveries this worker read and holds for their app's turn, by app (at most "
+            "--max_queued_per_app each); at most 100 app ids per worker, later apps count as "
+            "app_id=\"other\".",
+            {"app_id"}, metrics::FamilyOptions{.bounded_label = 0}),
     };
     for (const char* outcome : {"succeeded", "retrying", "failed", "gone"}) {
       m->attempts.With({outcome});

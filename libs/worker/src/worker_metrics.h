@@ -23,6 +23,8 @@ struct WorkerMetrics {
   metrics::Histogram& delivery_lag;                 // hookd_worker_delivery_lag_seconds
   metrics::Counter& apps_disabled;                  // hookd_worker_apps_disabled_total
   metrics::Counter& rate_limited;                   // hookd_worker_rate_limited_total
+  metrics::Family<metrics::Gauge>& app_in_flight;   // hookd_worker_app_in_flight_requests{app_id}
+  metrics::Family<metrics::Gauge>& app_queued;      // hookd_worker_app_queued_deliveries{app_id}
 };
 
 const WorkerMetrics& Metrics();

@@ -38,8 +38,16 @@ TEST(WorkerOptions, RefusesEachBadSettingByName) {
   EXPECT_EQ(RefusedField(options), "subscription_addr");
 
   options = Valid();
-  options.visibility_timeout = options.max_request_timeout;
+  options.visibility_timeout = absl::Milliseconds(999);
   EXPECT_EQ(RefusedField(options), "visibility_timeout");
+
+  options = Valid();
+  options.max_in_flight_per_app = 0;
+  EXPECT_EQ(RefusedField(options), "max_in_flight_per_app");
+
+  options = Valid();
+  options.max_queued_per_app = 0;
+  EXPECT_EQ(RefusedField(options), "max_queued_per_app");
 
   options = Valid();
   options.max_in_flight = 0;

@@ -79,10 +79,11 @@ struct HttpSenderOptions {
   std::string user_agent = "hookd/0.1 (+https://www.standardwebhooks.com)";
   // Idle keep-alive connections kept across all hosts.
   int max_idle_connections = 1024;
-  // Connections open to one host at most (0 = no limit); further requests to it wait inside the
-  // sender for a connection to free, and that wait counts against their timeout. One endpoint
-  // then cannot take every connection of a worker, and a fast endpoint is served over a few
-  // busy keep-alive connections instead of hundreds of mostly idle ones.
+  // Requests running to one host (scheme, host and port) at once, so connections open to it, at
+  // most (0 = no limit). Further requests to it wait in the sender's queue, behind no request to
+  // another host, and their timeout starts when they leave it. One endpoint then cannot take
+  // every connection of a worker, and a fast endpoint is served over a few busy keep-alive
+  // connections instead of hundreds of mostly idle ones.
   int max_connections_per_host = 64;
 };
 

@@ -118,8 +118,23 @@ class DeliveryStore {
   struct Lost {
     std::string delivery_id, event_id, app_id;
     int attempt_count = 0;
+    // When the next attempt is due; InfinitePast for "now" (HELD deliveries waiting without a
+    // time).
+    absl::Time next_attempt_time = absl::InfinitePast();
   };
   absl::StatusOr<std::vector<Lost>> ClaimLost(absl::Duration grace, int limit);
+
+  // After Redis lost its data (DeliveryQueue::MarkGeneration): unfinished deliveries, PENDING or
+  // RETRYING, last changed before `before` (the moment the loss was seen, on Postgres's clock),
+  // whose stream entry or scheduled retry Redis may have held. At most `limit`, earliest due
+  // first; their update_time is set to now, so calling again until fewer than `limit` come back
+  // claims each once. The caller queues those due and schedules the rest at their
+  // next_attempt_time. Deliveries changed since were queued or scheduled again by whoever
+  // changed them, after the loss.
+  absl::StatusOr<std::vector<Lost>> ClaimChangedBefore(absl::Time before, int limit);
+
+  // Postgres's clock (the time update_time is written with).
+  absl::StatusOr<absl::Time> Now();
 
   // SCHEDULED deliveries whose time has come, at most `limit`, earliest first: made PENDING for
   // the caller to queue. Should queueing fail, ClaimLost finds them once `grace` passes: a

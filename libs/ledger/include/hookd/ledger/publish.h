@@ -38,12 +38,12 @@ std::map<IdempotencyKey, PublishedBefore> PublishedUnder(pqxx::work& txn,
 
 // The deliveries one event makes, by the state each starts in.
 struct Routes {
-  std::vector<std::string> pending;  // PENDING, queued at commit
+  std::vector<std::string> pending = {};  // PENDING, queued at commit
   // HELD (disabled apps), not queued, with the time each is due when resumed.
-  std::vector<std::pair<std::string, absl::Time>> held;
+  std::vector<std::pair<std::string, absl::Time>> held = {};
   // SCHEDULED, not queued: due at their time (deliver_at, deliver_after, delivery_delay; see
   // DeliveryStore::ClaimDue).
-  std::vector<std::pair<std::string, absl::Time>> scheduled;
+  std::vector<std::pair<std::string, absl::Time>> scheduled = {};
 
   // Adds a delivery to `app_id`, due at `due`: HELD when the app is not `active`, SCHEDULED when
   // `due` is after `now`, PENDING otherwise.

@@ -48,6 +48,8 @@ int PartitionOf(std::string_view app_id, int partitions);
 // slot, which the promotion script needs.
 std::string StreamKey(const RedisOptions& options, int partition);  // <prefix>:{p<N>}:deliveries
 std::string RetryKey(const RedisOptions& options, int partition);   // <prefix>:{p<N>}:retry
+// <prefix>:{p<N>}:generation: the marker MarkGeneration reads.
+std::string GenerationKey(const RedisOptions& options, int partition);
 
 // A message read from a stream, with what Ack needs to remove it.
 struct StreamEntry {
@@ -114,6 +116,25 @@ class DeliveryQueue {
                                                               int partition,
                                                               absl::Duration min_idle,
                                                               int count) = 0;
+
+  // Resets the idle time of `entries` that are still pending for `consumer` (one pipeline), so
+  // that ClaimStale does not hand them to another worker while this one still holds them: a
+  // live worker calls it for every entry it holds more often than the visibility timeout, which
+  // can therefore be short whatever the requests' timeouts. Returns the entries that are no
+  // longer this consumer's (acknowledged, claimed by another consumer, or gone with Redis's
+  // data): their holder drops those it has not started. INVALID_ARGUMENT for a bad name or
+  // partition, UNAVAILABLE or INTERNAL on failure.
+  virtual absl::StatusOr<std::vector<StreamEntry>> KeepClaimed(
+      const std::string& group, const std::string& consumer,
+      const std::vector<StreamEntry>& entries) = 0;
+
+  // Redis's data generation. Sets every partition's marker to `candidate` where it has none
+  // (SET NX) and returns the markers' value: `candidate` when any partition had lost its marker
+  // (Redis, or a Cluster shard, restarted empty or was flushed), else the value set before.
+  // A caller that sees the value change, or gets its own candidate back, knows that whatever
+  // Redis held before may be gone. INVALID_ARGUMENT for an empty candidate, UNAVAILABLE or
+  // INTERNAL on failure.
+  virtual absl::StatusOr<std::string> MarkGeneration(const std::string& candidate) = 0;
 
   // Schedules each message for another attempt at its time (one pipeline). Scheduling the same
   // message (same attempt) twice keeps one, at the later call's time. INVALID_ARGUMENT as

@@ -27,13 +27,22 @@ struct WorkerOptions {
   std::string group = "hookd-workers";
   // Requests in flight at once.
   int max_in_flight = 256;
-  // Connections to one endpoint host at most (see HttpSenderOptions::max_connections_per_host).
+  // Requests in flight to one app at once: a slow endpoint holds this share of the worker and no
+  // more. Its further deliveries wait in the worker, where no timeout runs, and free slots go to
+  // the apps round-robin (README, "Fair delivery").
+  int max_in_flight_per_app = 64;
+  // Deliveries of one app waiting in the worker at most; at this many its stream partition is
+  // not read until they drain.
+  int max_queued_per_app = 10000;
+  // Requests in flight to one endpoint host at once (see
+  // HttpSenderOptions::max_connections_per_host).
   int max_connections_per_host = 64;
   // Upper bound of any app's timeout (apps allow up to 30 s).
   absl::Duration max_request_timeout = absl::Seconds(30);
-  // An entry read by a worker and not acknowledged for this long is taken over by another: the
-  // first worker died. Must exceed max_request_timeout, or live requests would be duplicated.
-  absl::Duration visibility_timeout = absl::Seconds(60);
+  // An entry this worker holds is kept claimed (its idle time reset) every second or quarter of
+  // this, whichever is shorter, whether its request runs or waits. An entry idle for this long
+  // is taken over by another worker: its worker died. At least 1 s.
+  absl::Duration visibility_timeout = absl::Seconds(10);
   // Multiplies every retry delay (tests run real schedules in milliseconds).
   double retry_delay_scale = 1.0;
   bool allow_http = false;
