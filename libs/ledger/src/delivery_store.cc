@@ -350,6 +350,18 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimChangedBefo
   return claimed;
 }
 
+absl::Status DeliveryStore::Touch(const std::vector<std::string>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  return db_.Transact("mark held deliveries in progress", [&](pqxx::work& txn) {
+    db::ExecPrepared(txn, "ledger_touch",
+                     "UPDATE deliveries SET update_time = now() WHERE id = ANY($1::text[])"
+                     " AND status IN " +
+                         Sql(kUnfinished),
+                     db::ArrayLiteral(ids));
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<absl::Time> DeliveryStore::Now() {
   absl::Time now;
   HOOKD_RETURN_IF_ERROR(db_.Transact("read the database clock", [&](pqxx::work& txn) {

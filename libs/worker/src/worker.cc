@@ -98,7 +98,8 @@ struct Worker::State {
   bool completer_waiting = false;
   int in_flight = 0;  // jobs read and not yet recorded
   // The entries of those jobs, which the keeper keeps claimed.
-  std::set<EntryKey> held;
+  // The entries of those jobs, which the keeper keeps claimed, with their delivery ids.
+  std::map<EntryKey, std::string> held;
   // Jobs to attempt: running, or waiting for their app's turn.
   std::unique_ptr<FairScheduler<Job>> scheduler;
   bool stop_dispatching = false;  // Shutdown: waiting jobs go back to the streams
@@ -112,6 +113,7 @@ struct Worker::State {
   // Keeps held entries claimed, and watches Redis's generation (KeepTick).
   std::unique_ptr<PeriodicTask> keeper;
   std::string generation;  // the keeper's: the marker last seen
+  absl::Time next_touch;   // the keeper's: when held deliveries are next marked in progress
   // While a recovery from lost Redis data has deliveries left to claim, and the moment it
   // started (the keeper's).
   bool recovery_needed = false;
@@ -148,7 +150,7 @@ struct Worker::State {
     {
       std::lock_guard<std::mutex> lock(mu);
       in_flight += static_cast<int>(entries.size());
-      for (const auto& e : entries) held.insert(KeyOf(e));
+      for (const auto& e : entries) held.emplace(KeyOf(e), e.message.delivery_id);
     }
     std::vector<std::string> ids;
     std::map<std::string, LoadedDelivery> carried;
@@ -573,12 +575,26 @@ struct Worker::State {
   // refresh, not the longest request); drops waiting jobs whose entries are no longer this
   // worker's; and watches for Redis losing its data.
   absl::Duration KeepTick() {
+    const bool touch_due = absl::Now() >= next_touch;
     std::vector<queue::StreamEntry> entries;
     {
       std::lock_guard<std::mutex> lock(mu);
       entries.reserve(held.size());
-      for (const auto& [partition, id] : held) {
-        entries.push_back({.partition = partition, .entry_id = id, .message = {}});
+      for (const auto& [key, delivery_id] : held) {
+        entries.push_back({.partition = key.first, .entry_id = key.second, .message = {}});
+        if (touch_due) entries.back().message.delivery_id = delivery_id;
+      }
+    }
+    if (touch_due) {
+      // Progress in Postgres too, so that the lost-delivery sweep (no progress for lost_grace)
+      // never queues a copy of a delivery that waits here behind a slow app's backlog.
+      std::vector<std::string> ids;
+      ids.reserve(entries.size());
+      for (const auto& e : entries) ids.push_back(e.message.delivery_id);
+      if (absl::Status touched = store->Touch(ids); touched.ok()) {
+        next_touch = absl::Now() + options.lost_grace / 4;
+      } else {
+        spdlog::warn("marking {} held deliveries in progress: {}", ids.size(), touched.ToString());
       }
     }
     absl::StatusOr<std::vector<queue::StreamEntry>> lost =

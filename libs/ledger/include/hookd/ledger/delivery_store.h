@@ -133,6 +133,10 @@ class DeliveryStore {
   // changed them, after the loss.
   absl::StatusOr<std::vector<Lost>> ClaimChangedBefore(absl::Time before, int limit);
 
+  // Marks the unfinished deliveries among `ids` as making progress (update_time = now), so that
+  // ClaimLost leaves them alone: a worker holds them, waiting or running. One statement.
+  absl::Status Touch(const std::vector<std::string>& ids);
+
   // Postgres's clock (the time update_time is written with).
   absl::StatusOr<absl::Time> Now();
 
