@@ -103,6 +103,20 @@ TEST(LogsTest, EveryLineIsJsonWithIdsAndNoSecret) {
   EXPECT_EQ(ingest->Publish(ClientContext(wrong_token).get(), request, &response).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
 
+  // A string that is not UTF-8 does not parse (proto3): gRPC answers before any handler or
+  // token check runs (README, "Limits"), with or without a token, and protobuf's complaint
+  // is a JSON line like any other.
+  v1::CreateAppRequest undecodable;
+  undecodable.mutable_app()->set_tenant("logs");
+  undecodable.mutable_app()->set_name("not utf-8 \xff");
+  for (const std::string& bearer : {token, std::string("no-such-token")}) {
+    v1::App out;
+    grpc::Status status = apps->CreateApp(ClientContext(bearer).get(), undecodable, &out);
+    // What gRPC 1.51's callback server answers when a request does not deserialize.
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
+    EXPECT_EQ(status.error_message(), "");
+  }
+
   // Every delivery final: ok succeeded, fail failed after a retry, gone failed (410).
   auto final_count = [&] {
     pqxx::connection conn(db_url);
@@ -209,6 +223,15 @@ TEST(LogsTest, EveryLineIsJsonWithIdsAndNoSecret) {
   ASSERT_EQ(rotations.size(), 1u);
   EXPECT_EQ(rotations[0]["app_id"], ok.id());
   EXPECT_EQ(with_msg("subscription", "app disabled").size(), 1u);
+  int from_protobuf = 0;
+  for (const auto& l : lines) {
+    if (l.file == "subscription" && l.json.value("source", "") == "protobuf") {
+      ++from_protobuf;
+      EXPECT_EQ(l.json["level"], "error") << l.raw;
+      EXPECT_TRUE(absl::StrContains(l.json["msg"].get<std::string>(), "invalid UTF-8")) << l.raw;
+    }
+  }
+  EXPECT_EQ(from_protobuf, 2);
 }
 
 }  // namespace

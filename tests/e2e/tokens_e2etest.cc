@@ -594,7 +594,9 @@ TEST_F(TokensTest, EveryRpcByEveryRoleAndTenantAnswersTheDocumentedCode) {
         grpc::Status status = row.call(token, target);
         EXPECT_EQ(status.error_code(), expected) << status.error_message();
         // A refused call changed nothing, its audit log included.
-        if (expected != StatusCode::OK) EXPECT_EQ(Snapshot(), before);
+        if (expected != StatusCode::OK) {
+          EXPECT_EQ(Snapshot(), before);
+        }
         // A change is one audit entry, naming the token, the action, the resource and its
         // tenant; a read is none.
         std::vector<Entry> entries = AuditAfter(last_entry);
@@ -838,7 +840,7 @@ TEST_F(TokensTest, BadTokenRequestsNameTheFieldAndStoreNothing) {
             StatusCode::NOT_FOUND);
   EXPECT_EQ(Snapshot(), before);
   // Unknown and malformed tokens.
-  for (const std::string bad : {"hkd_" + std::string(64, '0'), std::string("not-a-token")}) {
+  for (const std::string& bad : {"hkd_" + std::string(64, '0'), std::string("not-a-token")}) {
     EXPECT_EQ(Publish(bad, kOwn).error_code(), StatusCode::UNAUTHENTICATED) << bad;
   }
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "google/protobuf/stubs/logging.h"
 #include "grpc/support/log.h"
 #include "hookd/common/status.h"
 #include "nlohmann/json.hpp"
@@ -145,6 +146,17 @@ void LogFromGrpc(gpr_log_func_args* args) {
        {"line", args->line}});
 }
 
+// Protobuf's own messages (a request whose string field is not UTF-8, say) likewise, rather than
+// its "[libprotobuf ERROR ...]" text on stderr.
+void LogFromProtobuf(google::protobuf::LogLevel level, const char* filename, int line,
+                     const std::string& message) {
+  spdlog::level::level_enum mapped = spdlog::level::err;
+  if (level == google::protobuf::LOGLEVEL_INFO) mapped = spdlog::level::info;
+  if (level == google::protobuf::LOGLEVEL_WARNING) mapped = spdlog::level::warn;
+  Log(mapped, message,
+      {{"source", "protobuf"}, {"file", filename != nullptr ? filename : ""}, {"line", line}});
+}
+
 }  // namespace
 
 std::string JsonString(std::string_view text) {
@@ -203,6 +215,7 @@ absl::Status InitLogging(std::string_view service, std::string_view level,
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
   gpr_set_log_function(LogFromGrpc);
+  google::protobuf::SetLogHandler(LogFromProtobuf);
   return absl::OkStatus();
 }
 

@@ -57,6 +57,9 @@ using CurlUrlPtr = std::unique_ptr<CURLU, CurlUrlDeleter>;
 using CurlStringPtr = std::unique_ptr<char, CurlFreeDeleter>;
 
 constexpr char kShuttingDown[] = "sender shutting down";
+// Response header bytes read at most: hookd needs a few headers (Retry-After) and keeps none in
+// the log, so a larger header section is an endpoint misbehaving, not data to buffer.
+constexpr size_t kMaxResponseHeaderBytes = 64 * 1024;
 constexpr char kPlainHttpRefused[] = "plain http is not allowed (HOOKD_ALLOW_HTTP)";
 // Bounds how long a slow DNS answer or SYN can eat into the request timeout before any byte of
 // the request is sent.
@@ -146,7 +149,6 @@ v1::AttemptError MapCurlCode(CURLcode code) {
 
 class CurlSender;
 
-// One request from Send until its `done` has run.
 // The scheme and authority of `url`, lower-cased ("https://hooks.example.com:8443"): requests
 // with equal keys share one endpoint host's limit, as curl's connection pool shares connections
 // by host and port. A url without "://" is its own key (Configure refuses it anyway).
@@ -157,6 +159,7 @@ std::string HostKey(std::string_view url) {
   return absl::AsciiStrToLower(AbslView(url.substr(0, end)));
 }
 
+// One request from Send until its `done` has run.
 struct Transfer {
   HttpRequest request;
   // HostKey(request.url): the requests that share a host's limit.
@@ -174,6 +177,10 @@ struct Transfer {
   std::vector<std::string> refused_addresses;
   // The body outgrew max_response_bytes and the write callback ended the transfer.
   bool body_capped = false;
+  // Bytes of response header lines so far; past kMaxResponseHeaderBytes the header callback
+  // ends the transfer and sets headers_too_large.
+  size_t header_bytes = 0;
+  bool headers_too_large = false;
   size_t max_response_bytes = 0;
   char error_buffer[CURL_ERROR_SIZE] = {};
 };
@@ -217,6 +224,11 @@ size_t WriteBody(char* data, size_t size, size_t count, void* userdata) {
 size_t CollectHeader(char* data, size_t size, size_t count, void* userdata) {
   auto* transfer = static_cast<Transfer*>(userdata);
   size_t total = size * count;
+  transfer->header_bytes += total;
+  if (transfer->header_bytes > kMaxResponseHeaderBytes) {
+    transfer->headers_too_large = true;
+    return 0;  // curl ends the transfer with CURLE_WRITE_ERROR
+  }
   std::string_view line(data, total);
   // A status line starts a new response (after a 1xx), whose headers replace the previous ones.
   if (line.size() >= 5 && line.substr(0, 5) == "HTTP/") {
@@ -604,6 +616,13 @@ class CurlSender final : public HttpSender {
     // completed.
     result.headers.clear();
     result.body_excerpt.clear();
+    // Ours (CollectHeader), or curl's own limit of 100 KB per header line (which it reports as
+    // CURLE_OUT_OF_MEMORY, though nothing ran out).
+    if (transfer.headers_too_large || (code == CURLE_OUT_OF_MEMORY && transfer.header_bytes > 0)) {
+      Fail(transfer, v1::ATTEMPT_ERROR_RESPONSE_TOO_LARGE,
+           absl::StrCat("response headers larger than ", kMaxResponseHeaderBytes / 1024, " KiB"));
+      return;
+    }
     if (code == CURLE_COULDNT_CONNECT && !transfer.refused_addresses.empty()) {
       Fail(transfer, v1::ATTEMPT_ERROR_FORBIDDEN_ADDRESS,
            absl::StrCat("endpoint resolved to ", absl::StrJoin(transfer.refused_addresses, ", "),

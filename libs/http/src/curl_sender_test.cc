@@ -597,6 +597,37 @@ TEST(CurlSenderTest, AHostAtItsLimitDoesNotHoldBackAnotherHost) {
   EXPECT_EQ(slow.max_running(), 2);
 }
 
+// Response headers past 64 KiB are an error of their own, whether curl's 100 KB line limit or
+// hookd's 64 KiB total stops them, and nothing of the response is kept.
+TEST(CurlSenderTest, OversizedResponseHeadersAreTheirOwnError) {
+  Receiver receiver;
+  receiver.Post("/one-huge", [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("X-Huge", std::string(100 * 1024, 'a'));
+  });
+  receiver.Post("/many", [](const httplib::Request&, httplib::Response& res) {
+    for (int i = 0; i < 20; ++i)
+      res.set_header("X-Big-" + std::to_string(i), std::string(4000, 'b'));
+  });
+  receiver.Post("/fine", [](const httplib::Request&, httplib::Response& res) {
+    for (int i = 0; i < 10; ++i)
+      res.set_header("X-Big-" + std::to_string(i), std::string(4000, 'b'));
+  });
+  receiver.Start();
+  auto sender = MakeSender(LoopbackOptions());
+  for (const std::string path : {"/one-huge", "/many"}) {
+    HttpResult result = SendAndWait(*sender, Request(receiver.Url(path)));
+    EXPECT_EQ(result.error, v1::ATTEMPT_ERROR_RESPONSE_TOO_LARGE)
+        << path << ": " << result.error_detail;
+    EXPECT_EQ(result.error_detail, "response headers larger than 64 KiB") << path;
+    EXPECT_EQ(result.status_code, 0) << path;
+    EXPECT_TRUE(result.headers.empty()) << path;
+  }
+  HttpResult fine = SendAndWait(*sender, Request(receiver.Url("/fine")));
+  EXPECT_EQ(fine.error, v1::ATTEMPT_ERROR_NONE) << fine.error_detail;
+  EXPECT_EQ(fine.status_code, 200);
+  EXPECT_EQ(fine.Header("x-big-9").size(), 4000u);
+}
+
 TEST(CurlSenderTest, ReusesConnectionsForSequentialRequests) {
   Receiver receiver;
   receiver.Post("/hook", [](const httplib::Request&, httplib::Response&) {});

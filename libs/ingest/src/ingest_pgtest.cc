@@ -557,12 +557,31 @@ TEST_F(IngestTest, BatchAnswersEachEventInOrder) {
   EXPECT_EQ(response.results(2).delivery_count(), 0);
   EXPECT_EQ(DeliveredApps(response.results(0).event_id()), std::vector<std::string>{app});
 
-  v1::PublishBatchRequest too_big;
-  for (int i = 0; i < 1001; ++i) *too_big.add_events() = Event("batch", "video.ready");
+  const int64_t events_before = Count("SELECT count(*) FROM events");
+  v1::PublishBatchRequest too_many;
+  for (int i = 0; i < 1001; ++i) *too_many.add_events() = Event("batch", "video.ready");
   grpc::Status status =
-      ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), too_big, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(Field(status), "events");
+      ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), too_many, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(status.error_message(),
+            "events: at most 1000 per batch (--max_batch_events); got 1001");
+  // 65 MiB in 260 events of 256 KiB: gRPC refuses it before any handler runs.
+  v1::PublishBatchRequest too_large;
+  for (int i = 0; i < 260; ++i) {
+    v1::PublishRequest* e = too_large.add_events();
+    *e = Event("batch", "video.ready");
+    e->set_payload(R"({"x":")" + std::string(256 * 1024 - 10, 'x') + R"("})");
+  }
+  ASSERT_GT(too_large.ByteSizeLong(), static_cast<size_t>(kMaxRequestBytes));
+  status = ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), too_large, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM events"), events_before);
+  // Just under the limit goes through.
+  too_large.mutable_events()->DeleteSubrange(250, 10);
+  ASSERT_LT(too_large.ByteSizeLong(), static_cast<size_t>(kMaxRequestBytes));
+  status = ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), too_large, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.results_size(), 250);
   v1::PublishBatchRequest empty;
   EXPECT_EQ(
       Field(ingest_stub_->PublishBatch(ClientContext(kTestAdminToken).get(), empty, &response)),

@@ -64,10 +64,12 @@ grpc::ServerUnaryReactor* IngestServiceImpl::PublishBatch(grpc::CallbackServerCo
   if (!access.ok()) return FinishNow(context, Refused(access.status(), request->events_size()));
   if (request->events().empty()) return FinishNow(context, InvalidField("events", "required"));
   if (request->events_size() > ctx_.max_batch_events) {
-    return FinishNow(
-        context, Refused(InvalidField("events", "at most " + std::to_string(ctx_.max_batch_events) +
-                                                    " per batch"),
-                         request->events_size()));
+    // A limit, not a malformed request: the same events in smaller batches are fine.
+    return FinishNow(context,
+                     Refused(absl::ResourceExhaustedError(absl::StrCat(
+                                 "events: at most ", ctx_.max_batch_events,
+                                 " per batch (--max_batch_events); got ", request->events_size())),
+                             request->events_size()));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   ctx_.pool.Submit([this, access = *std::move(access), request, response, reactor] {

@@ -92,12 +92,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   });
   state->service = std::make_unique<IngestServiceImpl>(*state->context);
 
-  // Batches of up to 1000 events of up to 256 KiB each.
-  const int max_message =
-      std::max<int>(64 << 20, static_cast<int>(options.max_payload_bytes) * 4 + (1 << 20));
-  HOOKD_ASSIGN_OR_RETURN(
-      StartedServer started,
-      StartGrpcServer(options.listen, {state->service.get()}, max_message, options.health_listen));
+  // A request (a PublishBatch in all) of at most 64 MiB; gRPC answers a larger one
+  // RESOURCE_EXHAUSTED before it reaches a handler (README, "Limits").
+  HOOKD_ASSIGN_OR_RETURN(StartedServer started,
+                         StartGrpcServer(options.listen, {state->service.get()}, kMaxRequestBytes,
+                                         options.health_listen));
   state->server = std::move(started.server);
   state->health_server = std::move(started.health_server);
   state->port = started.port;

@@ -18,13 +18,13 @@ namespace hookd {
 struct TlsSettings {
   // HOOKD_TLS_CERT / HOOKD_TLS_KEY: this process's certificate chain and key. Servers serve TLS
   // with them; hookd's own channels present them as client certificates.
-  std::string cert_file;
-  std::string key_file;
+  std::string cert_file = {};
+  std::string key_file = {};
   // HOOKD_TLS_CLIENT_CA: servers require client certificates signed by these CAs (mTLS).
-  std::string client_ca_file;
+  std::string client_ca_file = {};
   // HOOKD_TLS_CA: hookd's own channels verify servers against these CAs; unset, they speak
   // plaintext.
-  std::string ca_file;
+  std::string ca_file = {};
   // How often the files are checked for a new version.
   absl::Duration refresh_interval = absl::Seconds(60);
 

@@ -8,6 +8,9 @@
 
 namespace hookd::ingest {
 
+// The largest request hookd-ingest reads: a whole PublishBatch, all its events together.
+inline constexpr int kMaxRequestBytes = 64 << 20;
+
 struct ServerOptions {
   // host:port; port 0 picks a free one (see Server::port()).
   std::string listen = "127.0.0.1:50052";
@@ -22,6 +25,8 @@ struct ServerOptions {
   // hookd-subscription, for the app change feed and the event type catalog.
   std::string subscription_addr;
   size_t max_payload_bytes = 256 * 1024;
+  // Events per PublishBatch at most (RESOURCE_EXHAUSTED beyond); the batch's bytes are bounded
+  // by kMaxRequestBytes too.
   int max_batch_events = 1000;
   absl::Duration idempotency_window = absl::Hours(24);
   int database_pool_size = 6;
