@@ -147,5 +147,32 @@ TEST(PgPool, CreateAgainstADownServerIsUnavailable) {
   EXPECT_EQ(pool.status().code(), absl::StatusCode::kUnavailable);
 }
 
+// What a Postgres error tells the caller: a data error is the request's (INVALID_ARGUMENT),
+// anything else INTERNAL; never the server's text, which may quote data or name tables.
+TEST(PgPool, ErrorsCarryTheSqlstateNotTheServersText) {
+  auto db = TestDatabase::Create("pg_errors");
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto pool = PgPool::Create((*db)->url(), 1);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto run = [&](const std::string& sql) {
+    return (*pool)->Transact("try", [&](pqxx::work& txn) {
+      txn.exec(sql);
+      return absl::OkStatus();
+    });
+  };
+  absl::Status data = run("SELECT 'secret-3f2a'::int");
+  EXPECT_EQ(data.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(data.message(), "try: a value the database cannot store (SQLSTATE 22P02)");
+  absl::Status jsonb = run(R"(SELECT '{"a":"\u0000"}'::jsonb)");
+  EXPECT_EQ(jsonb.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(jsonb.message(), "try: a value the database cannot store (SQLSTATE 22P05)");
+  absl::Status missing = run("SELECT * FROM table_secret_9c1d");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(missing.message(),
+            "try: database error (SQLSTATE 42P01; the service log has the detail)");
+  // The pool is still good.
+  EXPECT_TRUE(run("SELECT 1").ok());
+}
+
 }  // namespace
 }  // namespace hookd::db

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "hookd/common/config.h"
+#include "hookd/common/logging.h"
 #include "hookd/common/status.h"
 #include "spdlog/spdlog.h"
 
@@ -33,11 +34,24 @@ absl::Status TranslateCurrentException(std::string_view what) {
   } catch (const pqxx::broken_connection& e) {
     return absl::UnavailableError(std::string(what) + ": postgres unavailable");
   } catch (const pqxx::sql_error& e) {
-    // sql_error::what() carries the server's message only; the query text is in e.query(),
-    // which we leave out because parameters could hold secrets in other call sites.
-    return absl::InternalError(std::string(what) + ": " + e.what());
+    // The server's message can quote stored data and name tables; it goes to the log (never
+    // e.query(), whose parameters could hold secrets), the caller gets the SQLSTATE alone.
+    const std::string state = e.sqlstate();
+    Log(spdlog::level::err, "database error",
+        {{"operation", what}, {"sqlstate", state}, {"error", e.what()}});
+    // Class 22 (data exception: a value out of range, not representable, not encodable) and 54
+    // (program limit: nested too deep, too complex) are the request's values that Postgres
+    // cannot take; validation refuses the known ones with the field's name first.
+    if (state.rfind("22", 0) == 0 || state.rfind("54", 0) == 0) {
+      return absl::InvalidArgumentError(
+          std::string(what) + ": a value the database cannot store (SQLSTATE " + state + ")");
+    }
+    return absl::InternalError(std::string(what) + ": database error (SQLSTATE " + state +
+                               "; the service log has the detail)");
   } catch (const std::exception& e) {
-    return absl::InternalError(std::string(what) + ": " + e.what());
+    Log(spdlog::level::err, "internal error", {{"operation", what}, {"error", e.what()}});
+    return absl::InternalError(std::string(what) +
+                               ": internal error (the service log has the detail)");
   } catch (...) {
     return absl::InternalError(std::string(what) + ": unknown error");
   }

@@ -18,6 +18,38 @@
 namespace hookd::schema {
 namespace {
 
+// Refuses what Postgres's jsonb cannot store, anywhere in the document (data members that
+// Prepare skips included): nesting deeper than kMaxSchemaDepth, where Postgres would fail with
+// "stack depth limit exceeded", and a NUL character (`\u0000`) in a string or a name, which
+// jsonb has no way to hold. Recursion stops at the limit.
+absl::Status CheckStorable(const nlohmann::json& node, const std::string& pointer, int depth,
+                           std::string_view field) {
+  const std::string at = pointer.empty() ? "/" : pointer;
+  if (depth > kMaxSchemaDepth) {
+    return InvalidField(field,
+                        absl::StrCat("nests deeper than ", kMaxSchemaDepth, " levels at ", at));
+  }
+  auto has_nul = [](const std::string& text) { return text.find('\0') != std::string::npos; };
+  if (node.is_string() && has_nul(node.get_ref<const std::string&>())) {
+    return InvalidField(field, absl::StrCat("holds a NUL character (\\u0000) at ", at));
+  }
+  if (node.is_array()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      HOOKD_RETURN_IF_ERROR(
+          CheckStorable(node[i], absl::StrCat(pointer, "/", i), depth + 1, field));
+    }
+  } else if (node.is_object()) {
+    for (const auto& [key, value] : node.items()) {
+      if (has_nul(key)) {
+        return InvalidField(field,
+                            absl::StrCat("holds a NUL character (\\u0000) in a name at ", at));
+      }
+      HOOKD_RETURN_IF_ERROR(CheckStorable(value, pointer + JsonPointerStep(key), depth + 1, field));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Refuses what valijson must not see, and drops `format` (an annotation). `names` is true for
 // an object that maps names to schemas (`properties`, `definitions`, ...), whose keys are no
 // keywords. Recursion is bounded by the depth check it makes first.
@@ -96,6 +128,7 @@ absl::StatusOr<std::shared_ptr<const CompiledSchema>> CompiledSchema::Compile(
   if (document.is_discarded() || !document.is_object()) {
     return InvalidField(field, "must be a JSON object (a JSON Schema)");
   }
+  HOOKD_RETURN_IF_ERROR(CheckStorable(document, "", 0, field));
   HOOKD_RETURN_IF_ERROR(Prepare(document, "", 0, false, field));
   auto impl = std::make_unique<Impl>();
   try {

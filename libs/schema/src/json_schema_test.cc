@@ -88,6 +88,17 @@ TEST(CompiledSchema, HostileSchemasAreRefusedBeforeTheValidatorSeesThem) {
   ExpectRefused(R"({"properties":{"s":{"type":"string","pattern":"^(a|b)*$"}}})",
                 "pattern at /properties/s is not supported");
   ExpectRefused(R"({"patternProperties":{"^x":{"type":"string"}}})", "patternProperties at /");
+  // Data members (default, const, enum, examples) are stored too: Postgres's jsonb fails on
+  // 30,000 levels ("stack depth limit exceeded") and on \u0000 anywhere.
+  std::string deep_default = R"({"default":)";
+  for (int i = 0; i < 30000; ++i) deep_default += "[";
+  for (int i = 0; i < 30000; ++i) deep_default += "]";
+  deep_default += "}";
+  ExpectRefused(deep_default, "nests deeper than 32 levels at /default/0/0");
+  ExpectRefused(R"({"description":"a\u0000b"})", "holds a NUL character (\\u0000) at /description");
+  ExpectRefused(R"({"properties":{"a\u0000":{}}})",
+                "NUL character (\\u0000) in a name at /properties");
+  ExpectRefused(R"({"enum":["ok","x\u0000"]})", "NUL character (\\u0000) at /enum/1");
   ExpectRefused("[1]", "must be a JSON object");
   ExpectRefused(R"({"type":"no-such-type"})", "is not a valid JSON Schema");
   ExpectRefused(R"({"$ref":"https://example.com/schema.json"})", "is not a valid JSON Schema");

@@ -449,6 +449,41 @@ TEST_F(SubscriptionTest, HostileIdsAreRefusedAtOnceAndTheConnectionGoesOn) {
   for (const v1::App& app : listed.apps()) EXPECT_NE(app.name(), "render");
 }
 
+// Event type schemas that Postgres could not store (its jsonb fails on deep nesting and on
+// \u0000, which once came back as INTERNAL with the server's text) are refused naming the field,
+// and nothing is created.
+TEST_F(SubscriptionTest, SchemasPostgresCannotStoreAreRefusedNamingTheField) {
+  std::string deep = R"({"default":)";
+  for (int i = 0; i < 30000; ++i) deep += "[";
+  for (int i = 0; i < 30000; ++i) deep += "]";
+  deep += "}";
+  const std::vector<std::pair<std::string, std::string>> schemas = {
+      {deep, "event_type.schema: nests deeper than 32 levels at /default/0/0"},
+      {R"({"description":"a\u0000b"})",
+       "event_type.schema: holds a NUL character (\\u0000) at /description"}};
+  for (const auto& [schema, message] : schemas) {
+    v1::CreateEventTypeRequest create;
+    create.mutable_event_type()->set_name("hostile.schema");
+    create.mutable_event_type()->set_schema(schema);
+    v1::EventType created;
+    grpc::Status status =
+        types_->CreateEventType(ClientContext(kTestAdminToken).get(), create, &created);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(absl::StartsWith(status.error_message(), message)) << status.error_message();
+  }
+  v1::CreateEventTypeRequest nul_description;
+  nul_description.mutable_event_type()->set_name("hostile.schema");
+  nul_description.mutable_event_type()->set_description(std::string("a\0b", 3));
+  v1::EventType created;
+  grpc::Status status =
+      types_->CreateEventType(ClientContext(kTestAdminToken).get(), nul_description, &created);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "event_type.description: holds a NUL character");
+  v1::ListEventTypesResponse listed;
+  ASSERT_TRUE(types_->ListEventTypes(ClientContext(kTestAdminToken).get(), {}, &listed).ok());
+  for (const v1::EventType& type : listed.event_types()) EXPECT_NE(type.name(), "hostile.schema");
+}
+
 TEST_F(SubscriptionTest, CallsWithoutOrWithAWrongTokenAreUnauthenticated) {
   v1::App out;
   EXPECT_EQ(Create(NewApp(), &out, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
