@@ -7,11 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<EOF
-Usage: scripts/pg.sh start|stop|status|url [--dir DIR] [--port PORT] [--tls CERTS]
+Usage: scripts/pg.sh start|stop|status|url [--dir DIR] [--port PORT] [--tls CERTS] [--immediate]
 
   start   initdb if needed, start on 127.0.0.1:PORT, create role and database "hookd"
           (no-op if already running)
-  stop    fast shutdown (no-op if not running)
+  stop    fast shutdown (no-op if not running); with --immediate, a crash: no checkpoint,
+          connections cut, recovery from the WAL at the next start
   status  exit 0 if running, 3 if not
   url     print postgresql://hookd@127.0.0.1:PORT/hookd
 
@@ -24,7 +25,7 @@ Usage: scripts/pg.sh start|stop|status|url [--dir DIR] [--port PORT] [--tls CERT
 EOF
 }
 
-cmd="" dir="" port="" tls_certs=""
+cmd="" dir="" port="" tls_certs="" stop_mode=fast
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -33,6 +34,7 @@ while [ $# -gt 0 ]; do
     --port) port="${2:?--port needs a value}"; shift 2 ;;
     --port=*) port="${1#*=}"; shift ;;
     --tls) tls_certs="${2:?--tls needs a directory}"; shift 2 ;;
+    --immediate) stop_mode=immediate; shift ;;
     start | stop | status | url)
       [ -z "$cmd" ] || die "only one command allowed (got $cmd and $1)"
       cmd="$1"; shift ;;
@@ -178,7 +180,7 @@ do_stop() {
     return 0
   fi
   log "stopping ($dir)"
-  as_postgres "$HOOKD_PG_BIN/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null
+  as_postgres "$HOOKD_PG_BIN/pg_ctl" -D "$data" -m "$stop_mode" -w -t 60 stop >/dev/null
   log "stopped"
 }
 

@@ -1,0 +1,306 @@
+// The chaos soak (README, "Chaos soak"): mixed load with fan-out while, at random, every kind of
+// hookd service is killed with SIGKILL, Postgres crashes (immediate stop) and Redis restarts,
+// with and without FLUSHALL. Then the ledger: every acknowledged event reached every app at
+// least once, duplicates carry the same webhook-id and body, and nothing is left unfinished.
+//
+// HOOKD_SOAK_DURATION (default 2m) is the chaos window; tests/chaos/soak.sh runs it long.
+// Real processes throughout: the service binaries, a Postgres of its own (scripts/pg.sh), a
+// redis-server of its own, an HTTP receiver in this process.
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cluster.h"
+#include "gtest/gtest.h"
+#include "hookd/queue/redis_connection.h"
+#include "hookd/testing/process.h"
+#include "hookd/testing/receiver.h"
+#include "hookd/testing/testing.h"
+#include "hookd/v1/ingest.grpc.pb.h"
+#include "pqxx/pqxx"
+
+namespace hookd::e2e {
+namespace {
+
+using testing::ClientContext;
+using testing::PollUntil;
+using testing::Receiver;
+
+const std::vector<std::string> kApps = {"/a", "/b", "/flaky"};
+// Production recovery timing: a dead worker's entries after 10 s, and the 5-minute lost-delivery
+// sweep out of reach, so every recovery seen here is the fast one.
+const std::vector<std::string> kWorkerFlags = {"--visibility_timeout=10s", "--lost_grace=5m",
+                                               "--max_request_timeout=5s"};
+
+absl::Duration SoakDuration() {
+  absl::Duration duration = absl::Minutes(2);
+  if (const char* text = std::getenv("HOOKD_SOAK_DURATION"); text != nullptr && *text != '\0') {
+    EXPECT_TRUE(absl::ParseDuration(text, &duration)) << "HOOKD_SOAK_DURATION=" << text;
+  }
+  return duration;
+}
+
+bool Shell(const std::string& command) { return std::system(command.c_str()) == 0; }
+
+// A Postgres of the soak's own, which it crashes and restarts.
+class Postgres {
+ public:
+  Postgres() {
+    char pattern[] = "/tmp/hookd-soak-pg.XXXXXX";
+    dir_ = mkdtemp(pattern);
+  }
+  ~Postgres() {
+    Shell(Script() + " stop --dir " + dir_ + " >/dev/null 2>&1");
+    Shell("rm -rf '" + dir_ + "'");
+  }
+  bool Start() {
+    return Shell(Script() + " start --dir " + dir_ + " --port " + std::to_string(port_) + " >>" +
+                 dir_ + "/pg.sh.log 2>&1");
+  }
+  bool Crash() {
+    return Shell(Script() + " stop --immediate --dir " + dir_ + " >>" + dir_ + "/pg.sh.log 2>&1");
+  }
+  std::string url() const {
+    return "postgresql://hookd@127.0.0.1:" + std::to_string(port_) + "/hookd";
+  }
+
+ private:
+  static std::string Script() { return std::string(HOOKD_SOURCE_DIR) + "/scripts/pg.sh"; }
+  std::string dir_;
+  int port_ = testing::FreePort();
+};
+
+struct Fault {
+  std::string kind;
+  absl::Time at;
+};
+
+TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
+  const absl::Duration duration = SoakDuration();
+  Postgres pg;
+  ASSERT_TRUE(pg.Start());
+  testing::ScratchRedis redis(/*persistent=*/true);
+  ASSERT_TRUE(redis.Start().ok());
+  Cluster cluster(pg.url(), redis.url(), "soak", 16);
+  ASSERT_TRUE(cluster.StartSubscription().ok());
+  ASSERT_TRUE(cluster.CreateEventTypes({"soak.event"}).ok());
+  ASSERT_TRUE(cluster.StartIngest().ok());
+  for (const char* w : {"w1", "w2"}) ASSERT_TRUE(cluster.StartWorker(w, kWorkerFlags).ok());
+
+  // /flaky fails one request in ten: retries run through the chaos too.
+  Receiver receiver;
+  std::atomic<int> flaky_count{0};
+  receiver.Handle("/flaky", [&](const Receiver::Request&) {
+    Receiver::Response response;
+    if (flaky_count.fetch_add(1) % 10 == 0) response.status = 503;
+    return response;
+  });
+  for (const std::string& path : kApps) {
+    v1::App app;
+    app.set_tenant("soak");
+    app.set_name("soak " + path);
+    app.set_url(receiver.url(path));
+    app.add_event_types("soak.event");
+    for (int i = 0; i < 8; ++i) app.mutable_retry()->add_delays()->set_seconds(1);
+    ASSERT_FALSE(cluster.CreateApp(app).id().empty());
+  }
+  v1::PublishRequest probe;
+  probe.set_tenant("soak");
+  probe.set_event_type("soak.event");
+  probe.set_payload(R"({"probe":true})");
+  const std::string probe_id = cluster.PublishRouted(probe, static_cast<int>(kApps.size()));
+  ASSERT_FALSE(probe_id.empty());
+
+  // Publishers: batches of 10 every 50 ms each (about 400 events/s offered, 1,200 deliveries/s);
+  // only events whose publish answered OK count as acknowledged.
+  std::mutex mu;
+  std::map<std::string, absl::Time> acknowledged = {{probe_id, absl::Now()}};
+  std::atomic<int64_t> refused{0};
+  std::atomic<bool> stop_publishing{false};
+  std::vector<std::thread> publishers;
+  for (int p = 0; p < 2; ++p) {
+    publishers.emplace_back([&, p] {
+      auto ingest = v1::IngestService::NewStub(cluster.ingest_channel());
+      for (int n = 0; !stop_publishing.load(); ++n) {
+        v1::PublishBatchRequest batch;
+        for (int i = 0; i < 10; ++i) {
+          v1::PublishRequest* e = batch.add_events();
+          e->set_tenant("soak");
+          e->set_event_type("soak.event");
+          e->set_payload(absl::StrCat(R"({"publisher":)", p, R"(,"n":)", n, R"(,"i":)", i, "}"));
+        }
+        v1::PublishBatchResponse response;
+        grpc::Status status = ingest->PublishBatch(
+            ClientContext(cluster.admin_token(), absl::Seconds(5)).get(), batch, &response);
+        const absl::Time now = absl::Now();
+        if (!status.ok()) {
+          refused += 10;
+        } else {
+          std::lock_guard<std::mutex> lock(mu);
+          for (int i = 0; i < response.results_size(); ++i) {
+            if (response.errors_size() > i && response.errors(i).code() != 0) {
+              ++refused;
+            } else {
+              acknowledged[response.results(i).event_id()] = now;
+            }
+          }
+        }
+        absl::SleepFor(absl::Milliseconds(50));  // the offered rate
+      }
+    });
+  }
+
+  // The chaos: a fault every 4-10 s, each kind in turn in random order.
+  std::mt19937 random(static_cast<unsigned>(absl::ToUnixNanos(absl::Now())));
+  const std::vector<std::string> kinds = {"kill ingest",       "kill worker",
+                                          "kill subscription", "crash postgres",
+                                          "restart redis",     "flush and restart redis"};
+  std::vector<Fault> faults;
+  auto raw_redis = [&]() {
+    queue::RedisOptions options;
+    options.url = redis.url();
+    return queue::RedisConnection::Create(options);
+  };
+  const absl::Time end = absl::Now() + duration;
+  std::vector<std::string> order;
+  while (absl::Now() < end) {
+    absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(4000, 10000)(random)));
+    if (order.empty()) {
+      order = kinds;
+      std::shuffle(order.begin(), order.end(), random);
+    }
+    const std::string kind = order.back();
+    order.pop_back();
+    faults.push_back({kind, absl::Now()});
+    std::cerr << absl::FormatTime("%H:%M:%S", absl::Now(), absl::UTCTimeZone()) << " " << kind
+              << "\n";
+    if (kind == "kill ingest") {
+      cluster.ingest().Signal(SIGKILL);
+      cluster.ingest().Wait();
+      absl::SleepFor(absl::Seconds(1));
+      ASSERT_TRUE(cluster.StartIngest().ok());
+    } else if (kind == "kill worker") {
+      const std::string name = std::uniform_int_distribution<int>(0, 1)(random) ? "w1" : "w2";
+      cluster.worker(name).Signal(SIGKILL);
+      cluster.worker(name).Wait();
+      absl::SleepFor(absl::Seconds(1));
+      ASSERT_TRUE(cluster.StartWorker(name, kWorkerFlags).ok());
+    } else if (kind == "kill subscription") {
+      cluster.subscription().Signal(SIGKILL);
+      cluster.subscription().Wait();
+      absl::SleepFor(absl::Seconds(1));
+      ASSERT_TRUE(cluster.StartSubscription().ok());
+    } else if (kind == "crash postgres") {
+      ASSERT_TRUE(pg.Crash());
+      absl::SleepFor(absl::Seconds(1));
+      ASSERT_TRUE(pg.Start());
+    } else {
+      if (kind == "flush and restart redis") {
+        auto raw = raw_redis();
+        ASSERT_TRUE(raw.ok()) << raw.status();
+        ASSERT_TRUE((*raw)->Command({"FLUSHALL"}).ok());
+      }
+      redis.Stop();
+      absl::SleepFor(absl::Seconds(1));
+      ASSERT_TRUE(redis.Start().ok());
+    }
+  }
+  stop_publishing = true;
+  for (auto& t : publishers) t.join();
+
+  // The ledger: every acknowledged event at every app, within a deadline.
+  std::map<std::string, absl::Time> events;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    events = acknowledged;
+  }
+  auto missing = [&] {
+    int64_t n = 0;
+    for (const std::string& path : kApps) {
+      std::set<std::string> seen;
+      for (const auto& r : receiver.Received(path)) seen.insert(r.headers.at("webhook-id"));
+      for (const auto& [id, at] : events) n += seen.count(id) == 0;
+    }
+    return n;
+  };
+  const absl::Time drain_start = absl::Now();
+  const bool drained =
+      PollUntil([&] { return missing() == 0; }, absl::Minutes(2), absl::Milliseconds(500));
+  const absl::Duration drain = absl::Now() - drain_start;
+
+  int64_t deliveries = 0, duplicates = 0, mismatched = 0;
+  std::map<std::string, absl::Duration> worst_after;  // fault kind -> longest delay after it
+  for (const std::string& path : kApps) {
+    std::map<std::string, std::string> body;
+    std::map<std::string, absl::Time> first;
+    for (const auto& r : receiver.Received(path)) {
+      const std::string& id = r.headers.at("webhook-id");
+      if (!body.emplace(id, r.body).second) {
+        ++duplicates;
+        if (body[id] != r.body) ++mismatched;
+      } else {
+        first[id] = r.at;
+      }
+    }
+    for (const auto& [id, published] : events) {
+      auto it = first.find(id);
+      if (it == first.end()) continue;
+      ++deliveries;
+      // The longest delay of an event published within 10 s after a fault and before the next
+      // one, by the fault's kind.
+      for (size_t k = 0; k < faults.size(); ++k) {
+        const absl::Time until =
+            std::min(faults[k].at + absl::Seconds(10),
+                     k + 1 < faults.size() ? faults[k + 1].at : absl::InfiniteFuture());
+        if (published >= faults[k].at && published < until) {
+          worst_after[faults[k].kind] =
+              std::max(worst_after[faults[k].kind], it->second - published);
+        }
+      }
+    }
+  }
+  pqxx::connection conn(pg.url());
+  pqxx::work txn(conn);
+  const int64_t unfinished =
+      txn.exec1("SELECT count(*) FROM deliveries WHERE status NOT IN (2, 4)")[0].as<int64_t>();
+  const int64_t failed =
+      txn.exec1("SELECT count(*) FROM deliveries WHERE status = 4")[0].as<int64_t>();
+
+  std::map<std::string, int> fault_counts;
+  for (const Fault& f : faults) ++fault_counts[f.kind];
+  std::cerr << "\nchaos soak: " << duration << " of chaos, " << faults.size() << " faults\n";
+  for (const auto& [kind, n] : fault_counts) {
+    std::cerr << "  " << kind << ": " << n << " (longest delay of an event published within 10 s "
+              << "after, before the next fault: " << worst_after[kind] << ")\n";
+  }
+  std::cerr << "  events acknowledged: " << events.size() << " (" << refused.load()
+            << " refused while services were down), deliveries expected: "
+            << events.size() * kApps.size() << "\n"
+            << "  delivered: " << deliveries << ", lost: " << missing()
+            << ", duplicates: " << duplicates << " (" << mismatched
+            << " with a different body), unfinished in Postgres: " << unfinished
+            << ", failed for good: " << failed << "\n"
+            << "  drained " << drain << " after the chaos ended\n";
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(missing(), 0);
+  EXPECT_EQ(mismatched, 0);
+  EXPECT_EQ(unfinished, 0);
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(deliveries, static_cast<int64_t>(events.size() * kApps.size()));
+}
+
+}  // namespace
+}  // namespace hookd::e2e
