@@ -12,6 +12,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -83,6 +84,19 @@ class Postgres {
   int port_ = testing::FreePort();
 };
 
+// Starts a service again the way an orchestrator does: until it comes up (it exits at start
+// while Postgres recovers, say), for up to a minute, saying why each try failed.
+bool Restart(const std::string& what, const std::function<absl::Status()>& start) {
+  const absl::Time deadline = absl::Now() + absl::Minutes(1);
+  for (;;) {
+    absl::Status status = start();
+    if (status.ok()) return true;
+    std::cerr << "  restarting " << what << " failed: " << status.message().substr(0, 300) << "\n";
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Seconds(1));
+  }
+}
+
 struct Fault {
   std::string kind;
   absl::Time at;
@@ -131,6 +145,17 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
   std::atomic<int64_t> refused{0};
   std::atomic<bool> stop_publishing{false};
   std::vector<std::thread> publishers;
+  // Joined however the test ends (an ASSERT returns early).
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      stop = true;
+      for (auto& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } joiner{stop_publishing, publishers};
   for (int p = 0; p < 2; ++p) {
     publishers.emplace_back([&, p] {
       auto ingest = v1::IngestService::NewStub(cluster.ingest_channel());
@@ -191,18 +216,18 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
       cluster.ingest().Signal(SIGKILL);
       cluster.ingest().Wait();
       absl::SleepFor(absl::Seconds(1));
-      ASSERT_TRUE(cluster.StartIngest().ok());
+      ASSERT_TRUE(Restart("ingest", [&] { return cluster.StartIngest(); }));
     } else if (kind == "kill worker") {
       const std::string name = std::uniform_int_distribution<int>(0, 1)(random) ? "w1" : "w2";
       cluster.worker(name).Signal(SIGKILL);
       cluster.worker(name).Wait();
       absl::SleepFor(absl::Seconds(1));
-      ASSERT_TRUE(cluster.StartWorker(name, kWorkerFlags).ok());
+      ASSERT_TRUE(Restart(name, [&] { return cluster.StartWorker(name, kWorkerFlags); }));
     } else if (kind == "kill subscription") {
       cluster.subscription().Signal(SIGKILL);
       cluster.subscription().Wait();
       absl::SleepFor(absl::Seconds(1));
-      ASSERT_TRUE(cluster.StartSubscription().ok());
+      ASSERT_TRUE(Restart("subscription", [&] { return cluster.StartSubscription(); }));
     } else if (kind == "crash postgres") {
       ASSERT_TRUE(pg.Crash());
       absl::SleepFor(absl::Seconds(1));
@@ -220,6 +245,7 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
   }
   stop_publishing = true;
   for (auto& t : publishers) t.join();
+  publishers.clear();
 
   // The ledger: every acknowledged event at every app, within a deadline.
   std::map<std::string, absl::Time> events;

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "cluster.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
@@ -107,6 +108,8 @@ class TokensTest : public ::testing::Test {
     deliveries_ = v1::DeliveryService::NewStub(cluster_->subscription_channel());
     tokens_ = v1::TokenService::NewStub(cluster_->subscription_channel());
     audit_ = v1::AuditService::NewStub(cluster_->subscription_channel());
+    reflection_ =
+        grpc::reflection::v1alpha::ServerReflection::NewStub(cluster_->subscription_channel());
     ingest_ = v1::IngestService::NewStub(cluster_->ingest_channel());
     subscriptions_ = {cluster_->subscription_channel()};
   }
@@ -279,6 +282,7 @@ class TokensTest : public ::testing::Test {
   std::unique_ptr<v1::DeliveryService::Stub> deliveries_;
   std::unique_ptr<v1::TokenService::Stub> tokens_;
   std::unique_ptr<v1::AuditService::Stub> audit_;
+  std::unique_ptr<grpc::reflection::v1alpha::ServerReflection::Stub> reflection_;
   std::unique_ptr<v1::IngestService::Stub> ingest_;
   // Channels to every hookd-subscription replica running.
   std::vector<std::shared_ptr<grpc::Channel>> subscriptions_;
@@ -415,6 +419,21 @@ std::vector<Row> TokensTest::Rows() {
          v1::ListEventTypesRequest request;
          v1::ListEventTypesResponse out;
          return types_->ListEventTypes(ClientContext(token).get(), request, &out);
+       }},
+      {"ServerReflection.ServerReflectionInfo", everyone, StatusCode::OK, false, tenant,
+       [this](const std::string& token, const std::string&) {
+         auto context = ClientContext(token);
+         auto stream = reflection_->ServerReflectionInfo(context.get());
+         grpc::reflection::v1alpha::ServerReflectionRequest request;
+         request.set_list_services("");
+         grpc::reflection::v1alpha::ServerReflectionResponse response;
+         if (stream->Write(request) && stream->Read(&response)) {
+           if (response.list_services_response().service_size() == 0) {
+             return grpc::Status(grpc::StatusCode::INTERNAL, "no services listed");
+           }
+           stream->WritesDone();
+         }
+         return stream->Finish();
        }},
       {"EventTypeService.ArchiveEventType", admin, kDenied, true,
        [this](const std::string&) {
@@ -578,7 +597,8 @@ TEST_F(TokensTest, EveryRpcByEveryRoleAndTenantAnswersTheDocumentedCode) {
   };
 
   const std::vector<Row> rows = Rows();
-  ASSERT_EQ(rows.size(), 27u);  // every RPC of the five services, watch with secrets apart
+  // Every RPC of the five services and reflection, watch with secrets apart.
+  ASSERT_EQ(rows.size(), 28u);
   int calls = 0;
   for (const Row& row : rows) {
     for (v1::Role role : kRoles) {
@@ -619,7 +639,7 @@ TEST_F(TokensTest, EveryRpcByEveryRoleAndTenantAnswersTheDocumentedCode) {
       }
     }
   }
-  EXPECT_EQ(calls, 27 * 4 * 3);
+  EXPECT_EQ(calls, 28 * 4 * 3);
   ExpectNoSecretAnywhere({"subscription", "ingest"});
 }
 

@@ -24,7 +24,7 @@ using enum Rpc;
 using enum TenantOf;
 
 // README "Tokens and roles" prints this table; keep them the same.
-constexpr std::array<Permission, 27> kTable = {{
+constexpr std::array<Permission, 28> kTable = {{
     {kCreateApp, "AppService.CreateApp", kRequest, kManagers},
     {kGetApp, "AppService.GetApp", kResource, kReaders},
     {kListApps, "AppService.ListApps", kFilter, kReaders},
@@ -52,6 +52,7 @@ constexpr std::array<Permission, 27> kTable = {{
     {kListTokens, "TokenService.ListTokens", kFilter, kAdmin},
     {kRevokeToken, "TokenService.RevokeToken", kResource, kAdmin},
     {kListAuditEvents, "AuditService.ListAuditEvents", kFilter, kAdmin},
+    {kServerReflection, "ServerReflection.ServerReflectionInfo", kNothing, kEveryRole},
 }};
 
 constexpr bool InEnumOrder() {
@@ -61,7 +62,7 @@ constexpr bool InEnumOrder() {
   return true;
 }
 static_assert(InEnumOrder(), "one row per Rpc, in enum order");
-static_assert(kTable.back().rpc == kListAuditEvents, "every Rpc has its row");
+static_assert(kTable.back().rpc == kServerReflection, "every Rpc has its row");
 
 }  // namespace
 

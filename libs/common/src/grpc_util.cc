@@ -4,7 +4,6 @@
 #include "grpc_metrics.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/ext/health_check_service_server_builder_option.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -15,16 +14,6 @@
 
 namespace hookd {
 namespace {
-
-// Leaves a server without the process-wide plugins (server reflection): the health listener
-// answers grpc.health.v1 and nothing else.
-class WithoutPlugins final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments*) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->clear();
-  }
-};
 
 // The health listener's grpc.health.v1: SERVING for the whole server ("") while the process
 // serves; stateless, so one instance serves every health listener of the process. Check alone:
@@ -63,7 +52,6 @@ absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
                                               int max_receive_message_bytes,
                                               const std::string& health_listen) {
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   StartedServer started;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, ServerCredentialsFor(ProcessTls()), &started.port);
@@ -79,7 +67,6 @@ absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
   if (!health_listen.empty()) {
     static HealthProbe* const probe = new HealthProbe();
     grpc::ServerBuilder health;
-    health.SetOption(std::make_unique<WithoutPlugins>());
     // Ours instead of gRPC's default health service, which needs a polled completion queue.
     health.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
     health.RegisterService(probe);

@@ -5,6 +5,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "hookd/appcache/cache_metrics.h"
+#include "hookd/auth/reflection_service.h"
 #include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
@@ -30,6 +31,7 @@ struct Server::State {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<IngestContext> context;
   std::unique_ptr<IngestServiceImpl> service;
+  std::unique_ptr<auth::ReflectionService> reflection;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<grpc::Server> health_server;  // shut down first
   // Last: the gauges read `apps`, so they go first.
@@ -91,12 +93,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       .max_batch_events = options.max_batch_events,
   });
   state->service = std::make_unique<IngestServiceImpl>(*state->context);
+  state->reflection = std::make_unique<auth::ReflectionService>(
+      *state->auth,
+      std::vector<std::string>{v1::IngestService::service_full_name(), "grpc.health.v1.Health",
+                               grpc::reflection::v1alpha::ServerReflection::service_full_name()});
 
   // A request (a PublishBatch in all) of at most 64 MiB; gRPC answers a larger one
   // RESOURCE_EXHAUSTED before it reaches a handler (README, "Limits").
-  HOOKD_ASSIGN_OR_RETURN(StartedServer started,
-                         StartGrpcServer(options.listen, {state->service.get()}, kMaxRequestBytes,
-                                         options.health_listen));
+  HOOKD_ASSIGN_OR_RETURN(
+      StartedServer started,
+      StartGrpcServer(options.listen, {state->service.get(), state->reflection.get()},
+                      kMaxRequestBytes, options.health_listen));
   state->server = std::move(started.server);
   state->health_server = std::move(started.health_server);
   state->port = started.port;

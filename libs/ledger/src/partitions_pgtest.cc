@@ -127,7 +127,6 @@ TEST(DayPartitions, AreCreatedOnceListedAndDroppedWhole) {
       return absl::OkStatus();
     });
     EXPECT_TRUE(status.ok()) << status;
-    return status;
   };
   // The migration made today and the next 7 days.
   int made = -1;

@@ -8,6 +8,7 @@
 #include "hookd/apps/event_type_store.h"
 #include "hookd/apps/validation.h"
 #include "hookd/auth/authenticator.h"
+#include "hookd/auth/reflection_service.h"
 #include "hookd/common/config.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
@@ -29,6 +30,7 @@ struct Server::State {
   std::unique_ptr<auth::TokenCache> token_cache;
   std::unique_ptr<auth::TokenStore> token_store;
   std::unique_ptr<auth::Authenticator> auth;
+  std::unique_ptr<auth::ReflectionService> reflection;
   std::unique_ptr<apps::AppStore> apps;
   std::unique_ptr<apps::EventTypeStore> event_types;
   std::unique_ptr<queue::DeliveryQueue> queue;  // null without a redis_url
@@ -112,12 +114,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->delivery_service = std::make_unique<DeliveryServiceImpl>(*state->context);
   state->token_service = std::make_unique<TokenServiceImpl>(*state->context);
   state->audit_service = std::make_unique<AuditServiceImpl>(*state->context);
+  state->reflection = std::make_unique<auth::ReflectionService>(
+      *state->auth,
+      std::vector<std::string>{
+          v1::AppService::service_full_name(), v1::EventTypeService::service_full_name(),
+          v1::DeliveryService::service_full_name(), v1::TokenService::service_full_name(),
+          v1::AuditService::service_full_name(), "grpc.health.v1.Health",
+          grpc::reflection::v1alpha::ServerReflection::service_full_name()});
 
   HOOKD_ASSIGN_OR_RETURN(StartedServer started,
                          StartGrpcServer(options.listen,
                                          {state->app_service.get(), state->event_type_service.get(),
                                           state->delivery_service.get(), state->token_service.get(),
-                                          state->audit_service.get()},
+                                          state->audit_service.get(), state->reflection.get()},
                                          4 << 20, options.health_listen));
   state->server = std::move(started.server);
   state->health_server = std::move(started.health_server);

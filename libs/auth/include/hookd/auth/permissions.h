@@ -24,7 +24,7 @@ std::optional<Role> RoleFromProto(int role);
 struct Principal {
   std::string token_id;
   Role role = Role::kViewer;
-  std::string tenant;
+  std::string tenant = {};
 };
 
 // The principal of HOOKD_ADMIN_TOKEN.
@@ -60,6 +60,7 @@ enum class Rpc : uint8_t {
   kListTokens,
   kRevokeToken,
   kListAuditEvents,
+  kServerReflection,
 };
 
 // Where the tenant a call acts on comes from, which decides how a tenant-scoped token is held to

@@ -33,8 +33,8 @@ struct StartedServer {
   int health_port = 0;
 };
 
-// Starts a server on `listen` with `services`, the standard health service and server
-// reflection, which every hookd service offers, and counts and times every call it answers in
+// Starts a server on `listen` with `services` and the standard health service (server reflection
+// is one of the `services` where offered: auth::ReflectionService), and counts and times every call it answers in
 // the default metrics registry (hookd_grpc_requests_total, hookd_grpc_request_duration_seconds).
 // It serves TLS (mTLS) when the process's TLS settings say so. With `health_listen`, a second,
 // plaintext server answers grpc.health.v1 alone there (SERVING while the process serves), for

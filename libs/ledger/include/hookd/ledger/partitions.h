@@ -42,7 +42,7 @@ void DropDayPartition(pqxx::connection& conn, std::string_view table, absl::Civi
 struct KeysBatch {
   int64_t events = 0;      // keyed events read (fewer than the limit: the day is done)
   int64_t keys = 0;        // idempotency keys deleted
-  std::string last_event;  // where the next batch starts
+  std::string last_event = {};  // where the next batch starts
 };
 
 // Deletes the idempotency keys that still name events of `day` with an id above `after`, of at
