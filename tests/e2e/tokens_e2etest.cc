@@ -6,6 +6,7 @@
 //
 // The expected codes are written out here from the README's table, not read from hookd's own.
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -27,6 +28,7 @@
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 #include "hookd/v1/token.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "pqxx/pqxx"
 
 namespace hookd::e2e {
@@ -797,6 +799,40 @@ TEST_F(TokensTest, ARevokedTokenIsRefusedByEveryReplicaOfEveryServiceWithinASeco
   }
   EXPECT_EQ(revocations, 2);
   ExpectNoSecretAnywhere({"subscription", "subscription-2", "ingest"});
+}
+
+// Server reflection as gRPC's own Node client speaks it (tests/interop/reflection_client.mjs:
+// @grpc/grpc-js with the protocol bundled in @grpc/reflection): a viewer's token of one tenant
+// lists the services and fetches hookd's descriptors; no token and a wrong one are refused.
+TEST_F(TokensTest, ReflectionAnswersGrpcsOwnClientWithATokenOnly) {
+  const std::string viewer = NewToken(v1::ROLE_VIEWER, kOwn).secret();
+  const std::string command = "node " + std::string(HOOKD_SOURCE_DIR) +
+                              "/tests/interop/reflection_client.mjs 127.0.0.1:" +
+                              std::to_string(cluster_->subscription_port()) + " " + viewer;
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) output.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << output;
+  nlohmann::json answer = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(answer.is_object()) << output;
+  EXPECT_EQ(answer["code"], 0) << output;
+  EXPECT_EQ(answer["services"], nlohmann::json({"hookd.v1.AppService", "hookd.v1.EventTypeService",
+                                                "hookd.v1.DeliveryService", "hookd.v1.TokenService",
+                                                "hookd.v1.AuditService", "grpc.health.v1.Health",
+                                                "grpc.reflection.v1alpha.ServerReflection"}));
+  EXPECT_EQ(answer["first_file"], "hookd/v1/app.proto");
+  // Its imports come along, so a client can build every message type.
+  EXPECT_TRUE(std::find(answer["files"].begin(), answer["files"].end(),
+                        "google/protobuf/timestamp.proto") != answer["files"].end())
+      << output;
+  std::vector<std::string> methods = answer["app_service_methods"];
+  EXPECT_TRUE(std::find(methods.begin(), methods.end(), "CreateApp") != methods.end()) << output;
+  EXPECT_TRUE(std::find(methods.begin(), methods.end(), "WatchApps") != methods.end()) << output;
+  EXPECT_EQ(answer["missing_error_code"], static_cast<int>(StatusCode::NOT_FOUND));
+  EXPECT_EQ(answer["without_token_code"], static_cast<int>(StatusCode::UNAUTHENTICATED));
+  EXPECT_EQ(answer["wrong_token_code"], static_cast<int>(StatusCode::UNAUTHENTICATED));
 }
 
 TEST_F(TokensTest, AnExpiredTokenIsRefused) {
