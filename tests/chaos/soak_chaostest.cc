@@ -112,7 +112,10 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
   ASSERT_TRUE(cluster.StartSubscription().ok());
   ASSERT_TRUE(cluster.CreateEventTypes({"soak.event"}).ok());
   ASSERT_TRUE(cluster.StartIngest().ok());
-  for (const char* w : {"w1", "w2"}) ASSERT_TRUE(cluster.StartWorker(w, kWorkerFlags).ok());
+  for (const char* w : {"w1", "w2"}) {
+    absl::Status started = cluster.StartWorker(w, kWorkerFlags);
+    ASSERT_TRUE(started.ok()) << started;
+  }
 
   // /flaky fails one request in ten: retries run through the chaos too.
   Receiver receiver;
