@@ -15,9 +15,11 @@
 namespace hookd {
 namespace {
 
-// The health listener's grpc.health.v1: SERVING for the whole server ("") while the process
-// serves; stateless, so one instance serves every health listener of the process. Check alone:
-// kubelet's gRPC probe calls nothing else.
+// grpc.health.v1 of every hookd server and health listener: SERVING for the whole server ("")
+// while the process serves; stateless, so one instance serves every server of the process.
+// Check alone: kubelet's gRPC probe calls nothing else. A callback service, so a server with no
+// other service (hookd-worker's) still has what gRPC needs to run; gRPC's default health
+// service would not be polled there.
 class HealthProbe final : public grpc::health::v1::Health::CallbackService {
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
                                   const grpc::health::v1::HealthCheckRequest* request,
@@ -51,9 +53,11 @@ absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
                                               const std::vector<grpc::Service*>& services,
                                               int max_receive_message_bytes,
                                               const std::string& health_listen) {
-  grpc::EnableDefaultHealthCheckService(true);
+  static HealthProbe* const probe = new HealthProbe();
   StartedServer started;
   grpc::ServerBuilder builder;
+  builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+  builder.RegisterService(probe);
   builder.AddListeningPort(listen, ServerCredentialsFor(ProcessTls()), &started.port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetMaxReceiveMessageSize(max_receive_message_bytes);
@@ -65,7 +69,6 @@ absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
     return absl::UnavailableError("listen: cannot listen on " + listen);
   }
   if (!health_listen.empty()) {
-    static HealthProbe* const probe = new HealthProbe();
     grpc::ServerBuilder health;
     // Ours instead of gRPC's default health service, which needs a polled completion queue.
     health.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
