@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -40,7 +41,9 @@ class FairScheduler {
   // Queues `item` of app `app`, whose deliveries travel on stream partition `partition`.
   void Push(const std::string& app, int partition, T item) {
     Lane& lane = LaneOf(app, partition);
+    Account(lane, -1);
     lane.waiting.push_back(std::move(item));
+    Account(lane, +1);
     ++waiting_;
     if (lane.waiting_gauge != nullptr) lane.waiting_gauge->Add(1);
     MakeReady(app, lane);
@@ -54,10 +57,12 @@ class FairScheduler {
       ready_.pop_front();
       Lane& lane = lanes_.at(app);
       lane.ready = false;
+      Account(lane, -1);
       T item = std::move(lane.waiting.front());
       lane.waiting.pop_front();
       --waiting_;
       ++lane.running;
+      Account(lane, +1);
       ++running_;
       if (lane.waiting_gauge != nullptr) lane.waiting_gauge->Add(-1);
       if (lane.running_gauge != nullptr) lane.running_gauge->Add(1);
@@ -72,7 +77,9 @@ class FairScheduler {
     auto it = lanes_.find(app);
     if (it == lanes_.end() || it->second.running == 0) return;
     Lane& lane = it->second;
+    Account(lane, -1);
     --lane.running;
+    Account(lane, +1);
     --running_;
     if (lane.running_gauge != nullptr) lane.running_gauge->Add(-1);
     MakeReady(app, lane);
@@ -81,24 +88,14 @@ class FairScheduler {
 
   // Waiting deliveries that their app's cap holds back: they take no slot from a delivery read
   // now, so a backlog behind a slow app does not stop reading.
-  int Blocked() const {
-    int blocked = 0;
-    for (const auto& [app, lane] : lanes_) {
-      const int may_start = std::max(0, options_.max_running_per_app - lane.running);
-      blocked += std::max(0, static_cast<int>(lane.waiting.size()) - may_start);
-    }
-    return blocked;
-  }
+  // Kept up to date by every change, so the reader asks in O(1) however many apps there are.
+  int Blocked() const { return blocked_; }
 
   // Partitions with a lane holding max_waiting_per_app waiting deliveries: not to be read until
   // it drains.
   std::set<int> FullPartitions() const {
     std::set<int> full;
-    for (const auto& [app, lane] : lanes_) {
-      if (static_cast<int>(lane.waiting.size()) >= options_.max_waiting_per_app) {
-        full.insert(lane.partition);
-      }
-    }
+    for (const auto& [partition, lanes] : full_lanes_) full.insert(partition);
     return full;
   }
 
@@ -108,6 +105,7 @@ class FairScheduler {
     std::vector<T> removed;
     for (auto it = lanes_.begin(); it != lanes_.end();) {
       Lane& lane = it->second;
+      Account(lane, -1);
       std::deque<T> kept;
       for (T& item : lane.waiting) {
         if (drop(item)) {
@@ -120,6 +118,7 @@ class FairScheduler {
       waiting_ -= gone;
       if (lane.waiting_gauge != nullptr) lane.waiting_gauge->Add(-gone);
       lane.waiting = std::move(kept);
+      Account(lane, +1);
       if (lane.waiting.empty() && lane.ready) {
         lane.ready = false;
         ready_.erase(std::find(ready_.begin(), ready_.end(), it->first));
@@ -157,6 +156,17 @@ class FairScheduler {
     return it->second;
   }
 
+  // Adds (+1) or takes back (-1) `lane`'s share of blocked_ and full_lanes_: called around every
+  // change of a lane.
+  void Account(const Lane& lane, int sign) {
+    const int waiting = static_cast<int>(lane.waiting.size());
+    const int may_start = std::max(0, options_.max_running_per_app - lane.running);
+    blocked_ += sign * std::max(0, waiting - may_start);
+    if (waiting >= options_.max_waiting_per_app) {
+      if ((full_lanes_[lane.partition] += sign) == 0) full_lanes_.erase(lane.partition);
+    }
+  }
+
   // Lists `lane` for a turn when it has a delivery that its cap lets start.
   void MakeReady(const std::string& app, Lane& lane) {
     if (lane.ready || lane.waiting.empty() || lane.running >= options_.max_running_per_app) return;
@@ -169,6 +179,8 @@ class FairScheduler {
   std::deque<std::string> ready_;  // apps with a turn due, in order
   int running_ = 0;
   int waiting_ = 0;
+  int blocked_ = 0;
+  std::map<int, int> full_lanes_;  // partition -> its lanes holding max_waiting_per_app
 };
 
 }  // namespace hookd::worker

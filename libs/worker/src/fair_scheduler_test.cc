@@ -1,5 +1,9 @@
 #include "fair_scheduler.h"
 
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,6 +96,51 @@ TEST(FairSchedulerTest, RemovesWaitingItemsAndForgetsIdleApps) {
   EXPECT_EQ(scheduler.running(), 0);
   EXPECT_EQ(scheduler.waiting(), 0);
   EXPECT_EQ(scheduler.Blocked(), 0);
+}
+
+// Blocked and FullPartitions are kept incrementally: after every step of a random workload they
+// equal a recount over a model of the lanes (and each app's deliveries start in order).
+TEST(FairSchedulerTest, BlockedAndFullPartitionsMatchARecountThroughoutARandomWorkload) {
+  constexpr int kCap = 3, kFull = 5;
+  Scheduler scheduler(
+      {.max_running = 7, .max_running_per_app = kCap, .max_waiting_per_app = kFull});
+  std::mt19937 random(7);
+  std::map<std::string, std::deque<int>> waiting;
+  std::map<std::string, int> running;
+  const std::vector<std::string> apps = {"a", "b", "c", "d"};
+  auto partition_of = [](const std::string& app) { return app == "d" ? 0 : app[0] - 'a'; };
+  auto dropped = [](int item) { return item % 3 == 0; };
+  for (int step = 0; step < 5000; ++step) {
+    const std::string& app = apps[random() % apps.size()];
+    const unsigned action = random() % 20;
+    if (action < 10) {
+      scheduler.Push(app, partition_of(app), step);
+      waiting[app].push_back(step);
+    } else if (action < 19) {
+      if (running[app] > 0) {
+        scheduler.Done(app);
+        --running[app];
+      }
+    } else {
+      scheduler.RemoveWaitingIf(dropped);
+      for (auto& [a, items] : waiting) std::erase_if(items, dropped);
+    }
+    for (auto& [started, item] : scheduler.TakeStartable()) {
+      ASSERT_FALSE(waiting[started].empty()) << "step " << step;
+      ASSERT_EQ(waiting[started].front(), item) << "step " << step;
+      waiting[started].pop_front();
+      ++running[started];
+    }
+    int blocked = 0;
+    std::set<int> full;
+    for (const auto& [a, items] : waiting) {
+      const int w = static_cast<int>(items.size());
+      blocked += std::max(0, w - std::max(0, kCap - running[a]));
+      if (w >= kFull) full.insert(partition_of(a));
+    }
+    ASSERT_EQ(scheduler.Blocked(), blocked) << "step " << step;
+    ASSERT_EQ(scheduler.FullPartitions(), full) << "step " << step;
+  }
 }
 
 TEST(FairSchedulerTest, GaugesFollowEachApp) {
