@@ -46,6 +46,9 @@ constexpr absl::Duration kUnknownAppRecheck = absl::Seconds(1);
 constexpr absl::Duration kKeepInterval = absl::Seconds(1);
 // Deliveries claimed from Postgres per round after Redis lost its data.
 constexpr int kRecoveryBatch = 1000;
+// Stale stream entries claimed per call, and calls per partition and sweep at most.
+constexpr int kClaimBatch = 100;
+constexpr int kClaimRounds = 50;
 
 std::string DefaultName() {
   char host[256] = {0};
@@ -699,16 +702,21 @@ struct Worker::State {
       if (due.ok()) EnqueueClaimed("due", spdlog::level::debug, *due);
       absl::Time now = absl::Now();
       if (now >= next_claim) {
-        // Entries a dead worker read and never acknowledged.
+        // Entries a dead worker read and never acknowledged: all of them, not a batch per
+        // sweep, since a dead worker may have held hundreds in one partition (its waiting
+        // deliveries too), and each sweep left behind is another interval of delay.
         for (int p : Partitions()) {
-          auto claimed =
-              queue->ClaimStale(options.group, options.name, p, options.visibility_timeout, 100);
-          if (claimed.ok() && !claimed->empty()) {
+          for (int round = 0; round < kClaimRounds && !stopping.load(); ++round) {
+            auto claimed = queue->ClaimStale(options.group, options.name, p,
+                                             options.visibility_timeout, kClaimBatch);
+            if (!claimed.ok() || claimed->empty()) break;
+            const bool more = static_cast<int>(claimed->size()) == kClaimBatch;
             spdlog::info("claimed {} stale entries of partition {}", claimed->size(), p);
             Process(std::move(*claimed), /*fresh=*/false);
+            if (!more) break;
           }
         }
-        next_claim = now + options.visibility_timeout / 4;
+        next_claim = now + std::min(kKeepInterval, options.visibility_timeout / 4);
       }
       if (now >= next_lost) {
         // Deliveries Redis lost (restarted empty): due, unfinished, no progress for a while.
