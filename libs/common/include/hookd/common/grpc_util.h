@@ -34,12 +34,12 @@ struct StartedServer {
 };
 
 // Starts a server on `listen` with `services` and the standard health service (server reflection
-// is one of the `services` where offered: auth::ReflectionService), and counts and times every call it answers in
-// the default metrics registry (hookd_grpc_requests_total, hookd_grpc_request_duration_seconds).
-// It serves TLS (mTLS) when the process's TLS settings say so. With `health_listen`, a second,
-// plaintext server answers grpc.health.v1 alone there (SERVING while the process serves), for
-// probes that present no client certificate, as kubelet's. UNAVAILABLE naming the address when
-// one cannot be bound.
+// is one of the `services` where offered: auth::ReflectionService), and counts and times every call
+// it answers in the default metrics registry (hookd_grpc_requests_total,
+// hookd_grpc_request_duration_seconds). It serves TLS (mTLS) when the process's TLS settings say
+// so. With `health_listen`, a second, plaintext server answers grpc.health.v1 alone there (SERVING
+// while the process serves), for probes that present no client certificate, as kubelet's.
+// UNAVAILABLE naming the address when one cannot be bound.
 absl::StatusOr<StartedServer> StartGrpcServer(const std::string& listen,
                                               const std::vector<grpc::Service*>& services,
                                               int max_receive_message_bytes = 4 << 20,

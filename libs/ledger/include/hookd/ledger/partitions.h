@@ -40,8 +40,8 @@ void DropDayPartition(pqxx::connection& conn, std::string_view table, absl::Civi
 
 // What one batch of DeleteKeysOfDay did.
 struct KeysBatch {
-  int64_t events = 0;      // keyed events read (fewer than the limit: the day is done)
-  int64_t keys = 0;        // idempotency keys deleted
+  int64_t events = 0;           // keyed events read (fewer than the limit: the day is done)
+  int64_t keys = 0;             // idempotency keys deleted
   std::string last_event = {};  // where the next batch starts
 };
 
