@@ -298,9 +298,11 @@ class CurlSender final : public HttpSender {
       std::lock_guard lock(mu_);
       if (accepting_) {
         in_flight_.fetch_add(1, std::memory_order_relaxed);
-        // One wakeup per batch: a non-empty queue already has one pending, or waits for a
-        // slot that a finishing transfer frees, which wakes the thread by itself.
-        wake = queue_.empty();
+        // One wakeup per batch: until the multi thread takes the queue again, a wakeup is
+        // pending. (Whether the queue was empty says nothing: it may hold only requests whose
+        // host is at its limit, and this one's host may have room.)
+        wake = !wake_pending_;
+        wake_pending_ = true;
         queue_.push_back(std::move(transfer));
         transfer = nullptr;
       }
@@ -419,6 +421,7 @@ class CurlSender final : public HttpSender {
     {
       std::lock_guard lock(mu_);
       if (!accepting_) return false;
+      wake_pending_ = false;  // a Send from now on wakes the thread again
       const int limit = options_.max_connections_per_host;
       // In order, skipping requests whose host is at its limit: they keep their place.
       for (auto it = queue_.begin();
@@ -694,6 +697,7 @@ class CurlSender final : public HttpSender {
   // which would then not see this lock.
   std::mutex mu_;
   bool accepting_ = true;                        // guarded by mu_
+  bool wake_pending_ = false;                    // guarded by mu_: Send woke the thread
   std::deque<std::unique_ptr<Transfer>> queue_;  // guarded by mu_
   std::atomic<int> in_flight_{0};
 
