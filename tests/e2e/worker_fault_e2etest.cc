@@ -62,7 +62,8 @@ class WorkerFaultTest : public ::testing::Test {
   }
 
   v1::App CreateApp(const std::string& path, int rate_limit = 0,
-                    absl::Duration timeout = absl::Seconds(10)) {
+                    absl::Duration timeout = absl::Seconds(10),
+                    const std::vector<int>& retry_delay_seconds = {}) {
     v1::CreateAppRequest request;
     v1::App* app = request.mutable_app();
     app->set_tenant("fault");
@@ -71,6 +72,7 @@ class WorkerFaultTest : public ::testing::Test {
     app->add_event_types("*");
     app->set_rate_limit_per_second(rate_limit);
     app->mutable_timeout()->set_seconds(absl::ToInt64Seconds(timeout));
+    for (int delay : retry_delay_seconds) app->mutable_retry()->add_delays()->set_seconds(delay);
     request.set_skip_connection_test(true);
     v1::App out;
     grpc::Status status =
@@ -322,20 +324,7 @@ TEST_F(WorkerFaultTest, RedisFlushedUnderARunningWorkerLosesNothingAndFlowsWithi
   timing.insert(timing.end(), {"--max_in_flight_per_app=2", "--retry_delay_scale=1"});
   ASSERT_TRUE(cluster_->StartWorker("w", timing).ok());
   CreateApp("/busy", 0, absl::Seconds(10));
-  {
-    v1::CreateAppRequest request;
-    v1::App* app = request.mutable_app();
-    app->set_tenant("fault");
-    app->set_name("fault /flaky");
-    app->set_url(receiver_.url("/flaky"));
-    app->add_event_types("*");
-    app->mutable_retry()->add_delays()->set_seconds(5);
-    request.set_skip_connection_test(true);
-    v1::App out;
-    grpc::Status status =
-        apps_->CreateApp(ClientContext(cluster_->admin_token()).get(), request, &out);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  ASSERT_FALSE(CreateApp("/flaky", 0, absl::Seconds(10), {5}).id().empty());
   // Each event goes to both apps once ingest's cache knows both (PublishMany expects one
   // delivery per event: publish here). Probes published before went to /busy alone.
   std::vector<std::string> events;

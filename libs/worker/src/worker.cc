@@ -298,10 +298,14 @@ struct Worker::State {
 
   // Starts the jobs whose turn has come. Runs on whichever thread made room: the reader after
   // queueing, the sender's thread after a request ended.
-  void Dispatch() {
+  void Dispatch() { Dispatch(std::nullopt); }
+
+  // The same, after first freeing a slot of app `ended` (one lock for both).
+  void Dispatch(const std::optional<std::string>& ended) {
     std::vector<std::pair<std::string, Job>> start;
     {
       std::lock_guard<std::mutex> lock(mu);
+      if (ended) scheduler->Done(*ended);
       if (stop_dispatching) return;
       start = scheduler->TakeStartable();
     }
@@ -310,18 +314,16 @@ struct Worker::State {
     for (auto& [app_id, job] : start) Send(std::move(job), now);
   }
 
-  // A started job's request ended (or never began): its app's slot is free for the next.
+  // A started job's request ended (or never began): its app's slot is free for the next. The
+  // reader is not woken here: a freed slot adds no room for reading (the app's waiting
+  // deliveries take it), and Forget wakes it once the job is recorded, which also shows a lane
+  // that drained below max_queued_per_app. (This was one more wake-up per delivery.)
   void Ended(Job job) {
     const std::string app_id = job.app->id();
     std::vector<Job> done;
     done.push_back(std::move(job));
     Finish(std::move(done));
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      scheduler->Done(app_id);
-    }
-    room_cv.notify_all();
-    Dispatch();
+    Dispatch(app_id);
   }
 
   void Send(Job job, absl::Time now) {
