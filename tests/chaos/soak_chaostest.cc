@@ -87,14 +87,16 @@ class Postgres {
 // Starts a service again the way an orchestrator does: until it comes up (it exits at start
 // while Postgres recovers, say), for up to a minute, saying why each try failed.
 bool Restart(const std::string& what, const std::function<absl::Status()>& start) {
-  const absl::Time deadline = absl::Now() + absl::Minutes(1);
-  for (;;) {
-    absl::Status status = start();
-    if (status.ok()) return true;
-    std::cerr << "  restarting " << what << " failed: " << status.message().substr(0, 300) << "\n";
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Seconds(1));
-  }
+  return PollUntil(
+      [&] {
+        absl::Status status = start();
+        if (!status.ok()) {
+          std::cerr << "  restarting " << what << " failed: " << status.message().substr(0, 300)
+                    << "\n";
+        }
+        return status.ok();
+      },
+      absl::Minutes(1), absl::Seconds(1));
 }
 
 struct Fault {
