@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "hookd/common/status.h"
+#include "replies.h"
 
 namespace hookd::queue {
 namespace {
@@ -74,16 +75,6 @@ end
 return lost
 )lua";
 
-bool ParsePositiveInt(std::string_view text, int& out) {
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1) {
-    return false;
-  }
-  out = value;
-  return true;
-}
-
 absl::Status ValidateMessage(const DeliveryMessage& message) {
   if (message.delivery_id.empty()) return InvalidField("delivery_id", "must not be empty");
   if (message.app_id.empty()) return InvalidField("app_id", "must not be empty");
@@ -98,66 +89,6 @@ absl::Status ValidateName(const char* field, const std::string& name) {
 
 void AppendNetstring(std::string& out, std::string_view value) {
   absl::StrAppend(&out, value.size(), ":", absl::string_view(value.data(), value.size()), ",");
-}
-
-// Parses the flat field list of a stream entry ([d, v, e, v, a, v, n, v]).
-bool ParseFields(const Reply& fields, DeliveryMessage& message) {
-  if (fields.type != Reply::Type::kArray || fields.elements.size() % 2 != 0) return false;
-  bool have_d = false, have_a = false, have_n = false, have_p = false, have_c = false;
-  auto event = [&message]() -> InlineEvent& {
-    if (!message.event) message.event.emplace();
-    return *message.event;
-  };
-  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-    const std::string& name = fields.elements[i].str;
-    const std::string& value = fields.elements[i + 1].str;
-    if (name == "d") {
-      message.delivery_id = value;
-      have_d = !value.empty();
-    } else if (name == "e") {
-      message.event_id = value;
-    } else if (name == "a") {
-      message.app_id = value;
-      have_a = !value.empty();
-    } else if (name == "n") {
-      have_n = ParsePositiveInt(value, message.attempt);
-    } else if (name == "t") {
-      event().event_type = value;
-    } else if (name == "p") {
-      event().payload = value;
-      have_p = true;
-    } else if (name == "tp") {
-      event().traceparent = value;
-    } else if (name == "c") {
-      int64_t micros = 0;
-      have_c = absl::SimpleAtoi(value, &micros);
-      event().create_time = absl::FromUnixMicros(micros);
-    }
-  }
-  // An incomplete inline event is ignored: the worker then loads the delivery.
-  if (message.event && !(have_p && have_c && !message.event->event_type.empty())) {
-    message.event.reset();
-  }
-  return have_d && have_a && have_n;
-}
-
-// Parses a list of [id, fields] entries of `partition`, as XREADGROUP and XAUTOCLAIM return
-// them, into `out`; entries that do not parse go to `malformed`. Entries deleted while pending
-// come back as nil (Redis 6.2) and are skipped.
-void ParseEntries(const Reply& list, int partition, std::vector<StreamEntry>& out,
-                  std::vector<StreamEntry>& malformed) {
-  for (const Reply& item : list.elements) {
-    if (item.type != Reply::Type::kArray || item.elements.size() != 2) continue;
-    StreamEntry entry;
-    entry.partition = partition;
-    entry.entry_id = item.elements[0].str;
-    if (item.elements[1].is_nil()) continue;
-    if (ParseFields(item.elements[1], entry.message)) {
-      out.push_back(std::move(entry));
-    } else {
-      malformed.push_back(std::move(entry));
-    }
-  }
 }
 
 std::string Millis(absl::Duration duration) {
@@ -262,7 +193,7 @@ class RedisDeliveryQueue final : public DeliveryQueue {
       if (stream.type != Reply::Type::kArray || stream.elements.size() != 2) continue;
       auto it = partition_of_key_.find(stream.elements[0].str);
       if (it == partition_of_key_.end()) continue;
-      ParseEntries(stream.elements[1], it->second, entries, malformed);
+      ParseStreamEntries(stream.elements[1], it->second, entries, malformed);
     }
     // Failing to drop them only means they come back once more, so the good entries still go out.
     Ack(group, malformed).IgnoreError();
@@ -323,7 +254,7 @@ class RedisDeliveryQueue final : public DeliveryQueue {
         return absl::InternalError("redis XAUTOCLAIM: unexpected reply shape");
       }
       cursor = reply.elements[0].str;
-      ParseEntries(reply.elements[1], partition, entries, malformed);
+      ParseStreamEntries(reply.elements[1], partition, entries, malformed);
     } while (cursor != "0-0" && static_cast<int>(entries.size()) < count);
     // Failing to drop them only means they come back once more, so the good entries still go out.
     Ack(group, malformed).IgnoreError();

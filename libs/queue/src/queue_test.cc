@@ -1,3 +1,5 @@
+#include <hiredis/hiredis.h>
+
 #include <set>
 #include <string>
 #include <vector>
@@ -8,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/queue/redis_connection.h"
+#include "replies.h"
 
 namespace hookd::queue {
 namespace {
@@ -79,6 +82,35 @@ TEST(ParseRedisUrlTest, RefusesBadUrlsNamingTheFieldWithoutEchoingSecrets) {
     EXPECT_TRUE(absl::StartsWith(e.status().message(), "redis_url")) << e.status();
     EXPECT_FALSE(absl::StrContains(e.status().message(), "secret")) << e.status();
   }
+}
+
+// hiredis would allocate the element pointers an array header claims (up to 16 GiB) before any
+// element arrives; the limited reader refuses such a header as a protocol error.
+TEST(LimitReplySizesTest, RefusesArraysClaimingTooManyElementsAndReadsTheRest) {
+  auto read = [](const std::string& bytes) -> std::pair<int, Reply> {
+    redisReader* reader = redisReaderCreate();
+    LimitReplySizes(reader);
+    redisReaderFeed(reader, bytes.data(), bytes.size());
+    void* raw = nullptr;
+    const int rc = redisReaderGetReply(reader, &raw);
+    Reply reply;
+    if (raw != nullptr) {
+      reply = ConvertReply(*static_cast<redisReply*>(raw));
+      freeReplyObject(raw);
+    }
+    redisReaderFree(reader);
+    return {rc, reply};
+  };
+  EXPECT_EQ(read(absl::StrCat("*", kMaxReplyElements + 1, "\r\n")).first, REDIS_ERR);
+  EXPECT_EQ(read("*1800000000\r\n").first, REDIS_ERR);
+
+  auto [rc, reply] = read("*3\r\n:1\r\n$2\r\nab\r\n*1\r\n+OK\r\n");
+  ASSERT_EQ(rc, REDIS_OK);
+  ASSERT_EQ(reply.type, Reply::Type::kArray);
+  ASSERT_EQ(reply.elements.size(), 3u);
+  EXPECT_EQ(reply.elements[0].integer, 1);
+  EXPECT_EQ(reply.elements[1].str, "ab");
+  EXPECT_EQ(reply.elements[2].elements[0].str, "OK");
 }
 
 TEST(PartitionOfTest, IsStableAndInRange) {

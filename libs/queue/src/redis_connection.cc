@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "hookd/common/status.h"
+#include "replies.h"
 
 namespace hookd::queue {
 namespace {
@@ -80,38 +81,6 @@ bool HasSchemePrefix(std::string_view text, std::string_view prefix) {
     if (absl::ascii_tolower(text[i]) != prefix[i]) return false;
   }
   return true;
-}
-
-Reply Convert(const redisReply& reply) {
-  Reply out;
-  switch (reply.type) {
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(reply.str, reply.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(reply.str, reply.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(reply.str, reply.len);
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = reply.integer;
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(reply.elements);
-      for (size_t i = 0; i < reply.elements; ++i) {
-        out.elements.push_back(reply.element[i] != nullptr ? Convert(*reply.element[i]) : Reply{});
-      }
-      break;
-    default:
-      break;  // REDIS_REPLY_NIL
-  }
-  return out;
 }
 
 }  // namespace
@@ -228,6 +197,7 @@ absl::Status RedisConnection::Connect() {
   }
   // Keepalive lets a connection to a vanished host fail instead of idling forever.
   redisEnableKeepAlive(context.get());
+  LimitReplySizes(context->reader);
   context_ = std::move(context);
   HOOKD_RETURN_IF_ERROR(SetTimeout(command_timeout_));
 
@@ -300,7 +270,7 @@ absl::StatusOr<std::vector<Reply>> RedisConnection::Pipeline(
     // The first call flushes the whole output buffer, so all commands travel together.
     if (redisGetReply(context_.get(), &raw) != REDIS_OK) return broken();
     ReplyPtr reply(static_cast<redisReply*>(raw));
-    replies.push_back(Convert(*reply));
+    replies.push_back(ConvertReply(*reply));
   }
   return replies;
 }
