@@ -86,8 +86,8 @@ absl::Time DeliverAt(const v1::PublishRequest& request, absl::Time now) {
   return now;
 }
 
-absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLimits& limits,
-                             appcache::EventTypeCatalog& catalog, const std::string& prefix) {
+absl::Status ValidatePublishFields(const v1::PublishRequest& request, const PublishLimits& limits,
+                                   const std::string& prefix) {
   HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(request.tenant(), prefix + "tenant"));
   const std::string type_field = prefix + "event_type";
   if (request.event_type().empty()) return InvalidField(type_field, "required");
@@ -120,8 +120,14 @@ absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLim
                         "must be a W3C traceparent (00-<trace>-<span>-<flags>)");
   }
 
-  HOOKD_RETURN_IF_ERROR(ValidateSchedule(request, prefix, absl::Now()));
+  return ValidateSchedule(request, prefix, absl::Now());
+}
 
+absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLimits& limits,
+                             appcache::EventTypeCatalog& catalog, const std::string& prefix) {
+  HOOKD_RETURN_IF_ERROR(ValidatePublishFields(request, limits, prefix));
+  const std::string type_field = prefix + "event_type";
+  const std::string payload_field = prefix + "payload";
   // Last, since it may need a round trip to hookd-subscription.
   auto state = catalog.Lookup(request.event_type());
   if (state == appcache::EventTypeCatalog::State::kUnknown) {

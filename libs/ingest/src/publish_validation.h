@@ -21,6 +21,11 @@ struct PublishLimits {
 absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLimits& limits,
                              appcache::EventTypeCatalog& catalog, const std::string& prefix = "");
 
+// The checks of ValidatePublish that need no catalog: every field but the event type's place in
+// the catalog and its schema.
+absl::Status ValidatePublishFields(const v1::PublishRequest& request, const PublishLimits& limits,
+                                   const std::string& prefix = "");
+
 // Checks deliver_at and deliver_after at `now`: not both, deliver_at from 2000 to 7 days ahead,
 // deliver_after 0 .. 7 days. INVALID_ARGUMENT naming the field (with `prefix`).
 absl::Status ValidateSchedule(const v1::PublishRequest& request, const std::string& prefix,
