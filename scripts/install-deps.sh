@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package hookd needs to build, test and run. Safe to run again:
-# it only calls apt when something is missing, so a warm machine starts in a second.
+# Installs every Debian 12 package hookd needs to build, test and run (--with-clang: also the
+# clang checking builds). Safe to run again: it only calls apt when something is missing, so a
+# warm machine starts in a second.
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,13 @@ packages=(
 # iproute2 (ss) let the scripts check processes and ports; libhpdf-dev (libharu) writes
 # hookctl's PDF export, and poppler-utils (pdftotext, pdfinfo) lets the tests read it back.
 # libevent-dev: the HTTP receiver of the end-to-end benchmark (bench/e2e_load.cc).
+
+# --with-clang adds what the checking builds (HOOKD_FLAVOR=asan|tsan scripts/build.sh) need:
+# clang-14 with its runtimes (libclang-rt-14-dev: ASan, UBSan, TSan, libFuzzer) and llvm-14
+# (llvm-symbolizer, for readable sanitizer stacks). The release build and images do without.
+if [ "${1:-}" = "--with-clang" ]; then
+  packages+=(clang-14 libclang-rt-14-dev llvm-14)
+fi
 
 # valijson (JSON Schema validation) is header-only, but Debian's libvalijson-dev depends on Qt5,
 # Poco and five other JSON libraries (87 packages). Its headers are unpacked from the package

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs packages, builds, starts a throwaway Postgres
 # and Redis only for this run, runs ctest, and always stops both servers and deletes their
-# data, whatever happens. Exits with ctest's exit code.
+# data, whatever happens. Exits non-zero when a test or fuzz run failed.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,6 +15,14 @@ and Redis on 127.0.0.1:\${HOOKD_TEST_REDIS_PORT:-56380} in a temporary directory
   ctest --test-dir \$BUILD_DIR --output-on-failure -j2 --timeout 600 CTEST_ARGS...
 Examples: scripts/test.sh -L unit      scripts/test.sh -R app_store --repeat until-fail:3
 
+Without CTEST_ARGS this is the whole suite, as CI runs it: the release build's tests, then the
+sanitizer build's (HOOKD_FLAVOR=asan: ASan+UBSan) tests labelled \`checked\` and a 10-second run
+of every fuzz harness (scripts/fuzz.sh). HOOKD_FLAVOR picks one build instead:
+  HOOKD_FLAVOR=release  the release build only
+  HOOKD_FLAVOR=asan     the sanitizer build only: ctest -L checked CTEST_ARGS..., then, without
+                        CTEST_ARGS, the fuzz runs
+  HOOKD_FLAVOR=tsan     the ThreadSanitizer build (scripts/tsan.sh): ctest CTEST_ARGS...
+
 Tests receive HOOKD_TEST_DATABASE_URL (superuser "postgres", so each suite creates and drops
 its own database) and HOOKD_TEST_REDIS_URL. The dev servers of scripts/up.sh are not touched.
 EOF2
@@ -22,7 +30,26 @@ EOF2
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
 
 cd "$HOOKD_ROOT"
-build_dir="${BUILD_DIR:-build}"
+if [ -n "${HOOKD_FLAVOR:-}" ]; then
+  flavors=("$HOOKD_FLAVOR")
+elif [ $# -eq 0 ]; then
+  flavors=(release asan)
+else
+  flavors=(release)
+fi
+# The build whose tests are running, for keeping server logs beside them on failure.
+build_dir=""
+# dir_of FLAVOR — its build directory: BUILD_DIR when it is the only flavor running, else the
+# flavor's default (build, build-asan, build-tsan).
+dir_of() {
+  if [ ${#flavors[@]} -eq 1 ] && [ -n "${BUILD_DIR:-}" ]; then
+    printf '%s' "$BUILD_DIR"
+  elif [ "$1" = release ]; then
+    printf 'build'
+  else
+    printf 'build-%s' "$1"
+  fi
+}
 pg_port="${HOOKD_TEST_PG_PORT:-55433}"
 redis_port="${HOOKD_TEST_REDIS_PORT:-56380}"
 
@@ -36,7 +63,12 @@ for p in "pg:$pg_port:HOOKD_TEST_PG_PORT" "redis:$redis_port:HOOKD_TEST_REDIS_PO
   fi
 done
 
-bash scripts/build.sh
+for flavor in "${flavors[@]}"; do
+  # The sanitizer build makes only what its part of the suite runs (CMake target `checked`).
+  targets=()
+  [ "$flavor" = asan ] && targets=(--target checked)
+  HOOKD_FLAVOR="$flavor" BUILD_DIR="$(dir_of "$flavor")" bash scripts/build.sh "${targets[@]}"
+done
 # The vendors' verification code that the interop tests run (tests/interop): node and npm
 # packages, installed once.
 bash scripts/install-interop.sh
@@ -62,7 +94,7 @@ cleanup() {
     wait_for 10 "tests to exit after SIGTERM" group_gone "$ctest_pgid" ||
       kill -KILL -- "-$ctest_pgid" 2>/dev/null
   fi
-  if [ "$rc" -ne 0 ]; then
+  if [ "$rc" -ne 0 ] && [ -n "$build_dir" ]; then
     # Keep the server logs for debugging a failed run; the temp dir itself goes away.
     mkdir -p "$build_dir/test-logs"
     cp "$tmp/pg/postgres.log" "$tmp/redis/redis.log" "$build_dir/test-logs/" 2>/dev/null
@@ -85,13 +117,42 @@ export HOOKD_TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/postgre
 export HOOKD_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 log "HOOKD_TEST_DATABASE_URL=$HOOKD_TEST_DATABASE_URL HOOKD_TEST_REDIS_URL=$HOOKD_TEST_REDIS_URL"
 
-# ctest runs in its own process group, waited for in the background: a signal then reaches
-# our trap at once (not after ctest ends), and cleanup can stop ctest with every test
-# process and service it spawned in one go.
-rc=0
-setsid ctest --test-dir "$build_dir" --output-on-failure -j2 --timeout 600 "$@" &
-ctest_pgid=$!
-wait "$ctest_pgid" || rc=$?
-ctest_pgid=""
-log "ctest exited with $rc"
-exit "$rc"
+# Sanitizer settings for the checking builds, inherited by the services the e2e tests start. A
+# report ends the process with a non-zero exit, so the test fails; tests/sanitizers/ holds the
+# suppressions for reports from inside Debian's uninstrumented libraries.
+sanitizers="$HOOKD_ROOT/tests/sanitizers"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$sanitizers/lsan.supp:print_suppressions=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+UBSAN_OPTIONS+=":suppressions=$sanitizers/ubsan.supp"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+TSAN_OPTIONS+=":suppressions=$sanitizers/tsan.supp"
+export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+export TSAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+
+# run_ctest DIR ARGS... — ctest in its own process group, waited for in the background: a signal
+# then reaches our trap at once (not after ctest ends), and cleanup can stop ctest with every
+# test process and service it spawned in one go.
+run_ctest() {
+  local dir="$1" rc=0
+  shift
+  build_dir="$dir"
+  setsid ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 "$@" &
+  ctest_pgid=$!
+  wait "$ctest_pgid" || rc=$?
+  ctest_pgid=""
+  log "ctest ($dir) exited with $rc"
+  return "$rc"
+}
+
+for flavor in "${flavors[@]}"; do
+  case "$flavor" in
+    asan)
+      run_ctest "$(dir_of asan)" -L checked "$@"
+      if [ $# -eq 0 ]; then
+        BUILD_DIR="$(dir_of asan)" bash scripts/fuzz.sh --time 10 --jobs "$(nproc)"
+      fi
+      ;;
+    *) run_ctest "$(dir_of "$flavor")" "$@" ;;
+  esac
+done
