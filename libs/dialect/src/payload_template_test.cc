@@ -109,6 +109,10 @@ TEST(ValidatePayloadTemplate, RefusesHostileTemplatesWithThePosition) {
   // A depth that would exhaust a recursive parser's stack is refused, not crashed on.
   ExpectInvalid(std::string(8000, '[') + std::string(8000, ']'), "nests deeper than 32");
   ExpectInvalid("{\"a\":\"\xff\"}", "syntax error");
+  // nlohmann throws out_of_range, not parse_error, for a number beyond a double; that once
+  // escaped and ended hookd-subscription.
+  ExpectInvalid(R"({"a": 1E400})", "a number is out of range");
+  ExpectInvalid("[888888E8888999999999999999999999]", "a number is out of range");
 }
 
 TEST(ValidatePayloadTemplate, AcceptsTheSeedShapes) {
