@@ -47,7 +47,8 @@ case "$flavor" in
   tsan)
     build_dir="${BUILD_DIR:-build-tsan}"
     build_type="TSan"
-    config=("${checked_flags[@]}" -DHOOKD_SANITIZE=thread)
+    config=("${checked_flags[@]}" -DHOOKD_SANITIZE=thread
+      "-DHOOKD_SANITIZE_IGNORELIST=$HOOKD_ROOT/tests/sanitizers/tsan_ignorelist.txt")
     ;;
   *) die "HOOKD_FLAVOR must be release, asan or tsan; got '$flavor'" ;;
 esac

@@ -126,7 +126,7 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$sanitizers/lsan.supp:print_su
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 UBSAN_OPTIONS+=":suppressions=$sanitizers/ubsan.supp"
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
-TSAN_OPTIONS+=":suppressions=$sanitizers/tsan.supp"
+TSAN_OPTIONS+=":ignore_noninstrumented_modules=1:suppressions=$sanitizers/tsan.supp"
 export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
 export TSAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
 

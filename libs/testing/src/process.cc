@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 #include "hookd/testing/testing.h"
 
 extern char** environ;
@@ -87,14 +88,54 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   return std::unique_ptr<ChildProcess>(new ChildProcess(pid, log_path));
 }
 
-ChildProcess::~ChildProcess() {
-  if (reaped_) return;
-  kill(pid_, SIGCONT);
-  kill(pid_, SIGTERM);
-  if (Wait(absl::Seconds(10)) == -1) {
-    kill(pid_, SIGKILL);
-    Wait(absl::Seconds(10));
+namespace {
+
+// Whether this binary runs under AddressSanitizer or ThreadSanitizer, and so do the services it
+// starts: the checking builds (README, "Sanitizers and fuzzing") instrument everything.
+constexpr bool kSanitized =
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
+
+// A sanitizer's report in a service's log fails the running test. Tests end services with
+// signals and do not look at their exit status, so an error at shutdown (a leak, a race while
+// draining) would otherwise pass unseen.
+void FailOnSanitizerReport(const std::string& log_path) {
+  if (!kSanitized || log_path == "/dev/null") return;
+  std::ifstream in(log_path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string log = buffer.str();
+  for (const char* marker : {"SUMMARY: AddressSanitizer", "SUMMARY: LeakSanitizer",
+                             "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: ThreadSanitizer"}) {
+    const size_t at = log.find(marker);
+    if (at == std::string::npos) continue;
+    // The report starts some way before its summary line.
+    const size_t from = at > 6000 ? at - 6000 : 0;
+    ADD_FAILURE() << "sanitizer report in " << log_path << ":\n"
+                  << log.substr(from, at - from + 200);
+    return;
   }
+}
+
+}  // namespace
+
+ChildProcess::~ChildProcess() {
+  if (!reaped_) {
+    kill(pid_, SIGCONT);
+    kill(pid_, SIGTERM);
+    if (Wait(absl::Seconds(10)) == -1) {
+      kill(pid_, SIGKILL);
+      Wait(absl::Seconds(10));
+    }
+  }
+  FailOnSanitizerReport(log_path_);
 }
 
 void ChildProcess::Signal(int signal) {

@@ -20,7 +20,8 @@ bool PortAcceptsConnections(int port);
 
 // A child process of a test: a real service binary or server. Its output goes to `log_path`.
 // The destructor ends it (SIGTERM, then SIGKILL after 10 s), and the child gets SIGKILL if the
-// test process dies first, so no process outlives the test.
+// test process dies first, so no process outlives the test. In a sanitizer build the destructor
+// also fails the running test when the log holds a sanitizer's report.
 class ChildProcess {
  public:
   // Starts `argv` (argv[0] looked up in PATH) with `env` added to this process's environment.
