@@ -122,8 +122,9 @@ ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view servic
       "not given. Flag names may be written with dashes or underscores: --log-level=debug is "
       "--log_level=debug.");
   // Abseil flag names cannot hold '-'; the documented spellings (--log-level) are rewritten.
-  // Abseil may keep pointers into argv (the program name): the copy lives as long as the process.
-  auto* args =
+  // Abseil may keep pointers into argv (the program name): the copy lives as long as the process,
+  // held by a static so that LeakSanitizer sees it still referenced at exit.
+  static std::vector<std::string>* const args =
       new std::vector<std::string>(NormalizeFlagNames(std::vector<std::string>(argv, argv + argc)));
   std::vector<char*> normalized;
   for (std::string& arg : *args) normalized.push_back(arg.data());
