@@ -90,6 +90,14 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
 
 namespace {
 
+// The whole of a service's log ("" when it cannot be read).
+std::string ReadLog(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
 // Whether this binary runs under AddressSanitizer or ThreadSanitizer, and so do the services it
 // starts: the checking builds (README, "Sanitizers and fuzzing") instrument everything.
 constexpr bool kSanitized =
@@ -108,10 +116,7 @@ constexpr bool kSanitized =
 // draining) would otherwise pass unseen.
 void FailOnSanitizerReport(const std::string& log_path) {
   if (!kSanitized || log_path == "/dev/null") return;
-  std::ifstream in(log_path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string log = buffer.str();
+  const std::string log = ReadLog(log_path);
   for (const char* marker : {"SUMMARY: AddressSanitizer", "SUMMARY: LeakSanitizer",
                              "SUMMARY: UndefinedBehaviorSanitizer", "SUMMARY: ThreadSanitizer"}) {
     const size_t at = log.find(marker);
@@ -163,10 +168,7 @@ bool ChildProcess::Running() {
 }
 
 std::string ChildProcess::LogTail(size_t bytes) const {
-  std::ifstream in(log_path_);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
+  const std::string text = ReadLog(log_path_);
   return text.size() > bytes ? text.substr(text.size() - bytes) : text;
 }
 
