@@ -248,7 +248,8 @@ absl::Status Invocation::PrintJson(const google::protobuf::Message& message) {
 
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   const std::vector<GroupSpec> groups = {AppsGroup(),       EventTypesGroup(), EventsGroup(),
-                                         DeliveriesGroup(), TokensGroup(),     AuditGroup()};
+                                         DeliveriesGroup(), TokensGroup(),     AuditGroup(),
+                                         HealthGroup()};
 
   FlagParser global(
       "hookctl [--server ADDR] [--ingest-server ADDR] [--token TOKEN] [--json] [--timeout 10s] "

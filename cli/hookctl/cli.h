@@ -143,6 +143,7 @@ GroupSpec EventsGroup();
 GroupSpec DeliveriesGroup();
 GroupSpec TokensGroup();
 GroupSpec AuditGroup();
+GroupSpec HealthGroup();
 
 // The "Global flags" help section every command's help ends with.
 std::string GlobalFlagsHelp();

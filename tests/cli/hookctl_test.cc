@@ -15,6 +15,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "hookd/common/grpc_util.h"
 #include "hookd/common/proto_time.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -942,6 +943,27 @@ TEST(Run, UnreachableServerIsUnavailable) {
               "events", "get", "evt_1"});
   EXPECT_EQ(r.code, kExitFailure);
   EXPECT_THAT(r.err, AllOf(StartsWith("hookctl: UNAVAILABLE: "), HasSubstr("127.0.0.1:1")));
+}
+
+// `hookctl health check` against a hookd server's plaintext health listener: SERVING and exit
+// 0; nothing listening: exit 1 once --timeout passes.
+TEST(Run, HealthCheckAsksTheHealthListener) {
+  absl::StatusOr<StartedServer> started =
+      StartGrpcServer("127.0.0.1:0", {}, 4 << 20, "127.0.0.1:0");
+  ASSERT_TRUE(started.ok()) << started.status();
+  const std::string address = "127.0.0.1:" + std::to_string(started->health_port);
+  RunResult serving = RunCli({"health", "check", address});
+  EXPECT_EQ(serving.code, kExitOk) << serving.err;
+  EXPECT_EQ(serving.out, "SERVING\n");
+  started->health_server->Shutdown();
+  started->server->Shutdown();
+
+  const absl::Time start = absl::Now();
+  RunResult down = RunCli({"--timeout", "300ms", "health", "check", address});
+  EXPECT_EQ(down.code, kExitFailure);
+  EXPECT_EQ(down.out, "");
+  EXPECT_NE(down.err.find("hookctl: DEADLINE_EXCEEDED"), std::string::npos) << down.err;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
 }  // namespace
