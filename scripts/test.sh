@@ -15,10 +15,12 @@ and Redis on 127.0.0.1:\${HOOKD_TEST_REDIS_PORT:-56380} in a temporary directory
   ctest --test-dir \$BUILD_DIR --output-on-failure -j2 --timeout 600 CTEST_ARGS...
 Examples: scripts/test.sh -L unit      scripts/test.sh -R app_store --repeat until-fail:3
 
-Without CTEST_ARGS this is the whole suite, as CI runs it: the release build's tests, then the
-sanitizer build's (HOOKD_FLAVOR=asan: ASan+UBSan) tests labelled \`checked\` and a 10-second run
-of every fuzz harness (scripts/fuzz.sh). HOOKD_FLAVOR picks one build instead:
-  HOOKD_FLAVOR=release  the release build only
+Without CTEST_ARGS this is the whole suite, as CI runs it: the release build's tests and the
+compose test (tests/deploy/compose_e2e.sh: the image built and docker-compose.yml run in a
+Docker engine), then the sanitizer build's (HOOKD_FLAVOR=asan: ASan+UBSan) tests labelled
+\`checked\` and a 10-second run of every fuzz harness (scripts/fuzz.sh). HOOKD_FLAVOR picks one
+build instead:
+  HOOKD_FLAVOR=release  the release build only (with the compose test without CTEST_ARGS)
   HOOKD_FLAVOR=asan     the sanitizer build only: ctest -L checked CTEST_ARGS..., then, without
                         CTEST_ARGS, the fuzz runs
   HOOKD_FLAVOR=tsan     the ThreadSanitizer build (scripts/tsan.sh): ctest CTEST_ARGS...
@@ -153,6 +155,12 @@ for flavor in "${flavors[@]}"; do
         BUILD_DIR="$(dir_of asan)" bash scripts/fuzz.sh --time 10 --jobs "$(nproc)"
       fi
       ;;
-    *) run_ctest "$(dir_of "$flavor")" "$@" ;;
+    *)
+      run_ctest "$(dir_of "$flavor")" "$@"
+      # The shipped image and docker-compose.yml, run in a Docker engine (tests/deploy).
+      if [ "$flavor" = release ] && [ $# -eq 0 ]; then
+        BUILD_DIR="$(dir_of release)" bash tests/deploy/compose_e2e.sh
+      fi
+      ;;
   esac
 done

@@ -2,13 +2,13 @@
 // the Standard Webhooks, Octokit and Stripe libraries, and the checks Shopify, Slack and the
 // seed vendors (tests/../seeds) document for their customers' receivers.
 //
-//   node receiver.mjs --port P --config CONFIG.json --out OUT.jsonl
+//   node receiver.mjs --port P --config CONFIG.json --out OUT.jsonl [--host ADDRESS]
 //
 // CONFIG maps a request path to {"verifier": NAME, "secret": "..."}; it is read again on every
 // request, so a test may add paths while the receiver runs. Every request appends one JSON line
 // to OUT: {"path","verifier","ok","error","headers","body"}. A verified request is answered
-// 200 "OK", a refused one 401 with the reason, an unknown path 404. Listens on 127.0.0.1 and
-// prints "listening <port>" once it does. Needs Node 18 or newer and `npm ci` in this folder
+// 200 "OK", a refused one 401 with the reason, an unknown path 404. Listens on --host (default
+// 127.0.0.1; 0.0.0.0 in the compose test's container) and prints "listening <port>" once it does. Needs Node 18 or newer and `npm ci` in this folder
 // (scripts/install-interop.sh).
 
 import crypto from 'node:crypto';
@@ -212,7 +212,7 @@ const server = http.createServer((req, res) => {
   });
 });
 
-server.listen(Number(args.port), '127.0.0.1', () => {
+server.listen(Number(args.port), args.host || '127.0.0.1', () => {
   process.stdout.write(`listening ${server.address().port}\n`);
 });
 
