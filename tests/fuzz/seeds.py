@@ -161,9 +161,24 @@ def stream_reply():
           arr(bulk("1-0"), arr(bulk("d"), bulk(""), bulk("n"), bulk("0"))))
 
 
+def cluster_reply():
+    """Replies recorded from a Redis 7.0.15 cluster of three primaries (libs/queue's
+    redis_cluster_test.cc has the same)."""
+    def node(port, node_id):
+        return b"*4\r\n$9\r\n127.0.0.1\r\n:%d\r\n$40\r\n%s\r\n*0\r\n" % (port, node_id)
+
+    slots = (b"*3\r\n" +
+             b"*3\r\n:0\r\n:5460\r\n" + node(27121, b"2cce9f5923d0fc2eb25661207339113e6c54bb1d") +
+             b"*3\r\n:5461\r\n:10922\r\n" + node(27122, b"f6887f40935ea541fb2a5fbfd7da24deb14e6cd7") +
+             b"*3\r\n:10923\r\n:16383\r\n" + node(27123, b"2b6b85fc1aea20efa7ca7fb05f33706bee6f7ad5"))
+    write("cluster_reply", "cluster_slots", slots)
+    write("cluster_reply", "redirects", b"-MOVED 12182 127.0.0.1:27123\r\n"
+          b"-ASK 12182 127.0.0.1:27121\r\n-CLUSTERDOWN The cluster is down\r\n-MOVED 1 :6380\r\n")
+
+
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)
     for make in [publish, url_policy, page_token, retry_after, hookctl_flags, metrics_text,
-                 dialect, stream_reply]:
+                 dialect, stream_reply, cluster_reply]:
         make()
     print("seeds written to", OUT.relative_to(ROOT))

@@ -12,6 +12,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "hookd/common/absl_view.h"
 #include "hookd/common/status.h"
 #include "replies.h"
 
@@ -20,6 +22,8 @@ namespace {
 
 constexpr char kUrlField[] = "redis_url";
 constexpr char kUrlShape[] = "expected redis://[[user]:password@]host[:port][/db]";
+constexpr char kClusterUrlShape[] =
+    "expected redis+cluster://[[user]:password@]host[:port][,host[:port]...]";
 
 struct ReplyDeleter {
   void operator()(redisReply* reply) const { freeReplyObject(reply); }
@@ -85,18 +89,82 @@ bool HasSchemePrefix(std::string_view text, std::string_view prefix) {
 
 }  // namespace
 
-absl::StatusOr<RedisEndpoint> ParseRedisUrl(const std::string& url) {
+namespace {
+
+// Parses `user_info` ("user:password", percent-encoded) into `endpoint`.
+absl::Status ParseUserInfo(std::string_view user_info, std::string_view shape,
+                           RedisEndpoint& endpoint) {
+  size_t colon = user_info.find(':');
+  if (colon == std::string_view::npos) {
+    return InvalidField(kUrlField,
+                        absl::StrCat(AbslView(shape), " (user info without a password)"));
+  }
+  if (!PercentDecode(user_info.substr(0, colon), endpoint.user) ||
+      !PercentDecode(user_info.substr(colon + 1), endpoint.password)) {
+    return InvalidField(kUrlField, "bad percent-encoding in user info");
+  }
+  if (endpoint.password.empty()) {
+    return InvalidField(kUrlField, absl::StrCat(AbslView(shape), " (empty password)"));
+  }
+  return absl::OkStatus();
+}
+
+// Parses `host_port` ("host", "host:port", "[IPv6]" or "[IPv6]:port") into `endpoint`; a problem's
+// message starts with `where` (which node of a list).
+absl::Status ParseHostPort(std::string_view host_port, std::string_view shape,
+                           std::string_view where, RedisEndpoint& endpoint) {
+  auto invalid = [&](std::string_view problem) {
+    return InvalidField(kUrlField, absl::StrCat(AbslView(where), AbslView(problem)));
+  };
+  std::string_view port_text;
+  if (host_port.starts_with('[')) {  // [IPv6]:port
+    size_t close = host_port.find(']');
+    if (close == std::string_view::npos) return invalid("unterminated [IPv6] host");
+    endpoint.host = std::string(host_port.substr(1, close - 1));
+    std::string_view after = host_port.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return invalid(shape);
+      port_text = after.substr(1);
+      if (port_text.empty()) return invalid("empty port");
+    }
+  } else {
+    size_t colon = host_port.find(':');
+    endpoint.host = std::string(host_port.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = host_port.substr(colon + 1);
+      if (port_text.empty()) return invalid("empty port");
+    }
+  }
+  if (endpoint.host.empty()) return invalid(absl::StrCat(AbslView(shape), " (no host)"));
+  if (!port_text.empty() && !ParseInt(port_text, 1, 65535, endpoint.port)) {
+    return invalid("port must be a number in 1..65535");
+  }
+  return absl::OkStatus();
+}
+
+// The part of `url` after `scheme` ("redis://"), checked for TLS and for a query or fragment.
+absl::StatusOr<std::string_view> AfterScheme(const std::string& url, std::string_view scheme,
+                                             std::string_view tls_scheme, std::string_view shape) {
   std::string_view rest = url;
-  if (HasSchemePrefix(rest, "rediss://")) {
-    return InvalidField(kUrlField, "TLS (rediss://) is not supported");
+  if (HasSchemePrefix(rest, tls_scheme)) {
+    return InvalidField(kUrlField,
+                        absl::StrCat("TLS (", AbslView(tls_scheme), ") is not supported"));
   }
-  if (!HasSchemePrefix(rest, "redis://")) {
-    return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (wrong scheme)"));
+  if (!HasSchemePrefix(rest, scheme)) {
+    return InvalidField(kUrlField, absl::StrCat(AbslView(shape), " (wrong scheme)"));
   }
-  rest.remove_prefix(std::string_view("redis://").size());
+  rest.remove_prefix(scheme.size());
   if (rest.find_first_of("?#") != std::string_view::npos) {
-    return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (no query or fragment)"));
+    return InvalidField(kUrlField, absl::StrCat(AbslView(shape), " (no query or fragment)"));
   }
+  return rest;
+}
+
+}  // namespace
+
+absl::StatusOr<RedisEndpoint> ParseRedisUrl(const std::string& url) {
+  HOOKD_ASSIGN_OR_RETURN(std::string_view rest,
+                         AfterScheme(url, "redis://", "rediss://", kUrlShape));
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
@@ -105,48 +173,45 @@ absl::StatusOr<RedisEndpoint> ParseRedisUrl(const std::string& url) {
   // The last '@' ends the user info, so an unencoded '@' in a password still parses.
   size_t at = authority.rfind('@');
   if (at != std::string_view::npos) {
-    std::string_view user_info = authority.substr(0, at);
+    HOOKD_RETURN_IF_ERROR(ParseUserInfo(authority.substr(0, at), kUrlShape, endpoint));
     authority.remove_prefix(at + 1);
-    size_t colon = user_info.find(':');
-    if (colon == std::string_view::npos) {
-      return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (user info without a password)"));
-    }
-    if (!PercentDecode(user_info.substr(0, colon), endpoint.user) ||
-        !PercentDecode(user_info.substr(colon + 1), endpoint.password)) {
-      return InvalidField(kUrlField, "bad percent-encoding in user info");
-    }
-    if (endpoint.password.empty()) {
-      return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (empty password)"));
-    }
   }
-
-  std::string_view port_text;
-  if (authority.starts_with('[')) {  // [IPv6]:port
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return InvalidField(kUrlField, "unterminated [IPv6] host");
-    endpoint.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return InvalidField(kUrlField, kUrlShape);
-      port_text = after.substr(1);
-      if (port_text.empty()) return InvalidField(kUrlField, "empty port");
-    }
-  } else {
-    size_t colon = authority.find(':');
-    endpoint.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) return InvalidField(kUrlField, "empty port");
-    }
-  }
-  if (endpoint.host.empty()) return InvalidField(kUrlField, absl::StrCat(kUrlShape, " (no host)"));
-  if (!port_text.empty() && !ParseInt(port_text, 1, 65535, endpoint.port)) {
-    return InvalidField(kUrlField, "port must be a number in 1..65535");
-  }
+  HOOKD_RETURN_IF_ERROR(ParseHostPort(authority, kUrlShape, "", endpoint));
   if (!path.empty() && !ParseInt(path, 0, 1 << 20, endpoint.db)) {
     return InvalidField(kUrlField, "db must be a non-negative number, as in redis://host:6379/0");
   }
   return endpoint;
+}
+
+bool IsClusterUrl(std::string_view url) {
+  return HasSchemePrefix(url, "redis+cluster://") || HasSchemePrefix(url, "rediss+cluster://");
+}
+
+absl::StatusOr<std::vector<RedisEndpoint>> ParseRedisClusterUrl(const std::string& url) {
+  HOOKD_ASSIGN_OR_RETURN(std::string_view rest, AfterScheme(url, "redis+cluster://",
+                                                            "rediss+cluster://", kClusterUrlShape));
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  if (!path.empty() && path != "0") {
+    return InvalidField(kUrlField, "a Redis Cluster has only db 0");
+  }
+  RedisEndpoint credentials;
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    HOOKD_RETURN_IF_ERROR(ParseUserInfo(authority.substr(0, at), kClusterUrlShape, credentials));
+    authority.remove_prefix(at + 1);
+  }
+  std::vector<RedisEndpoint> seeds;
+  for (absl::string_view piece : absl::StrSplit(AbslView(authority), ',')) {
+    const std::string_view node(piece.data(), piece.size());
+    RedisEndpoint seed = credentials;
+    const std::string where = absl::StrCat("node ", seeds.size() + 1, ": ");
+    if (node.empty()) return InvalidField(kUrlField, absl::StrCat(where, "empty"));
+    HOOKD_RETURN_IF_ERROR(ParseHostPort(node, kClusterUrlShape, where, seed));
+    seeds.push_back(std::move(seed));
+  }
+  return seeds;
 }
 
 bool Reply::IsErrorCode(const std::string& code) const {

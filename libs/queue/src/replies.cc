@@ -140,4 +140,20 @@ void LimitReplySizes(redisReader* reader) {
   reader->fn = const_cast<redisReplyObjectFunctions*>(&BoundedFunctions());
 }
 
+std::vector<Reply> ReadReplies(std::string_view bytes) {
+  std::vector<Reply> replies;
+  redisReader* reader = redisReaderCreate();
+  LimitReplySizes(reader);
+  if (redisReaderFeed(reader, bytes.data(), bytes.size()) == REDIS_OK) {
+    void* raw = nullptr;
+    while (redisReaderGetReply(reader, &raw) == REDIS_OK && raw != nullptr) {
+      replies.push_back(ConvertReply(*static_cast<redisReply*>(raw)));
+      freeReplyObject(raw);
+      raw = nullptr;
+    }
+  }
+  redisReaderFree(reader);
+  return replies;
+}
+
 }  // namespace hookd::queue

@@ -35,4 +35,8 @@ inline constexpr int kMaxReplyElements = 1 << 20;
 // would allocate them all at once) with a protocol error, instead of hiredis's defaults.
 void LimitReplySizes(redisReader* reader);
 
+// The whole replies at the start of `bytes`, read as a RedisConnection reads them (with
+// LimitReplySizes), up to a protocol error or an incomplete reply.
+std::vector<Reply> ReadReplies(std::string_view bytes);
+
 }  // namespace hookd::queue

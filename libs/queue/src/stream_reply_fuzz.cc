@@ -3,8 +3,6 @@
 // them as it does for XREADGROUP and XAUTOCLAIM, with the reader limits of RedisConnection. An
 // entry that parses is one a worker can deliver: it names a delivery and an app, and an attempt
 // of at least 1.
-#include <hiredis/hiredis.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -28,22 +26,14 @@ void CheckEntries(const hookd::queue::Reply& list) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  redisReader* reader = redisReaderCreate();
-  hookd::queue::LimitReplySizes(reader);  // as RedisConnection's readers
-  if (redisReaderFeed(reader, reinterpret_cast<const char*>(data), size) == REDIS_OK) {
-    void* raw = nullptr;
-    while (redisReaderGetReply(reader, &raw) == REDIS_OK && raw != nullptr) {
-      const hookd::queue::Reply reply = hookd::queue::ConvertReply(*static_cast<redisReply*>(raw));
-      freeReplyObject(raw);
-      raw = nullptr;
-      // XAUTOCLAIM: [cursor, entries, deleted]; XREADGROUP: [[stream, entries], ...].
-      if (reply.elements.size() >= 2) CheckEntries(reply.elements[1]);
-      for (const auto& stream : reply.elements) {
-        if (stream.elements.size() == 2) CheckEntries(stream.elements[1]);
-      }
-      CheckEntries(reply);
+  for (const hookd::queue::Reply& reply :
+       hookd::queue::ReadReplies({reinterpret_cast<const char*>(data), size})) {
+    // XAUTOCLAIM: [cursor, entries, deleted]; XREADGROUP: [[stream, entries], ...].
+    if (reply.elements.size() >= 2) CheckEntries(reply.elements[1]);
+    for (const auto& stream : reply.elements) {
+      if (stream.elements.size() == 2) CheckEntries(stream.elements[1]);
     }
+    CheckEntries(reply);
   }
-  redisReaderFree(reader);
   return 0;
 }

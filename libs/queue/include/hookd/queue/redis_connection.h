@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -43,6 +44,16 @@ struct RedisEndpoint {
 // Parses `url`. INVALID_ARGUMENT naming "redis_url" when it is not a redis:// url of the shape
 // above; the message never repeats the url, which may carry a password.
 absl::StatusOr<RedisEndpoint> ParseRedisUrl(const std::string& url);
+
+// Whether `url` names a Redis Cluster (redis+cluster://, or the unsupported rediss+cluster://).
+bool IsClusterUrl(std::string_view url);
+
+// The seed nodes of a Redis Cluster url, redis+cluster://[[user]:password@]host[:port][,host
+// [:port]...], for the cluster routing of redis_cluster.h (not accepted by the services yet):
+// each node with the url's credentials, port 6379 unless given, db 0 (a trailing /0 is allowed;
+// a cluster has no other db). INVALID_ARGUMENT naming "redis_url" and, for a bad node, its
+// position in the list ("node 2: empty port"); the message never repeats the url.
+absl::StatusOr<std::vector<RedisEndpoint>> ParseRedisClusterUrl(const std::string& url);
 
 // One reply, copied out of hiredis (RESP2 types).
 struct Reply {

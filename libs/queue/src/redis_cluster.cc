@@ -1,0 +1,175 @@
+#include "hookd/queue/redis_cluster.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "hookd/common/absl_view.h"
+
+namespace hookd::queue {
+namespace {
+
+// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, no reflection; the cluster
+// specification's key hash. The table is built once at compile time.
+constexpr std::array<uint16_t, 256> MakeCrc16Table() {
+  std::array<uint16_t, 256> table{};
+  for (int i = 0; i < 256; ++i) {
+    uint16_t crc = static_cast<uint16_t>(i << 8);
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<uint16_t>(crc << 1);
+    }
+    table[i] = crc;
+  }
+  return table;
+}
+constexpr std::array<uint16_t, 256> kCrc16Table = MakeCrc16Table();
+
+uint16_t Crc16(std::string_view data) {
+  uint16_t crc = 0;
+  for (char c : data) {
+    crc = static_cast<uint16_t>((crc << 8) ^
+                                kCrc16Table[((crc >> 8) ^ static_cast<uint8_t>(c)) & 0xff]);
+  }
+  return crc;
+}
+
+bool ParseNumber(std::string_view text, int64_t min, int64_t max, int64_t& out) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return false;
+  if (value < min || value > max) return false;
+  out = value;
+  return true;
+}
+
+// Whether `host` can be a node's address: an IPv4 or IPv6 address (with a zone) or a DNS name.
+// Anything else in a reply is garbage that no connection could use.
+bool IsHostName(std::string_view host) {
+  return !host.empty() && host.size() <= 255 && std::all_of(host.begin(), host.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+           c == ':' || c == '%';
+  });
+}
+
+// "host:port" of a node; an unknown host ("" or "?") is `asked_host`. IPv6 hosts keep no
+// brackets in CLUSTER SLOTS and MOVED, so the port is after the last ':'.
+std::string NodeName(std::string_view host, int64_t port, const std::string& asked_host) {
+  const std::string_view known = host.empty() || host == "?" ? std::string_view(asked_host) : host;
+  return absl::StrCat(AbslView(known), ":", port);
+}
+
+}  // namespace
+
+int KeySlot(std::string_view key) {
+  const size_t open = key.find('{');
+  if (open != std::string_view::npos) {
+    const size_t close = key.find('}', open + 1);
+    if (close != std::string_view::npos && close > open + 1) {
+      key = key.substr(open + 1, close - open - 1);
+    }
+  }
+  return Crc16(key) % kClusterSlots;
+}
+
+absl::StatusOr<SlotMap> SlotMap::FromClusterSlots(const Reply& reply,
+                                                  const std::string& asked_host) {
+  if (reply.type != Reply::Type::kArray) {
+    return absl::InternalError("CLUSTER SLOTS: the reply is not an array");
+  }
+  SlotMap map;
+  for (size_t i = 0; i < reply.elements.size(); ++i) {
+    const Reply& range = reply.elements[i];
+    const std::string where = absl::StrCat("CLUSTER SLOTS: range ", i + 1, ": ");
+    if (range.type != Reply::Type::kArray || range.elements.size() < 3 ||
+        range.elements[0].type != Reply::Type::kInteger ||
+        range.elements[1].type != Reply::Type::kInteger) {
+      return absl::InternalError(where + "not [first, last, primary, ...]");
+    }
+    const int64_t first = range.elements[0].integer;
+    const int64_t last = range.elements[1].integer;
+    if (first < 0 || last >= kClusterSlots || first > last) {
+      return absl::InternalError(absl::StrCat(where, "slots ", first, "-", last, " out of range"));
+    }
+    const Reply& primary = range.elements[2];
+    if (primary.type != Reply::Type::kArray || primary.elements.size() < 2 ||
+        primary.elements[0].type != Reply::Type::kString ||
+        primary.elements[1].type != Reply::Type::kInteger || primary.elements[1].integer < 1 ||
+        primary.elements[1].integer > 65535) {
+      return absl::InternalError(where + "the primary is not [host, port, ...]");
+    }
+    const std::string& host = primary.elements[0].str;
+    if (!host.empty() && host != "?" && !IsHostName(host)) {
+      return absl::InternalError(where + "the primary's host is not an address");
+    }
+    const std::string node = NodeName(host, primary.elements[1].integer, asked_host);
+    for (int64_t slot = first; slot <= last; ++slot) map.Move(static_cast<int>(slot), node);
+  }
+  return map;
+}
+
+const std::string* SlotMap::PrimaryOf(int slot) const {
+  if (slot < 0 || slot >= kClusterSlots || owner_[slot] < 0) return nullptr;
+  return &nodes_[owner_[slot]];
+}
+
+std::vector<std::string> SlotMap::Primaries() const {
+  std::vector<bool> used(nodes_.size(), false);
+  for (int16_t owner : owner_) {
+    if (owner >= 0) used[owner] = true;
+  }
+  std::vector<std::string> primaries;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (used[i]) primaries.push_back(nodes_[i]);
+  }
+  std::sort(primaries.begin(), primaries.end());
+  return primaries;
+}
+
+int SlotMap::CoveredSlots() const {
+  return static_cast<int>(
+      std::count_if(owner_.begin(), owner_.end(), [](int16_t owner) { return owner >= 0; }));
+}
+
+void SlotMap::Move(int slot, const std::string& node) {
+  if (slot < 0 || slot >= kClusterSlots) return;
+  auto it = std::find(nodes_.begin(), nodes_.end(), node);
+  if (it == nodes_.end()) it = nodes_.insert(nodes_.end(), node);
+  owner_[slot] = static_cast<int16_t>(it - nodes_.begin());
+}
+
+std::optional<Redirect> ParseRedirect(const Reply& reply, const std::string& asked_host) {
+  if (!reply.is_error()) return std::nullopt;
+  std::vector<absl::string_view> words = absl::StrSplit(AbslView(reply.str), ' ');
+  if (words.size() != 3) return std::nullopt;
+  Redirect redirect;
+  if (words[0] == "MOVED") {
+    redirect.kind = Redirect::Kind::kMoved;
+  } else if (words[0] == "ASK") {
+    redirect.kind = Redirect::Kind::kAsk;
+  } else {
+    return std::nullopt;
+  }
+  int64_t slot = 0, port = 0;
+  const std::string_view address(words[2].data(), words[2].size());
+  const size_t colon = address.rfind(':');
+  if (!ParseNumber(std::string_view(words[1].data(), words[1].size()), 0, kClusterSlots - 1,
+                   slot) ||
+      colon == std::string_view::npos || !ParseNumber(address.substr(colon + 1), 1, 65535, port) ||
+      (colon > 0 && !IsHostName(address.substr(0, colon)))) {
+    return std::nullopt;
+  }
+  redirect.slot = static_cast<int>(slot);
+  redirect.node = NodeName(address.substr(0, colon), port, asked_host);
+  return redirect;
+}
+
+bool IsRetryableClusterError(const Reply& reply) {
+  return reply.IsErrorCode("TRYAGAIN") || reply.IsErrorCode("CLUSTERDOWN") ||
+         reply.IsErrorCode("LOADING");
+}
+
+}  // namespace hookd::queue
