@@ -5,15 +5,43 @@
 --
 --   psql -X -q "$SCRATCH_URL" -f bench/prototypes/insert_only_wal.sql
 --
--- Both paths write each delivery as hookd does, in batches of 500: one transaction inserts the
--- events (1 KiB payloads) and deliveries, another records the successful attempts. A CHECKPOINT
--- before each makes them start equal on full-page images. Results: bench/README.md.
+-- Each path writes each delivery as hookd does, in batches of 500: one transaction inserts the
+-- events and deliveries, another records the successful attempts. A CHECKPOINT before each makes
+-- them start equal on full-page images. Results: bench/README.md.
+--
+-- Payloads: `-v payload=pad` (the default) is the benchmark's 1 KiB of one repeated character;
+-- `-v payload=realistic` is a video.ready event shaped like the fixture in
+-- tests/fixtures/payloads (ids, names, times and urls differing per event, about 700 bytes).
+-- Path D compresses them inline (lz4).
 \set N 100000
+\if :{?payload}
+\else
+  \set payload pad
+\endif
 DROP TABLE IF EXISTS proto_ids;
 CREATE TABLE proto_ids AS
   SELECT g, 'evt_' || hookd_ulid_time(now()) || lpad(g::text, 16, '0') AS evt,
-            'dlv_' || hookd_ulid_time(now()) || lpad(g::text, 16, '0') AS dlv
+            'dlv_' || hookd_ulid_time(now()) || lpad(g::text, 16, '0') AS dlv,
+            CASE :'payload' WHEN 'pad' THEN repeat('x', 1024) ELSE
+              json_build_object('event_type', 'video.ready', 'payload', json_build_object(
+                'error', NULL, 'video', json_build_object(
+                  '_id', substr(md5('id' || g), 1, 24), 'status', 'ready', 'public', g % 3 = 0,
+                  'name', 'Onboarding video #' || g, 'tags', json_build_array('team-' || g % 7),
+                  'deleted', false, 'userId', substr(md5('u' || g % 5000), 1, 19),
+                  'accountId', substr(md5('a' || g % 300), 1, 18),
+                  'createdAt', to_char(now() - make_interval(secs => g * 7.3),
+                                       'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                  'updatedAt', to_char(now() - make_interval(secs => g * 1.1),
+                                       'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                  'data', json_build_object(), 'duration', round((random() * 600)::numeric, 3),
+                  'thumbnail', 'https://elai-media.s3.eu-west-2.amazonaws.com/staging/videos/'
+                    || substr(md5('v' || g), 1, 24) || '/slide' || (733399051519 + g)
+                    || '_screenshot_' || (1661506361822 + g * 17) || '.jpg',
+                  'url', 'https://elai-media.s3.eu-west-2.amazonaws.com/staging/videos/'
+                    || substr(md5('v' || g), 1, 24) || '/onboarding-' || g || '.mp4')))::text
+            END AS payload
   FROM generate_series(1, :N) g;
+SELECT :'payload' AS payload, round(avg(octet_length(payload))) AS bytes_per_payload FROM proto_ids;
 CHECKPOINT;
 
 -- A: today.
@@ -23,7 +51,7 @@ DECLARE b int;
 BEGIN
   FOR b IN 0 .. 199 LOOP
     INSERT INTO events (id, tenant, event_type, payload, delivery_count)
-      SELECT evt, 'acme', 'video.ready', repeat('x', 1024), 1 FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+      SELECT evt, 'acme', 'video.ready', payload, 1 FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
     INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)
       SELECT dlv, evt, 'app_1', 'acme', 'video.ready' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
     COMMIT;
@@ -75,7 +103,7 @@ DECLARE b int;
 BEGIN
   FOR b IN 0 .. 199 LOOP
     INSERT INTO b_events (id, tenant, event_type, payload, delivery_count)
-      SELECT evt, 'acme', 'video.ready', repeat('x', 1024), 1 FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
+      SELECT evt, 'acme', 'video.ready', payload, 1 FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
     INSERT INTO b_deliveries (id, event_id, app_id, tenant, event_type)
       SELECT dlv, evt, 'app_1', 'acme', 'video.ready' FROM proto_ids WHERE g > b * 500 AND g <= (b + 1) * 500;
     INSERT INTO b_state (id, app_id, tenant)
@@ -108,4 +136,20 @@ CALL pg_temp.write_insert_only();
 SELECT wal_bytes AS c1, wal_records AS t1 FROM pg_stat_wal \gset
 SELECT 'C insert-only, lean state' AS path, round((:c1 - :c0)::numeric / :N) AS wal_bytes_per_delivery,
        round((:t1 - :t0)::numeric / :N, 1) AS records_per_delivery;
+
+-- D: C with each day's events compressing their payloads inline: lz4, and a tuple target low
+-- enough (128 bytes) that every payload is tried; STORAGE MAIN keeps a compressed payload in its
+-- row rather than in TOAST (whose chunks and index would add WAL), unless the row is still over
+-- about 2 KB.
+TRUNCATE b_deliveries, b_state, b_events, b_attempts;
+ALTER TABLE b_events ALTER COLUMN payload SET COMPRESSION lz4;
+ALTER TABLE b_events ALTER COLUMN payload SET STORAGE MAIN;
+ALTER TABLE b_events_p SET (toast_tuple_target = 128);
+CHECKPOINT;
+SELECT wal_bytes AS d0, wal_records AS u0 FROM pg_stat_wal \gset
+CALL pg_temp.write_insert_only();
+SELECT wal_bytes AS d1, wal_records AS u1 FROM pg_stat_wal \gset
+SELECT 'D C + lz4 payloads' AS path, round((:d1 - :d0)::numeric / :N) AS wal_bytes_per_delivery,
+       round((:u1 - :u0)::numeric / :N, 1) AS records_per_delivery,
+       (SELECT round(avg(pg_column_size(payload))) FROM b_events) AS payload_bytes_stored;
 DROP TABLE b_deliveries, b_state, b_events, b_attempts, proto_ids;
