@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<EOF
-Usage: scripts/redis.sh start|stop|status|url [--dir DIR] [--port PORT]
+Usage: scripts/redis.sh start|stop|status|url [--dir DIR] [--port PORT] [--cluster-node]
 
   start   start redis-server on 127.0.0.1:PORT (no-op if already running)
   stop    shut down and wait until the process is gone (no-op if not running)
@@ -18,13 +18,17 @@ Usage: scripts/redis.sh start|stop|status|url [--dir DIR] [--port PORT]
                holding redis.pid, redis.log and the append-only file
   --port PORT  TCP port (default \$HOOKD_REDIS_PORT or 56379; url/status default to the
                port the instance in DIR was started with)
+  --cluster-node
+               start it as a Redis Cluster node (its nodes.conf in DIR, a 2 s node
+               timeout) with no slots yet; scripts/redis-cluster.sh makes the cluster
 EOF
 }
 
-cmd="" dir="" port=""
+cmd="" dir="" port="" cluster_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
+    --cluster-node) cluster_args=(--cluster-enabled yes --cluster-node-timeout 2000); shift ;;
     --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
     --dir=*) dir="${1#*=}"; shift ;;
     --port) port="${2:?--port needs a value}"; shift 2 ;;
@@ -85,7 +89,8 @@ do_start() {
   # trade-off, and fork-based snapshots would only add latency spikes.
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes \
     --pidfile "$pidfile" --logfile "$dir/redis.log" --dir "$dir" \
-    --appendonly yes --appendfsync everysec --save ""
+    --appendonly yes --appendfsync everysec --save "" \
+    ${cluster_args[@]+"${cluster_args[@]}"} ${cluster_args[@]+--cluster-config-file "$dir/nodes.conf"}
   echo "$port" >"$dir/port"
   if ! wait_for 30 "redis on 127.0.0.1:$port to answer PONG" pong "$port"; then
     tail -n 20 "$dir/redis.log" >&2 || true

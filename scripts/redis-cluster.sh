@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A private Redis Cluster on 127.0.0.1: PRIMARIES primaries with REPLICAS replicas each, one
+# scripts/redis.sh instance per node (consecutive ports from PORT, directories DIR/node-<port>),
+# joined by `redis-cli --cluster create`. For the Redis Cluster tests; Debian's packaged Redis is
+# neither used nor touched.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<EOF
+Usage: scripts/redis-cluster.sh start|stop|url --dir DIR [--port PORT] [--primaries N] [--replicas R]
+
+  start   start the nodes and create the cluster; waits until every node reports
+          cluster_state:ok (nodes already running are kept)
+  stop    stop every node of DIR
+  url     print redis+cluster://127.0.0.1:PORT,... (every node of DIR)
+
+  --dir DIR        the cluster's directory (required)
+  --port PORT      first port (default 56390); the nodes take PORT .. PORT+N*(1+R)-1
+  --primaries N    default 3
+  --replicas R     replicas per primary, default 0
+EOF
+}
+
+cmd="" dir="" port=56390 primaries=3 replicas=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
+    --port) port="${2:?--port needs a value}"; shift 2 ;;
+    --primaries) primaries="${2:?--primaries needs a value}"; shift 2 ;;
+    --replicas) replicas="${2:?--replicas needs a value}"; shift 2 ;;
+    start | stop | url) cmd="$1"; shift ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+if [ -z "$cmd" ] || [ -z "$dir" ]; then
+  usage >&2
+  exit 2
+fi
+case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
+
+# nodes — the node directories of DIR, as started (whatever the flags say now).
+nodes() { find "$dir" -maxdepth 1 -name 'node-*' -type d 2>/dev/null | sort; }
+
+do_url() {
+  local node addresses=()
+  for node in $(nodes); do addresses+=("127.0.0.1:$(cat "$node/port")"); done
+  [ ${#addresses[@]} -gt 0 ] || die "no cluster in $dir"
+  (
+    IFS=,
+    echo "redis+cluster://${addresses[*]}"
+  )
+}
+
+do_start() {
+  local count=$((primaries * (1 + replicas))) i p slots addresses=()
+  for ((i = 0; i < count; i++)); do
+    p=$((port + i))
+    bash "$HOOKD_ROOT/scripts/redis.sh" start --cluster-node --dir "$dir/node-$p" --port "$p"
+    addresses+=("127.0.0.1:$p")
+  done
+  slots="$(redis-cli -p "$port" cluster info | awk -F: '/^cluster_slots_assigned/ {print $2}' | tr -d '\r')"
+  if [ "$slots" != 16384 ]; then
+    log "creating the cluster: $primaries primaries, $replicas replicas each"
+    redis-cli --cluster create "${addresses[@]}" --cluster-replicas "$replicas" --cluster-yes \
+      >"$dir/create.log" 2>&1 || {
+      cat "$dir/create.log" >&2
+      die "redis-cli --cluster create failed"
+    }
+  fi
+  # shellcheck disable=SC2317  # run by wait_for
+  cluster_ok() {
+    local a
+    for a in "${addresses[@]}"; do
+      redis-cli -p "${a##*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    done
+  }
+  wait_for 60 "every node to report cluster_state:ok" cluster_ok ||
+    die "the cluster did not become ok; see $dir/create.log and the nodes' redis.log"
+  log "ready: $(do_url)"
+}
+
+case "$cmd" in
+  url) do_url ;;
+  stop) for node in $(nodes); do bash "$HOOKD_ROOT/scripts/redis.sh" stop --dir "$node"; done ;;
+  start) do_start ;;
+esac
