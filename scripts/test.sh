@@ -26,7 +26,9 @@ build instead:
   HOOKD_FLAVOR=tsan     the ThreadSanitizer build (scripts/tsan.sh): ctest CTEST_ARGS...
 
 Tests receive HOOKD_TEST_DATABASE_URL (superuser "postgres", so each suite creates and drops
-its own database) and HOOKD_TEST_REDIS_URL. The dev servers of scripts/up.sh are not touched.
+its own database), HOOKD_TEST_REDIS_URL, and HOOKD_TEST_REDIS_CLUSTER_URL: a Redis Cluster of
+three primaries (scripts/redis-cluster.sh) on 127.0.0.1:\${HOOKD_TEST_REDIS_CLUSTER_PORT:-56390}
+and the next two ports. The dev servers of scripts/up.sh are not touched.
 EOF2
 }
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
@@ -54,10 +56,15 @@ dir_of() {
 }
 pg_port="${HOOKD_TEST_PG_PORT:-55433}"
 redis_port="${HOOKD_TEST_REDIS_PORT:-56380}"
+# A Redis Cluster of three primaries on this port and the next two.
+cluster_port="${HOOKD_TEST_REDIS_CLUSTER_PORT:-56390}"
 
 # Fail before the build, not after it: a listener on our ports is almost always a server left
 # behind by a test run that was killed with SIGKILL, and tests must not share it.
-for p in "pg:$pg_port:HOOKD_TEST_PG_PORT" "redis:$redis_port:HOOKD_TEST_REDIS_PORT"; do
+for p in "pg:$pg_port:HOOKD_TEST_PG_PORT" "redis:$redis_port:HOOKD_TEST_REDIS_PORT" \
+  "redis cluster:$cluster_port:HOOKD_TEST_REDIS_CLUSTER_PORT" \
+  "redis cluster:$((cluster_port + 1)):HOOKD_TEST_REDIS_CLUSTER_PORT" \
+  "redis cluster:$((cluster_port + 2)):HOOKD_TEST_REDIS_CLUSTER_PORT"; do
   IFS=: read -r what port var <<<"$p"
   if port_in_use "$port"; then
     die "port $port (test $what) is already in use, probably by a stale server from an earlier" \
@@ -103,6 +110,7 @@ cleanup() {
     log "server logs copied to $build_dir/test-logs/"
   fi
   bash scripts/redis.sh stop --dir "$tmp/redis"
+  bash scripts/redis-cluster.sh stop --dir "$tmp/redis-cluster"
   bash scripts/pg.sh stop --dir "$tmp/pg"
   rm -rf "$tmp"
   exit "$rc"
@@ -114,10 +122,14 @@ trap 'exit 143' TERM
 
 bash scripts/pg.sh start --dir "$tmp/pg" --port "$pg_port"
 bash scripts/redis.sh start --dir "$tmp/redis" --port "$redis_port"
+bash scripts/redis-cluster.sh start --dir "$tmp/redis-cluster" --port "$cluster_port"
 
 export HOOKD_TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/postgres"
 export HOOKD_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+HOOKD_TEST_REDIS_CLUSTER_URL="$(bash scripts/redis-cluster.sh url --dir "$tmp/redis-cluster")"
+export HOOKD_TEST_REDIS_CLUSTER_URL
 log "HOOKD_TEST_DATABASE_URL=$HOOKD_TEST_DATABASE_URL HOOKD_TEST_REDIS_URL=$HOOKD_TEST_REDIS_URL"
+log "HOOKD_TEST_REDIS_CLUSTER_URL=$HOOKD_TEST_REDIS_CLUSTER_URL"
 
 # Sanitizer settings for the checking builds, inherited by the services the e2e tests start. A
 # report ends the process with a non-zero exit, so the test fails; tests/sanitizers/ holds the

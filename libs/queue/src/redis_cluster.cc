@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "hookd/common/absl_view.h"
+#include "hookd/common/status.h"
 
 namespace hookd::queue {
 namespace {
@@ -170,6 +174,143 @@ std::optional<Redirect> ParseRedirect(const Reply& reply, const std::string& ask
 bool IsRetryableClusterError(const Reply& reply) {
   return reply.IsErrorCode("TRYAGAIN") || reply.IsErrorCode("CLUSTERDOWN") ||
          reply.IsErrorCode("LOADING");
+}
+
+namespace {
+
+// The host of "host:port" (IPv6 hosts hold colons: the port is after the last).
+std::string HostOf(const std::string& node) { return node.substr(0, node.rfind(':')); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ClusterClient>> ClusterClient::Create(const RedisOptions& options) {
+  HOOKD_ASSIGN_OR_RETURN(std::vector<RedisEndpoint> seeds, ParseRedisClusterUrl(options.url));
+  std::unique_ptr<ClusterClient> client(new ClusterClient(std::move(seeds), options));
+  HOOKD_RETURN_IF_ERROR(client->RefreshSlotMap());
+  return client;
+}
+
+absl::Status ClusterClient::RefreshSlotMap() {
+  // Nodes already connected first (no new connection), then the map's primaries, then the
+  // seeds: after a failover the seeds may be the nodes that are gone.
+  std::vector<std::string> candidates;
+  for (const auto& [node, connection] : connections_) candidates.push_back(node);
+  for (const std::string& node : map_.Primaries()) candidates.push_back(node);
+  for (const RedisEndpoint& seed : seeds_)
+    candidates.push_back(absl::StrCat(seed.host, ":", seed.port));
+  std::vector<std::string> errors;
+  std::vector<std::string> tried;
+  for (const std::string& node : candidates) {
+    if (std::find(tried.begin(), tried.end(), node) != tried.end()) continue;
+    tried.push_back(node);
+    absl::StatusOr<RedisConnection*> connection = ConnectionTo(node);
+    absl::StatusOr<Reply> reply =
+        connection.ok() ? (*connection)->Command({"CLUSTER", "SLOTS"}) : connection.status();
+    if (reply.ok()) {
+      absl::StatusOr<SlotMap> map = SlotMap::FromClusterSlots(*reply, HostOf(node));
+      if (map.ok() && map->CoveredSlots() > 0) {
+        map_ = *std::move(map);
+        return absl::OkStatus();
+      }
+      reply = map.ok() ? absl::UnavailableError("serves no slot") : map.status();
+    }
+    connections_.erase(node);
+    errors.push_back(absl::StrCat(node, ": ", reply.status().message()));
+  }
+  return absl::UnavailableError(absl::StrCat("redis cluster: no node answered CLUSTER SLOTS (",
+                                             absl::StrJoin(errors, "; "), ")"));
+}
+
+absl::StatusOr<RedisConnection*> ClusterClient::ConnectionTo(const std::string& node) {
+  auto it = connections_.find(node);
+  if (it != connections_.end()) return it->second.get();
+  RedisEndpoint endpoint = seeds_.front();  // the url's credentials
+  endpoint.host = HostOf(node);
+  endpoint.port = std::stoi(node.substr(node.rfind(':') + 1));
+  endpoint.db = 0;
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
+                         RedisConnection::Create(std::move(endpoint), options_));
+  return connections_.emplace(node, std::move(connection)).first->second.get();
+}
+
+absl::StatusOr<std::vector<Reply>> ClusterClient::Pipeline(
+    const std::vector<ClusterCommand>& commands, absl::Duration extra_wait) {
+  std::vector<Reply> replies(commands.size());
+  std::vector<size_t> pending(commands.size());
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+  std::map<size_t, std::string> asked;  // command -> the node an ASK named
+  const absl::Time deadline =
+      absl::Now() + options_.command_timeout + std::max(extra_wait, absl::ZeroDuration());
+  absl::Duration pause = absl::Milliseconds(10);
+  std::string last_refusal;
+  while (true) {
+    std::map<std::string, std::vector<size_t>> by_node;
+    for (size_t i : pending) {
+      if (auto it = asked.find(i); it != asked.end()) {
+        by_node[it->second].push_back(i);
+        continue;
+      }
+      const std::string* node = map_.PrimaryOf(commands[i].slot);
+      if (node == nullptr) {
+        HOOKD_RETURN_IF_ERROR(RefreshSlotMap());
+        node = map_.PrimaryOf(commands[i].slot);
+        if (node == nullptr) {
+          return absl::UnavailableError(
+              absl::StrCat("redis cluster: no node serves slot ", commands[i].slot));
+        }
+      }
+      by_node[*node].push_back(i);
+    }
+    std::vector<size_t> again;
+    bool wait = false;
+    for (const auto& [node, indices] : by_node) {
+      std::vector<std::vector<std::string>> batch;
+      for (size_t i : indices) {
+        if (asked.count(i) > 0) batch.push_back({"ASKING"});
+        batch.push_back(commands[i].argv);
+      }
+      absl::StatusOr<RedisConnection*> connection = ConnectionTo(node);
+      absl::StatusOr<std::vector<Reply>> got =
+          connection.ok() ? (*connection)->Pipeline(batch, extra_wait) : connection.status();
+      if (!got.ok()) {
+        connections_.erase(node);
+        RefreshSlotMap().IgnoreError();  // the next call finds the slot's new primary
+        return got.status();
+      }
+      size_t at = 0;
+      for (size_t i : indices) {
+        if (asked.erase(i) > 0) ++at;  // ASKING's +OK
+        Reply& reply = (*got)[at++];
+        if (std::optional<Redirect> redirect = ParseRedirect(reply, HostOf(node))) {
+          if (redirect->kind == Redirect::Kind::kMoved) {
+            map_.Move(redirect->slot, redirect->node);
+          } else {
+            asked[i] = redirect->node;
+          }
+          again.push_back(i);
+        } else if (IsRetryableClusterError(reply)) {
+          last_refusal = reply.str;
+          wait = true;
+          again.push_back(i);
+        } else {
+          replies[i] = std::move(reply);
+        }
+      }
+    }
+    if (again.empty()) return replies;
+    pending = std::move(again);
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("redis cluster: ", pending.size(),
+                       " commands still redirected or refused at the deadline",
+                       last_refusal.empty() ? "" : absl::StrCat(" (", last_refusal, ")")));
+    }
+    if (wait) {
+      absl::SleepFor(
+          std::min(pause, deadline - absl::Now()));  // a backoff, not a wait for an event
+      pause = std::min(pause * 2, absl::Milliseconds(200));
+    }
+  }
 }
 
 }  // namespace hookd::queue

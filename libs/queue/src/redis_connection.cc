@@ -238,6 +238,11 @@ RedisConnection::~RedisConnection() = default;
 absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Create(
     const RedisOptions& options) {
   HOOKD_ASSIGN_OR_RETURN(RedisEndpoint endpoint, ParseRedisUrl(options.url));
+  return Create(std::move(endpoint), options);
+}
+
+absl::StatusOr<std::unique_ptr<RedisConnection>> RedisConnection::Create(
+    RedisEndpoint endpoint, const RedisOptions& options) {
   if (options.connect_timeout <= absl::ZeroDuration()) {
     return InvalidField("connect_timeout", "must be positive");
   }

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "hookd/common/absl_view.h"
 #include "hookd/common/status.h"
 #include "hookd/queue/delivery_queue.h"
 
@@ -26,12 +27,16 @@ std::string GlobEscape(std::string_view text) {
 
 }  // namespace
 
-absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite) {
-  const char* url = std::getenv("HOOKD_TEST_REDIS_URL");
+namespace {
+
+// Options for the url in environment variable `variable`, as TestRedisOptions describes.
+absl::StatusOr<RedisOptions> OptionsFromEnvironment(const char* variable, std::string_view suite,
+                                                    std::string_view example) {
+  const char* url = std::getenv(variable);
   if (url == nullptr || *url == '\0') {
     return absl::FailedPreconditionError(
-        "HOOKD_TEST_REDIS_URL is not set; run the suite through scripts/test.sh, which starts a "
-        "Redis and sets it (e.g. redis://127.0.0.1:56380/0)");
+        absl::StrCat(variable, " is not set; run the suite through scripts/test.sh, which starts ",
+                     AbslView(example), " and sets it"));
   }
   std::random_device device;
   std::mt19937_64 random((static_cast<uint64_t>(device()) << 32) ^ device());
@@ -40,6 +45,19 @@ absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite) {
   options.key_prefix = absl::StrFormat("t:%s:%016x", std::string(suite), random());
   options.partitions = 4;
   return options;
+}
+
+}  // namespace
+
+absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite) {
+  return OptionsFromEnvironment("HOOKD_TEST_REDIS_URL", suite,
+                                "a Redis (e.g. redis://127.0.0.1:56380/0)");
+}
+
+absl::StatusOr<RedisOptions> TestRedisClusterOptions(std::string_view suite) {
+  return OptionsFromEnvironment(
+      "HOOKD_TEST_REDIS_CLUSTER_URL", suite,
+      "a Redis Cluster of three primaries (e.g. redis+cluster://127.0.0.1:56390,...)");
 }
 
 absl::Status DeleteKeys(const RedisOptions& options) {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,8 +15,8 @@
 // to, which primary serves a slot (from CLUSTER SLOTS), and what a redirection or a transient
 // refusal in an error reply says. Debian 12's hiredis 0.14 knows nothing of clusters, so this
 // layer is hookd's own; it follows the Redis Cluster specification
-// (https://redis.io/docs/reference/cluster-spec/). Nothing routes through it yet: the services
-// still talk to the one server of a redis:// url (deploy/README.md, "Redis").
+// (https://redis.io/docs/reference/cluster-spec/). The services do not use it yet: they talk to
+// the one server of a redis:// url (deploy/README.md, "Redis").
 
 namespace hookd::queue {
 
@@ -68,5 +70,50 @@ std::optional<Redirect> ParseRedirect(const Reply& reply, const std::string& ask
 // multi-key command during a slot migration), CLUSTERDOWN (the cluster lost a slot's primary,
 // failover under way) or LOADING (a node reading its data set). The caller retries after a pause.
 bool IsRetryableClusterError(const Reply& reply);
+
+// One command for a cluster, with the slot its keys hash to (KeySlot).
+struct ClusterCommand {
+  int slot = 0;
+  std::vector<std::string> argv;
+};
+
+// A client of a Redis Cluster: the slot map, a connection per node it talks to, and the
+// redirections. Like RedisConnection, not thread-safe: one per caller.
+class ClusterClient {
+ public:
+  // Reads the slot map from the first seed of options.url (redis+cluster://) that answers.
+  // INVALID_ARGUMENT naming "redis_url" for a bad url; UNAVAILABLE naming every seed when none
+  // answers.
+  static absl::StatusOr<std::unique_ptr<ClusterClient>> Create(const RedisOptions& options);
+
+  // Sends each command to the primary of its slot: one pipeline per node, replies in the order
+  // of `commands` (error replies are replies, as RedisConnection::Pipeline). A command answered
+  // MOVED is sent again to the node named, whose slot the map takes; one answered ASK is sent
+  // once to the node named, after ASKING; one refused for now (TRYAGAIN, CLUSTERDOWN, LOADING)
+  // again after a pause. None of those ran, so sending them again runs each once. Gives up with
+  // UNAVAILABLE after the command timeout plus `extra_wait`. A node that cannot be reached also
+  // makes it UNAVAILABLE, as a broken connection does: the commands of the nodes sent to before
+  // it ran, and any prefix of its own may have. The slot map is read again first, so that the
+  // next call finds a promoted replica.
+  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<ClusterCommand>& commands,
+                                              absl::Duration extra_wait = absl::ZeroDuration());
+
+  // Reads the slot map again, from the nodes it knows, then from the seeds.
+  absl::Status RefreshSlotMap();
+
+  const SlotMap& slot_map() const { return map_; }
+
+ private:
+  ClusterClient(std::vector<RedisEndpoint> seeds, RedisOptions options)
+      : seeds_(std::move(seeds)), options_(std::move(options)) {}
+
+  // The connection to `node` ("host:port"), made on first use.
+  absl::StatusOr<RedisConnection*> ConnectionTo(const std::string& node);
+
+  const std::vector<RedisEndpoint> seeds_;
+  const RedisOptions options_;
+  SlotMap map_;
+  std::map<std::string, std::unique_ptr<RedisConnection>> connections_;
+};
 
 }  // namespace hookd::queue

@@ -83,6 +83,9 @@ class RedisConnection {
   // "redis_url" for a bad url, UNAVAILABLE when Redis cannot be reached within the connect
   // timeout, INTERNAL when Redis refuses AUTH or SELECT.
   static absl::StatusOr<std::unique_ptr<RedisConnection>> Create(const RedisOptions& options);
+  // The same for `endpoint`; options.url is not read (a Redis Cluster's nodes).
+  static absl::StatusOr<std::unique_ptr<RedisConnection>> Create(RedisEndpoint endpoint,
+                                                                 const RedisOptions& options);
   ~RedisConnection();
 
   RedisConnection(const RedisConnection&) = delete;

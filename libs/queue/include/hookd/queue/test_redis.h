@@ -18,6 +18,10 @@ namespace hookd::queue {
 // FAILED_PRECONDITION when HOOKD_TEST_REDIS_URL is unset.
 absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite);
 
+// The same for the Redis Cluster in HOOKD_TEST_REDIS_CLUSTER_URL (scripts/test.sh starts one of
+// three primaries).
+absl::StatusOr<RedisOptions> TestRedisClusterOptions(std::string_view suite);
+
 // Removes every key under "<options.key_prefix>:" (SCAN + UNLINK). UNAVAILABLE or INTERNAL on
 // failure.
 absl::Status DeleteKeys(const RedisOptions& options);

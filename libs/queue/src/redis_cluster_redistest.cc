@@ -1,0 +1,152 @@
+// ClusterClient against the Redis Cluster scripts/test.sh starts (three primaries,
+// HOOKD_TEST_REDIS_CLUSTER_URL): a pipeline spread over every primary, and a slot migrated
+// under it (ASK while it moves, MOVED once it has).
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "hookd/queue/redis_cluster.h"
+#include "hookd/queue/test_redis.h"
+
+namespace hookd::queue {
+namespace {
+
+class ClusterClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<RedisOptions> options = TestRedisClusterOptions("cluster");
+    ASSERT_TRUE(options.ok()) << options.status();
+    options_ = *options;
+    absl::StatusOr<std::unique_ptr<ClusterClient>> client = ClusterClient::Create(options_);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  // A connection of its own to `node` ("host:port"), for what the test does behind the client.
+  std::unique_ptr<RedisConnection> Admin(const std::string& node) {
+    RedisEndpoint endpoint;
+    endpoint.host = node.substr(0, node.rfind(':'));
+    endpoint.port = std::stoi(node.substr(node.rfind(':') + 1));
+    absl::StatusOr<std::unique_ptr<RedisConnection>> connection =
+        RedisConnection::Create(endpoint, options_);
+    EXPECT_TRUE(connection.ok()) << connection.status();
+    return connection.ok() ? *std::move(connection) : nullptr;
+  }
+
+  // `argv` on `node`, expected to succeed.
+  Reply Run(const std::string& node, const std::vector<std::string>& argv) {
+    std::unique_ptr<RedisConnection> admin = Admin(node);
+    if (admin == nullptr) return Reply();
+    absl::StatusOr<Reply> reply = admin->Command(argv);
+    EXPECT_TRUE(reply.ok()) << absl::StrCat(argv[0], " ", argv.size() > 1 ? argv[1] : "", " on ",
+                                            node, ": ", reply.status().ToString());
+    return reply.ok() ? *reply : Reply();
+  }
+
+  // Moves `slot`, with `key`, from the primary `from` to the primary `to` as redis-cli --cluster
+  // reshard does; with `finish` false it stops after moving the key (the slot still migrating).
+  void MoveSlot(int slot, const std::string& key, const std::string& from, const std::string& to,
+                bool finish) {
+    const std::string from_id = Run(from, {"CLUSTER", "MYID"}).str;
+    const std::string to_id = Run(to, {"CLUSTER", "MYID"}).str;
+    const std::string s = std::to_string(slot);
+    Run(to, {"CLUSTER", "SETSLOT", s, "IMPORTING", from_id});
+    Run(from, {"CLUSTER", "SETSLOT", s, "MIGRATING", to_id});
+    const std::string host = to.substr(0, to.rfind(':'));
+    const std::string port = to.substr(to.rfind(':') + 1);
+    Run(from, {"MIGRATE", host, port, "", "0", "5000", "KEYS", key});
+    if (!finish) return;
+    for (const std::string& node : client_->slot_map().Primaries()) {
+      Run(node, {"CLUSTER", "SETSLOT", s, "NODE", to_id});
+    }
+  }
+
+  // `commands` through the client, each on the slot of its second argument (the key).
+  std::vector<Reply> Send(const std::vector<std::vector<std::string>>& commands) {
+    std::vector<ClusterCommand> routed;
+    for (const auto& argv : commands) routed.push_back({KeySlot(argv[1]), argv});
+    absl::StatusOr<std::vector<Reply>> replies = client_->Pipeline(routed);
+    EXPECT_TRUE(replies.ok()) << replies.status();
+    return replies.ok() ? *replies : std::vector<Reply>(commands.size());
+  }
+
+  RedisOptions options_;
+  std::unique_ptr<ClusterClient> client_;
+};
+
+TEST_F(ClusterClientTest, OnePipelineReachesEveryPrimary) {
+  const std::vector<std::string> primaries = client_->slot_map().Primaries();
+  ASSERT_EQ(primaries.size(), 3u);
+  EXPECT_EQ(client_->slot_map().CoveredSlots(), kClusterSlots);
+
+  std::vector<std::vector<std::string>> sets, gets;
+  for (int p = 0; p < 16; ++p) {
+    const std::string key = absl::StrCat(options_.key_prefix, ":{p", p, "}:deliveries");
+    sets.push_back({"SET", key, absl::StrCat("v", p)});
+    gets.push_back({"GET", key});
+  }
+  for (const Reply& reply : Send(sets)) EXPECT_EQ(reply.str, "OK") << reply.str;
+  std::vector<Reply> values = Send(gets);
+  std::set<std::string> used;
+  for (int p = 0; p < 16; ++p) {
+    EXPECT_EQ(values[p].str, absl::StrCat("v", p));
+    // Each key is on the primary the map names: asked directly, that node answers, not MOVED.
+    const std::string node = *client_->slot_map().PrimaryOf(KeySlot(gets[p][1]));
+    used.insert(node);
+    EXPECT_EQ(Run(node, gets[p]).str, absl::StrCat("v", p)) << node;
+    Run(node, {"DEL", gets[p][1]});
+  }
+  EXPECT_EQ(used.size(), 3u) << "16 partitions' keys should spread over all three primaries";
+}
+
+TEST_F(ClusterClientTest, FollowsAskWhileASlotMovesAndMovedOnceItHas) {
+  const std::string key = absl::StrCat(options_.key_prefix, ":{migrating}");
+  const int slot = KeySlot(key);
+  const std::string from = *client_->slot_map().PrimaryOf(slot);
+  std::string to;
+  for (const std::string& node : client_->slot_map().Primaries()) {
+    if (node != from) to = node;
+  }
+  ASSERT_EQ(Send({{"SET", key, "kept"}})[0].str, "OK");
+
+  // The key is on `to`, the slot still `from`'s: `from` answers ASK, the client follows it.
+  MoveSlot(slot, key, from, to, /*finish=*/false);
+  EXPECT_EQ(Send({{"GET", key}})[0].str, "kept");
+  EXPECT_EQ(*client_->slot_map().PrimaryOf(slot), from) << "an ASK moves no slot";
+
+  // The slot is `to`'s now: `from` answers MOVED, and the map follows.
+  MoveSlot(slot, key, from, to, /*finish=*/true);
+  EXPECT_EQ(Send({{"GET", key}})[0].str, "kept");
+  EXPECT_EQ(*client_->slot_map().PrimaryOf(slot), to);
+  EXPECT_EQ(*client_->slot_map().PrimaryOf(slot + 1 < kClusterSlots ? slot + 1 : slot - 1), from)
+      << "a MOVED moves its slot alone";
+
+  // Back as it was, for the other suites.
+  MoveSlot(slot, key, to, from, /*finish=*/true);
+  EXPECT_EQ(Send({{"DEL", key}})[0].integer, 1);
+  EXPECT_EQ(*client_->slot_map().PrimaryOf(slot), from);
+}
+
+TEST(ClusterClientCreateTest, NamesEverySeedWhenNoneAnswers) {
+  RedisOptions options;
+  options.url = "redis+cluster://127.0.0.1:1,127.0.0.1:2";
+  options.connect_timeout = absl::Milliseconds(500);
+  absl::StatusOr<std::unique_ptr<ClusterClient>> client = ClusterClient::Create(options);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(client.status().message(), "127.0.0.1:1")) << client.status();
+  EXPECT_TRUE(absl::StrContains(client.status().message(), "127.0.0.1:2")) << client.status();
+
+  options.url = "redis+cluster://127.0.0.1:1,";
+  client = ClusterClient::Create(options);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client.status().message(), "redis_url: node 2: empty");
+}
+
+}  // namespace
+}  // namespace hookd::queue
