@@ -17,13 +17,14 @@ Usage: scripts/redis-cluster.sh start|stop|url --dir DIR [--port PORT] [--primar
   url     print redis+cluster://127.0.0.1:PORT,... (every node of DIR)
 
   --dir DIR        the cluster's directory (required)
-  --port PORT      first port (default 56390); the nodes take PORT .. PORT+N*(1+R)-1
+  --port PORT      first port (default 55390); the nodes take PORT .. PORT+N*(1+R)-1, and
+                   each its cluster bus port 10000 higher, so the last must be 55535 or less
   --primaries N    default 3
   --replicas R     replicas per primary, default 0
 EOF
 }
 
-cmd="" dir="" port=56390 primaries=3 replicas=0
+cmd="" dir="" port=55390 primaries=3 replicas=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -56,6 +57,8 @@ do_url() {
 
 do_start() {
   local count=$((primaries * (1 + replicas))) i p slots addresses=()
+  [ $((port + count - 1)) -le 55535 ] ||
+    die "ports $port..$((port + count - 1)): a cluster node's port must be 55535 or less (its bus port is 10000 higher)"
   for ((i = 0; i < count; i++)); do
     p=$((port + i))
     bash "$HOOKD_ROOT/scripts/redis.sh" start --cluster-node --dir "$dir/node-$p" --port "$p"

@@ -27,7 +27,7 @@ build instead:
 
 Tests receive HOOKD_TEST_DATABASE_URL (superuser "postgres", so each suite creates and drops
 its own database), HOOKD_TEST_REDIS_URL, and HOOKD_TEST_REDIS_CLUSTER_URL: a Redis Cluster of
-three primaries (scripts/redis-cluster.sh) on 127.0.0.1:\${HOOKD_TEST_REDIS_CLUSTER_PORT:-56390}
+three primaries (scripts/redis-cluster.sh) on 127.0.0.1:\${HOOKD_TEST_REDIS_CLUSTER_PORT:-55390}
 and the next two ports. The dev servers of scripts/up.sh are not touched.
 EOF2
 }
@@ -57,7 +57,7 @@ dir_of() {
 pg_port="${HOOKD_TEST_PG_PORT:-55433}"
 redis_port="${HOOKD_TEST_REDIS_PORT:-56380}"
 # A Redis Cluster of three primaries on this port and the next two.
-cluster_port="${HOOKD_TEST_REDIS_CLUSTER_PORT:-56390}"
+cluster_port="${HOOKD_TEST_REDIS_CLUSTER_PORT:-55390}"
 
 # Fail before the build, not after it: a listener on our ports is almost always a server left
 # behind by a test run that was killed with SIGKILL, and tests must not share it.

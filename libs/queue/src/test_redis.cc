@@ -57,7 +57,7 @@ absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite) {
 absl::StatusOr<RedisOptions> TestRedisClusterOptions(std::string_view suite) {
   return OptionsFromEnvironment(
       "HOOKD_TEST_REDIS_CLUSTER_URL", suite,
-      "a Redis Cluster of three primaries (e.g. redis+cluster://127.0.0.1:56390,...)");
+      "a Redis Cluster of three primaries (e.g. redis+cluster://127.0.0.1:55390,...)");
 }
 
 absl::Status DeleteKeys(const RedisOptions& options) {
