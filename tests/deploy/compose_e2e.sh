@@ -301,11 +301,33 @@ wait_acked() {
     sleep 0.2
   done
 }
+# held_by CONTAINER — the stream entries the worker in CONTAINER has read and not acknowledged:
+# XPENDING of its consumer (<hostname>-<pid>; the worker is the container's pid 1) over every
+# partition of the Compose defaults (prefix hookd, 16 partitions, group hookd-workers).
+held_by() {
+  local consumer
+  consumer="$($docker inspect -f '{{.Config.Hostname}}' "$1")-1"
+  compose exec -T redis redis-cli --raw EVAL "local n = 0
+    for p = 0, 15 do
+      n = n + #redis.call('XPENDING', 'hookd:{p' .. p .. '}:deliveries', 'hookd-workers', '-', '+', 100000, ARGV[1])
+    end
+    return n" 0 "$consumer" | tr -d '\r'
+}
 wait_acked $((events / 3))
-victim="$($docker ps -q --filter "label=com.docker.compose.project=$project" \
-  --filter label=com.docker.compose.service=worker | head -n 1)"
-log "$(acked) events acknowledged: docker kill $($docker inspect -f '{{.Name}}' "$victim")"
+# The victim is a worker holding deliveries (the receiver answers after 300 ms), so that the kill
+# takes some in flight: they must reach the receiver through another worker.
+victim="" held=0
+deadline=$(($(_now_us) + 30 * 1000000))
+while [ -z "$victim" ]; do
+  for c in $($docker ps -q --filter "label=com.docker.compose.project=$project" \
+    --filter label=com.docker.compose.service=worker); do
+    held="$(held_by "$c")"
+    if [ "${held:-0}" -gt 0 ]; then victim="$c" && break; fi
+  done
+  [ -n "$victim" ] || (($(_now_us) < deadline)) || die "no worker held a delivery for 30 s"
+done
 $docker kill "$victim" >/dev/null
+log "$(acked) events acknowledged: docker kill $($docker inspect -f '{{.Name}}' "$victim"), which held $held unacknowledged deliveries"
 wait_acked $((2 * events / 3))
 log "$(acked) events acknowledged: docker-compose restart postgres"
 compose restart postgres >/dev/null 2>&1 || die "docker-compose restart postgres failed"

@@ -2,13 +2,14 @@
 // the Standard Webhooks, Octokit and Stripe libraries, and the checks Shopify, Slack and the
 // seed vendors (tests/../seeds) document for their customers' receivers.
 //
-//   node receiver.mjs --port P --config CONFIG.json --out OUT.jsonl [--host ADDRESS]
+//   node receiver.mjs --port P --config CONFIG.json --out OUT.jsonl [--host ADDRESS] [--delay-ms N]
 //
 // CONFIG maps a request path to {"verifier": NAME, "secret": "..."}; it is read again on every
 // request, so a test may add paths while the receiver runs. Every request appends one JSON line
 // to OUT: {"path","verifier","ok","error","headers","body"}. A verified request is answered
 // 200 "OK", a refused one 401 with the reason, an unknown path 404. Listens on --host (default
-// 127.0.0.1; 0.0.0.0 in the compose test's container) and prints "listening <port>" once it does. Needs Node 18 or newer and `npm ci` in this folder
+// 127.0.0.1; 0.0.0.0 in the compose test's container) and prints "listening <port>" once it does.
+// --delay-ms holds every answer that long (a slow endpoint: deliveries stay in flight). Needs Node 18 or newer and `npm ci` in this folder
 // (scripts/install-interop.sh).
 
 import crypto from 'node:crypto';
@@ -23,7 +24,7 @@ import Stripe from 'stripe';
 function parseArgs(argv) {
   const args = {};
   for (let i = 0; i < argv.length; i++) {
-    const m = /^--([a-z]+)(?:=(.*))?$/.exec(argv[i]);
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
     if (!m) throw new Error(`unexpected argument ${argv[i]}`);
     args[m[1]] = m[2] !== undefined ? m[2] : argv[++i];
   }
@@ -197,6 +198,8 @@ async function handle(req, res, raw) {
     line.error = err && err.message ? err.message : String(err);
   }
   record(line);
+  const delay = Number(args['delay-ms'] || 0);
+  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
   res.end(line.ok ? 'OK' : line.error);
 }
