@@ -42,12 +42,13 @@ if [ -z "$cmd" ] || [ -z "$dir" ]; then
 fi
 case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
 
-# nodes — the node directories of DIR, as started (whatever the flags say now).
-nodes() { find "$dir" -maxdepth 1 -name 'node-*' -type d 2>/dev/null | sort; }
+# The node directories of DIR, as started (whatever the flags say now).
+node_dirs=()
+if [ -d "$dir" ]; then mapfile -t node_dirs < <(find "$dir" -maxdepth 1 -name 'node-*' -type d | sort); fi
 
 do_url() {
   local node addresses=()
-  for node in $(nodes); do addresses+=("127.0.0.1:$(cat "$node/port")"); done
+  for node in "${node_dirs[@]}"; do addresses+=("127.0.0.1:$(cat "$node/port")"); done
   [ ${#addresses[@]} -gt 0 ] || die "no cluster in $dir"
   (
     IFS=,
@@ -82,11 +83,11 @@ do_start() {
   }
   wait_for 60 "every node to report cluster_state:ok" cluster_ok ||
     die "the cluster did not become ok; see $dir/create.log and the nodes' redis.log"
-  log "ready: $(do_url)"
+  log "ready: $(bash "${BASH_SOURCE[0]}" url --dir "$dir")"
 }
 
 case "$cmd" in
   url) do_url ;;
-  stop) for node in $(nodes); do bash "$HOOKD_ROOT/scripts/redis.sh" stop --dir "$node"; done ;;
+  stop) for node in "${node_dirs[@]}"; do bash "$HOOKD_ROOT/scripts/redis.sh" stop --dir "$node"; done ;;
   start) do_start ;;
 esac

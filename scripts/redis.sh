@@ -24,11 +24,11 @@ Usage: scripts/redis.sh start|stop|status|url [--dir DIR] [--port PORT] [--clust
 EOF
 }
 
-cmd="" dir="" port="" cluster_args=()
+cmd="" dir="" port="" cluster_node=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    --cluster-node) cluster_args=(--cluster-enabled yes --cluster-node-timeout 2000); shift ;;
+    --cluster-node) cluster_node=1; shift ;;
     --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
     --dir=*) dir="${1#*=}"; shift ;;
     --port) port="${2:?--port needs a value}"; shift 2 ;;
@@ -87,10 +87,14 @@ do_start() {
   # AOF with fsync every second and no RDB snapshots: Redis holds only the pending queue,
   # which Postgres can rebuild (outbox sweep), so one second of exposure is the intended
   # trade-off, and fork-based snapshots would only add latency spikes.
+  local cluster_args=()
+  if [ "$cluster_node" = 1 ]; then
+    cluster_args=(--cluster-enabled yes --cluster-node-timeout 2000
+      --cluster-config-file "$dir/nodes.conf")
+  fi
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes \
     --pidfile "$pidfile" --logfile "$dir/redis.log" --dir "$dir" \
-    --appendonly yes --appendfsync everysec --save "" \
-    ${cluster_args[@]+"${cluster_args[@]}"} ${cluster_args[@]+--cluster-config-file "$dir/nodes.conf"}
+    --appendonly yes --appendfsync everysec --save "" ${cluster_args[@]+"${cluster_args[@]}"}
   echo "$port" >"$dir/port"
   if ! wait_for 30 "redis on 127.0.0.1:$port to answer PONG" pong "$port"; then
     tail -n 20 "$dir/redis.log" >&2 || true

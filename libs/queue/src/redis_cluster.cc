@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "hookd/common/absl_view.h"
 #include "hookd/common/status.h"
+#include "replies.h"
 
 namespace hookd::queue {
 namespace {
@@ -41,15 +40,6 @@ uint16_t Crc16(std::string_view data) {
   return crc;
 }
 
-bool ParseNumber(std::string_view text, int64_t min, int64_t max, int64_t& out) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return false;
-  if (value < min || value > max) return false;
-  out = value;
-  return true;
-}
-
 // Whether `host` can be a node's address: an IPv4 or IPv6 address (with a zone) or a DNS name.
 // Anything else in a reply is garbage that no connection could use.
 bool IsHostName(std::string_view host) {
@@ -61,7 +51,7 @@ bool IsHostName(std::string_view host) {
 
 // "host:port" of a node; an unknown host ("" or "?") is `asked_host`. IPv6 hosts keep no
 // brackets in CLUSTER SLOTS and MOVED, so the port is after the last ':'.
-std::string NodeName(std::string_view host, int64_t port, const std::string& asked_host) {
+std::string NodeName(std::string_view host, int port, const std::string& asked_host) {
   const std::string_view known = host.empty() || host == "?" ? std::string_view(asked_host) : host;
   return absl::StrCat(AbslView(known), ":", port);
 }
@@ -83,6 +73,9 @@ absl::StatusOr<SlotMap> SlotMap::FromClusterSlots(const Reply& reply,
                                                   const std::string& asked_host) {
   if (reply.type != Reply::Type::kArray) {
     return absl::InternalError("CLUSTER SLOTS: the reply is not an array");
+  }
+  if (reply.elements.size() > kClusterSlots) {
+    return absl::InternalError("CLUSTER SLOTS: more ranges than slots");
   }
   SlotMap map;
   for (size_t i = 0; i < reply.elements.size(); ++i) {
@@ -109,8 +102,9 @@ absl::StatusOr<SlotMap> SlotMap::FromClusterSlots(const Reply& reply,
     if (!host.empty() && host != "?" && !IsHostName(host)) {
       return absl::InternalError(where + "the primary's host is not an address");
     }
-    const std::string node = NodeName(host, primary.elements[1].integer, asked_host);
-    for (int64_t slot = first; slot <= last; ++slot) map.Move(static_cast<int>(slot), node);
+    const int owner =
+        map.IndexOf(NodeName(host, static_cast<int>(primary.elements[1].integer), asked_host));
+    std::fill(map.owner_.begin() + first, map.owner_.begin() + last + 1, owner);
   }
   return map;
 }
@@ -122,7 +116,7 @@ const std::string* SlotMap::PrimaryOf(int slot) const {
 
 std::vector<std::string> SlotMap::Primaries() const {
   std::vector<bool> used(nodes_.size(), false);
-  for (int16_t owner : owner_) {
+  for (int owner : owner_) {
     if (owner >= 0) used[owner] = true;
   }
   std::vector<std::string> primaries;
@@ -135,14 +129,18 @@ std::vector<std::string> SlotMap::Primaries() const {
 
 int SlotMap::CoveredSlots() const {
   return static_cast<int>(
-      std::count_if(owner_.begin(), owner_.end(), [](int16_t owner) { return owner >= 0; }));
+      std::count_if(owner_.begin(), owner_.end(), [](int owner) { return owner >= 0; }));
+}
+
+int SlotMap::IndexOf(const std::string& node) {
+  auto it = std::find(nodes_.begin(), nodes_.end(), node);
+  if (it == nodes_.end()) it = nodes_.insert(nodes_.end(), node);
+  return static_cast<int>(it - nodes_.begin());
 }
 
 void SlotMap::Move(int slot, const std::string& node) {
   if (slot < 0 || slot >= kClusterSlots) return;
-  auto it = std::find(nodes_.begin(), nodes_.end(), node);
-  if (it == nodes_.end()) it = nodes_.insert(nodes_.end(), node);
-  owner_[slot] = static_cast<int16_t>(it - nodes_.begin());
+  owner_[slot] = IndexOf(node);
 }
 
 std::optional<Redirect> ParseRedirect(const Reply& reply, const std::string& asked_host) {
@@ -157,16 +155,17 @@ std::optional<Redirect> ParseRedirect(const Reply& reply, const std::string& ask
   } else {
     return std::nullopt;
   }
-  int64_t slot = 0, port = 0;
+  int slot = 0, port = 0;
   const std::string_view address(words[2].data(), words[2].size());
   const size_t colon = address.rfind(':');
-  if (!ParseNumber(std::string_view(words[1].data(), words[1].size()), 0, kClusterSlots - 1,
-                   slot) ||
-      colon == std::string_view::npos || !ParseNumber(address.substr(colon + 1), 1, 65535, port) ||
+  if (!ParseIntInRange(std::string_view(words[1].data(), words[1].size()), 0, kClusterSlots - 1,
+                       slot) ||
+      colon == std::string_view::npos ||
+      !ParseIntInRange(address.substr(colon + 1), 1, 65535, port) ||
       (colon > 0 && !IsHostName(address.substr(0, colon)))) {
     return std::nullopt;
   }
-  redirect.slot = static_cast<int>(slot);
+  redirect.slot = slot;
   redirect.node = NodeName(address.substr(0, colon), port, asked_host);
   return redirect;
 }
@@ -233,6 +232,29 @@ absl::StatusOr<RedisConnection*> ClusterClient::ConnectionTo(const std::string& 
   return connections_.emplace(node, std::move(connection)).first->second.get();
 }
 
+absl::StatusOr<std::map<std::string, std::vector<size_t>>> ClusterClient::Route(
+    const std::vector<ClusterCommand>& commands, const std::vector<size_t>& pending,
+    const std::map<size_t, std::string>& asked) {
+  std::map<std::string, std::vector<size_t>> by_node;
+  for (size_t i : pending) {
+    if (auto it = asked.find(i); it != asked.end()) {
+      by_node[it->second].push_back(i);
+      continue;
+    }
+    const std::string* node = map_.PrimaryOf(commands[i].slot);
+    if (node == nullptr) {
+      HOOKD_RETURN_IF_ERROR(RefreshSlotMap());
+      node = map_.PrimaryOf(commands[i].slot);
+      if (node == nullptr) {
+        return absl::UnavailableError(
+            absl::StrCat("redis cluster: no node serves slot ", commands[i].slot));
+      }
+    }
+    by_node[*node].push_back(i);
+  }
+  return by_node;
+}
+
 absl::StatusOr<std::vector<Reply>> ClusterClient::Pipeline(
     const std::vector<ClusterCommand>& commands, absl::Duration extra_wait) {
   std::vector<Reply> replies(commands.size());
@@ -244,23 +266,7 @@ absl::StatusOr<std::vector<Reply>> ClusterClient::Pipeline(
   absl::Duration pause = absl::Milliseconds(10);
   std::string last_refusal;
   while (true) {
-    std::map<std::string, std::vector<size_t>> by_node;
-    for (size_t i : pending) {
-      if (auto it = asked.find(i); it != asked.end()) {
-        by_node[it->second].push_back(i);
-        continue;
-      }
-      const std::string* node = map_.PrimaryOf(commands[i].slot);
-      if (node == nullptr) {
-        HOOKD_RETURN_IF_ERROR(RefreshSlotMap());
-        node = map_.PrimaryOf(commands[i].slot);
-        if (node == nullptr) {
-          return absl::UnavailableError(
-              absl::StrCat("redis cluster: no node serves slot ", commands[i].slot));
-        }
-      }
-      by_node[*node].push_back(i);
-    }
+    HOOKD_ASSIGN_OR_RETURN(auto by_node, Route(commands, pending, asked));
     std::vector<size_t> again;
     bool wait = false;
     for (const auto& [node, indices] : by_node) {

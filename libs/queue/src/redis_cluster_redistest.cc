@@ -47,18 +47,20 @@ class ClusterClientTest : public ::testing::Test {
     return reply.ok() ? *reply : Reply();
   }
 
-  // Moves `slot`, with `key`, from the primary `from` to the primary `to` as redis-cli --cluster
-  // reshard does; with `finish` false it stops after moving the key (the slot still migrating).
-  void MoveSlot(int slot, const std::string& key, const std::string& from, const std::string& to,
-                bool finish) {
+  // Moves `slot` from the primary `from` to the primary `to` as redis-cli --cluster reshard
+  // does, with `keys` (MIGRATE); with `finish` false it stops there, the slot still migrating.
+  void MoveSlot(int slot, const std::vector<std::string>& keys, const std::string& from,
+                const std::string& to, bool finish) {
     const std::string from_id = Run(from, {"CLUSTER", "MYID"}).str;
     const std::string to_id = Run(to, {"CLUSTER", "MYID"}).str;
     const std::string s = std::to_string(slot);
     Run(to, {"CLUSTER", "SETSLOT", s, "IMPORTING", from_id});
     Run(from, {"CLUSTER", "SETSLOT", s, "MIGRATING", to_id});
-    const std::string host = to.substr(0, to.rfind(':'));
-    const std::string port = to.substr(to.rfind(':') + 1);
-    Run(from, {"MIGRATE", host, port, "", "0", "5000", "KEYS", key});
+    std::vector<std::string> migrate = {
+        "MIGRATE", to.substr(0, to.rfind(':')), to.substr(to.rfind(':') + 1), "", "0", "5000",
+        "KEYS"};
+    migrate.insert(migrate.end(), keys.begin(), keys.end());
+    Run(from, migrate);
     if (!finish) return;
     for (const std::string& node : client_->slot_map().Primaries()) {
       Run(node, {"CLUSTER", "SETSLOT", s, "NODE", to_id});
@@ -104,30 +106,52 @@ TEST_F(ClusterClientTest, OnePipelineReachesEveryPrimary) {
 }
 
 TEST_F(ClusterClientTest, FollowsAskWhileASlotMovesAndMovedOnceItHas) {
-  const std::string key = absl::StrCat(options_.key_prefix, ":{migrating}");
-  const int slot = KeySlot(key);
+  const std::string a = absl::StrCat(options_.key_prefix, ":{migrating}a");
+  const std::string b = absl::StrCat(options_.key_prefix, ":{migrating}b");
+  const int slot = KeySlot(a);
+  ASSERT_EQ(KeySlot(b), slot);
   const std::string from = *client_->slot_map().PrimaryOf(slot);
   std::string to;
   for (const std::string& node : client_->slot_map().Primaries()) {
     if (node != from) to = node;
   }
-  ASSERT_EQ(Send({{"SET", key, "kept"}})[0].str, "OK");
+  std::vector<Reply> set = Send({{"SET", a, "kept a"}, {"SET", b, "kept b"}});
+  ASSERT_EQ(set[0].str, "OK");
+  ASSERT_EQ(set[1].str, "OK");
 
-  // The key is on `to`, the slot still `from`'s: `from` answers ASK, the client follows it.
-  MoveSlot(slot, key, from, to, /*finish=*/false);
-  EXPECT_EQ(Send({{"GET", key}})[0].str, "kept");
+  // `a` is on `to`, `b` still on `from`, the slot still `from`'s: `from` answers a's GET with
+  // ASK, and the client follows it.
+  MoveSlot(slot, {a}, from, to, /*finish=*/false);
+  EXPECT_EQ(Send({{"GET", a}})[0].str, "kept a");
+  EXPECT_EQ(Send({{"GET", b}})[0].str, "kept b");
   EXPECT_EQ(*client_->slot_map().PrimaryOf(slot), from) << "an ASK moves no slot";
 
+  // A command on both keys, split between two nodes, is refused with TRYAGAIN until the move
+  // ends: retried with backoff, then UNAVAILABLE at the command timeout.
+  RedisOptions impatient = options_;
+  impatient.command_timeout = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<ClusterClient>> short_client = ClusterClient::Create(impatient);
+  ASSERT_TRUE(short_client.ok()) << short_client.status();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::vector<Reply>> both = (*short_client)->Pipeline({{slot, {"MGET", a, b}}});
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(both.status().message(), "TRYAGAIN")) << both.status();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+
   // The slot is `to`'s now: `from` answers MOVED, and the map follows.
-  MoveSlot(slot, key, from, to, /*finish=*/true);
-  EXPECT_EQ(Send({{"GET", key}})[0].str, "kept");
+  MoveSlot(slot, {b}, from, to, /*finish=*/true);
+  std::vector<Reply> values = Send({{"MGET", a, b}});
+  ASSERT_EQ(values[0].elements.size(), 2u);
+  EXPECT_EQ(values[0].elements[0].str, "kept a");
+  EXPECT_EQ(values[0].elements[1].str, "kept b");
   EXPECT_EQ(*client_->slot_map().PrimaryOf(slot), to);
   EXPECT_EQ(*client_->slot_map().PrimaryOf(slot + 1 < kClusterSlots ? slot + 1 : slot - 1), from)
       << "a MOVED moves its slot alone";
 
   // Back as it was, for the other suites.
-  MoveSlot(slot, key, to, from, /*finish=*/true);
-  EXPECT_EQ(Send({{"DEL", key}})[0].integer, 1);
+  MoveSlot(slot, {a, b}, to, from, /*finish=*/true);
+  EXPECT_EQ(Send({{"DEL", a, b}})[0].integer, 2);
   EXPECT_EQ(*client_->slot_map().PrimaryOf(slot), from);
 }
 

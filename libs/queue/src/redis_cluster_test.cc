@@ -102,6 +102,19 @@ TEST(SlotMapTest, LeavesUncoveredSlotsEmptyAndRefusesMalformedReplies) {
   }
 }
 
+TEST(SlotMapTest, RefusesMoreRangesThanSlots) {
+  // Each range may name another node; a reply cannot hold more ranges than there are slots.
+  Reply range = One("*3\r\n:0\r\n:0\r\n*2\r\n$1\r\nh\r\n:1\r\n");
+  Reply reply;
+  reply.type = Reply::Type::kArray;
+  reply.elements.assign(kClusterSlots, range);
+  EXPECT_TRUE(SlotMap::FromClusterSlots(reply, "x").ok());
+  reply.elements.push_back(range);
+  absl::StatusOr<SlotMap> map = SlotMap::FromClusterSlots(reply, "x");
+  ASSERT_FALSE(map.ok());
+  EXPECT_EQ(map.status().message(), "CLUSTER SLOTS: more ranges than slots");
+}
+
 TEST(ParseRedirectTest, ReadsRecordedMovedAndAsk) {
   std::optional<Redirect> moved = ParseRedirect(One("-MOVED 12182 127.0.0.1:27123\r\n"), "x");
   ASSERT_TRUE(moved.has_value());
@@ -164,8 +177,8 @@ TEST(ParseRedisClusterUrlTest, ReadsTheSeedNodesWithTheirCredentials) {
     EXPECT_EQ(seed.password, "p@ss");
     EXPECT_EQ(seed.db, 0);
   }
-  EXPECT_TRUE(IsClusterUrl("REDIS+CLUSTER://h:1"));
-  EXPECT_FALSE(IsClusterUrl("redis://h:1"));
+  // Schemes are case-insensitive (RFC 3986).
+  ASSERT_TRUE(ParseRedisClusterUrl("REDIS+CLUSTER://h:1").ok());
 }
 
 TEST(ParseRedisClusterUrlTest, RefusesBadUrlsNamingThePartWithoutEchoingSecrets) {

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/time.h>
 
-#include <charconv>
 #include <mutex>
 #include <string_view>
 #include <utility>
@@ -43,16 +42,6 @@ void IgnoreSigpipeOnce() {
   });
 }
 
-bool ParseInt(std::string_view text, int min, int max, int& out) {
-  if (text.empty()) return false;
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return false;
-  if (value < min || value > max) return false;
-  out = value;
-  return true;
-}
-
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   c = absl::ascii_tolower(c);
@@ -86,10 +75,6 @@ bool HasSchemePrefix(std::string_view text, std::string_view prefix) {
   }
   return true;
 }
-
-}  // namespace
-
-namespace {
 
 // Parses `user_info` ("user:password", percent-encoded) into `endpoint`.
 absl::Status ParseUserInfo(std::string_view user_info, std::string_view shape,
@@ -136,7 +121,7 @@ absl::Status ParseHostPort(std::string_view host_port, std::string_view shape,
     }
   }
   if (endpoint.host.empty()) return invalid(absl::StrCat(AbslView(shape), " (no host)"));
-  if (!port_text.empty() && !ParseInt(port_text, 1, 65535, endpoint.port)) {
+  if (!port_text.empty() && !ParseIntInRange(port_text, 1, 65535, endpoint.port)) {
     return invalid("port must be a number in 1..65535");
   }
   return absl::OkStatus();
@@ -177,14 +162,10 @@ absl::StatusOr<RedisEndpoint> ParseRedisUrl(const std::string& url) {
     authority.remove_prefix(at + 1);
   }
   HOOKD_RETURN_IF_ERROR(ParseHostPort(authority, kUrlShape, "", endpoint));
-  if (!path.empty() && !ParseInt(path, 0, 1 << 20, endpoint.db)) {
+  if (!path.empty() && !ParseIntInRange(path, 0, 1 << 20, endpoint.db)) {
     return InvalidField(kUrlField, "db must be a non-negative number, as in redis://host:6379/0");
   }
   return endpoint;
-}
-
-bool IsClusterUrl(std::string_view url) {
-  return HasSchemePrefix(url, "redis+cluster://") || HasSchemePrefix(url, "rediss+cluster://");
 }
 
 absl::StatusOr<std::vector<RedisEndpoint>> ParseRedisClusterUrl(const std::string& url) {

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <charconv>
+#include <limits>
 
 #include "absl/strings/numbers.h"
 
@@ -80,14 +81,19 @@ bool ParseFields(const Reply& fields, DeliveryMessage& message) {
 
 }  // namespace
 
-bool ParsePositiveInt(std::string_view text, int& out) {
+bool ParseIntInRange(std::string_view text, int min, int max, int& out) {
   int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1) {
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min ||
+      value > max) {
     return false;
   }
   out = value;
   return true;
+}
+
+bool ParsePositiveInt(std::string_view text, int& out) {
+  return ParseIntInRange(text, 1, std::numeric_limits<int>::max(), out);
 }
 
 void ParseStreamEntries(const Reply& list, int partition, std::vector<StreamEntry>& out,

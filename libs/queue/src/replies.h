@@ -15,6 +15,9 @@ struct redisReader;
 
 namespace hookd::queue {
 
+// Whether `text` is a decimal integer in [min, max] without '+' or blanks; sets `out` if so.
+bool ParseIntInRange(std::string_view text, int min, int max, int& out);
+
 // Whether `text` is a decimal integer of at least 1 without sign or blanks; sets `out` if so.
 bool ParsePositiveInt(std::string_view text, int& out);
 

@@ -25,10 +25,6 @@ std::string GlobEscape(std::string_view text) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // Options for the url in environment variable `variable`, as TestRedisOptions describes.
 absl::StatusOr<RedisOptions> OptionsFromEnvironment(const char* variable, std::string_view suite,
                                                     std::string_view example) {

@@ -47,9 +47,12 @@ class SlotMap {
   void Move(int slot, const std::string& node);
 
  private:
+  // The index of `node` in nodes_, added when new.
+  int IndexOf(const std::string& node);
+
   std::vector<std::string> nodes_;
   // Per slot, an index into nodes_; -1 when uncovered.
-  std::vector<int16_t> owner_ = std::vector<int16_t>(kClusterSlots, -1);
+  std::vector<int> owner_ = std::vector<int>(kClusterSlots, -1);
 };
 
 // A redirection in an error reply: "MOVED <slot> <host>:<port>" (the slot moved for good; update
@@ -106,6 +109,13 @@ class ClusterClient {
  private:
   ClusterClient(std::vector<RedisEndpoint> seeds, RedisOptions options)
       : seeds_(std::move(seeds)), options_(std::move(options)) {}
+
+  // The commands of `pending` by the node each goes to: the one an ASK named (in `asked`), else
+  // the primary of its slot. Reads the slot map again for a slot no node serves; UNAVAILABLE
+  // when still none does.
+  absl::StatusOr<std::map<std::string, std::vector<size_t>>> Route(
+      const std::vector<ClusterCommand>& commands, const std::vector<size_t>& pending,
+      const std::map<size_t, std::string>& asked);
 
   // The connection to `node` ("host:port"), made on first use.
   absl::StatusOr<RedisConnection*> ConnectionTo(const std::string& node);

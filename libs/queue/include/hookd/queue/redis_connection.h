@@ -45,9 +45,6 @@ struct RedisEndpoint {
 // above; the message never repeats the url, which may carry a password.
 absl::StatusOr<RedisEndpoint> ParseRedisUrl(const std::string& url);
 
-// Whether `url` names a Redis Cluster (redis+cluster://, or the unsupported rediss+cluster://).
-bool IsClusterUrl(std::string_view url);
-
 // The seed nodes of a Redis Cluster url, redis+cluster://[[user]:password@]host[:port][,host
 // [:port]...], for the cluster routing of redis_cluster.h (not accepted by the services yet):
 // each node with the url's credentials, port 6379 unless given, db 0 (a trailing /0 is allowed;
