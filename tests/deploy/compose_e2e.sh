@@ -89,6 +89,19 @@ project_objects() {
   esac
 }
 
+# service_containers SERVICE — the running containers of SERVICE in this project.
+service_containers() {
+  $docker ps -q --filter "label=com.docker.compose.project=$project" \
+    --filter "label=com.docker.compose.service=$1"
+}
+
+# take_down — docker-compose down -v of the project, one-off containers included; its output goes
+# to the terminal only when it fails.
+take_down() {
+  compose --profile tools down -v --remove-orphans --timeout 10 >"$work/down.log" 2>&1 ||
+    { cat "$work/down.log" >&2; return 1; }
+}
+
 # shellcheck disable=SC2317  # runs from the EXIT trap
 cleanup() {
   local status=$?
@@ -98,10 +111,7 @@ cleanup() {
     exit "$status"
   fi
   if [ "$compose_up" = 1 ]; then
-    compose --profile tools down -v --remove-orphans --timeout 10 >"$work/down.log" 2>&1 || {
-      cat "$work/down.log" >&2
-      status=1
-    }
+    take_down || status=1
     # One-off `run` containers a failure left behind (the publisher's).
     project_objects containers | xargs -r $docker rm -f >/dev/null 2>&1 || true
   fi
@@ -319,12 +329,12 @@ wait_acked $((events / 3))
 victim="" held=0
 deadline=$(($(_now_us) + 30 * 1000000))
 while [ -z "$victim" ]; do
-  for c in $($docker ps -q --filter "label=com.docker.compose.project=$project" \
-    --filter label=com.docker.compose.service=worker); do
+  for c in $(service_containers worker); do
     held="$(held_by "$c")"
     if [ "${held:-0}" -gt 0 ]; then victim="$c" && break; fi
   done
   [ -n "$victim" ] || (($(_now_us) < deadline)) || die "no worker held a delivery for 30 s"
+  [ -n "$victim" ] || sleep 0.2
 done
 $docker kill "$victim" >/dev/null
 log "$(acked) events acknowledged: docker kill $($docker inspect -f '{{.Name}}' "$victim"), which held $held unacknowledged deliveries"
@@ -350,8 +360,7 @@ log "$(cat "$work/ledger.txt") ($(elapsed))"
 
 # ---- /metrics of every service, from a container on the compose network ----
 targets=(subscription ingest)
-for c in $($docker ps -q --filter "label=com.docker.compose.project=$project" \
-  --filter label=com.docker.compose.service=worker); do
+for c in $(service_containers worker); do
   targets+=("$($docker inspect -f '{{.Name}}' "$c" | tr -d /)")
 done
 for t in "${targets[@]}"; do
@@ -365,8 +374,7 @@ done
 log "/metrics answers on ${targets[*]}"
 
 # ---- down, and nothing left ----
-compose --profile tools down -v --remove-orphans --timeout 10 >"$work/down.log" 2>&1 ||
-  { cat "$work/down.log" >&2; die "docker-compose down failed"; }
+take_down || die "docker-compose down failed"
 compose_up=0
 left="$(project_objects containers) $(project_objects networks) $(project_objects volumes)"
 [ -z "${left// /}" ] || die "left behind after docker-compose down -v: $left"
