@@ -26,9 +26,16 @@ build instead:
   HOOKD_FLAVOR=tsan     the ThreadSanitizer build (scripts/tsan.sh): ctest CTEST_ARGS...
 
 Tests receive HOOKD_TEST_DATABASE_URL (superuser "postgres", so each suite creates and drops
-its own database), HOOKD_TEST_REDIS_URL, and HOOKD_TEST_REDIS_CLUSTER_URL: a Redis Cluster of
+its own database), HOOKD_TEST_REDIS_URL (and HOOKD_TEST_REDIS_SERVER_URL, the same single server
+whatever HOOKD_TEST_REDIS says), and HOOKD_TEST_REDIS_CLUSTER_URL: a Redis Cluster of
 three primaries (scripts/redis-cluster.sh) on 127.0.0.1:\${HOOKD_TEST_REDIS_CLUSTER_PORT:-55390}
 and the next two ports. The dev servers of scripts/up.sh are not touched.
+
+The whole suite also runs the tests labelled \`both-redis\` (the queue, ingest and worker
+tiers) a second time with HOOKD_TEST_REDIS_URL set to the cluster's redis+cluster:// url.
+HOOKD_TEST_REDIS=cluster gives every test the cluster's url instead of the single server's:
+  HOOKD_TEST_REDIS=cluster HOOKD_FLAVOR=release scripts/test.sh
+runs the release suite against the cluster.
 EOF2
 }
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
@@ -126,8 +133,14 @@ bash scripts/redis-cluster.sh start --dir "$tmp/redis-cluster" --port "$cluster_
 
 export HOOKD_TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/postgres"
 export HOOKD_TEST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+export HOOKD_TEST_REDIS_SERVER_URL="$HOOKD_TEST_REDIS_URL"
 HOOKD_TEST_REDIS_CLUSTER_URL="$(bash scripts/redis-cluster.sh url --dir "$tmp/redis-cluster")"
 export HOOKD_TEST_REDIS_CLUSTER_URL
+case "${HOOKD_TEST_REDIS:-server}" in
+  server) ;;
+  cluster) HOOKD_TEST_REDIS_URL="$HOOKD_TEST_REDIS_CLUSTER_URL" ;;
+  *) die "HOOKD_TEST_REDIS must be server or cluster, not '$HOOKD_TEST_REDIS'" ;;
+esac
 log "HOOKD_TEST_DATABASE_URL=$HOOKD_TEST_DATABASE_URL HOOKD_TEST_REDIS_URL=$HOOKD_TEST_REDIS_URL"
 log "HOOKD_TEST_REDIS_CLUSTER_URL=$HOOKD_TEST_REDIS_CLUSTER_URL"
 
@@ -169,6 +182,11 @@ for flavor in "${flavors[@]}"; do
       ;;
     *)
       run_ctest "$(dir_of "$flavor")" "$@"
+      if [ "$flavor" = release ] && [ $# -eq 0 ] && [ "${HOOKD_TEST_REDIS:-server}" = server ]; then
+        # The queue, ingest and worker tiers once more, against the Redis Cluster.
+        HOOKD_TEST_REDIS_URL="$HOOKD_TEST_REDIS_CLUSTER_URL" run_ctest "$(dir_of release)" \
+          -L both-redis
+      fi
       # The shipped image and docker-compose.yml, run in a Docker engine (tests/deploy).
       if [ "$flavor" = release ] && [ $# -eq 0 ]; then
         BUILD_DIR="$(dir_of release)" bash tests/deploy/compose_e2e.sh

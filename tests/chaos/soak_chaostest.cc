@@ -12,14 +12,10 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <functional>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <random>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +27,7 @@
 #include "hookd/testing/receiver.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/ingest.grpc.pb.h"
+#include "load.h"
 #include "pqxx/pqxx"
 
 namespace hookd::e2e {
@@ -84,21 +81,6 @@ class Postgres {
   int port_ = testing::FreePort();
 };
 
-// Starts a service again the way an orchestrator does: until it comes up (it exits at start
-// while Postgres recovers, say), for up to a minute, saying why each try failed.
-bool Restart(const std::string& what, const std::function<absl::Status()>& start) {
-  return PollUntil(
-      [&] {
-        absl::Status status = start();
-        if (!status.ok()) {
-          std::cerr << "  restarting " << what << " failed: " << status.message().substr(0, 300)
-                    << "\n";
-        }
-        return status.ok();
-      },
-      absl::Minutes(1), absl::Seconds(1));
-}
-
 struct Fault {
   std::string kind;
   absl::Time at;
@@ -145,53 +127,11 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
 
   // Publishers: batches of 10 every 50 ms each (about 400 events/s offered, 1,200 deliveries/s);
   // only events whose publish answered OK count as acknowledged.
-  std::mutex mu;
-  std::map<std::string, absl::Time> acknowledged = {{probe_id, absl::Now()}};
-  std::atomic<int64_t> refused{0};
-  std::atomic<bool> stop_publishing{false};
-  std::vector<std::thread> publishers;
-  // Joined however the test ends (an ASSERT returns early).
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~Joiner() {
-      stop = true;
-      for (auto& t : threads) {
-        if (t.joinable()) t.join();
-      }
-    }
-  } joiner{stop_publishing, publishers};
-  for (int p = 0; p < 2; ++p) {
-    publishers.emplace_back([&, p] {
-      auto ingest = v1::IngestService::NewStub(cluster.ingest_channel());
-      for (int n = 0; !stop_publishing.load(); ++n) {
-        v1::PublishBatchRequest batch;
-        for (int i = 0; i < 10; ++i) {
-          v1::PublishRequest* e = batch.add_events();
-          e->set_tenant("soak");
-          e->set_event_type("soak.event");
-          e->set_payload(absl::StrCat(R"({"publisher":)", p, R"(,"n":)", n, R"(,"i":)", i, "}"));
-        }
-        v1::PublishBatchResponse response;
-        grpc::Status status = ingest->PublishBatch(
-            ClientContext(cluster.admin_token(), absl::Seconds(5)).get(), batch, &response);
-        const absl::Time now = absl::Now();
-        if (!status.ok()) {
-          refused += 10;
-        } else {
-          std::lock_guard<std::mutex> lock(mu);
-          for (int i = 0; i < response.results_size(); ++i) {
-            if (response.errors_size() > i && response.errors(i).code() != 0) {
-              ++refused;
-            } else {
-              acknowledged[response.results(i).event_id()] = now;
-            }
-          }
-        }
-        absl::SleepFor(absl::Milliseconds(50));  // the offered rate
-      }
-    });
-  }
+  Publishers publishers({.ingests = {cluster.ingest_channel()},
+                         .token = cluster.admin_token(),
+                         .tenant = "soak",
+                         .event_type = "soak.event"},
+                        {{probe_id, absl::Now()}});
 
   // The chaos: a fault every 4-10 s, each kind in turn in random order.
   std::mt19937 random(static_cast<unsigned>(absl::ToUnixNanos(absl::Now())));
@@ -248,44 +188,22 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
       ASSERT_TRUE(redis.Start().ok());
     }
   }
-  stop_publishing = true;
-  for (auto& t : publishers) t.join();
-  publishers.clear();
+  publishers.Stop();
 
   // The ledger: every acknowledged event at every app, within a deadline.
-  std::map<std::string, absl::Time> events;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    events = acknowledged;
-  }
-  auto missing = [&] {
-    int64_t n = 0;
-    for (const std::string& path : kApps) {
-      std::set<std::string> seen;
-      for (const auto& r : receiver.Received(path)) seen.insert(r.headers.at("webhook-id"));
-      for (const auto& [id, at] : events) n += seen.count(id) == 0;
-    }
-    return n;
-  };
+  const std::map<std::string, absl::Time> events = publishers.Acknowledged();
   const absl::Time drain_start = absl::Now();
   const bool drained =
-      PollUntil([&] { return missing() == 0; }, absl::Minutes(2), absl::Milliseconds(500));
+      PollUntil([&] { return TallyReceipts(receiver, kApps, events).missing == 0; },
+                absl::Minutes(2), absl::Milliseconds(500));
   const absl::Duration drain = absl::Now() - drain_start;
+  const Tally tally = TallyReceipts(receiver, kApps, events);
 
-  int64_t deliveries = 0, duplicates = 0, mismatched = 0;
+  int64_t deliveries = 0;
   std::map<std::string, absl::Duration> worst_after;  // fault kind -> longest delay after it
   for (const std::string& path : kApps) {
-    std::map<std::string, std::string> body;
     std::map<std::string, absl::Time> first;
-    for (const auto& r : receiver.Received(path)) {
-      const std::string& id = r.headers.at("webhook-id");
-      if (!body.emplace(id, r.body).second) {
-        ++duplicates;
-        if (body[id] != r.body) ++mismatched;
-      } else {
-        first[id] = r.at;
-      }
-    }
+    for (const auto& r : receiver.Received(path)) first.emplace(r.headers.at("webhook-id"), r.at);
     for (const auto& [id, published] : events) {
       auto it = first.find(id);
       if (it == first.end()) continue;
@@ -324,18 +242,18 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
     std::cerr << "  " << kind << ": " << n << " (longest delay of an event published within 10 s "
               << "after, before the next fault: " << worst_after[kind] << ")\n";
   }
-  std::cerr << "  events acknowledged: " << events.size() << " (" << refused.load()
+  std::cerr << "  events acknowledged: " << events.size() << " (" << publishers.refused()
             << " refused while services were down), deliveries expected: "
             << events.size() * kApps.size() << "\n"
-            << "  delivered: " << deliveries << ", lost: " << missing()
-            << ", duplicates: " << duplicates << " (" << mismatched
+            << "  delivered: " << deliveries << ", lost: " << tally.missing
+            << ", duplicates: " << tally.duplicates << " (" << tally.mismatched
             << " with a different body), unfinished in Postgres: " << unfinished
             << ", failed for good: " << failed << "\n"
             << "  every receipt in " << drain << " after the chaos ended, Postgres settled "
             << settled << " later\n";
   EXPECT_TRUE(drained);
-  EXPECT_EQ(missing(), 0);
-  EXPECT_EQ(mismatched, 0);
+  EXPECT_EQ(tally.missing, 0);
+  EXPECT_EQ(tally.mismatched, 0);
   EXPECT_EQ(unfinished, 0);
   EXPECT_EQ(failed, 0);
   EXPECT_EQ(deliveries, static_cast<int64_t>(events.size() * kApps.size()));

@@ -32,6 +32,7 @@ Cluster::Cluster(std::string database_url, std::string redis_url, std::string re
 
 Cluster::~Cluster() {
   workers_.clear();
+  ingest_replicas_.clear();
   ingest_.reset();
   replicas_.clear();
   subscription_.reset();
@@ -117,19 +118,20 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Cluster::StartSubscriptionReplica
   return NewInternalChannel("127.0.0.1:" + std::to_string(port), absl::Milliseconds(100));
 }
 
-absl::Status Cluster::StartIngest(const std::vector<std::string>& extra_flags) {
+absl::StatusOr<std::unique_ptr<testing::ChildProcess>> Cluster::SpawnIngest(
+    int port, int metrics_port, const std::string& log_name,
+    const std::vector<std::string>& extra_flags) const {
   std::vector<std::string> argv = {HOOKD_BIN_DIR "/hookd-ingest",
                                    "--redis_key_prefix=" + redis_key_prefix_,
                                    "--partitions=" + std::to_string(partitions_)};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  auto process = testing::ChildProcess::Spawn(argv, Environment(ingest_port_, ingest_metrics_port_),
-                                              LogPath("ingest"));
-  if (!process.ok()) return process.status();
-  ingest_ = std::move(*process);
-  testing::PollUntil([&] { return testing::PortAcceptsConnections(ingest_port_); },
-                     absl::Seconds(20));
+  HOOKD_ASSIGN_OR_RETURN(
+      std::unique_ptr<testing::ChildProcess> process,
+      testing::ChildProcess::Spawn(argv, Environment(port, metrics_port), LogPath(log_name)));
+  testing::PollUntil([&] { return testing::PortAcceptsConnections(port); }, absl::Seconds(20));
   // Ready means routing synced: a publish answers anything but UNAVAILABLE.
-  auto stub = v1::IngestService::NewStub(ingest_channel());
+  auto stub = v1::IngestService::NewStub(
+      NewInternalChannel("127.0.0.1:" + std::to_string(port), absl::Milliseconds(100)));
   bool ready = testing::PollUntil(
       [&] {
         v1::PublishRequest probe;  // invalid on purpose: validated only once routing is ready
@@ -140,9 +142,25 @@ absl::Status Cluster::StartIngest(const std::vector<std::string>& extra_flags) {
       },
       absl::Seconds(20));
   if (!ready) {
-    return absl::DeadlineExceededError("hookd-ingest did not become ready: " + ingest_->LogTail());
+    return absl::DeadlineExceededError("hookd-ingest did not become ready: " + process->LogTail());
   }
+  return process;
+}
+
+absl::Status Cluster::StartIngest(const std::vector<std::string>& extra_flags) {
+  HOOKD_ASSIGN_OR_RETURN(ingest_,
+                         SpawnIngest(ingest_port_, ingest_metrics_port_, "ingest", extra_flags));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Cluster::StartIngestReplica(
+    const std::vector<std::string>& extra_flags) {
+  const int port = testing::FreePort();
+  const std::string name = "ingest-" + std::to_string(ingest_replicas_.size() + 2);
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<testing::ChildProcess> process,
+                         SpawnIngest(port, testing::FreePort(), name, extra_flags));
+  ingest_replicas_.push_back(std::move(process));
+  return NewInternalChannel("127.0.0.1:" + std::to_string(port), absl::Milliseconds(100));
 }
 
 absl::Status Cluster::StartWorker(const std::string& name,

@@ -37,6 +37,10 @@ class Cluster {
   // Starts hookd-ingest (again, on the same port) with `extra_flags`, and waits until it
   // accepts a Publish for `probe_tenant` without UNAVAILABLE.
   absl::Status StartIngest(const std::vector<std::string>& extra_flags = {});
+  // Starts another hookd-ingest replica, on a port of its own (its log is "ingest-2", ...), and
+  // answers a channel to it once it is ready.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> StartIngestReplica(
+      const std::vector<std::string>& extra_flags = {});
 
   // Starts a hookd-worker called `name` (its consumer name and log) with `extra_flags` and
   // waits until its health check answers. Workers get test-friendly timing by default:
@@ -88,6 +92,9 @@ class Cluster {
   absl::StatusOr<std::unique_ptr<testing::ChildProcess>> SpawnSubscription(
       int port, int metrics_port, const std::string& log_name,
       const std::vector<std::string>& extra_flags) const;
+  absl::StatusOr<std::unique_ptr<testing::ChildProcess>> SpawnIngest(
+      int port, int metrics_port, const std::string& log_name,
+      const std::vector<std::string>& extra_flags) const;
 
   const std::string database_url_;
   const std::string redis_url_;
@@ -104,6 +111,7 @@ class Cluster {
   std::unique_ptr<testing::ChildProcess> subscription_;
   std::unique_ptr<testing::ChildProcess> ingest_;
   std::vector<std::unique_ptr<testing::ChildProcess>> replicas_;
+  std::vector<std::unique_ptr<testing::ChildProcess>> ingest_replicas_;
   std::map<std::string, std::unique_ptr<testing::ChildProcess>> workers_;
 };
 

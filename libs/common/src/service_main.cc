@@ -26,7 +26,9 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "HOOKD_METRICS_LISTEN, default: not served)");
 ABSL_FLAG(std::string, database_url, "",
           "Postgres url, postgresql://user@host:port/db (env HOOKD_DATABASE_URL)");
-ABSL_FLAG(std::string, redis_url, "", "Redis url, redis://host:port/db (env HOOKD_REDIS_URL)");
+ABSL_FLAG(std::string, redis_url, "",
+          "Redis url, redis://host:port/db, or a Redis Cluster by its seed nodes, "
+          "redis+cluster://host:port,host:port (env HOOKD_REDIS_URL)");
 ABSL_FLAG(std::string, admin_token, "",
           "bootstrap admin bearer token (env HOOKD_ADMIN_TOKEN; prefer the environment)");
 ABSL_FLAG(std::string, master_key, "",

@@ -44,6 +44,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis_url, "redis_url", "HOOKD_REDIS_URL"));
+  HOOKD_RETURN_IF_ERROR(queue::ValidateRedisUrl(options.redis_url));
   HOOKD_RETURN_IF_ERROR(
       RequireSetting(options.subscription_addr, "subscription_addr", "HOOKD_SUBSCRIPTION_ADDR"));
   auto state = std::make_unique<State>();

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
-#include <mutex>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -12,15 +11,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "hookd/common/status.h"
+#include "hookd/queue/redis_client.h"
 #include "replies.h"
 
 namespace hookd::queue {
 namespace {
 
 constexpr int kMaxPartitions = 1024;
-// Connections beyond this many idle ones are closed when returned; the pool grows with the number
-// of concurrent callers and shrinks back to this.
-constexpr size_t kMaxIdleConnections = 16;
 // Entry ids per run of the keep script.
 constexpr size_t kKeepBatch = 200;
 
@@ -97,11 +94,12 @@ std::string Millis(absl::Duration duration) {
 
 class RedisDeliveryQueue final : public DeliveryQueue {
  public:
-  RedisDeliveryQueue(RedisOptions options, std::unique_ptr<RedisConnection> first,
-                     std::string promote_sha, std::string keep_sha)
-      : options_(std::move(options)),
-        promote_{kPromoteScript, std::move(promote_sha)},
-        keep_{kKeepScript, std::move(keep_sha)} {
+  RedisDeliveryQueue(std::unique_ptr<RedisClient> redis, RedisClient::Script promote,
+                     RedisClient::Script keep)
+      : redis_(std::move(redis)),
+        options_(redis_->options()),
+        promote_(std::move(promote)),
+        keep_(std::move(keep)) {
     stream_keys_.reserve(options_.partitions);
     retry_keys_.reserve(options_.partitions);
     for (int p = 0; p < options_.partitions; ++p) {
@@ -109,8 +107,9 @@ class RedisDeliveryQueue final : public DeliveryQueue {
       retry_keys_.push_back(RetryKey(options_, p));
       partition_of_key_[stream_keys_.back()] = p;
       generation_keys_.push_back(GenerationKey(options_, p));
+      // A partition's keys share its hash tag, so one slot serves them all.
+      slots_.push_back(KeySlot(stream_keys_.back()));
     }
-    idle_.push_back(std::move(first));
   }
 
   const RedisOptions& options() const override { return options_; }
@@ -118,13 +117,17 @@ class RedisDeliveryQueue final : public DeliveryQueue {
   absl::Status Enqueue(const std::vector<DeliveryMessage>& messages) override {
     for (const DeliveryMessage& message : messages) HOOKD_RETURN_IF_ERROR(ValidateMessage(message));
     if (messages.empty()) return absl::OkStatus();
-    std::vector<std::vector<std::string>> commands;
+    std::vector<ClusterCommand> commands;
     commands.reserve(messages.size());
     for (const DeliveryMessage& message : messages) {
-      std::vector<std::string>& command = commands.emplace_back(std::vector<std::string>{
-          "XADD", stream_keys_[PartitionOf(message.app_id, options_.partitions)], "*", "d",
-          message.delivery_id, "e", message.event_id, "a", message.app_id, "n",
-          std::to_string(message.attempt)});
+      const int partition = PartitionOf(message.app_id, options_.partitions);
+      std::vector<std::string>& command =
+          commands
+              .emplace_back(ClusterCommand{
+                  slots_[partition],
+                  {"XADD", stream_keys_[partition], "*", "d", message.delivery_id, "e",
+                   message.event_id, "a", message.app_id, "n", std::to_string(message.attempt)}})
+              .argv;
       if (message.event) {
         const InlineEvent& e = *message.event;
         command.insert(command.end(),
@@ -132,21 +135,22 @@ class RedisDeliveryQueue final : public DeliveryQueue {
                         std::to_string(absl::ToUnixMicros(e.create_time)), "tp", e.traceparent});
       }
     }
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Pipeline(commands));
     for (const Reply& reply : replies) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "XADD"));
     return absl::OkStatus();
   }
 
   absl::Status EnsureGroup(const std::string& group) override {
     HOOKD_RETURN_IF_ERROR(ValidateName("group", group));
-    std::vector<std::vector<std::string>> commands;
+    std::vector<ClusterCommand> commands;
     commands.reserve(options_.partitions);
-    for (const std::string& key : stream_keys_) {
+    for (int p = 0; p < options_.partitions; ++p) {
       // Id 0, not $: entries enqueued while the group was missing (Redis restarted empty and
       // ingest enqueued before any worker read) must be delivered too.
-      commands.push_back({"XGROUP", "CREATE", key, group, "0", "MKSTREAM"});
+      commands.push_back(
+          {slots_[p], {"XGROUP", "CREATE", stream_keys_[p], group, "0", "MKSTREAM"}});
     }
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Pipeline(commands));
     for (const Reply& reply : replies) {
       if (!reply.IsErrorCode("BUSYGROUP")) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "XGROUP"));
     }
@@ -166,34 +170,63 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
     for (int p : unique) HOOKD_RETURN_IF_ERROR(CheckPartition(p));
 
-    std::vector<std::string> command = {"XREADGROUP", "GROUP", group,
-                                        consumer,     "COUNT", std::to_string(count)};
-    absl::Duration wait = absl::ZeroDuration();
-    if (block > absl::ZeroDuration()) {
-      // BLOCK 0 would wait forever; a positive block below 1ms still blocks briefly.
-      wait = std::max(block, absl::Milliseconds(1));
-      command.push_back("BLOCK");
-      command.push_back(Millis(wait));
-    }
-    command.push_back("STREAMS");
-    for (int p : unique) command.push_back(stream_keys_[p]);
-    command.insert(command.end(), unique.size(), ">");
-
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline({command}, wait));
+    const std::vector<std::string> head = {"XREADGROUP", "GROUP", group,
+                                           consumer,     "COUNT", std::to_string(count)};
     std::vector<StreamEntry> entries;
-    if (replies[0].IsErrorCode("NOGROUP")) {
+    std::vector<StreamEntry> malformed;
+    bool group_missing = false;
+    if (!redis_->is_cluster()) {
+      // One server: one command reads every partition, blocking until any has entries.
+      ClusterCommand command{0, head};
+      absl::Duration wait = absl::ZeroDuration();
+      if (block > absl::ZeroDuration()) {
+        // BLOCK 0 would wait forever; a positive block below 1ms still blocks briefly.
+        wait = std::max(block, absl::Milliseconds(1));
+        command.argv.push_back("BLOCK");
+        command.argv.push_back(Millis(wait));
+      }
+      command.argv.push_back("STREAMS");
+      for (int p : unique) command.argv.push_back(stream_keys_[p]);
+      command.argv.insert(command.argv.end(), unique.size(), ">");
+      HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Pipeline({command}, wait));
+      HOOKD_RETURN_IF_ERROR(TakeRead(replies, entries, malformed, group_missing));
+    } else {
+      // A Redis Cluster refuses one command over keys of several slots (CROSSSLOT), and a
+      // blocking read of one partition would leave the others unread until it timed out. So
+      // every partition is read at once without blocking (one pipeline per primary), and an
+      // empty round is repeated after a pause growing from 1 ms to 50 ms until `block` has
+      // passed: an idle worker costs each primary a few reads a second, a busy one never waits.
+      // A primary that cannot be reached (failing over) leaves only its partitions unread: the
+      // entries the others' reads took are handed out, not stranded until claimed as stale.
+      std::vector<ClusterCommand> commands;
+      for (int p : unique) {
+        ClusterCommand& command = commands.emplace_back(ClusterCommand{slots_[p], head});
+        command.argv.insert(command.argv.end(), {"STREAMS", stream_keys_[p], ">"});
+      }
+      const absl::Time deadline = absl::Now() + block;
+      absl::Duration pause = absl::Milliseconds(1);
+      std::vector<absl::Status> unreached;
+      while (true) {
+        HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                               redis_->Pipeline(commands, absl::ZeroDuration(), &unreached));
+        std::vector<Reply> reached;
+        for (size_t i = 0; i < replies.size(); ++i) {
+          if (unreached[i].ok()) reached.push_back(std::move(replies[i]));
+        }
+        HOOKD_RETURN_IF_ERROR(TakeRead(reached, entries, malformed, group_missing));
+        const absl::Duration left = deadline - absl::Now();
+        if (!entries.empty() || !malformed.empty() || group_missing ||
+            left <= absl::ZeroDuration()) {
+          break;
+        }
+        absl::SleepFor(std::min(pause, left));
+        pause = std::min(pause * 2, absl::Milliseconds(50));
+      }
+    }
+    if (group_missing) {
       // The streams or the group vanished: Redis restarted empty. Postgres re-enqueues what was
       // lost; recreate the group so that those entries reach us.
       HOOKD_RETURN_IF_ERROR(EnsureGroup(group));
-      return entries;
-    }
-    HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[0], "XREADGROUP"));
-    std::vector<StreamEntry> malformed;
-    for (const Reply& stream : replies[0].elements) {
-      if (stream.type != Reply::Type::kArray || stream.elements.size() != 2) continue;
-      auto it = partition_of_key_.find(stream.elements[0].str);
-      if (it == partition_of_key_.end()) continue;
-      ParseStreamEntries(stream.elements[1], it->second, entries, malformed);
     }
     // Failing to drop them only means they come back once more, so the good entries still go out.
     Ack(group, malformed).IgnoreError();
@@ -208,21 +241,21 @@ class RedisDeliveryQueue final : public DeliveryQueue {
       HOOKD_RETURN_IF_ERROR(CheckPartition(entry.partition));
       ids_by_partition[entry.partition].push_back(&entry.entry_id);
     }
-    std::vector<std::vector<std::string>> commands;
+    std::vector<ClusterCommand> commands;
     commands.reserve(2 * ids_by_partition.size());
     for (const auto& [partition, ids] : ids_by_partition) {
-      std::vector<std::string> ack = {"XACK", stream_keys_[partition], group};
-      std::vector<std::string> del = {"XDEL", stream_keys_[partition]};
+      ClusterCommand ack{slots_[partition], {"XACK", stream_keys_[partition], group}};
+      ClusterCommand del{slots_[partition], {"XDEL", stream_keys_[partition]}};
       for (const std::string* id : ids) {
-        ack.push_back(*id);
-        del.push_back(*id);
+        ack.argv.push_back(*id);
+        del.argv.push_back(*id);
       }
       commands.push_back(std::move(ack));
       commands.push_back(std::move(del));
     }
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Pipeline(commands));
     for (size_t i = 0; i < replies.size(); ++i) {
-      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[i], commands[i][0]));
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[i], commands[i].argv[0]));
     }
     return absl::OkStatus();
   }
@@ -241,9 +274,11 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     // pending entries may take several calls before the stale ones are found.
     do {
       int want = count - static_cast<int>(entries.size());
-      HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                             Pipeline({{"XAUTOCLAIM", stream_keys_[partition], group, consumer,
-                                        Millis(min_idle), cursor, "COUNT", std::to_string(want)}}));
+      HOOKD_ASSIGN_OR_RETURN(
+          std::vector<Reply> replies,
+          redis_->Pipeline({{slots_[partition],
+                             {"XAUTOCLAIM", stream_keys_[partition], group, consumer,
+                              Millis(min_idle), cursor, "COUNT", std::to_string(want)}}}));
       const Reply& reply = replies[0];
       if (reply.IsErrorCode("NOGROUP")) {
         HOOKD_RETURN_IF_ERROR(EnsureGroup(group));
@@ -273,10 +308,12 @@ class RedisDeliveryQueue final : public DeliveryQueue {
       command.push_back(std::to_string(absl::ToUnixMillis(due)));
       command.push_back(EncodeRetryMember(message));
     }
-    std::vector<std::vector<std::string>> commands;
+    std::vector<ClusterCommand> commands;
     commands.reserve(commands_by_partition.size());
-    for (auto& [partition, command] : commands_by_partition) commands.push_back(std::move(command));
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    for (auto& [partition, command] : commands_by_partition) {
+      commands.push_back({slots_[partition], std::move(command)});
+    }
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Pipeline(commands));
     for (const Reply& reply : replies) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "ZADD"));
     return absl::OkStatus();
   }
@@ -285,12 +322,12 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     if (limit_per_partition < 1) return InvalidField("limit_per_partition", "must be at least 1");
     const std::string now_ms = std::to_string(absl::ToUnixMillis(now));
     const std::string limit = std::to_string(limit_per_partition);
-    std::vector<std::vector<std::string>> calls;
+    std::vector<ClusterCommand> calls;
     calls.reserve(options_.partitions);
     for (int p = 0; p < options_.partitions; ++p) {
-      calls.push_back({"2", retry_keys_[p], stream_keys_[p], now_ms, limit});
+      calls.push_back({slots_[p], {"2", retry_keys_[p], stream_keys_[p], now_ms, limit}});
     }
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, EvalEach(promote_, calls));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Eval(promote_, calls));
     int moved = 0;
     for (const Reply& reply : replies) {
       HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "EVALSHA"));
@@ -309,15 +346,15 @@ class RedisDeliveryQueue final : public DeliveryQueue {
       HOOKD_RETURN_IF_ERROR(CheckPartition(entry.partition));
       by_partition[entry.partition].push_back(&entry);
     }
-    std::vector<std::vector<std::string>> calls;
+    std::vector<ClusterCommand> calls;
     std::vector<std::vector<const StreamEntry*>> asked;
     for (auto& [partition, list] : by_partition) {
       // Bounded scripts: Redis runs nothing else while one runs.
       for (size_t start = 0; start < list.size(); start += kKeepBatch) {
-        std::vector<std::string> call = {"1", stream_keys_[partition], group, consumer};
+        ClusterCommand call{slots_[partition], {"1", stream_keys_[partition], group, consumer}};
         asked.emplace_back();
         for (size_t i = start; i < std::min(list.size(), start + kKeepBatch); ++i) {
-          call.push_back(list[i]->entry_id);
+          call.argv.push_back(list[i]->entry_id);
           asked.back().push_back(list[i]);
         }
         calls.push_back(std::move(call));
@@ -325,7 +362,7 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     }
     std::vector<StreamEntry> lost;
     if (calls.empty()) return lost;
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, EvalEach(keep_, calls));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Eval(keep_, calls));
     for (size_t i = 0; i < replies.size(); ++i) {
       // No group (Redis lost its data, and with it every claim); the script's error wraps it.
       if (replies[i].is_error() && absl::StrContains(replies[i].str, "NOGROUP")) {
@@ -344,13 +381,13 @@ class RedisDeliveryQueue final : public DeliveryQueue {
 
   absl::StatusOr<std::string> MarkGeneration(const std::string& candidate) override {
     if (candidate.empty()) return InvalidField("candidate", "must not be empty");
-    std::vector<std::vector<std::string>> commands;
+    std::vector<ClusterCommand> commands;
     commands.reserve(2 * generation_keys_.size());
-    for (const std::string& key : generation_keys_) {
-      commands.push_back({"SET", key, candidate, "NX"});
-      commands.push_back({"GET", key});
+    for (int p = 0; p < options_.partitions; ++p) {
+      commands.push_back({slots_[p], {"SET", generation_keys_[p], candidate, "NX"}});
+      commands.push_back({slots_[p], {"GET", generation_keys_[p]}});
     }
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Pipeline(commands));
     std::string marker;
     bool agree = true;
     for (size_t i = 0; i < replies.size(); i += 2) {
@@ -364,22 +401,24 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     // Some partitions lost their marker (a Redis Cluster shard restarted empty), or a caller
     // died while re-marking: every partition gets `candidate`, so the next call sees one value.
     commands.clear();
-    for (const std::string& key : generation_keys_) commands.push_back({"SET", key, candidate});
-    HOOKD_ASSIGN_OR_RETURN(replies, Pipeline(commands));
+    for (int p = 0; p < options_.partitions; ++p) {
+      commands.push_back({slots_[p], {"SET", generation_keys_[p], candidate}});
+    }
+    HOOKD_ASSIGN_OR_RETURN(replies, redis_->Pipeline(commands));
     for (const Reply& reply : replies) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "SET"));
     return candidate;
   }
 
   absl::StatusOr<Depth> GetDepth(const std::string& group) override {
     HOOKD_RETURN_IF_ERROR(ValidateName("group", group));
-    std::vector<std::vector<std::string>> commands;
+    std::vector<ClusterCommand> commands;
     commands.reserve(3 * options_.partitions);
     for (int p = 0; p < options_.partitions; ++p) {
-      commands.push_back({"XLEN", stream_keys_[p]});
-      commands.push_back({"XPENDING", stream_keys_[p], group});
-      commands.push_back({"ZCARD", retry_keys_[p]});
+      commands.push_back({slots_[p], {"XLEN", stream_keys_[p]}});
+      commands.push_back({slots_[p], {"XPENDING", stream_keys_[p], group}});
+      commands.push_back({slots_[p], {"ZCARD", retry_keys_[p]}});
     }
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis_->Pipeline(commands));
     Depth depth;
     for (int p = 0; p < options_.partitions; ++p) {
       const Reply& length = replies[3 * p];
@@ -400,6 +439,26 @@ class RedisDeliveryQueue final : public DeliveryQueue {
   }
 
  private:
+  // The entries of XREADGROUP replies, appended to `entries` (and those that do not parse to
+  // `malformed`). A reply of NOGROUP sets `group_missing`.
+  absl::Status TakeRead(const std::vector<Reply>& replies, std::vector<StreamEntry>& entries,
+                        std::vector<StreamEntry>& malformed, bool& group_missing) const {
+    for (const Reply& reply : replies) {
+      if (reply.IsErrorCode("NOGROUP")) {
+        group_missing = true;
+        continue;
+      }
+      HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "XREADGROUP"));
+      for (const Reply& stream : reply.elements) {
+        if (stream.type != Reply::Type::kArray || stream.elements.size() != 2) continue;
+        auto it = partition_of_key_.find(stream.elements[0].str);
+        if (it == partition_of_key_.end()) continue;
+        ParseStreamEntries(stream.elements[1], it->second, entries, malformed);
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status CheckPartition(int partition) const {
     if (partition < 0 || partition >= options_.partitions) {
       return InvalidField("partition",
@@ -408,73 +467,15 @@ class RedisDeliveryQueue final : public DeliveryQueue {
     return absl::OkStatus();
   }
 
-  // A Lua script and the sha EVALSHA calls it by.
-  struct Script {
-    const char* source;
-    std::string sha;
-  };
-
-  // EVALSHA of `script` with each of `calls` (numkeys, keys, args) in one pipeline, replies in
-  // order. Redis restarted (or ran SCRIPT FLUSH) since the script was loaded: it is loaded again
-  // ahead of the calls that missed it, in one more round trip.
-  absl::StatusOr<std::vector<Reply>> EvalEach(const Script& script,
-                                              const std::vector<std::vector<std::string>>& calls) {
-    auto evalsha = [&](const std::vector<std::string>& call) {
-      std::vector<std::string> command = {"EVALSHA", script.sha};
-      command.insert(command.end(), call.begin(), call.end());
-      return command;
-    };
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(calls.size() + 1);
-    for (const auto& call : calls) commands.push_back(evalsha(call));
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, Pipeline(commands));
-    std::vector<size_t> missing;
-    for (size_t i = 0; i < replies.size(); ++i) {
-      if (replies[i].IsErrorCode("NOSCRIPT")) missing.push_back(i);
-    }
-    if (missing.empty()) return replies;
-    commands.clear();
-    commands.push_back({"SCRIPT", "LOAD", script.source});
-    for (size_t i : missing) commands.push_back(evalsha(calls[i]));
-    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> again, Pipeline(commands));
-    HOOKD_RETURN_IF_ERROR(ReplyStatus(again[0], "SCRIPT LOAD"));
-    for (size_t k = 0; k < missing.size(); ++k) replies[missing[k]] = std::move(again[k + 1]);
-    return replies;
-  }
-
-  // Runs `commands` as one pipeline on a connection no other thread uses meanwhile.
-  absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands,
-                                              absl::Duration extra_wait = absl::ZeroDuration()) {
-    std::unique_ptr<RedisConnection> connection;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!idle_.empty()) {
-        connection = std::move(idle_.back());
-        idle_.pop_back();
-      }
-    }
-    if (connection == nullptr) {
-      HOOKD_ASSIGN_OR_RETURN(connection, RedisConnection::Create(options_));
-    }
-    // A connection that broke stays pooled: it reconnects on its next call.
-    absl::StatusOr<std::vector<Reply>> replies = connection->Pipeline(commands, extra_wait);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(connection));
-    }
-    return replies;
-  }
-
-  const RedisOptions options_;
-  const Script promote_;
-  const Script keep_;
+  const std::unique_ptr<RedisClient> redis_;
+  const RedisOptions& options_;  // redis_'s
+  const RedisClient::Script promote_;
+  const RedisClient::Script keep_;
   std::vector<std::string> stream_keys_;
   std::vector<std::string> generation_keys_;
   std::vector<std::string> retry_keys_;
+  std::vector<int> slots_;  // per partition, the Redis Cluster slot of its keys
   absl::flat_hash_map<std::string, int> partition_of_key_;
-
-  std::mutex mu_;
-  std::vector<std::unique_ptr<RedisConnection>> idle_;  // guarded by mu_
 };
 
 }  // namespace
@@ -540,14 +541,13 @@ absl::StatusOr<std::unique_ptr<DeliveryQueue>> DeliveryQueue::Create(const Redis
     return InvalidField("partitions", absl::StrCat("must be in 1..", kMaxPartitions));
   }
   if (options.key_prefix.empty()) return InvalidField("key_prefix", "must not be empty");
-  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
-                         RedisConnection::Create(options));
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> redis, RedisClient::Create(options));
   // Loading the scripts up front both checks that Redis answers commands and yields the shas
-  // that EVALSHA needs; they are reloaded when Redis loses them.
-  HOOKD_ASSIGN_OR_RETURN(Reply promote, connection->Command({"SCRIPT", "LOAD", kPromoteScript}));
-  HOOKD_ASSIGN_OR_RETURN(Reply keep, connection->Command({"SCRIPT", "LOAD", kKeepScript}));
-  return std::unique_ptr<DeliveryQueue>(new RedisDeliveryQueue(
-      options, std::move(connection), std::move(promote.str), std::move(keep.str)));
+  // that EVALSHA needs; they are reloaded where a node loses them.
+  HOOKD_ASSIGN_OR_RETURN(RedisClient::Script promote, redis->Load(kPromoteScript));
+  HOOKD_ASSIGN_OR_RETURN(RedisClient::Script keep, redis->Load(kKeepScript));
+  return std::unique_ptr<DeliveryQueue>(
+      new RedisDeliveryQueue(std::move(redis), std::move(promote), std::move(keep)));
 }
 
 }  // namespace hookd::queue

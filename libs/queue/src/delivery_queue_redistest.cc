@@ -12,8 +12,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "hookd/common/status.h"
 #include "hookd/queue/delivery_queue.h"
-#include "hookd/queue/redis_connection.h"
+#include "hookd/queue/redis_client.h"
 #include "hookd/queue/test_redis.h"
 #include "hookd/testing/process.h"
 #include "hookd/testing/testing.h"
@@ -57,7 +58,7 @@ class DeliveryQueueTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<DeliveryQueue>> queue = DeliveryQueue::Create(options_);
     ASSERT_TRUE(queue.ok()) << queue.status();
     queue_ = std::move(*queue);
-    absl::StatusOr<std::unique_ptr<RedisConnection>> raw = RedisConnection::Create(options_);
+    absl::StatusOr<std::unique_ptr<RedisClient>> raw = RedisClient::Create(options_);
     ASSERT_TRUE(raw.ok()) << raw.status();
     raw_ = std::move(*raw);
     for (int p = 0; p < options_.partitions; ++p) all_partitions_.push_back(p);
@@ -65,8 +66,17 @@ class DeliveryQueueTest : public ::testing::Test {
 
   void TearDown() override { EXPECT_TRUE(DeleteKeys(options_).ok()); }
 
+  // `argv` sent behind the queue's back, to the node of the key at `argv[key_at]`; an error
+  // reply becomes INTERNAL.
+  absl::StatusOr<Reply> Raw(std::vector<std::string> argv, size_t key_at = 1) {
+    const int slot = KeySlot(argv.at(key_at));
+    HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, raw_->Pipeline({{slot, std::move(argv)}}));
+    HOOKD_RETURN_IF_ERROR(ReplyStatus(replies[0], "raw command"));
+    return std::move(replies[0]);
+  }
+
   int64_t Integer(const std::vector<std::string>& command) {
-    absl::StatusOr<Reply> reply = raw_->Command(command);
+    absl::StatusOr<Reply> reply = Raw(command);
     EXPECT_TRUE(reply.ok()) << reply.status();
     return reply.ok() ? reply->integer : -1;
   }
@@ -87,7 +97,7 @@ class DeliveryQueueTest : public ::testing::Test {
   std::map<std::string, int64_t> PendingByConsumer() {
     std::map<std::string, int64_t> out;
     for (int p = 0; p < options_.partitions; ++p) {
-      absl::StatusOr<Reply> reply = raw_->Command({"XPENDING", StreamKey(options_, p), kGroup});
+      absl::StatusOr<Reply> reply = Raw({"XPENDING", StreamKey(options_, p), kGroup});
       EXPECT_TRUE(reply.ok()) << reply.status();
       if (!reply.ok() || reply->elements.size() < 4) continue;
       for (const Reply& consumer : reply->elements[3].elements) {
@@ -99,7 +109,7 @@ class DeliveryQueueTest : public ::testing::Test {
 
   RedisOptions options_;
   std::unique_ptr<DeliveryQueue> queue_;
-  std::unique_ptr<RedisConnection> raw_;
+  std::unique_ptr<RedisClient> raw_;
   std::vector<int> all_partitions_;
 };
 
@@ -280,7 +290,7 @@ TEST_F(DeliveryQueueTest, MarkGenerationChangesOnlyWhenRedisLostItsData) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(*again, "g1");
 
-  ASSERT_TRUE(raw_->Command({"DEL", GenerationKey(options_, options_.partitions - 1)}).ok());
+  ASSERT_TRUE(Raw({"DEL", GenerationKey(options_, options_.partitions - 1)}).ok());
   absl::StatusOr<std::string> after_one = queue_->MarkGeneration("g3");
   ASSERT_TRUE(after_one.ok()) << after_one.status();
   EXPECT_EQ(*after_one, "g3");
@@ -292,6 +302,33 @@ TEST_F(DeliveryQueueTest, MarkGenerationChangesOnlyWhenRedisLostItsData) {
   ASSERT_TRUE(after_all.ok()) << after_all.status();
   EXPECT_EQ(*after_all, "g4");
   EXPECT_EQ(queue_->MarkGeneration("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A read that waits is answered by an entry enqueued meanwhile, on any of its partitions, well
+// before its block has passed. On a cluster the read polls: this bounds what that costs.
+TEST_F(DeliveryQueueTest, AWaitingReadTakesAnEntryEnqueuedMeanwhile) {
+  ASSERT_TRUE(queue_->EnsureGroup(kGroup).ok());
+  for (int p = 0; p < options_.partitions; ++p) {
+    DeliveryMessage message;
+    for (int i = 0;; ++i) {
+      message = Message(i);
+      if (PartitionOf(message.app_id, options_.partitions) == p) break;
+    }
+    std::thread late([&] {
+      absl::SleepFor(absl::Milliseconds(200));  // the read below is waiting by then
+      EXPECT_TRUE(queue_->Enqueue({message}).ok());
+    });
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::vector<StreamEntry>> read =
+        queue_->Read(kGroup, "c1", all_partitions_, 10, absl::Seconds(5));
+    const absl::Duration waited = absl::Now() - start;
+    late.join();
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_THAT(MessagesOf(*read), ElementsAreArray({message})) << "partition " << p;
+    EXPECT_GE(waited, absl::Milliseconds(200));
+    EXPECT_LT(waited, absl::Milliseconds(500)) << "partition " << p;
+    ASSERT_TRUE(queue_->Ack(kGroup, *read).ok());
+  }
 }
 
 TEST_F(DeliveryQueueTest, RefusesPartitionsOutOfRange) {
@@ -310,11 +347,10 @@ TEST_F(DeliveryQueueTest, RefusesPartitionsOutOfRange) {
 TEST_F(DeliveryQueueTest, DropsEntriesThatAreNotDeliveryMessages) {
   ASSERT_TRUE(queue_->EnsureGroup(kGroup).ok());
   const std::string key = StreamKey(options_, 0);
-  ASSERT_TRUE(raw_->Command({"XADD", key, "*", "junk", "1"}).ok());
-  ASSERT_TRUE(raw_->Command({"XADD", key, "*", "d", "dlv_1", "a", "app_1", "n", "zero"}).ok());
+  ASSERT_TRUE(Raw({"XADD", key, "*", "junk", "1"}).ok());
+  ASSERT_TRUE(Raw({"XADD", key, "*", "d", "dlv_1", "a", "app_1", "n", "zero"}).ok());
   DeliveryMessage good{"dlv_2", "evt_2", "app_2", 2};
-  ASSERT_TRUE(
-      raw_->Command({"XADD", key, "*", "d", "dlv_2", "e", "evt_2", "a", "app_2", "n", "2"}).ok());
+  ASSERT_TRUE(Raw({"XADD", key, "*", "d", "dlv_2", "e", "evt_2", "a", "app_2", "n", "2"}).ok());
   absl::StatusOr<std::vector<StreamEntry>> read =
       queue_->Read(kGroup, "c1", {0}, 10, absl::ZeroDuration());
   ASSERT_TRUE(read.ok()) << read.status();
@@ -344,9 +380,8 @@ TEST_F(DeliveryQueueTest, IgnoresAnIncompleteInlineEvent) {
   ASSERT_TRUE(queue_->EnsureGroup(kGroup).ok());
   const std::string key = StreamKey(options_, 0);
   // A payload without its type and time: the entry is delivered, its event loaded instead.
-  ASSERT_TRUE(raw_->Command({"XADD", key, "*", "d", "dlv_3", "e", "evt_3", "a", "app_3", "n", "1",
-                             "p", "{}"})
-                  .ok());
+  ASSERT_TRUE(
+      Raw({"XADD", key, "*", "d", "dlv_3", "e", "evt_3", "a", "app_3", "n", "1", "p", "{}"}).ok());
   absl::StatusOr<std::vector<StreamEntry>> read =
       queue_->Read(kGroup, "c1", {0}, 10, absl::ZeroDuration());
   ASSERT_TRUE(read.ok()) << read.status();
@@ -499,7 +534,7 @@ TEST_F(DeliveryQueueTest, RecoversWhenRedisLosesItsData) {
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_THAT(*read, IsEmpty());
   for (int p = 0; p < options_.partitions; ++p) {
-    absl::StatusOr<Reply> groups = raw_->Command({"XINFO", "GROUPS", StreamKey(options_, p)});
+    absl::StatusOr<Reply> groups = Raw({"XINFO", "GROUPS", StreamKey(options_, p)}, 2);
     ASSERT_TRUE(groups.ok()) << groups.status();
     EXPECT_EQ(groups->elements.size(), 1u) << "partition " << p;
   }

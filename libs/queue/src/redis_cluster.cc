@@ -209,6 +209,7 @@ absl::Status ClusterClient::RefreshSlotMap() {
       absl::StatusOr<SlotMap> map = SlotMap::FromClusterSlots(*reply, HostOf(node));
       if (map.ok() && map->CoveredSlots() > 0) {
         map_ = *std::move(map);
+        ++map_changes_;
         return absl::OkStatus();
       }
       reply = map.ok() ? absl::UnavailableError("serves no slot") : map.status();
@@ -230,6 +231,18 @@ absl::StatusOr<RedisConnection*> ClusterClient::ConnectionTo(const std::string& 
   HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
                          RedisConnection::Create(std::move(endpoint), options_));
   return connections_.emplace(node, std::move(connection)).first->second.get();
+}
+
+absl::StatusOr<std::vector<Reply>> ClusterClient::PipelineOn(
+    const std::string& node, const std::vector<std::vector<std::string>>& commands) {
+  absl::StatusOr<RedisConnection*> connection = ConnectionTo(node);
+  absl::StatusOr<std::vector<Reply>> replies =
+      connection.ok() ? (*connection)->Pipeline(commands) : connection.status();
+  if (!replies.ok()) {
+    connections_.erase(node);
+    RefreshSlotMap().IgnoreError();
+  }
+  return replies;
 }
 
 absl::StatusOr<std::map<std::string, std::vector<size_t>>> ClusterClient::Route(
@@ -256,7 +269,11 @@ absl::StatusOr<std::map<std::string, std::vector<size_t>>> ClusterClient::Route(
 }
 
 absl::StatusOr<std::vector<Reply>> ClusterClient::Pipeline(
-    const std::vector<ClusterCommand>& commands, absl::Duration extra_wait) {
+    const std::vector<ClusterCommand>& commands, absl::Duration extra_wait,
+    std::vector<absl::Status>* unreached) {
+  if (unreached != nullptr) unreached->assign(commands.size(), absl::OkStatus());
+  size_t reached = commands.size();
+  absl::Status first_failure;
   std::vector<Reply> replies(commands.size());
   std::vector<size_t> pending(commands.size());
   for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
@@ -270,10 +287,11 @@ absl::StatusOr<std::vector<Reply>> ClusterClient::Pipeline(
     std::vector<size_t> again;
     bool wait = false;
     for (const auto& [node, indices] : by_node) {
-      std::vector<std::vector<std::string>> batch;
+      static const std::vector<std::string> kAsking = {"ASKING"};
+      std::vector<const std::vector<std::string>*> batch;
       for (size_t i : indices) {
-        if (asked.count(i) > 0) batch.push_back({"ASKING"});
-        batch.push_back(commands[i].argv);
+        if (asked.count(i) > 0) batch.push_back(&kAsking);
+        batch.push_back(&commands[i].argv);
       }
       absl::StatusOr<RedisConnection*> connection = ConnectionTo(node);
       absl::StatusOr<std::vector<Reply>> got =
@@ -281,7 +299,15 @@ absl::StatusOr<std::vector<Reply>> ClusterClient::Pipeline(
       if (!got.ok()) {
         connections_.erase(node);
         RefreshSlotMap().IgnoreError();  // the next call finds the slot's new primary
-        return got.status();
+        if (unreached == nullptr) return got.status();
+        // The other nodes' commands go on; these are given up, ASKs included.
+        for (size_t i : indices) {
+          (*unreached)[i] = got.status();
+          asked.erase(i);
+        }
+        reached -= indices.size();
+        if (first_failure.ok()) first_failure = got.status();
+        continue;
       }
       size_t at = 0;
       for (size_t i : indices) {
@@ -290,6 +316,7 @@ absl::StatusOr<std::vector<Reply>> ClusterClient::Pipeline(
         if (std::optional<Redirect> redirect = ParseRedirect(reply, HostOf(node))) {
           if (redirect->kind == Redirect::Kind::kMoved) {
             map_.Move(redirect->slot, redirect->node);
+            ++map_changes_;
           } else {
             asked[i] = redirect->node;
           }
@@ -303,7 +330,10 @@ absl::StatusOr<std::vector<Reply>> ClusterClient::Pipeline(
         }
       }
     }
-    if (again.empty()) return replies;
+    if (again.empty()) {
+      if (reached == 0) return first_failure;
+      return replies;
+    }
     pending = std::move(again);
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(

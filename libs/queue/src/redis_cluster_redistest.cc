@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "hookd/queue/redis_client.h"
 #include "hookd/queue/redis_cluster.h"
 #include "hookd/queue/test_redis.h"
 
@@ -153,6 +154,40 @@ TEST_F(ClusterClientTest, FollowsAskWhileASlotMovesAndMovedOnceItHas) {
   MoveSlot(slot, {a, b}, to, from, /*finish=*/true);
   EXPECT_EQ(Send({{"DEL", a, b}})[0].integer, 2);
   EXPECT_EQ(*client_->slot_map().PrimaryOf(slot), from);
+}
+
+// Scripts are not replicated, so a promoted replica, or a restarted primary, answers NOSCRIPT:
+// RedisClient loads the script on that node and calls again, whichever node it is.
+TEST_F(ClusterClientTest, ARedisClientLoadsAScriptAgainWhereANodeLostIt) {
+  absl::StatusOr<std::unique_ptr<RedisClient>> redis = RedisClient::Create(options_);
+  ASSERT_TRUE(redis.ok()) << redis.status();
+  ASSERT_TRUE((*redis)->is_cluster());
+  // A script of its own (the sha differs from every other test's), touching one key per call.
+  const std::string source =
+      absl::StrCat("-- ", options_.key_prefix, "\nreturn redis.call('INCR', KEYS[1])");
+  absl::StatusOr<RedisClient::Script> script = (*redis)->Load(source);
+  ASSERT_TRUE(script.ok()) << script.status();
+  std::vector<ClusterCommand> calls;
+  for (int p = 0; p < 16; ++p) {
+    const std::string key = absl::StrCat(options_.key_prefix, ":{p", p, "}:n");
+    calls.push_back({KeySlot(key), {"1", key}});
+  }
+  const std::vector<std::string> primaries = client_->slot_map().Primaries();
+  for (int round = 1; round <= 2; ++round) {
+    // Loaded everywhere before the first round; forgotten everywhere before the second.
+    for (const std::string& node : primaries) {
+      EXPECT_EQ(Run(node, {"SCRIPT", "EXISTS", script->sha}).elements.at(0).integer,
+                round == 1 ? 1 : 0)
+          << node;
+    }
+    absl::StatusOr<std::vector<Reply>> replies = (*redis)->Eval(*script, calls);
+    ASSERT_TRUE(replies.ok()) << replies.status();
+    for (const Reply& reply : *replies) EXPECT_EQ(reply.integer, round) << reply.str;
+    for (const std::string& node : primaries) Run(node, {"SCRIPT", "FLUSH"});
+  }
+  for (const ClusterCommand& call : calls) {
+    Run(*client_->slot_map().PrimaryOf(call.slot), {"DEL", call.argv[1]});
+  }
 }
 
 TEST(ClusterClientCreateTest, NamesEverySeedWhenNoneAnswers) {

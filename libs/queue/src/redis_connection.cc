@@ -195,6 +195,15 @@ absl::StatusOr<std::vector<RedisEndpoint>> ParseRedisClusterUrl(const std::strin
   return seeds;
 }
 
+bool IsClusterUrl(const std::string& url) {
+  return HasSchemePrefix(url, "redis+cluster://") || HasSchemePrefix(url, "rediss+cluster://");
+}
+
+absl::Status ValidateRedisUrl(const std::string& url) {
+  if (IsClusterUrl(url)) return ParseRedisClusterUrl(url).status();
+  return ParseRedisUrl(url).status();
+}
+
 bool Reply::IsErrorCode(const std::string& code) const {
   return type == Type::kError && absl::StartsWith(str, code) &&
          (str.size() == code.size() || str[code.size()] == ' ');
@@ -288,10 +297,18 @@ absl::Status RedisConnection::SetTimeout(absl::Duration timeout) {
 
 absl::StatusOr<std::vector<Reply>> RedisConnection::Pipeline(
     const std::vector<std::vector<std::string>>& commands, absl::Duration extra_wait) {
+  std::vector<const std::vector<std::string>*> pointers;
+  pointers.reserve(commands.size());
+  for (const auto& command : commands) pointers.push_back(&command);
+  return Pipeline(pointers, extra_wait);
+}
+
+absl::StatusOr<std::vector<Reply>> RedisConnection::Pipeline(
+    const std::vector<const std::vector<std::string>*>& commands, absl::Duration extra_wait) {
   std::vector<Reply> replies;
   if (commands.empty()) return replies;
-  for (const auto& command : commands) {
-    if (command.empty()) return absl::InvalidArgumentError("redis: empty command in pipeline");
+  for (const auto* command : commands) {
+    if (command->empty()) return absl::InvalidArgumentError("redis: empty command in pipeline");
   }
   if (context_ == nullptr) HOOKD_RETURN_IF_ERROR(Connect());
   HOOKD_RETURN_IF_ERROR(SetTimeout(command_timeout_ + std::max(extra_wait, absl::ZeroDuration())));
@@ -303,10 +320,10 @@ absl::StatusOr<std::vector<Reply>> RedisConnection::Pipeline(
     return absl::UnavailableError(
         absl::StrCat("redis ", endpoint_.host, ":", endpoint_.port, ": ", error));
   };
-  for (const auto& command : commands) {
+  for (const auto* command : commands) {
     argv_.clear();
     argv_len_.clear();
-    for (const std::string& arg : command) {
+    for (const std::string& arg : *command) {
       argv_.push_back(arg.data());
       argv_len_.push_back(arg.size());
     }

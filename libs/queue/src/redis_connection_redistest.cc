@@ -15,7 +15,7 @@ namespace {
 class RedisConnectionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<RedisOptions> options = TestRedisOptions("conn");
+    absl::StatusOr<RedisOptions> options = TestRedisServerOptions("conn");
     ASSERT_TRUE(options.ok()) << options.status();
     options_ = *options;
     absl::StatusOr<RedisEndpoint> endpoint = ParseRedisUrl(options_.url);

@@ -11,6 +11,7 @@
 #include "hookd/common/absl_view.h"
 #include "hookd/common/status.h"
 #include "hookd/queue/delivery_queue.h"
+#include "hookd/queue/redis_client.h"
 
 namespace hookd::queue {
 namespace {
@@ -50,6 +51,11 @@ absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite) {
                                 "a Redis (e.g. redis://127.0.0.1:56380/0)");
 }
 
+absl::StatusOr<RedisOptions> TestRedisServerOptions(std::string_view suite) {
+  return OptionsFromEnvironment("HOOKD_TEST_REDIS_SERVER_URL", suite,
+                                "a Redis (e.g. redis://127.0.0.1:56380/0)");
+}
+
 absl::StatusOr<RedisOptions> TestRedisClusterOptions(std::string_view suite) {
   return OptionsFromEnvironment(
       "HOOKD_TEST_REDIS_CLUSTER_URL", suite,
@@ -57,21 +63,17 @@ absl::StatusOr<RedisOptions> TestRedisClusterOptions(std::string_view suite) {
 }
 
 absl::Status DeleteKeys(const RedisOptions& options) {
-  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
-                         RedisConnection::Create(options));
-  const std::string pattern = absl::StrCat(GlobEscape(options.key_prefix), ":*");
-  std::string cursor = "0";
-  do {
-    HOOKD_ASSIGN_OR_RETURN(
-        Reply reply, connection->Command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}));
-    if (reply.type != Reply::Type::kArray || reply.elements.size() != 2) {
-      return absl::InternalError("redis SCAN: unexpected reply shape");
-    }
-    cursor = reply.elements[0].str;
-    std::vector<std::string> unlink = {"UNLINK"};
-    for (const Reply& key : reply.elements[1].elements) unlink.push_back(key.str);
-    if (unlink.size() > 1) HOOKD_RETURN_IF_ERROR(connection->Command(unlink).status());
-  } while (cursor != "0");
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> redis, RedisClient::Create(options));
+  HOOKD_ASSIGN_OR_RETURN(std::vector<std::string> keys,
+                         redis->ScanKeys(absl::StrCat(GlobEscape(options.key_prefix), ":*")));
+  // One UNLINK per key: on a cluster, keys of several slots cannot share a command.
+  std::vector<ClusterCommand> unlinks;
+  for (std::string& key : keys) {
+    const int slot = KeySlot(key);
+    unlinks.push_back({slot, {"UNLINK", std::move(key)}});
+  }
+  HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis->Pipeline(unlinks));
+  for (const Reply& reply : replies) HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "UNLINK"));
   return absl::OkStatus();
 }
 
@@ -81,12 +83,16 @@ absl::StatusOr<std::set<std::string>> StreamedDeliveryIds(const RedisOptions& op
 }
 
 absl::StatusOr<std::vector<std::string>> StreamedDeliveryIdsInOrder(const RedisOptions& options) {
-  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisConnection> connection,
-                         RedisConnection::Create(options));
-  std::vector<std::string> ids;
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> redis, RedisClient::Create(options));
+  std::vector<ClusterCommand> ranges;
   for (int p = 0; p < options.partitions; ++p) {
-    HOOKD_ASSIGN_OR_RETURN(Reply reply,
-                           connection->Command({"XRANGE", StreamKey(options, p), "-", "+"}));
+    const std::string key = StreamKey(options, p);
+    ranges.push_back({KeySlot(key), {"XRANGE", key, "-", "+"}});
+  }
+  HOOKD_ASSIGN_OR_RETURN(std::vector<Reply> replies, redis->Pipeline(ranges));
+  std::vector<std::string> ids;
+  for (const Reply& reply : replies) {
+    HOOKD_RETURN_IF_ERROR(ReplyStatus(reply, "XRANGE"));
     for (const Reply& entry : reply.elements) {
       // [id, [field, value, ...]]; the delivery id is the value of field "d".
       if (entry.elements.size() != 2) continue;

@@ -60,6 +60,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.master_key, "master_key", "HOOKD_MASTER_KEY"));
   HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
+  if (!options.redis_url.empty()) HOOKD_RETURN_IF_ERROR(queue::ValidateRedisUrl(options.redis_url));
   auto state = std::make_unique<State>();
   HOOKD_ASSIGN_OR_RETURN(state->box, SecretBox::Create(options.master_key));
   HOOKD_ASSIGN_OR_RETURN(state->retention,

@@ -34,44 +34,32 @@ return wait
 
 absl::StatusOr<std::unique_ptr<RateLimiter>> RateLimiter::Create(
     const queue::RedisOptions& options) {
-  HOOKD_ASSIGN_OR_RETURN(auto connection, queue::RedisConnection::Create(options));
-  return std::unique_ptr<RateLimiter>(new RateLimiter(options, std::move(connection)));
+  HOOKD_ASSIGN_OR_RETURN(auto redis, queue::RedisClient::Create(options));
+  HOOKD_ASSIGN_OR_RETURN(auto script, redis->Load(kTokenBucket));
+  return std::unique_ptr<RateLimiter>(new RateLimiter(std::move(redis), std::move(script)));
 }
 
 std::string RateLimiter::Key(const std::string& app_id) const {
   // Its own hash tag: buckets spread over a Redis Cluster independently of the streams.
-  return options_.key_prefix + ":{rl:" + app_id + "}";
+  return redis_->options().key_prefix + ":{rl:" + app_id + "}";
 }
 
 absl::StatusOr<std::vector<absl::Duration>> RateLimiter::Take(const std::vector<Ask>& asks) {
   std::vector<absl::Duration> waits;
   if (asks.empty()) return waits;
-  for (int round = 0; round < 2; ++round) {
-    if (sha_.empty()) {
-      HOOKD_ASSIGN_OR_RETURN(queue::Reply loaded,
-                             connection_->Command({"SCRIPT", "LOAD", kTokenBucket}));
-      sha_ = loaded.str;
-    }
-    std::vector<std::vector<std::string>> commands;
-    for (const Ask& ask : asks) {
-      commands.push_back(
-          {"EVALSHA", sha_, "1", Key(ask.app_id), std::to_string(ask.rate_per_second)});
-    }
-    HOOKD_ASSIGN_OR_RETURN(std::vector<queue::Reply> replies, connection_->Pipeline(commands));
-    bool reload = false;
-    waits.clear();
-    for (const queue::Reply& reply : replies) {
-      if (reply.IsErrorCode("NOSCRIPT")) {
-        reload = true;  // Redis restarted and lost the script
-        break;
-      }
-      if (reply.is_error()) return absl::InternalError("rate limiter: " + reply.str);
-      waits.push_back(absl::Milliseconds(reply.integer));
-    }
-    if (!reload) return waits;
-    sha_.clear();
+  std::vector<queue::ClusterCommand> calls;
+  calls.reserve(asks.size());
+  for (const Ask& ask : asks) {
+    std::string key = Key(ask.app_id);
+    const int slot = queue::KeySlot(key);
+    calls.push_back({slot, {"1", std::move(key), std::to_string(ask.rate_per_second)}});
   }
-  return absl::InternalError("rate limiter: script could not be loaded");
+  HOOKD_ASSIGN_OR_RETURN(std::vector<queue::Reply> replies, redis_->Eval(script_, calls));
+  for (const queue::Reply& reply : replies) {
+    if (reply.is_error()) return absl::InternalError("rate limiter: " + reply.str);
+    waits.push_back(absl::Milliseconds(reply.integer));
+  }
+  return waits;
 }
 
 }  // namespace hookd::worker

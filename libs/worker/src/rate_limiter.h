@@ -6,13 +6,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "hookd/queue/redis_connection.h"
+#include "hookd/queue/redis_client.h"
 
 namespace hookd::worker {
 
 // Per-app rate limits shared by every worker: a token bucket per app in Redis, refilled at the
 // app's rate with a burst of one second's worth, taken atomically by a Lua script that reads
-// Redis' own clock (so worker clocks never disagree).
+// Redis' own clock (so worker clocks never disagree). Each app's bucket has a hash tag of its
+// own, so buckets spread over the primaries of a Redis Cluster. Thread-safe.
 class RateLimiter {
  public:
   static absl::StatusOr<std::unique_ptr<RateLimiter>> Create(const queue::RedisOptions& options);
@@ -27,13 +28,12 @@ class RateLimiter {
   absl::StatusOr<std::vector<absl::Duration>> Take(const std::vector<Ask>& asks);
 
  private:
-  RateLimiter(queue::RedisOptions options, std::unique_ptr<queue::RedisConnection> connection)
-      : options_(std::move(options)), connection_(std::move(connection)) {}
+  RateLimiter(std::unique_ptr<queue::RedisClient> redis, queue::RedisClient::Script script)
+      : redis_(std::move(redis)), script_(std::move(script)) {}
   std::string Key(const std::string& app_id) const;
 
-  const queue::RedisOptions options_;
-  std::unique_ptr<queue::RedisConnection> connection_;
-  std::string sha_;
+  const std::unique_ptr<queue::RedisClient> redis_;
+  const queue::RedisClient::Script script_;
 };
 
 }  // namespace hookd::worker

@@ -77,7 +77,6 @@ struct Worker::State {
   std::unique_ptr<db::PgPool> db;
   std::unique_ptr<queue::DeliveryQueue> queue;
   std::unique_ptr<RateLimiter> limiter;
-  std::mutex limiter_mu;  // the limiter holds one connection
   std::unique_ptr<appcache::AppCache> apps;
   std::unique_ptr<ledger::DeliveryStore> store;
   std::unique_ptr<opsevents::Publisher> ops;
@@ -239,11 +238,7 @@ struct Worker::State {
     }
 
     if (!asks.empty()) {
-      absl::StatusOr<std::vector<absl::Duration>> waits;
-      {
-        std::lock_guard<std::mutex> lock(limiter_mu);
-        waits = limiter->Take(asks);
-      }
+      absl::StatusOr<std::vector<absl::Duration>> waits = limiter->Take(asks);
       if (!waits.ok()) {
         spdlog::warn("rate limiter unavailable, delivering unlimited: {}",
                      waits.status().ToString());
@@ -737,6 +732,7 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis_url, "redis_url", "HOOKD_REDIS_URL"));
+  HOOKD_RETURN_IF_ERROR(queue::ValidateRedisUrl(options.redis_url));
   HOOKD_RETURN_IF_ERROR(
       RequireSetting(options.subscription_addr, "subscription_addr", "HOOKD_SUBSCRIPTION_ADDR"));
   if (options.visibility_timeout < absl::Seconds(1)) {

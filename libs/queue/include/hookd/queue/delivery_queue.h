@@ -62,6 +62,9 @@ struct StreamEntry {
 // of Postgres here: anything lost in it is re-enqueued by the outbox sweeper, so every operation
 // is at-least-once, and duplicates are allowed.
 //
+// Redis is one server or a Redis Cluster (RedisOptions::url). On a cluster each command goes to
+// the primary of its partition's slot: a partition's keys share one hash tag.
+//
 // Thread-safe. Each call borrows a connection of its own from a pool inside the queue, so a
 // blocking Read never holds up an Enqueue or Ack from another thread.
 class DeliveryQueue {
@@ -73,8 +76,9 @@ class DeliveryQueue {
     int64_t retry_scheduled = 0;  // waiting in the retry sets
   };
 
-  // The Redis-backed queue. INVALID_ARGUMENT for bad options (naming "redis_url" for a bad url),
-  // UNAVAILABLE when Redis cannot be reached at start, INTERNAL when it refuses AUTH or SELECT.
+  // The Redis-backed queue. INVALID_ARGUMENT for bad options (naming "redis_url" and the part
+  // that is wrong for a bad url), UNAVAILABLE when Redis (every seed of a cluster) cannot be
+  // reached at start, naming it, INTERNAL when it refuses AUTH or SELECT.
   static absl::StatusOr<std::unique_ptr<DeliveryQueue>> Create(const RedisOptions& options);
 
   virtual ~DeliveryQueue() = default;
@@ -93,7 +97,9 @@ class DeliveryQueue {
   virtual absl::Status EnsureGroup(const std::string& group) = 0;
 
   // Reads new entries of `partitions` for `consumer` of `group`: up to `count` per partition,
-  // waiting up to `block` (not at all when zero) for the first. Empty on timeout. When the group
+  // waiting up to `block` (not at all when zero) for the first. Empty on timeout. On a cluster,
+  // where one command cannot span slots, the partitions are read without blocking and again
+  // after pauses of up to 50 ms until `block` has passed. When the group
   // is missing (Redis restarted empty), recreates it and returns empty. INVALID_ARGUMENT for a
   // partition out of range or count < 1, UNAVAILABLE or INTERNAL on failure. Entries that do not
   // parse as a DeliveryMessage are acked and dropped, since no worker could ever deliver them.

@@ -15,8 +15,8 @@
 // to, which primary serves a slot (from CLUSTER SLOTS), and what a redirection or a transient
 // refusal in an error reply says. Debian 12's hiredis 0.14 knows nothing of clusters, so this
 // layer is hookd's own; it follows the Redis Cluster specification
-// (https://redis.io/docs/reference/cluster-spec/). The services do not use it yet: they talk to
-// the one server of a redis:// url (deploy/README.md, "Redis").
+// (https://redis.io/docs/reference/cluster-spec/). RedisClient (redis_client.h) is what the
+// services use; it takes a redis+cluster:// url through this.
 
 namespace hookd::queue {
 
@@ -98,13 +98,30 @@ class ClusterClient {
   // makes it UNAVAILABLE, as a broken connection does: the commands of the nodes sent to before
   // it ran, and any prefix of its own may have. The slot map is read again first, so that the
   // next call finds a promoted replica.
+  //
+  // With `unreached`, a node that cannot be reached fails only its own commands: their entries
+  // in `unreached` (one per command) hold the error, their replies are nil, and the other nodes'
+  // commands go on. The call fails only when no command reached its node. For reads, whose
+  // replies are lost with a failed call (entries read but never seen).
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<ClusterCommand>& commands,
-                                              absl::Duration extra_wait = absl::ZeroDuration());
+                                              absl::Duration extra_wait = absl::ZeroDuration(),
+                                              std::vector<absl::Status>* unreached = nullptr);
+
+  // `commands` on `node` ("host:port", one of slot_map().Primaries()) as they are, for commands
+  // that name no key (SCAN, SCRIPT LOAD). UNAVAILABLE as Pipeline, after which the slot map is
+  // read again.
+  absl::StatusOr<std::vector<Reply>> PipelineOn(
+      const std::string& node, const std::vector<std::vector<std::string>>& commands);
 
   // Reads the slot map again, from the nodes it knows, then from the seeds.
   absl::Status RefreshSlotMap();
 
   const SlotMap& slot_map() const { return map_; }
+  // How many times the slot map changed (read again, or a MOVED), so that clients of one
+  // cluster can share what one of them learned (RedisClient).
+  int64_t map_changes() const { return map_changes_; }
+  // Takes `map`, newer than this client's, which another client of the cluster read.
+  void UseSlotMap(const SlotMap& map) { map_ = map; }
 
  private:
   ClusterClient(std::vector<RedisEndpoint> seeds, RedisOptions options)
@@ -123,6 +140,7 @@ class ClusterClient {
   const std::vector<RedisEndpoint> seeds_;
   const RedisOptions options_;
   SlotMap map_;
+  int64_t map_changes_ = 0;
   std::map<std::string, std::unique_ptr<RedisConnection>> connections_;
 };
 

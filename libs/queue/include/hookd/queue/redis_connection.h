@@ -17,8 +17,9 @@ struct redisContext;
 namespace hookd::queue {
 
 struct RedisOptions {
-  // redis://[[user]:password@]host[:port][/db] (HOOKD_REDIS_URL); user and password may be
-  // percent-encoded. Port defaults to 6379, db to 0.
+  // redis://[[user]:password@]host[:port][/db] (HOOKD_REDIS_URL), one server; user and
+  // password may be percent-encoded. Port defaults to 6379, db to 0. Or a Redis Cluster by its
+  // seed nodes: redis+cluster://[[user]:password@]host[:port][,host[:port]...] (RedisClient).
   std::string url;
   // Every key starts with "<key_prefix>:"; tests use a unique prefix each so that suites run by
   // `ctest -j` never share keys.
@@ -45,12 +46,20 @@ struct RedisEndpoint {
 // above; the message never repeats the url, which may carry a password.
 absl::StatusOr<RedisEndpoint> ParseRedisUrl(const std::string& url);
 
+// Whether `url` names a Redis Cluster: its scheme is redis+cluster:// (or rediss+cluster://,
+// which ParseRedisClusterUrl refuses by name).
+bool IsClusterUrl(const std::string& url);
+
 // The seed nodes of a Redis Cluster url, redis+cluster://[[user]:password@]host[:port][,host
-// [:port]...], for the cluster routing of redis_cluster.h (not accepted by the services yet):
-// each node with the url's credentials, port 6379 unless given, db 0 (a trailing /0 is allowed;
-// a cluster has no other db). INVALID_ARGUMENT naming "redis_url" and, for a bad node, its
-// position in the list ("node 2: empty port"); the message never repeats the url.
+// [:port]...], for the cluster routing of redis_cluster.h: each node with the url's credentials,
+// port 6379 unless given, db 0 (a trailing /0 is allowed; a cluster has no other db).
+// INVALID_ARGUMENT naming "redis_url" and, for a bad node, its position in the list ("node 2: empty
+// port"); the message never repeats the url.
 absl::StatusOr<std::vector<RedisEndpoint>> ParseRedisClusterUrl(const std::string& url);
+
+// OK when `url` is a redis:// or a redis+cluster:// url of the shapes above, else as their
+// parsers say: for a check at start, before anything is connected.
+absl::Status ValidateRedisUrl(const std::string& url);
 
 // One reply, copied out of hiredis (RESP2 types).
 struct Reply {
@@ -94,6 +103,10 @@ class RedisConnection {
   // command timeout plus `extra_wait`; then any prefix of the commands may have run.
   absl::StatusOr<std::vector<Reply>> Pipeline(const std::vector<std::vector<std::string>>& commands,
                                               absl::Duration extra_wait = absl::ZeroDuration());
+  // The same for commands held elsewhere, which are not copied (payloads can be large).
+  absl::StatusOr<std::vector<Reply>> Pipeline(
+      const std::vector<const std::vector<std::string>*>& commands,
+      absl::Duration extra_wait = absl::ZeroDuration());
 
   // One command. UNAVAILABLE as Pipeline; an error reply becomes INTERNAL with its message.
   absl::StatusOr<Reply> Command(const std::vector<std::string>& argv);

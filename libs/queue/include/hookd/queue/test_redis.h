@@ -18,6 +18,10 @@ namespace hookd::queue {
 // FAILED_PRECONDITION when HOOKD_TEST_REDIS_URL is unset.
 absl::StatusOr<RedisOptions> TestRedisOptions(std::string_view suite);
 
+// The same for the one server in HOOKD_TEST_REDIS_SERVER_URL, which stays a redis:// url when
+// scripts/test.sh points HOOKD_TEST_REDIS_URL at the cluster: for tests of one connection.
+absl::StatusOr<RedisOptions> TestRedisServerOptions(std::string_view suite);
+
 // The same for the Redis Cluster in HOOKD_TEST_REDIS_CLUSTER_URL (scripts/test.sh starts one of
 // three primaries).
 absl::StatusOr<RedisOptions> TestRedisClusterOptions(std::string_view suite);
