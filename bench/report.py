@@ -11,8 +11,11 @@ import argparse
 import json
 import sys
 
-BEGIN_MARK = "<!-- bench:begin -->"
-END_MARK = "<!-- bench:end -->"
+# The single-Redis table; a run on a Redis Cluster (bench/run.sh --redis-cluster) has its own.
+MARKS = {
+    "default": ("<!-- bench:begin -->", "<!-- bench:end -->"),
+    "cluster": ("<!-- bench:cluster:begin -->", "<!-- bench:cluster:end -->"),
+}
 
 # The targets of issue #6 on the 2-core machine.
 TARGET_DELIVERIES_PER_S = 10_000
@@ -260,7 +263,8 @@ def machine_line(facts):
             f"{facts.get('kernel')}, Debian {facts.get('debian')}; PostgreSQL "
             f"{facts.get('postgres_version')} (fsync={facts.get('postgres_fsync')}, "
             f"synchronous_commit={facts.get('postgres_synchronous_commit')}), Redis "
-            f"{facts.get('redis_version')} (appendonly={facts.get('redis_appendonly')}, "
+            f"{facts.get('redis_version')}, {facts.get('redis_topology') or 'one server'} "
+            f"(appendonly={facts.get('redis_appendonly')}, "
             f"appendfsync={facts.get('redis_appendfsync')}); build {facts.get('build_type')}; "
             f"load average before the run {facts.get('loadavg_before')}, after "
             f"{facts.get('loadavg_after')}")
@@ -281,6 +285,8 @@ def header(facts, bench_exit):
          f"windows: throughput {facts.get('duration')}, latency/fan-out "
          f"{facts.get('latency_duration')}, ceiling {facts.get('ceiling_duration')}, "
          f"warm-up {facts.get('warmup')}"),
+        (f"CPU over the whole run: Postgres {facts.get('postgres_cpu_seconds')} s, Redis "
+         f"{facts.get('redis_cpu_seconds')} s (the hookd processes' are in the table)"),
         (f"delivery log: {facts.get('attempts_logged')} attempts recorded in Postgres for "
          f"{facts.get('deliveries_total')} deliveries ({facts.get('deliveries_succeeded')} "
          f"succeeded, {facts.get('deliveries_unfinished')} unfinished at the end)"),
@@ -290,14 +296,15 @@ def header(facts, bench_exit):
     return lines
 
 
-def update_benchmarks(path, section):
+def update_benchmarks(path, section, which):
+    begin_mark, end_mark = MARKS[which]
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    begin = text.find(BEGIN_MARK)
-    end = text.find(END_MARK)
+    begin = text.find(begin_mark)
+    end = text.find(end_mark)
     if begin < 0 or end < begin:
-        raise SystemExit(f"report: {path} has no {BEGIN_MARK} ... {END_MARK} section")
-    text = text[:begin + len(BEGIN_MARK)] + "\n" + section + "\n" + text[end:]
+        raise SystemExit(f"report: {path} has no {begin_mark} ... {end_mark} section")
+    text = text[:begin + len(begin_mark)] + "\n" + section + "\n" + text[end:]
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 
@@ -311,6 +318,8 @@ def main():
     parser.add_argument("--bench-exit", type=int, default=0)
     parser.add_argument("--json", required=True, help="where to write the JSON document")
     parser.add_argument("--update-benchmarks", metavar="BENCHMARKS.md")
+    parser.add_argument("--section", choices=sorted(MARKS), default="default",
+                        help="which table of BENCHMARKS.md --update-benchmarks rewrites")
     args = parser.parse_args()
 
     results = read_results(args.results)
@@ -331,6 +340,7 @@ def main():
         "machine": {k: facts.get(k) for k in (
             "nproc", "cpu_model", "mem_total_kib", "kernel", "debian", "build_type",
             "postgres_version", "postgres_fsync", "postgres_synchronous_commit", "redis_version",
+            "redis_topology",
             "redis_appendonly", "redis_appendfsync", "wrk_version", "loadavg_before",
             "loadavg_after")},
         "cluster": {k: facts.get(k) for k in (
@@ -343,7 +353,9 @@ def main():
         "fanout": figures["fanout"],
         "ratio_e2e_to_ceiling": {"value": ratio, "against": against},
         "memory": memory,
-        "delivery_log": {k: facts.get(k) for k in (
+        "cpu_seconds": {"postgres": facts.get("postgres_cpu_seconds"),
+                    "redis": facts.get("redis_cpu_seconds")},
+    "delivery_log": {k: facts.get(k) for k in (
             "attempts_logged", "deliveries_total", "deliveries_succeeded",
             "deliveries_unfinished")},
         "targets": targets,
@@ -364,7 +376,7 @@ def main():
     if args.update_benchmarks:
         section = "\n".join(["", *[f"- {line}" for line in lines], "", table, "",
                              f"Figures: [`{args.json}`]({args.json})", ""])
-        update_benchmarks(args.update_benchmarks, section)
+        update_benchmarks(args.update_benchmarks, section, args.section)
         print(f"updated {args.update_benchmarks}")
 
 

@@ -14,7 +14,7 @@ source "$root/scripts/lib.sh"
 usage() {
   cat <<EOF
 Usage: bench/run.sh [--duration 60s] [--latency-duration 20s] [--workers 2] [--quick]
-                    [--update-benchmarks] [-- EXTRA_BENCH_FLAGS...]
+                    [--redis-cluster] [--update-benchmarks] [-- EXTRA_BENCH_FLAGS...]
 
 Starts a private Postgres, Redis, hookd-subscription, hookd-ingest and N hookd-workers on free
 loopback ports under a temporary directory, then runs in one hookd-bench-e2e process, against
@@ -35,6 +35,9 @@ bench/results/run-<UTC timestamp>.json, and stops everything it started.
   --ceiling-duration D   window of each ceiling client (default 10s)
   --warmup D             warm-up of each e2e phase (default 5s)
   --workers N            hookd-worker processes (default 2)
+  --redis-cluster        a Redis Cluster of three primaries (scripts/redis-cluster.sh, on
+                         free ports of 55535 or less) instead of one Redis; the table goes to
+                         BENCHMARKS.md's Redis Cluster section
   --phases LIST          hookd-bench-e2e --phases (default $default_phases)
   --quick                smoke run: 10s throughput, 5s latency, 5s ceiling, 2s warm-ups;
                          marked "quick" in the table and the JSON
@@ -51,7 +54,7 @@ EOF
 default_phases="ceiling,throughput,throughput:stripe,throughput:videopilot,latency:500,latency:1000,latency:2000,fanout:10"
 command_line="bench/run.sh${*:+ $*}"
 duration="" latency_duration="" ceiling_duration="" warmup="" workers=2 quick=false
-phases="$default_phases" update_benchmarks=0 do_build=1 keep=0 extra=()
+phases="$default_phases" update_benchmarks=0 do_build=1 keep=0 extra=() redis_cluster=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
     --phases) phases="${2:?--phases needs a value}"; shift 2 ;;
     --phases=*) phases="${1#*=}"; shift ;;
     --quick) quick=true; shift ;;
+    --redis-cluster) redis_cluster=1; shift ;;
     --update-benchmarks) update_benchmarks=1; shift ;;
     --no-build) do_build=0; shift ;;
     --keep) keep=1; shift ;;
@@ -146,6 +150,7 @@ cleanup() {
     [ ! -f "$run_dir/$name.pid" ] || stop_pid "${name%-[0-9]*}" "$run_dir/$name.pid" >/dev/null 2>&1
   done
   bash scripts/redis.sh stop --dir "$tmp/redis" >/dev/null 2>&1
+  bash scripts/redis-cluster.sh stop --dir "$tmp/redis-cluster" >/dev/null 2>&1
   bash scripts/pg.sh stop --dir "$tmp/pg" >/dev/null 2>&1
   if [ "$keep" = 1 ]; then
     log "kept $tmp (logs in $tmp/run, $tmp/pg/postgres.log, $tmp/redis/redis.log)"
@@ -173,10 +178,25 @@ for i in "${!services[@]}"; do
 done
 
 bash scripts/pg.sh start --dir "$tmp/pg" --port "$pg_port"
-bash scripts/redis.sh start --dir "$tmp/redis" --port "$redis_port"
+if [ "$redis_cluster" = 1 ]; then
+  # Three consecutive free ports whose cluster bus ports (10000 higher) are free too.
+  redis_port=""
+  for ((base = 55400; base + 2 <= 55535; base += 3)); do
+    busy=0
+    for p in $base $((base + 1)) $((base + 2)); do
+      if port_in_use "$p" || port_in_use $((p + 10000)); then busy=1; fi
+    done
+    if [ "$busy" = 0 ]; then redis_port="$base"; break; fi
+  done
+  [ -n "$redis_port" ] || die "no three free ports (and bus ports) in 55400..55535"
+  bash scripts/redis-cluster.sh start --dir "$tmp/redis-cluster" --port "$redis_port"
+  HOOKD_REDIS_URL="$(bash scripts/redis-cluster.sh url --dir "$tmp/redis-cluster")"
+else
+  bash scripts/redis.sh start --dir "$tmp/redis" --port "$redis_port"
+  HOOKD_REDIS_URL="$(bash scripts/redis.sh url --port "$redis_port")"
+fi
 admin_token="$(openssl rand -hex 32)"
 HOOKD_DATABASE_URL="$(bash scripts/pg.sh url --port "$pg_port")"
-HOOKD_REDIS_URL="$(bash scripts/redis.sh url --port "$redis_port")"
 HOOKD_ADMIN_TOKEN="$admin_token"
 HOOKD_MASTER_KEY="$(openssl rand -base64 32)"
 HOOKD_SUBSCRIPTION_ADDR="${listen[hookd-subscription]}"
@@ -237,6 +257,7 @@ fact postgres_synchronous_commit "$(psql_q 'show synchronous_commit')"
 fact redis_version "$(redis_q info server | sed -n 's/^redis_version://p' | tr -d '\r')"
 fact redis_appendonly "$(redis_q config get appendonly | tail -1)"
 fact redis_appendfsync "$(redis_q config get appendfsync | tail -1)"
+if [ "$redis_cluster" = 1 ]; then fact redis_topology "cluster of 3 primaries"; else fact redis_topology "one server"; fi
 fact wrk_version "$(wrk -v 2>&1 | head -1 | awk '/^wrk/ {print $2}')"
 fact workers "$workers"
 fact worker_max_connections_per_host "$worker_connections"
@@ -290,11 +311,29 @@ fact deliveries_succeeded "$(psql_q 'select count(*) from deliveries where statu
 fact deliveries_unfinished \
   "$(psql_q 'select count(*) from deliveries where status in (1, 3)' || true)"
 
+# CPU seconds Redis (every node) and Postgres (every process of its user, with the reaped
+# backends its postmaster counts) spent in the whole run, for the per-component capacity
+# figures of deploy/README.md.
+redis_cpu=0
+if [ "$redis_cluster" = 1 ]; then redis_ports=("$redis_port" $((redis_port + 1)) $((redis_port + 2))); else redis_ports=("$redis_port"); fi
+for p in "${redis_ports[@]}"; do
+  used="$(redis-cli -h 127.0.0.1 -p "$p" info cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.2f", s}')"
+  redis_cpu="$(awk -v a="$redis_cpu" -v b="${used:-0}" 'BEGIN {printf "%.2f", a + b}')"
+done
+fact redis_cpu_seconds "$redis_cpu"
+pg_cpu=0
+postmaster="$(head -1 "$tmp/pg/data/postmaster.pid" 2>/dev/null || true)"
+for pid in ${postmaster:+$postmaster $(pgrep -P "$postmaster" || true)}; do
+  [ -r "/proc/$pid/stat" ] || continue
+  pg_cpu="$(awk -v t="$clk_tck" -v a="$pg_cpu" '{printf "%.2f", a + ($14 + $15 + $16 + $17) / t}' "/proc/$pid/stat")"
+done
+fact postgres_cpu_seconds "$pg_cpu"
 fact loadavg_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 mkdir -p bench/results
 report_args=(--results "$bench_out" --facts "$facts" --memory "$memory" --bench-exit "$bench_rc"
   --json "bench/results/run-$stamp.json")
 [ "$update_benchmarks" = 0 ] || report_args+=(--update-benchmarks BENCHMARKS.md)
+[ "$redis_cluster" = 0 ] || report_args+=(--section cluster)
 python3 bench/report.py "${report_args[@]}"
 exit "$bench_rc"

@@ -28,6 +28,8 @@ cat <<EOF
 # holding the password) or an authenticationRef to a KEDA TriggerAuthentication to each
 # trigger; with a database index other than 0 add databaseIndex.
 # Redis 7 and KEDA 2.12+ can also scale on the unread backlog (lagCount, activationLagCount).
+# On a Redis Cluster (HOOKD_REDIS_URL=redis+cluster://...) the triggers are of type
+# redis-cluster-streams, with addressesFromEnv naming a comma-separated host:port list.
 apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata:

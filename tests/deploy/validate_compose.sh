@@ -55,8 +55,13 @@ compose config >"$tmp/rendered.yml"
 compose -f "$root/docker-compose.tls.yml" config >"$tmp/rendered-tls.yml" ||
   fail "docker-compose config rejected docker-compose.yml with docker-compose.tls.yml"
 echo "validate_compose: docker-compose.tls.yml: ok"
+# The Redis Cluster variant: docker-compose.redis-cluster.yml on top.
+compose -f "$root/docker-compose.redis-cluster.yml" config >"$tmp/rendered-cluster.yml" ||
+  fail "docker-compose config rejected docker-compose.yml with docker-compose.redis-cluster.yml"
+echo "validate_compose: docker-compose.redis-cluster.yml: ok"
 # PyYAML is a dependency of Debian's docker-compose, so it is present whenever compose is.
-python3 - "$tmp/rendered.yml" "$admin_token" "$master_key" "$tmp/rendered-tls.yml" <<'PY'
+python3 - "$tmp/rendered.yml" "$admin_token" "$master_key" "$tmp/rendered-tls.yml" \
+  "$tmp/rendered-cluster.yml" <<'PY'
 import sys
 import yaml
 
@@ -154,6 +159,29 @@ if len(sys.argv) > 4:
     check("--tls-cert" in " ".join(tls["subscription"]["healthcheck"]["test"]),
           "tls: the subscription health check presents a certificate")
     check(tls["subscription"]["ports"] == svc["subscription"]["ports"], "tls: same published ports")
+
+if len(sys.argv) > 5:
+    # The Redis Cluster variant (docker-compose.redis-cluster.yml): three cluster nodes on
+    # volumes of their own, an init that must succeed first, and every service seeded with all
+    # three nodes.
+    cl = yaml.safe_load(open(sys.argv[5]))
+    cs = cl["services"]
+    nodes = [f"redis-node-{i}" for i in (1, 2, 3)]
+    for n in nodes:
+        cmd = cs[n]["command"]
+        check("--cluster-enabled" in cmd and "--appendonly" in cmd, f"cluster: {n} is a cluster node with AOF")
+        check(not cs[n].get("ports"), f"cluster: {n} must not publish a port")
+        check(n in cl.get("volumes", {}), f"cluster: {n} keeps its data on volume {n}")
+    init = cs["redis-cluster-init"]
+    check(init.get("restart") == "no", "cluster: redis-cluster-init runs once")
+    check(all(init["depends_on"].get(n, {}).get("condition") == "service_healthy" for n in nodes),
+          "cluster: redis-cluster-init waits for healthy nodes")
+    for n in ("subscription", "ingest", "worker"):
+        check(cs[n]["environment"].get("HOOKD_REDIS_URL")
+              == "redis+cluster://" + ",".join(f"{x}:6379" for x in nodes),
+              f"cluster: {n} is seeded with every node")
+        check(cs[n]["depends_on"].get("redis-cluster-init", {}).get("condition")
+              == "service_completed_successfully", f"cluster: {n} waits for the cluster")
 
 if errors:
     for e in errors:
