@@ -17,7 +17,7 @@ Examples: scripts/test.sh -L unit      scripts/test.sh -R app_store --repeat unt
 
 Without CTEST_ARGS this is the whole suite, as CI runs it: the release build's tests and the
 compose test (tests/deploy/compose_e2e.sh: the image built and docker-compose.yml run in a
-Docker engine), then the sanitizer build's (HOOKD_FLAVOR=asan: ASan+UBSan) tests labelled
+Docker engine, then again on a Redis Cluster with docker-compose.redis-cluster.yml), then the sanitizer build's (HOOKD_FLAVOR=asan: ASan+UBSan) tests labelled
 \`checked\` and a 10-second run of every fuzz harness (scripts/fuzz.sh). HOOKD_FLAVOR picks one
 build instead:
   HOOKD_FLAVOR=release  the release build only (with the compose test without CTEST_ARGS)
@@ -32,7 +32,7 @@ three primaries (scripts/redis-cluster.sh) on 127.0.0.1:\${HOOKD_TEST_REDIS_CLUS
 and the next two ports. The dev servers of scripts/up.sh are not touched.
 
 The whole suite also runs the tests labelled \`both-redis\` (the queue, ingest and worker
-tiers) a second time with HOOKD_TEST_REDIS_URL set to the cluster's redis+cluster:// url.
+e2e suites) a second time with HOOKD_TEST_REDIS_URL set to the cluster's redis+cluster:// url.
 HOOKD_TEST_REDIS=cluster gives every test the cluster's url instead of the single server's:
   HOOKD_TEST_REDIS=cluster HOOKD_FLAVOR=release scripts/test.sh
 runs the release suite against the cluster.
@@ -190,6 +190,8 @@ for flavor in "${flavors[@]}"; do
       # The shipped image and docker-compose.yml, run in a Docker engine (tests/deploy).
       if [ "$flavor" = release ] && [ $# -eq 0 ]; then
         BUILD_DIR="$(dir_of release)" bash tests/deploy/compose_e2e.sh
+        BUILD_DIR="$(dir_of release)" bash tests/deploy/compose_e2e.sh --redis-cluster \
+          --events 300 --workers 2
       fi
       ;;
   esac

@@ -4,6 +4,8 @@
 # every delivery with the standardwebhooks npm library, publishes events while one worker is
 # killed and Postgres restarted, and checks that every acknowledged event arrived, signed, and
 # is SUCCEEDED in the log. Then it takes everything down and checks that nothing is left.
+# With --redis-cluster the same runs with docker-compose.redis-cluster.yml on top: hookd on a
+# Redis Cluster of three nodes instead of the one Redis.
 #
 # It installs what it needs (docker.io, containerd, debootstrap, docker-compose), starts a
 # Docker engine when none answers (and stops only that one), and builds what no registry can
@@ -16,10 +18,12 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
 
 usage() {
   cat <<EOF
-Usage: tests/deploy/compose_e2e.sh [--events N] [--workers N] [--from-source] [--keep]
+Usage: tests/deploy/compose_e2e.sh [--events N] [--workers N] [--redis-cluster] [--from-source]
+                                   [--keep]
 
   --events N      events to publish (default 1000)
   --workers N     hookd-worker containers (default 3)
+  --redis-cluster docker-compose.redis-cluster.yml on top: a Redis Cluster of three nodes
   --from-source   build the image's executables inside Docker (HOOKD_BINARIES=compiled)
                   instead of from \$BUILD_DIR/bin (default build), which must hold a Debian 12
                   build of the four executables (scripts/build.sh)
@@ -30,13 +34,14 @@ can run here.
 EOF
 }
 
-events=1000 workers=3 from_source=0 keep=0
+events=1000 workers=3 from_source=0 keep=0 overlay=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --events) events="${2:?--events needs a value}"; shift 2 ;;
     --workers) workers="${2:?--workers needs a value}"; shift 2 ;;
     --from-source) from_source=1; shift ;;
+    --redis-cluster) overlay=(-f docker-compose.redis-cluster.yml); shift ;;
     --keep) keep=1; shift ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -72,11 +77,13 @@ project="hookde2e$(printf '%04x' $((RANDOM % 65536)))"
 dockerd_pid=""
 compose_up=0
 
-# compose ARGS... — docker-compose on this test's project: the shipped file plus the test's
-# receiver and network (tests/deploy/compose.e2e.yml), with the generated .env.
+# compose ARGS... — docker-compose on this test's project: the shipped file (and the cluster
+# overlay) plus the test's receiver and network (tests/deploy/compose.e2e.yml), with the
+# generated .env.
 compose() {
   docker-compose --project-name "$project" --project-directory "$HOOKD_ROOT" \
-    --env-file "$work/.env" -f docker-compose.yml -f tests/deploy/compose.e2e.yml "$@"
+    --env-file "$work/.env" -f docker-compose.yml ${overlay[@]+"${overlay[@]}"} \
+    -f tests/deploy/compose.e2e.yml "$@"
 }
 
 # project_objects KIND — the containers, networks or volumes of this project, one a line.
@@ -249,9 +256,10 @@ service_logs() {
   done
 }
 
-# container_state CONTAINER — its health when it has a health check, else its state.
+# container_state CONTAINER — its health when it has a health check, else its state; "done" for
+# a one-shot container (restart "no", the cluster's init) that exited 0.
 container_state() {
-  $docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$1"
+  $docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else if and (eq .State.Status "exited") (eq .State.ExitCode 0) (eq .HostConfig.RestartPolicy.Name "no")}}done{{else}}{{.State.Status}}{{end}}' "$1"
 }
 
 # wait_healthy SECONDS — until every container of the project is healthy (or running, without a
@@ -261,7 +269,7 @@ wait_healthy() {
   while true; do
     pending=()
     for c in $(project_objects containers); do
-      case "$(container_state "$c")" in healthy | running) ;; *) pending+=("$c") ;; esac
+      case "$(container_state "$c")" in healthy | running | done) ;; *) pending+=("$c") ;; esac
     done
     [ ${#pending[@]} -gt 0 ] || return 0
     if (($(_now_us) >= deadline)); then
@@ -279,7 +287,7 @@ log "docker-compose up: project $project, $workers workers, network $subnet"
 compose_up=1
 if ! compose up -d --scale "worker=$workers" >"$work/up.log" 2>&1; then
   cat "$work/up.log" >&2
-  service_logs postgres redis subscription ingest worker
+  service_logs postgres redis subscription ingest worker ${overlay[@]+redis-node-1 redis-cluster-init}
   die "docker-compose up failed"
 fi
 wait_healthy 240 || die "the cluster did not become healthy"
@@ -314,9 +322,17 @@ wait_acked() {
 # held_by CONTAINER — the stream entries the worker in CONTAINER has read and not acknowledged:
 # XPENDING of its consumer (<hostname>-<pid>; the worker is the container's pid 1) over every
 # partition of the Compose defaults (prefix hookd, 16 partitions, group hookd-workers).
+# On a cluster the partitions are on three nodes: redis-cli -c follows each one's MOVED.
 held_by() {
   local consumer
   consumer="$($docker inspect -f '{{.Config.Hostname}}' "$1")-1"
+  if [ ${#overlay[@]} -gt 0 ]; then
+    # --raw prints each pending entry as 4 lines (id, consumer, idle ms, deliveries).
+    compose exec -T redis-node-1 sh -c 'for p in $(seq 0 15); do
+      redis-cli -c --raw XPENDING "hookd:{p$p}:deliveries" hookd-workers - + 100000 "$1"
+    done | grep -c . | awk "{print int(\$1 / 4)}"' sh "$consumer" | tr -d '\r'
+    return
+  fi
   compose exec -T redis redis-cli --raw EVAL "local n = 0
     for p = 0, 15 do
       n = n + #redis.call('XPENDING', 'hookd:{p' .. p .. '}:deliveries', 'hookd-workers', '-', '+', 100000, ARGV[1])

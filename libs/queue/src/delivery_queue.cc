@@ -195,7 +195,7 @@ class RedisDeliveryQueue final : public DeliveryQueue {
       // blocking read of one partition would leave the others unread until it timed out. So
       // every partition is read at once without blocking (one pipeline per primary), and an
       // empty round is repeated after a pause growing from 1 ms to 50 ms until `block` has
-      // passed: an idle worker costs each primary a few reads a second, a busy one never waits.
+      // passed: a busy worker never waits, an idle one makes about 20 rounds a second.
       // A primary that cannot be reached (failing over) leaves only its partitions unread: the
       // entries the others' reads took are handed out, not stranded until claimed as stale.
       std::vector<ClusterCommand> commands;
