@@ -29,9 +29,9 @@
 #include "hookd/apps/ip_policy.h"
 #include "hookd/db/test_database.h"
 #include "hookd/ingest/server.h"
-#include "hookd/queue/test_redis.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/log_rows.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -170,7 +170,7 @@ class HookctlTest : public ::testing::Test {
     database_ = std::move(*db).release();
     // Before hookd-subscription starts: it gets the Redis too, so that deliveries retry and
     // recover queue at once rather than through hookd-ingest's outbox sweeper.
-    auto redis = hookd::queue::TestRedisOptions("hookctl");
+    auto redis = hookd::testing::TestRedisOptions("hookctl");
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = new hookd::queue::RedisOptions(*redis);
     hookd::subscription::ServerOptions options;
@@ -219,7 +219,7 @@ class HookctlTest : public ::testing::Test {
     delete server_;
     server_ = nullptr;
     if (redis_ != nullptr) {
-      EXPECT_TRUE(hookd::queue::DeleteKeys(*redis_).ok());
+      EXPECT_TRUE(hookd::testing::DeleteKeys(*redis_).ok());
     }
     delete redis_;
     redis_ = nullptr;

@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
-#include "hookd/queue/test_redis.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -251,7 +251,7 @@ absl::Status Cluster::StartAll(const std::vector<std::string>& event_types,
 absl::StatusOr<std::unique_ptr<TestBed>> TestBed::Create(std::string_view suite) {
   auto bed = std::make_unique<TestBed>();
   HOOKD_ASSIGN_OR_RETURN(bed->db, db::TestDatabase::Create(suite));
-  HOOKD_ASSIGN_OR_RETURN(bed->redis, queue::TestRedisOptions(suite));
+  HOOKD_ASSIGN_OR_RETURN(bed->redis, testing::TestRedisOptions(suite));
   bed->cluster = std::make_unique<Cluster>(bed->db->url(), bed->redis.url, bed->redis.key_prefix,
                                            bed->redis.partitions);
   return bed;
@@ -259,7 +259,7 @@ absl::StatusOr<std::unique_ptr<TestBed>> TestBed::Create(std::string_view suite)
 
 TestBed::~TestBed() {
   cluster.reset();
-  if (!redis.url.empty()) (void)queue::DeleteKeys(redis);
+  if (!redis.url.empty()) (void)testing::DeleteKeys(redis);
 }
 
 }  // namespace hookd::e2e

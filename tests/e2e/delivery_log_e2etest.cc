@@ -9,8 +9,8 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "hookd/db/test_database.h"
-#include "hookd/queue/test_redis.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
@@ -31,7 +31,7 @@ class DeliveryLogTest : public ::testing::Test {
     auto db = db::TestDatabase::Create("delivery_log");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto redis = queue::TestRedisOptions("delivery_log");
+    auto redis = testing::TestRedisOptions("delivery_log");
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *redis;
     cluster_ =
@@ -53,7 +53,7 @@ class DeliveryLogTest : public ::testing::Test {
 
   void TearDown() override {
     cluster_.reset();
-    (void)queue::DeleteKeys(redis_);
+    (void)testing::DeleteKeys(redis_);
   }
 
   const std::string& token() const { return cluster_->admin_token(); }

@@ -15,10 +15,10 @@
 #include "gtest/gtest.h"
 #include "hookd/common/proto_time.h"
 #include "hookd/crypto/signing.h"
-#include "hookd/queue/test_redis.h"
 #include "hookd/testing/metrics_text.h"
 #include "hookd/testing/process.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
@@ -251,7 +251,7 @@ TEST_F(DeliveryPolicyTest, EventsOfADisabledAppAreHeldAndResumedInPublishOrder) 
       event_of[row[0].as<std::string>()] = row[1].as<std::string>();
     }
   }
-  auto streamed = queue::StreamedDeliveryIdsInOrder(bed_->redis);
+  auto streamed = testing::StreamedDeliveryIdsInOrder(bed_->redis);
   ASSERT_TRUE(streamed.ok()) << streamed.status();
   std::vector<std::string> queued;
   for (const std::string& delivery : *streamed) {

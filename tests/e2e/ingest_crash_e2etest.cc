@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "hookd/db/test_database.h"
 #include "hookd/queue/delivery_queue.h"
-#include "hookd/queue/test_redis.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -26,7 +26,7 @@ using testing::PollUntil;
 TEST(IngestCrash, KilledRightAfterAcknowledgingLosesNothing) {
   auto db = db::TestDatabase::Create("ingest_crash");
   ASSERT_TRUE(db.ok()) << db.status();
-  auto redis = queue::TestRedisOptions("ingest_crash");
+  auto redis = testing::TestRedisOptions("ingest_crash");
   ASSERT_TRUE(redis.ok()) << redis.status();
   Cluster cluster((*db)->url(), redis->url, redis->key_prefix, redis->partitions);
   ASSERT_TRUE(cluster.StartSubscription().ok());
@@ -114,7 +114,7 @@ TEST(IngestCrash, KilledRightAfterAcknowledgingLosesNothing) {
   std::set<std::string> streamed;
   EXPECT_TRUE(PollUntil(
       [&] {
-        streamed = queue::StreamedDeliveryIds(*redis).value_or(std::set<std::string>());
+        streamed = testing::StreamedDeliveryIds(*redis).value_or(std::set<std::string>());
         pqxx::work check(conn);
         return std::includes(streamed.begin(), streamed.end(), delivery_ids.begin(),
                              delivery_ids.end()) &&
@@ -123,7 +123,7 @@ TEST(IngestCrash, KilledRightAfterAcknowledgingLosesNothing) {
       absl::Seconds(20), absl::Milliseconds(200)))
       << delivery_ids.size() << " deliveries committed, " << streamed.size() << " on the streams";
   cluster.StopIngest();
-  (void)queue::DeleteKeys(*redis);
+  (void)testing::DeleteKeys(*redis);
 }
 
 }  // namespace

@@ -14,8 +14,8 @@
 #include "hookd/crypto/base64.h"
 #include "hookd/crypto/signing.h"
 #include "hookd/db/test_database.h"
-#include "hookd/queue/test_redis.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.pb.h"
@@ -37,7 +37,7 @@ class WorkerTest : public ::testing::Test {
     auto db = db::TestDatabase::Create("worker_e2e");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = db->release();
-    auto redis = queue::TestRedisOptions("worker_e2e");
+    auto redis = testing::TestRedisOptions("worker_e2e");
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = new queue::RedisOptions(*redis);
     cluster_ = new Cluster(db_->url(), redis_->url, redis_->key_prefix, redis_->partitions);
@@ -58,7 +58,7 @@ class WorkerTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete cluster_;
     delete receiver_;
-    if (redis_ != nullptr) (void)queue::DeleteKeys(*redis_);
+    if (redis_ != nullptr) (void)testing::DeleteKeys(*redis_);
     delete redis_;
     delete db_;
   }

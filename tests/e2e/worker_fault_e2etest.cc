@@ -13,9 +13,9 @@
 #include "cluster.h"
 #include "gtest/gtest.h"
 #include "hookd/db/test_database.h"
-#include "hookd/queue/test_redis.h"
 #include "hookd/testing/process.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -36,7 +36,7 @@ class WorkerFaultTest : public ::testing::Test {
     auto db = db::TestDatabase::Create("worker_fault");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto redis = queue::TestRedisOptions("worker_fault");
+    auto redis = testing::TestRedisOptions("worker_fault");
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *redis;
   }
@@ -58,7 +58,7 @@ class WorkerFaultTest : public ::testing::Test {
 
   void TearDown() override {
     cluster_.reset();
-    (void)queue::DeleteKeys(redis_);
+    (void)testing::DeleteKeys(redis_);
   }
 
   v1::App CreateApp(const std::string& path, int rate_limit = 0,

@@ -15,10 +15,10 @@
 #include "hookd/db/test_database.h"
 #include "hookd/ingest/server.h"
 #include "hookd/queue/delivery_queue.h"
-#include "hookd/queue/test_redis.h"
 #include "hookd/subscription/retention.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/process.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.pb.h"
@@ -44,7 +44,7 @@ class IngestTest : public ::testing::Test {
     auto db = db::TestDatabase::Create("ingest");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
-    auto redis = queue::TestRedisOptions("ingest");
+    auto redis = testing::TestRedisOptions("ingest");
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *redis;
     StartSubscription();
@@ -58,7 +58,7 @@ class IngestTest : public ::testing::Test {
   void TearDown() override {
     ingest_.reset();
     subscription_.reset();
-    if (!redis_.url.empty()) (void)queue::DeleteKeys(redis_);
+    if (!redis_.url.empty()) (void)testing::DeleteKeys(redis_);
   }
 
   void StartSubscription() {
@@ -182,7 +182,7 @@ class IngestTest : public ::testing::Test {
   }
 
   std::set<std::string> StreamDeliveryIds(const queue::RedisOptions& redis) {
-    auto ids = queue::StreamedDeliveryIds(redis);
+    auto ids = testing::StreamedDeliveryIds(redis);
     EXPECT_TRUE(ids.ok()) << ids.status();
     return ids.ok() ? *ids : std::set<std::string>();
   }

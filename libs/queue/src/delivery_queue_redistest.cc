@@ -15,8 +15,8 @@
 #include "hookd/common/status.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/queue/redis_client.h"
-#include "hookd/queue/test_redis.h"
 #include "hookd/testing/process.h"
+#include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 
 namespace hookd::queue {
@@ -52,7 +52,7 @@ std::vector<DeliveryMessage> MessagesOf(const std::vector<StreamEntry>& entries)
 class DeliveryQueueTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<RedisOptions> options = TestRedisOptions("queue");
+    absl::StatusOr<RedisOptions> options = testing::TestRedisOptions("queue");
     ASSERT_TRUE(options.ok()) << options.status();
     options_ = *options;
     absl::StatusOr<std::unique_ptr<DeliveryQueue>> queue = DeliveryQueue::Create(options_);
@@ -64,7 +64,7 @@ class DeliveryQueueTest : public ::testing::Test {
     for (int p = 0; p < options_.partitions; ++p) all_partitions_.push_back(p);
   }
 
-  void TearDown() override { EXPECT_TRUE(DeleteKeys(options_).ok()); }
+  void TearDown() override { EXPECT_TRUE(testing::DeleteKeys(options_).ok()); }
 
   // `argv` sent behind the queue's back, to the node of the key at `argv[key_at]`; an error
   // reply becomes INTERNAL.
@@ -273,7 +273,7 @@ TEST_F(DeliveryQueueTest, KeepClaimedHoldsOnlyTheConsumersOwnEntries) {
   EXPECT_EQ(PendingByConsumer(), (std::map<std::string, int64_t>{{"c1", 3}, {"c2", 2}}));
 
   // Redis lost its data: everything held is lost.
-  ASSERT_TRUE(DeleteKeys(options_).ok());
+  ASSERT_TRUE(testing::DeleteKeys(options_).ok());
   lost = queue_->KeepClaimed(kGroup, "c1", kept);
   ASSERT_TRUE(lost.ok()) << lost.status();
   EXPECT_EQ(lost->size(), kept.size());
@@ -297,7 +297,7 @@ TEST_F(DeliveryQueueTest, MarkGenerationChangesOnlyWhenRedisLostItsData) {
   absl::StatusOr<std::string> settled = queue_->MarkGeneration("g5");
   ASSERT_TRUE(settled.ok()) << settled.status();
   EXPECT_EQ(*settled, "g3");
-  ASSERT_TRUE(DeleteKeys(options_).ok());
+  ASSERT_TRUE(testing::DeleteKeys(options_).ok());
   absl::StatusOr<std::string> after_all = queue_->MarkGeneration("g4");
   ASSERT_TRUE(after_all.ok()) << after_all.status();
   EXPECT_EQ(*after_all, "g4");
@@ -528,7 +528,7 @@ TEST_F(DeliveryQueueTest, RecoversWhenRedisLosesItsData) {
   EXPECT_EQ(Drain("c1").size(), 2u);
 
   // Redis restarted empty: every key is gone, the group with it.
-  ASSERT_TRUE(DeleteKeys(options_).ok());
+  ASSERT_TRUE(testing::DeleteKeys(options_).ok());
   absl::StatusOr<std::vector<StreamEntry>> read =
       queue_->Read(kGroup, "c1", all_partitions_, 10, absl::Milliseconds(50));
   ASSERT_TRUE(read.ok()) << read.status();
@@ -547,14 +547,14 @@ TEST_F(DeliveryQueueTest, RecoversWhenRedisLosesItsData) {
 
   // Ingest (or the outbox sweeper) may enqueue before any worker reads: the stream then exists
   // without the group, and the group created afterwards still delivers those entries.
-  ASSERT_TRUE(DeleteKeys(options_).ok());
+  ASSERT_TRUE(testing::DeleteKeys(options_).ok());
   ASSERT_TRUE(queue_->Enqueue({Message(4), Message(5)}).ok());
   read = queue_->Read(kGroup, "c1", all_partitions_, 10, absl::ZeroDuration());
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_THAT(*read, IsEmpty());
   EXPECT_THAT(MessagesOf(Drain("c1")), UnorderedElementsAreArray({Message(4), Message(5)}));
 
-  ASSERT_TRUE(DeleteKeys(options_).ok());
+  ASSERT_TRUE(testing::DeleteKeys(options_).ok());
   absl::StatusOr<std::vector<StreamEntry>> claimed =
       queue_->ClaimStale(kGroup, "c2", 0, absl::ZeroDuration(), 10);
   ASSERT_TRUE(claimed.ok()) << claimed.status();

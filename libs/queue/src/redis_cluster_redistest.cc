@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "hookd/queue/redis_client.h"
 #include "hookd/queue/redis_cluster.h"
-#include "hookd/queue/test_redis.h"
+#include "hookd/testing/test_redis.h"
 
 namespace hookd::queue {
 namespace {
@@ -19,7 +19,7 @@ namespace {
 class ClusterClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<RedisOptions> options = TestRedisClusterOptions("cluster");
+    absl::StatusOr<RedisOptions> options = testing::TestRedisClusterOptions("cluster");
     ASSERT_TRUE(options.ok()) << options.status();
     options_ = *options;
     absl::StatusOr<std::unique_ptr<ClusterClient>> client = ClusterClient::Create(options_);

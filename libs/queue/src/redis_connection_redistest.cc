@@ -7,7 +7,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "hookd/queue/redis_connection.h"
-#include "hookd/queue/test_redis.h"
+#include "hookd/testing/test_redis.h"
 
 namespace hookd::queue {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 class RedisConnectionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<RedisOptions> options = TestRedisServerOptions("conn");
+    absl::StatusOr<RedisOptions> options = testing::TestRedisServerOptions("conn");
     ASSERT_TRUE(options.ok()) << options.status();
     options_ = *options;
     absl::StatusOr<RedisEndpoint> endpoint = ParseRedisUrl(options_.url);
@@ -72,7 +72,7 @@ TEST_F(RedisConnectionTest, CommandAndPipelineReturnRepliesInOrder) {
   absl::StatusOr<Reply> incr = connection->Command({"INCR", key});
   EXPECT_EQ(incr.status().code(), absl::StatusCode::kInternal);
   EXPECT_TRUE(absl::StrContains(incr.status().message(), "not an integer")) << incr.status();
-  ASSERT_TRUE(DeleteKeys(options_).ok());
+  ASSERT_TRUE(testing::DeleteKeys(options_).ok());
   absl::StatusOr<Reply> exists = connection->Command({"EXISTS", key});
   ASSERT_TRUE(exists.ok()) << exists.status();
   EXPECT_EQ(exists->integer, 0);
@@ -94,7 +94,7 @@ TEST_F(RedisConnectionTest, SelectsTheDbOfTheUrl) {
   ASSERT_TRUE(in0.ok() && in1.ok());
   EXPECT_EQ(in0->integer, 0);
   EXPECT_EQ(in1->integer, 1);
-  EXPECT_TRUE(DeleteKeys(With("", 1)).ok());
+  EXPECT_TRUE(testing::DeleteKeys(With("", 1)).ok());
   in1 = db1->Command({"EXISTS", key});
   ASSERT_TRUE(in1.ok());
   EXPECT_EQ(in1->integer, 0);

@@ -1,4 +1,4 @@
-#include "hookd/queue/test_redis.h"
+#include "hookd/testing/test_redis.h"
 
 #include <cstdlib>
 #include <memory>
@@ -13,7 +13,16 @@
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/queue/redis_client.h"
 
-namespace hookd::queue {
+namespace hookd::testing {
+
+using queue::ClusterCommand;
+using queue::KeySlot;
+using queue::RedisClient;
+using queue::RedisOptions;
+using queue::Reply;
+using queue::ReplyStatus;
+using queue::StreamKey;
+
 namespace {
 
 // `text` with the glob characters of SCAN MATCH escaped, so a prefix matches only itself.
@@ -105,4 +114,4 @@ absl::StatusOr<std::vector<std::string>> StreamedDeliveryIdsInOrder(const RedisO
   return ids;
 }
 
-}  // namespace hookd::queue
+}  // namespace hookd::testing
