@@ -27,10 +27,10 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hookd/apps/ip_policy.h"
-#include "hookd/db/test_database.h"
 #include "hookd/ingest/server.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/log_rows.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/ingest.grpc.pb.h"
@@ -165,7 +165,7 @@ std::string WriteTempFile(const std::string& name, const std::string& content) {
 class HookctlTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto db = hookd::db::TestDatabase::Create("hookctl");
+    auto db = hookd::testing::TestDatabase::Create("hookctl");
     ASSERT_TRUE(db.ok()) << db.status();
     database_ = std::move(*db).release();
     // Before hookd-subscription starts: it gets the Redis too, so that deliveries retry and
@@ -264,7 +264,7 @@ class HookctlTest : public ::testing::Test {
     return app["id"].get<std::string>();
   }
 
-  static hookd::db::TestDatabase* database_;
+  static hookd::testing::TestDatabase* database_;
   static hookd::subscription::Server* server_;
   static hookd::queue::RedisOptions* redis_;
   static hookd::ingest::Server* ingest_;
@@ -272,7 +272,7 @@ class HookctlTest : public ::testing::Test {
   static std::string* acme_app_;
 };
 
-hookd::db::TestDatabase* HookctlTest::database_ = nullptr;
+hookd::testing::TestDatabase* HookctlTest::database_ = nullptr;
 hookd::subscription::Server* HookctlTest::server_ = nullptr;
 hookd::queue::RedisOptions* HookctlTest::redis_ = nullptr;
 hookd::ingest::Server* HookctlTest::ingest_ = nullptr;

@@ -250,7 +250,7 @@ absl::Status Cluster::StartAll(const std::vector<std::string>& event_types,
 
 absl::StatusOr<std::unique_ptr<TestBed>> TestBed::Create(std::string_view suite) {
   auto bed = std::make_unique<TestBed>();
-  HOOKD_ASSIGN_OR_RETURN(bed->db, db::TestDatabase::Create(suite));
+  HOOKD_ASSIGN_OR_RETURN(bed->db, testing::TestDatabase::Create(suite));
   HOOKD_ASSIGN_OR_RETURN(bed->redis, testing::TestRedisOptions(suite));
   bed->cluster = std::make_unique<Cluster>(bed->db->url(), bed->redis.url, bed->redis.key_prefix,
                                            bed->redis.partitions);

@@ -13,9 +13,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
-#include "hookd/db/test_database.h"
 #include "hookd/queue/redis_connection.h"
 #include "hookd/testing/process.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/v1/app.pb.h"
 #include "hookd/v1/ingest.pb.h"
 
@@ -123,7 +123,7 @@ struct TestBed {
   static absl::StatusOr<std::unique_ptr<TestBed>> Create(std::string_view suite);
   ~TestBed();
 
-  std::unique_ptr<db::TestDatabase> db;
+  std::unique_ptr<testing::TestDatabase> db;
   queue::RedisOptions redis;
   std::unique_ptr<Cluster> cluster;
 };

@@ -8,8 +8,8 @@
 #include "cluster.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
-#include "hookd/db/test_database.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
@@ -28,7 +28,7 @@ using testing::Receiver;
 class DeliveryLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::TestDatabase::Create("delivery_log");
+    auto db = testing::TestDatabase::Create("delivery_log");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     auto redis = testing::TestRedisOptions("delivery_log");
@@ -117,7 +117,7 @@ class DeliveryLogTest : public ::testing::Test {
     return static_cast<int>(ListAll(request).size());
   }
 
-  std::unique_ptr<db::TestDatabase> db_;
+  std::unique_ptr<testing::TestDatabase> db_;
   queue::RedisOptions redis_;
   std::unique_ptr<Cluster> cluster_;
   Receiver receiver_;

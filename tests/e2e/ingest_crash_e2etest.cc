@@ -8,8 +8,8 @@
 
 #include "cluster.h"
 #include "gtest/gtest.h"
-#include "hookd/db/test_database.h"
 #include "hookd/queue/delivery_queue.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
@@ -24,7 +24,7 @@ using testing::ClientContext;
 using testing::PollUntil;
 
 TEST(IngestCrash, KilledRightAfterAcknowledgingLosesNothing) {
-  auto db = db::TestDatabase::Create("ingest_crash");
+  auto db = testing::TestDatabase::Create("ingest_crash");
   ASSERT_TRUE(db.ok()) << db.status();
   auto redis = testing::TestRedisOptions("ingest_crash");
   ASSERT_TRUE(redis.ok()) << redis.status();

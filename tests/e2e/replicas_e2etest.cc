@@ -27,10 +27,10 @@
 #include "cluster.h"
 #include "gtest/gtest.h"
 #include "hookd/common/status.h"
-#include "hookd/db/test_database.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/queue/redis_cluster.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/ingest.grpc.pb.h"
@@ -155,7 +155,7 @@ TEST(ReplicasE2e, KillingOneOfEachServiceAndARedisPrimaryLosesNothing) {
   RedisCluster redis;
   absl::Status started = redis.Start();
   ASSERT_TRUE(started.ok()) << started;
-  auto db = db::TestDatabase::Create("replicas");
+  auto db = testing::TestDatabase::Create("replicas");
   ASSERT_TRUE(db.ok()) << db.status();
   Cluster cluster((*db)->url(), redis.url(), kKeyPrefix, kPartitions);
   ASSERT_TRUE(cluster.StartSubscription().ok());
@@ -332,7 +332,7 @@ TEST(ReplicasE2e, KillingOneOfEachServiceAndARedisPrimaryLosesNothing) {
 // Each service refuses to start on a cluster url it cannot use, saying why: every seed named
 // when none answers, the part that is wrong when the url is malformed.
 TEST(ReplicasE2e, EachServiceRefusesAClusterUrlItCannotUseAndSaysWhy) {
-  auto db = db::TestDatabase::Create("replicas_url");
+  auto db = testing::TestDatabase::Create("replicas_url");
   ASSERT_TRUE(db.ok()) << db.status();
   const int dead_1 = testing::FreePort(), dead_2 = testing::FreePort();
   char pattern[] = "/tmp/hookd-replicas-url.XXXXXX";

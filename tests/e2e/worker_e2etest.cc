@@ -13,8 +13,8 @@
 #include "gtest/gtest.h"
 #include "hookd/crypto/base64.h"
 #include "hookd/crypto/signing.h"
-#include "hookd/db/test_database.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
@@ -34,7 +34,7 @@ using testing::Receiver;
 class WorkerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto db = db::TestDatabase::Create("worker_e2e");
+    auto db = testing::TestDatabase::Create("worker_e2e");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = db->release();
     auto redis = testing::TestRedisOptions("worker_e2e");
@@ -145,14 +145,14 @@ class WorkerTest : public ::testing::Test {
     return txn.exec1(sql)[0].as<int64_t>();
   }
 
-  static db::TestDatabase* db_;
+  static testing::TestDatabase* db_;
   static queue::RedisOptions* redis_;
   static Cluster* cluster_;
   static Receiver* receiver_;
   std::unique_ptr<v1::AppService::Stub> apps_;
 };
 
-db::TestDatabase* WorkerTest::db_ = nullptr;
+testing::TestDatabase* WorkerTest::db_ = nullptr;
 queue::RedisOptions* WorkerTest::redis_ = nullptr;
 Cluster* WorkerTest::cluster_ = nullptr;
 Receiver* WorkerTest::receiver_ = nullptr;

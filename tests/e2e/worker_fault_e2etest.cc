@@ -12,9 +12,9 @@
 #include "absl/time/clock.h"
 #include "cluster.h"
 #include "gtest/gtest.h"
-#include "hookd/db/test_database.h"
 #include "hookd/testing/process.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
@@ -33,7 +33,7 @@ using testing::Receiver;
 class WorkerFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::TestDatabase::Create("worker_fault");
+    auto db = testing::TestDatabase::Create("worker_fault");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     auto redis = testing::TestRedisOptions("worker_fault");
@@ -132,7 +132,7 @@ class WorkerFaultTest : public ::testing::Test {
         timeout, absl::Milliseconds(100));
   }
 
-  std::unique_ptr<db::TestDatabase> db_;
+  std::unique_ptr<testing::TestDatabase> db_;
   queue::RedisOptions redis_;
   std::unique_ptr<Cluster> cluster_;
   Receiver receiver_;

@@ -4,8 +4,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hookd/appcache/app_cache.h"
-#include "hookd/db/test_database.h"
 #include "hookd/subscription/server.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/testing.h"
 
 namespace hookd::appcache {
@@ -41,7 +41,7 @@ TEST(AppSet, RoutesWithinTheTenantOnly) {
 class AppCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::TestDatabase::Create("appcache");
+    auto db = testing::TestDatabase::Create("appcache");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     StartServer("127.0.0.1:0");
@@ -84,7 +84,7 @@ class AppCacheTest : public ::testing::Test {
     return options;
   }
 
-  std::unique_ptr<db::TestDatabase> db_;
+  std::unique_ptr<testing::TestDatabase> db_;
   std::unique_ptr<subscription::Server> server_;
   std::unique_ptr<v1::AppService::Stub> stub_;
 };

@@ -9,14 +9,14 @@
 #include "hookd/crypto/secret_box.h"
 #include "hookd/crypto/signing.h"
 #include "hookd/db/migrations.h"
-#include "hookd/db/test_database.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/testing.h"
 
 namespace hookd::apps {
 namespace {
 
 TEST(SignatureProfilesMigration, TurnsTheCompatHeaderIntoTheProfilesResolveMakes) {
-  auto db = db::TestDatabase::Create("profiles_migration");
+  auto db = testing::TestDatabase::Create("profiles_migration");
   ASSERT_TRUE(db.ok()) << db.status();
   const std::vector<db::Migration>& all = db::BuiltinMigrations();
   std::vector<db::Migration> before;

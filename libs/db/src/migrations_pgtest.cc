@@ -7,10 +7,13 @@
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/db/sql.h"
-#include "hookd/db/test_database.h"
+#include "hookd/testing/test_database.h"
 
 namespace hookd::db {
 namespace {
+
+using testing::TestDatabase;
+using testing::WithDatabase;
 
 int CountMigrations(const std::string& url) {
   pqxx::connection conn(url);

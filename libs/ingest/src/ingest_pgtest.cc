@@ -12,12 +12,12 @@
 #include "gtest/gtest.h"
 #include "hookd/common/ids.h"
 #include "hookd/db/pg_pool.h"
-#include "hookd/db/test_database.h"
 #include "hookd/ingest/server.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/subscription/retention.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/process.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/test_redis.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
@@ -41,7 +41,7 @@ std::string Field(const grpc::Status& status) {
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::TestDatabase::Create("ingest");
+    auto db = testing::TestDatabase::Create("ingest");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     auto redis = testing::TestRedisOptions("ingest");
@@ -198,7 +198,7 @@ class IngestTest : public ::testing::Test {
     return ids;
   }
 
-  std::unique_ptr<db::TestDatabase> db_;
+  std::unique_ptr<testing::TestDatabase> db_;
   queue::RedisOptions redis_;
   std::unique_ptr<subscription::Server> subscription_;
   std::unique_ptr<v1::AppService::Stub> apps_;

@@ -12,10 +12,10 @@
 #include "gtest/gtest.h"
 #include "hookd/common/proto_time.h"
 #include "hookd/db/pg_pool.h"
-#include "hookd/db/test_database.h"
 #include "hookd/ledger/delivery_store.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/log_rows.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
@@ -47,7 +47,7 @@ struct Step {
 class AppStatsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::TestDatabase::Create("app_stats");
+    auto db = testing::TestDatabase::Create("app_stats");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     ServerOptions options;
@@ -121,7 +121,7 @@ class AppStatsTest : public ::testing::Test {
     return deliveries_->GetAppStats(ClientContext(token).get(), request, stats);
   }
 
-  std::unique_ptr<db::TestDatabase> db_;
+  std::unique_ptr<testing::TestDatabase> db_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<v1::AppService::Stub> apps_;
   std::unique_ptr<v1::DeliveryService::Stub> deliveries_;

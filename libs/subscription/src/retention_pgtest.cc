@@ -11,10 +11,10 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "hookd/db/migrations.h"
-#include "hookd/db/test_database.h"
 #include "hookd/subscription/retention.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/log_rows.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/testing.h"
 #include "pqxx/pqxx"
 
@@ -40,7 +40,7 @@ std::set<std::string> Ids(const std::string& url, const std::string& table,
 class RetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::TestDatabase::Create("retention");
+    auto db = testing::TestDatabase::Create("retention");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     ASSERT_TRUE(db::Migrate(db_->url()).ok());
@@ -69,7 +69,7 @@ class RetentionTest : public ::testing::Test {
     txn.commit();
   }
 
-  std::unique_ptr<db::TestDatabase> db_;
+  std::unique_ptr<testing::TestDatabase> db_;
   IdGenerator ids_;
 };
 

@@ -14,10 +14,10 @@
 #include "gtest/gtest.h"
 #include "hookd/apps/ip_policy.h"
 #include "hookd/crypto/signing.h"
-#include "hookd/db/test_database.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/process.h"
 #include "hookd/testing/receiver.h"
+#include "hookd/testing/test_database.h"
 #include "hookd/testing/testing.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/event_type.grpc.pb.h"
@@ -51,7 +51,7 @@ std::string Field(const grpc::Status& status) {
 class SubscriptionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto db = db::TestDatabase::Create("subscription");
+    auto db = testing::TestDatabase::Create("subscription");
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = db->release();
   }
@@ -110,7 +110,7 @@ class SubscriptionTest : public ::testing::Test {
     return apps_->UpdateApp(ClientContext(kTestAdminToken).get(), request, out);
   }
 
-  static db::TestDatabase* db_;
+  static testing::TestDatabase* db_;
   std::unique_ptr<Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::AppService::Stub> apps_;
@@ -118,7 +118,7 @@ class SubscriptionTest : public ::testing::Test {
   int counter_ = 0;
 };
 
-db::TestDatabase* SubscriptionTest::db_ = nullptr;
+testing::TestDatabase* SubscriptionTest::db_ = nullptr;
 
 TEST_F(SubscriptionTest, CrudRoundTrip) {
   v1::App in = NewApp();
@@ -1219,7 +1219,7 @@ TEST_F(SubscriptionTest, EventTypeCatalog) {
 }
 
 TEST(SubscriptionStartup, TwoServersMigratingOneEmptyDatabaseBothComeUp) {
-  auto db = db::TestDatabase::Create("two_servers");
+  auto db = testing::TestDatabase::Create("two_servers");
   ASSERT_TRUE(db.ok()) << db.status();
   absl::StatusOr<std::unique_ptr<Server>> a = absl::UnknownError("not started");
   absl::StatusOr<std::unique_ptr<Server>> b = absl::UnknownError("not started");
@@ -1234,7 +1234,7 @@ TEST(SubscriptionStartup, TwoServersMigratingOneEmptyDatabaseBothComeUp) {
 
 // HOOKD_OPS_TENANT chooses where operational events go: the default tenant's apps hear nothing.
 TEST(SubscriptionStartup, OperationalEventsGoToTheConfiguredTenant) {
-  auto db = db::TestDatabase::Create("ops_tenant");
+  auto db = testing::TestDatabase::Create("ops_tenant");
   ASSERT_TRUE(db.ok()) << db.status();
   ServerOptions options = TestOptions((*db)->url());
   options.ops_tenant = "platform-alerts";

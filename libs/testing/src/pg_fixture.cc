@@ -10,7 +10,7 @@ absl::StatusOr<std::unique_ptr<MigratedDatabase>> MigratedDatabase::Create(
     std::string_view suite, int pool_size,
     const std::optional<std::vector<db::Migration>>& migrations) {
   auto fixture = std::unique_ptr<MigratedDatabase>(new MigratedDatabase());
-  HOOKD_ASSIGN_OR_RETURN(fixture->db_, db::TestDatabase::Create(suite));
+  HOOKD_ASSIGN_OR_RETURN(fixture->db_, TestDatabase::Create(suite));
   HOOKD_RETURN_IF_ERROR(migrations.has_value() ? db::Migrate(fixture->db_->url(), *migrations)
                                                : db::Migrate(fixture->db_->url()));
   HOOKD_ASSIGN_OR_RETURN(fixture->pool_, db::PgPool::Create(fixture->db_->url(), pool_size));

@@ -10,11 +10,11 @@
 #include "absl/status/statusor.h"
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
-#include "hookd/db/test_database.h"
+#include "hookd/testing/test_database.h"
 
 namespace hookd::testing {
 
-// A migrated database of one test's own (db::TestDatabase, dropped with it), a pool on it, and
+// A migrated database of one test's own (testing::TestDatabase, dropped with it), a pool on it, and
 // the one-line statements pg tests set up and check with.
 class MigratedDatabase {
  public:
@@ -33,7 +33,7 @@ class MigratedDatabase {
   int64_t Scalar(const std::string& sql);
 
  private:
-  std::unique_ptr<db::TestDatabase> db_;
+  std::unique_ptr<testing::TestDatabase> db_;
   std::unique_ptr<db::PgPool> pool_;
 };
 

@@ -6,7 +6,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace hookd::db {
+namespace hookd::testing {
 
 // A database of its own for one test binary, on the server scripts/test.sh starts, so that
 // `ctest -j` never shares state between suites. Dropped again when destroyed.
@@ -33,4 +33,4 @@ class TestDatabase {
 // `url` with its database name replaced by `database`.
 std::string WithDatabase(std::string_view url, std::string_view database);
 
-}  // namespace hookd::db
+}  // namespace hookd::testing

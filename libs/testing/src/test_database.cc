@@ -1,4 +1,4 @@
-#include "hookd/db/test_database.h"
+#include "hookd/testing/test_database.h"
 
 #include <cstdlib>
 
@@ -7,7 +7,7 @@
 #include "hookd/db/pg_pool.h"
 #include "pqxx/pqxx"
 
-namespace hookd::db {
+namespace hookd::testing {
 
 std::string WithDatabase(std::string_view url, std::string_view database) {
   size_t scheme = url.find("://");
@@ -25,14 +25,14 @@ absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create(std::string_v
         "HOOKD_TEST_DATABASE_URL is not set: run the tests through scripts/test.sh");
   }
   // The ULID's random tail keeps parallel runs of the same suite apart.
-  std::string name = absl::AsciiStrToLower("hookd_t_" + std::string(suite) + "_" +
-                                           NewId("db").substr(3 + 10));
+  std::string name =
+      absl::AsciiStrToLower("hookd_t_" + std::string(suite) + "_" + NewId("db").substr(3 + 10));
   try {
     pqxx::connection conn(admin);
     pqxx::nontransaction txn(conn);
     txn.exec("CREATE DATABASE " + txn.quote_name(name));
   } catch (...) {
-    return TranslateCurrentException("create test database");
+    return db::TranslateCurrentException("create test database");
   }
   return std::unique_ptr<TestDatabase>(new TestDatabase(admin, name, WithDatabase(admin, name)));
 }
@@ -47,4 +47,4 @@ TestDatabase::~TestDatabase() {
   }
 }
 
-}  // namespace hookd::db
+}  // namespace hookd::testing
