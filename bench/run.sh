@@ -179,17 +179,8 @@ done
 
 bash scripts/pg.sh start --dir "$tmp/pg" --port "$pg_port"
 if [ "$redis_cluster" = 1 ]; then
-  # Three consecutive free ports whose cluster bus ports (10000 higher) are free too.
-  redis_port=""
-  for ((base = 55400; base + 2 <= 55535; base += 3)); do
-    busy=0
-    for p in $base $((base + 1)) $((base + 2)); do
-      if port_in_use "$p" || port_in_use $((p + 10000)); then busy=1; fi
-    done
-    if [ "$busy" = 0 ]; then redis_port="$base"; break; fi
-  done
-  [ -n "$redis_port" ] || die "no three free ports (and bus ports) in 55400..55535"
-  bash scripts/redis-cluster.sh start --dir "$tmp/redis-cluster" --port "$redis_port"
+  bash scripts/redis-cluster.sh start --dir "$tmp/redis-cluster" --port auto
+  redis_port="$(cat "$tmp/redis-cluster/"node-*/port | sort -n | head -1)"
   HOOKD_REDIS_URL="$(bash scripts/redis-cluster.sh url --dir "$tmp/redis-cluster")"
 else
   bash scripts/redis.sh start --dir "$tmp/redis" --port "$redis_port"

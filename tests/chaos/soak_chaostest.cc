@@ -109,20 +109,8 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
     if (flaky_count.fetch_add(1) % 10 == 0) response.status = 503;
     return response;
   });
-  for (const std::string& path : kApps) {
-    v1::App app;
-    app.set_tenant("soak");
-    app.set_name("soak " + path);
-    app.set_url(receiver.url(path));
-    app.add_event_types("soak.event");
-    for (int i = 0; i < 8; ++i) app.mutable_retry()->add_delays()->set_seconds(1);
-    ASSERT_FALSE(cluster.CreateApp(app).id().empty());
-  }
-  v1::PublishRequest probe;
-  probe.set_tenant("soak");
-  probe.set_event_type("soak.event");
-  probe.set_payload(R"({"probe":true})");
-  const std::string probe_id = cluster.PublishRouted(probe, static_cast<int>(kApps.size()));
+  const LoadApps apps = CreateLoadApps(cluster, receiver, "soak", "soak.event", kApps);
+  const std::string& probe_id = apps.probe_id;
   ASSERT_FALSE(probe_id.empty());
 
   // Publishers: batches of 10 every 50 ms each (about 400 events/s offered, 1,200 deliveries/s);

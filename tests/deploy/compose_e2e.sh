@@ -321,23 +321,16 @@ wait_acked() {
 }
 # held_by CONTAINER — the stream entries the worker in CONTAINER has read and not acknowledged:
 # XPENDING of its consumer (<hostname>-<pid>; the worker is the container's pid 1) over every
-# partition of the Compose defaults (prefix hookd, 16 partitions, group hookd-workers).
-# On a cluster the partitions are on three nodes: redis-cli -c follows each one's MOVED.
+# partition of the Compose defaults (prefix hookd, 16 partitions, group hookd-workers). redis-cli
+# -c follows MOVED, so the same loop serves one Redis and a cluster's nodes; --raw prints each
+# pending entry as 4 lines (id, consumer, idle ms, deliveries).
 held_by() {
-  local consumer
+  local consumer redis=redis
   consumer="$($docker inspect -f '{{.Config.Hostname}}' "$1")-1"
-  if [ ${#overlay[@]} -gt 0 ]; then
-    # --raw prints each pending entry as 4 lines (id, consumer, idle ms, deliveries).
-    compose exec -T redis-node-1 sh -c 'for p in $(seq 0 15); do
-      redis-cli -c --raw XPENDING "hookd:{p$p}:deliveries" hookd-workers - + 100000 "$1"
-    done | grep -c . | awk "{print int(\$1 / 4)}"' sh "$consumer" | tr -d '\r'
-    return
-  fi
-  compose exec -T redis redis-cli --raw EVAL "local n = 0
-    for p = 0, 15 do
-      n = n + #redis.call('XPENDING', 'hookd:{p' .. p .. '}:deliveries', 'hookd-workers', '-', '+', 100000, ARGV[1])
-    end
-    return n" 0 "$consumer" | tr -d '\r'
+  [ ${#overlay[@]} -eq 0 ] || redis=redis-node-1
+  compose exec -T "$redis" sh -c 'for p in $(seq 0 15); do
+    redis-cli -c --raw XPENDING "hookd:{p$p}:deliveries" hookd-workers - + 100000 "$1"
+  done | grep -c . | awk "{print int(\$1 / 4)}"' sh "$consumer" | tr -d '\r'
 }
 wait_acked $((events / 3))
 # The victim is a worker holding deliveries (the receiver answers after 300 ms), so that the kill

@@ -87,6 +87,28 @@ Tally TallyReceipts(const testing::Receiver& receiver, const std::vector<std::st
   return tally;
 }
 
+LoadApps CreateLoadApps(Cluster& cluster, const testing::Receiver& receiver,
+                        const std::string& tenant, const std::string& event_type,
+                        const std::vector<std::string>& paths) {
+  LoadApps apps;
+  for (const std::string& path : paths) {
+    v1::App app;
+    app.set_tenant(tenant);
+    app.set_name(tenant + " " + path);
+    app.set_url(receiver.url(path));
+    app.add_event_types(event_type);
+    for (int i = 0; i < 8; ++i) app.mutable_retry()->add_delays()->set_seconds(1);
+    apps.ids[path] = cluster.CreateApp(app).id();  // CreateApp fails the test on an error
+    if (apps.ids[path].empty()) return apps;
+  }
+  v1::PublishRequest probe;
+  probe.set_tenant(tenant);
+  probe.set_event_type(event_type);
+  probe.set_payload(R"({"probe":true})");
+  apps.probe_id = cluster.PublishRouted(probe, static_cast<int>(paths.size()));
+  return apps;
+}
+
 bool Restart(const std::string& what, const std::function<absl::Status()>& start) {
   return testing::PollUntil(
       [&] {

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "cluster.h"
 #include "grpcpp/channel.h"
 #include "hookd/testing/receiver.h"
 
@@ -68,6 +69,17 @@ struct Tally {
 };
 Tally TallyReceipts(const testing::Receiver& receiver, const std::vector<std::string>& paths,
                     const std::map<std::string, absl::Time>& events);
+
+// Apps of `tenant`, one per path of `receiver`, each subscribed to `event_type` with 8 retries
+// 1 s apart (so retries run through the faults), and a probe event published until it reaches
+// every one of them, which also shows that ingest routes to them all.
+struct LoadApps {
+  std::map<std::string, std::string> ids;  // path -> app id
+  std::string probe_id;                    // empty when the apps or the probe failed
+};
+LoadApps CreateLoadApps(Cluster& cluster, const testing::Receiver& receiver,
+                        const std::string& tenant, const std::string& event_type,
+                        const std::vector<std::string>& paths);
 
 // Starts a service again as an orchestrator does: until it comes up (it may exit at start while
 // a dependency recovers), for up to a minute, saying why each try failed.

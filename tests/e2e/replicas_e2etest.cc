@@ -5,9 +5,7 @@
 // that its replica takes over. Then the ledger: every acknowledged event reached every app at
 // least once, duplicates carry the same webhook-id and body, and nothing is left unfinished.
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/wait.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -21,7 +19,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cluster.h"
@@ -50,19 +47,6 @@ const std::vector<std::string> kApps = {"/a", "/b", "/c"};
 
 bool Shell(const std::string& command) { return std::system(command.c_str()) == 0; }
 
-// Whether 127.0.0.1:`port` can be bound now.
-bool PortFree(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  const bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  close(fd);
-  return free;
-}
-
 // A Redis Cluster of the test's own: three primaries with a replica each, which it breaks.
 class RedisCluster {
  public:
@@ -84,28 +68,21 @@ class RedisCluster {
   }
 
   absl::Status Start() {
-    // A node's cluster bus port is 10000 higher, so nodes need ports of 55535 or less; these
-    // stay clear of the ones scripts/test.sh uses (55390-55392, 55433).
-    for (int base = 55440; base + 5 <= 55535 && base_ == 0; base += 6) {
-      bool free = true;
-      for (int p = base; p < base + 6 && free; ++p) free = PortFree(p) && PortFree(p + 10000);
-      if (free) base_ = base;
-    }
-    if (base_ == 0) return absl::UnavailableError("no six free ports in 55440..55535");
-    if (!Shell(absl::StrCat(Script(), " start --dir ", dir_, " --port ", base_,
-                            " --primaries 3 --replicas 1 >", dir_, "/start.log 2>&1"))) {
+    // --port auto: six free ports of 55535 or less (a node's bus port is 10000 higher).
+    if (!Shell(absl::StrCat(Script(), " start --dir ", dir_,
+                            " --port auto --primaries 3 --replicas 1 >", dir_,
+                            "/start.log 2>&1")) ||
+        !Shell(absl::StrCat(Script(), " url --dir ", dir_, " >", dir_, "/url"))) {
       return absl::InternalError("scripts/redis-cluster.sh start failed; see " + dir_ +
                                  "/start.log");
     }
+    std::ifstream in(dir_ + "/url");
+    std::getline(in, url_);
     return absl::OkStatus();
   }
 
   // Every node is a seed: the service must find the cluster whichever nodes are down.
-  std::string url() const {
-    std::vector<std::string> nodes;
-    for (int p = base_; p < base_ + 6; ++p) nodes.push_back(absl::StrCat("127.0.0.1:", p));
-    return "redis+cluster://" + absl::StrJoin(nodes, ",");
-  }
+  const std::string& url() const { return url_; }
 
   absl::StatusOr<queue::Reply> Command(int port, const std::vector<std::string>& argv) const {
     queue::RedisEndpoint endpoint;
@@ -148,7 +125,7 @@ class RedisCluster {
     return std::string(HOOKD_SOURCE_DIR) + "/scripts/redis-cluster.sh";
   }
   std::string dir_;
-  int base_ = 0;
+  std::string url_;
 };
 
 TEST(ReplicasE2e, KillingOneOfEachServiceAndARedisPrimaryLosesNothing) {
@@ -171,23 +148,10 @@ TEST(ReplicasE2e, KillingOneOfEachServiceAndARedisPrimaryLosesNothing) {
   }
 
   Receiver receiver;
-  std::map<std::string, std::string> app_ids;  // path -> app id
-  for (const std::string& path : kApps) {
-    v1::App app;
-    app.set_tenant("replicas");
-    app.set_name("replicas " + path);
-    app.set_url(receiver.url(path));
-    app.add_event_types("replicas.event");
-    for (int i = 0; i < 8; ++i) app.mutable_retry()->add_delays()->set_seconds(1);
-    app_ids[path] = cluster.CreateApp(app).id();
-    ASSERT_FALSE(app_ids[path].empty());
-  }
-  v1::PublishRequest probe;
-  probe.set_tenant("replicas");
-  probe.set_event_type("replicas.event");
-  probe.set_payload(R"({"probe":true})");
-  const std::string probe_id = cluster.PublishRouted(probe, static_cast<int>(kApps.size()));
+  LoadApps apps = CreateLoadApps(cluster, receiver, "replicas", "replicas.event", kApps);
+  const std::string& probe_id = apps.probe_id;
   ASSERT_FALSE(probe_id.empty());
+  std::map<std::string, std::string>& app_ids = apps.ids;
 
   // The primary that serves /a's partition is the one to fail, and its replica takes over.
   queue::RedisOptions options;

@@ -39,19 +39,17 @@ RedisClient::RedisClient(RedisOptions options, bool cluster, Link first)
 
 absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Create(const RedisOptions& options) {
   const bool cluster = IsClusterUrl(options.url);
-  std::unique_ptr<RedisClient> client(new RedisClient(options, cluster, Link{}));
   // The first link both proves the url and keeps the connection for the first call.
-  HOOKD_ASSIGN_OR_RETURN(Link first, client->NewLink());
-  client->idle_.front() = std::move(first);
-  return client;
+  HOOKD_ASSIGN_OR_RETURN(Link first, NewLink(options, cluster));
+  return std::unique_ptr<RedisClient>(new RedisClient(options, cluster, std::move(first)));
 }
 
-absl::StatusOr<RedisClient::Link> RedisClient::NewLink() const {
+absl::StatusOr<RedisClient::Link> RedisClient::NewLink(const RedisOptions& options, bool cluster) {
   Link link;
-  if (cluster_) {
-    HOOKD_ASSIGN_OR_RETURN(link.cluster, ClusterClient::Create(options_));
+  if (cluster) {
+    HOOKD_ASSIGN_OR_RETURN(link.cluster, ClusterClient::Create(options));
   } else {
-    HOOKD_ASSIGN_OR_RETURN(link.server, RedisConnection::Create(options_));
+    HOOKD_ASSIGN_OR_RETURN(link.server, RedisConnection::Create(options));
   }
   return link;
 }
@@ -66,7 +64,7 @@ absl::Status RedisClient::WithLink(absl::FunctionRef<absl::Status(Link&)> use) {
     }
   }
   if (link.server == nullptr && link.cluster == nullptr) {
-    HOOKD_ASSIGN_OR_RETURN(link, NewLink());
+    HOOKD_ASSIGN_OR_RETURN(link, NewLink(options_, cluster_));
   }
   if (link.cluster != nullptr) {
     std::lock_guard<std::mutex> lock(mu_);

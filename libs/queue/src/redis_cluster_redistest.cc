@@ -156,6 +156,50 @@ TEST_F(ClusterClientTest, FollowsAskWhileASlotMovesAndMovedOnceItHas) {
   EXPECT_EQ(*client_->slot_map().PrimaryOf(slot), from);
 }
 
+// A node that cannot be reached: with `unreached`, only its commands fail and the others are
+// answered; without, the call fails. Either way the map is read again, finding the real owner.
+TEST_F(ClusterClientTest, AnUnreachableNodeFailsOnlyItsOwnCommandsWhenAsked) {
+  const std::string dead_key = absl::StrCat(options_.key_prefix, ":{p0}:x");
+  const std::string live_key = absl::StrCat(options_.key_prefix, ":{p1}:x");
+  const int dead_slot = KeySlot(dead_key), live_slot = KeySlot(live_key);
+  ASSERT_NE(*client_->slot_map().PrimaryOf(dead_slot), "127.0.0.1:1");
+  const std::string owner = *client_->slot_map().PrimaryOf(dead_slot);
+  auto break_map = [&] {
+    SlotMap map = client_->slot_map();
+    map.Move(dead_slot, "127.0.0.1:1");  // nothing listens there
+    client_->UseSlotMap(map);
+  };
+  const std::vector<ClusterCommand> commands = {{dead_slot, {"SET", dead_key, "d"}},
+                                                {live_slot, {"SET", live_key, "l"}}};
+
+  break_map();
+  std::vector<absl::Status> unreached;
+  absl::StatusOr<std::vector<Reply>> replies =
+      client_->Pipeline(commands, absl::ZeroDuration(), &unreached);
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(unreached.size(), 2u);
+  EXPECT_EQ(unreached[0].code(), absl::StatusCode::kUnavailable) << unreached[0];
+  EXPECT_TRUE(absl::StrContains(unreached[0].message(), "127.0.0.1:1")) << unreached[0];
+  EXPECT_TRUE(unreached[1].ok()) << unreached[1];
+  EXPECT_EQ((*replies)[1].str, "OK");
+  EXPECT_TRUE(Run(owner, {"GET", dead_key}).is_nil()) << "the unreachable node's command ran";
+  EXPECT_EQ(*client_->slot_map().PrimaryOf(dead_slot), owner) << "the map was not read again";
+
+  break_map();
+  replies = client_->Pipeline(commands);
+  EXPECT_EQ(replies.status().code(), absl::StatusCode::kUnavailable) << replies.status();
+  EXPECT_EQ(*client_->slot_map().PrimaryOf(dead_slot), owner);
+
+  // Nothing reached: the call fails even when asked for per-command failures.
+  break_map();
+  replies = client_->Pipeline({commands[0]}, absl::ZeroDuration(), &unreached);
+  EXPECT_EQ(replies.status().code(), absl::StatusCode::kUnavailable) << replies.status();
+
+  for (const std::string& key : {dead_key, live_key}) {
+    Run(*client_->slot_map().PrimaryOf(KeySlot(key)), {"DEL", key});
+  }
+}
+
 // Scripts are not replicated, so a promoted replica, or a restarted primary, answers NOSCRIPT:
 // RedisClient loads the script on that node and calls again, whichever node it is.
 TEST_F(ClusterClientTest, ARedisClientLoadsAScriptAgainWhereANodeLostIt) {

@@ -70,7 +70,7 @@ class RedisClient {
 
   RedisClient(RedisOptions options, bool cluster, Link first);
 
-  absl::StatusOr<Link> NewLink() const;
+  static absl::StatusOr<Link> NewLink(const RedisOptions& options, bool cluster);
   // Runs `use` with a link no other thread uses meanwhile, and pools the link again (a broken
   // one too: it reconnects on its next call).
   absl::Status WithLink(absl::FunctionRef<absl::Status(Link&)> use);

@@ -14,7 +14,8 @@
 
 namespace hookd::testing {
 
-// Options for the server in HOOKD_TEST_REDIS_URL with key prefix "t:<suite>:<random>" and 4
+// Options for the Redis in HOOKD_TEST_REDIS_URL (one server, or a cluster's redis+cluster:// url
+// when scripts/test.sh runs a suite against its cluster) with key prefix "t:<suite>:<random>" and 4
 // partitions, so that suites run by `ctest -j` (and repeated runs) never share keys.
 // FAILED_PRECONDITION when HOOKD_TEST_REDIS_URL is unset.
 absl::StatusOr<queue::RedisOptions> TestRedisOptions(std::string_view suite);
