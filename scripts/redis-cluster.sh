@@ -19,7 +19,9 @@ Usage: scripts/redis-cluster.sh start|stop|url --dir DIR [--port PORT] [--primar
   --dir DIR        the cluster's directory (required)
   --port PORT      first port (default 55390); the nodes take PORT .. PORT+N*(1+R)-1, and
                    each its cluster bus port 10000 higher, so the last must be 55535 or less;
-                   "auto": the first such run of ports from 55400 that is free, bus ports too
+                   "auto": the first such run of ports from 21000 that is free, bus ports too
+                   (31000 and up): below the kernel's ephemeral range (32768 and up), where
+                   an outgoing connection could take a port between the check and the bind
   --primaries N    default 3
   --replicas R     replicas per primary, default 0
 EOF
@@ -57,11 +59,14 @@ do_url() {
   )
 }
 
-# first_free_block COUNT — the first port from 55400 that starts COUNT free consecutive ports
-# whose bus ports (10000 higher) are free too; fails when none is left below 55536.
+# first_free_block COUNT — the first port from 21000 that starts COUNT free consecutive ports
+# whose bus ports (10000 higher) are free too; fails when none is left below 22768. Both ports
+# stay below Linux's ephemeral range (ip_local_port_range, 32768 and up): in it, a client's
+# outgoing connection may take a port after the check and before the node binds it (seen under
+# the full test suite's load, the node then never answered).
 first_free_block() {
   local base p free
-  for ((base = 55400; base + $1 - 1 <= 55535; base++)); do
+  for ((base = 21000; base + $1 - 1 <= 22767; base++)); do
     free=1
     for ((p = base; p < base + $1; p++)); do
       if port_in_use "$p" || port_in_use $((p + 10000)); then free=0 && break; fi
@@ -74,7 +79,7 @@ first_free_block() {
 do_start() {
   local count=$((primaries * (1 + replicas))) i p slots addresses=()
   if [ "$port" = auto ]; then
-    port="$(first_free_block "$count")" || die "no $count free ports (and bus ports) in 55400..55535"
+    port="$(first_free_block "$count")" || die "no $count free ports (and bus ports) in 21000..22767"
   fi
   [ $((port + count - 1)) -le 55535 ] ||
     die "ports $port..$((port + count - 1)): a cluster node's port must be 55535 or less (its bus port is 10000 higher)"

@@ -68,7 +68,8 @@ class RedisCluster {
   }
 
   absl::Status Start() {
-    // --port auto: six free ports of 55535 or less (a node's bus port is 10000 higher).
+    // --port auto: six free ports from 21000 (a node's bus port is 10000 higher; both below the
+    // kernel's ephemeral ports).
     if (!Shell(absl::StrCat(Script(), " start --dir ", dir_,
                             " --port auto --primaries 3 --replicas 1 >", dir_,
                             "/start.log 2>&1")) ||
@@ -270,7 +271,8 @@ TEST(ReplicasE2e, KillingOneOfEachServiceAndARedisPrimaryLosesNothing) {
     pqxx::work txn(conn);
     return txn.exec1(sql)[0].as<int64_t>();
   };
-  const std::string unfinished_sql = "SELECT count(*) FROM deliveries WHERE status NOT IN (2, 4)";
+  const std::string unfinished_sql =
+      "SELECT count(*) FROM delivery_view WHERE status NOT IN (2, 4)";
   PollUntil([&] { return count(unfinished_sql) == 0; }, absl::Minutes(1), absl::Milliseconds(200));
 
   const int during_failover = publishers.AcknowledgedBetween(killed, promoted);
@@ -286,7 +288,7 @@ TEST(ReplicasE2e, KillingOneOfEachServiceAndARedisPrimaryLosesNothing) {
   EXPECT_EQ(tally.missing, 0);
   EXPECT_EQ(tally.mismatched, 0);
   EXPECT_EQ(count(unfinished_sql), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM deliveries WHERE status = 4"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM delivery_view WHERE status = 4"), 0);
   // Ingest kept acknowledging through the failover: the outbox holds what Redis could not take.
   EXPECT_GT(during_failover, 0);
   // Workers resume within the failover time plus 5 s.
