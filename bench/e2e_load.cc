@@ -966,6 +966,7 @@ struct Wal {
   int64_t records = 0;
   int64_t full_page_images = 0;
   int64_t bytes = 0;
+  std::string lsn;  // pg_current_wal_lsn(): where bench/wal_by_relation.sql starts or ends
 };
 
 // pg_stat_wal of `database_url`; nullopt without one or when it cannot be read (a warning).
@@ -974,8 +975,10 @@ std::optional<Wal> ReadWal(const std::string& database_url) {
   try {
     pqxx::connection conn(database_url);
     pqxx::read_transaction txn(conn);
-    pqxx::row row = txn.exec1("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal");
-    return Wal{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>()};
+    pqxx::row row = txn.exec1(
+        "SELECT wal_records, wal_fpi, wal_bytes, pg_current_wal_lsn()::text FROM pg_stat_wal");
+    return Wal{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>(),
+               row[3].as<std::string>()};
   } catch (const std::exception& e) {
     absl::FPrintF(stderr, "%s: reading pg_stat_wal: %s\n", kProgram, e.what());
     return std::nullopt;
@@ -1005,6 +1008,8 @@ struct Summary {
   double wal_bytes_per_delivery = -1;
   double wal_records_per_delivery = -1;
   double wal_fpi_per_delivery = -1;
+  std::string wal_start_lsn, wal_end_lsn;  // the same window as LSNs; empty without
+  int64_t wal_deliveries = 0;              // the deliveries the WAL figures divide by
   // This process (publishers and receiver) from the first publish to the end of the drain:
   // on a small machine it competes with the cluster for the same cores.
   double bench_cpu_s = 0;
@@ -1144,7 +1149,8 @@ void PrintResult(const Config& config, const std::string& phase, const std::stri
       "\"unparsed\":%d,\"batch_size\":%d,\"publishers\":%d,\"payload_bytes\":%d,"
       "\"max_backlog\":%d,\"warmup_s\":%.3f,\"cut_short\":%s,\"bench_cpu_s\":%.2f,"
       "\"wal_bytes_per_delivery\":%.1f,\"wal_records_per_delivery\":%.2f,"
-      "\"wal_fpi_per_delivery\":%.3f,\"tenant\":\"%s\","
+      "\"wal_fpi_per_delivery\":%.3f,\"wal_start_lsn\":\"%s\",\"wal_end_lsn\":\"%s\","
+      "\"wal_deliveries\":%d,\"tenant\":\"%s\","
       "\"target\":\"%s\",\"server\":\"%s\"}\n",
       phase, ModeName(config), config.rate, config.apps, s.events_published, s.deliveries_expected,
       s.deliveries_received, s.duplicates, s.deliveries_per_s, s.p50_ms, s.p95_ms, s.p99_ms,
@@ -1153,7 +1159,8 @@ void PrintResult(const Config& config, const std::string& phase, const std::stri
       s.unparsed, config.batch_size, config.publishers, config.payload_bytes,
       config.rate == 0 ? config.max_backlog : 0, absl::ToDoubleSeconds(config.warmup),
       s.cut_short ? "true" : "false", s.bench_cpu_s, s.wal_bytes_per_delivery,
-      s.wal_records_per_delivery, s.wal_fpi_per_delivery, tenant, config.target, config.server);
+      s.wal_records_per_delivery, s.wal_fpi_per_delivery, s.wal_start_lsn, s.wal_end_lsn,
+      s.wal_deliveries, tenant, config.target, config.server);
   std::fflush(stdout);
 }
 
@@ -1293,6 +1300,9 @@ int RunE2ePhase(const Config& config, const std::string& phase_name, int phase_i
         static_cast<double>(wal_end->records - wal_start->records) / n;
     summary.wal_fpi_per_delivery =
         static_cast<double>(wal_end->full_page_images - wal_start->full_page_images) / n;
+    summary.wal_start_lsn = wal_start->lsn;
+    summary.wal_end_lsn = wal_end->lsn;
+    summary.wal_deliveries = received;
   }
   PrintTable(config, phase_name, tenant, receiver.port(), summary, errors);
   PrintResult(config, phase_name, tenant, summary);

@@ -14,7 +14,8 @@ source "$root/scripts/lib.sh"
 usage() {
   cat <<EOF
 Usage: bench/run.sh [--duration 60s] [--latency-duration 20s] [--workers 2] [--quick]
-                    [--redis-cluster] [--update-benchmarks] [-- EXTRA_BENCH_FLAGS...]
+                    [--redis-cluster] [--wal-by-relation] [--update-benchmarks]
+                    [-- EXTRA_BENCH_FLAGS...]
 
 Starts a private Postgres, Redis, hookd-subscription, hookd-ingest and N hookd-workers on free
 loopback ports under a temporary directory, then runs in one hookd-bench-e2e process, against
@@ -36,8 +37,11 @@ bench/results/run-<UTC timestamp>.json, and stops everything it started.
   --warmup D             warm-up of each e2e phase (default 5s)
   --workers N            hookd-worker processes (default 2)
   --redis-cluster        a Redis Cluster of three primaries (scripts/redis-cluster.sh, on
-                         free ports of 55535 or less) instead of one Redis; the table goes to
+                         free ports from 21000) instead of one Redis; the table goes to
                          BENCHMARKS.md's Redis Cluster section
+  --wal-by-relation      also print where the throughput phase's WAL went, per delivery and
+                         relation (bench/wal_by_relation.sql, pg_walinspect; keeps the WAL
+                         of the run on disk meanwhile); saved as bench/results/wal-<stamp>.txt
   --phases LIST          hookd-bench-e2e --phases (default $default_phases)
   --quick                smoke run: 10s throughput, 5s latency, 5s ceiling, 2s warm-ups;
                          marked "quick" in the table and the JSON
@@ -55,6 +59,7 @@ default_phases="ceiling,throughput,throughput:stripe,throughput:videopilot,laten
 command_line="bench/run.sh${*:+ $*}"
 duration="" latency_duration="" ceiling_duration="" warmup="" workers=2 quick=false
 phases="$default_phases" update_benchmarks=0 do_build=1 keep=0 extra=() redis_cluster=0
+wal_by_relation=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -72,6 +77,7 @@ while [ $# -gt 0 ]; do
     --phases=*) phases="${1#*=}"; shift ;;
     --quick) quick=true; shift ;;
     --redis-cluster) redis_cluster=1; shift ;;
+    --wal-by-relation) wal_by_relation=1; shift ;;
     --update-benchmarks) update_benchmarks=1; shift ;;
     --no-build) do_build=0; shift ;;
     --keep) keep=1; shift ;;
@@ -178,6 +184,13 @@ for i in "${!services[@]}"; do
 done
 
 bash scripts/pg.sh start --dir "$tmp/pg" --port "$pg_port"
+# psql_super SQL — as the bootstrap superuser (scripts/pg.sh) of the run's Postgres.
+psql_super() { psql -XAtq -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
+if [ "$wal_by_relation" = 1 ]; then
+  # The window's WAL must outlive the checkpoints of the run; what is written does not change.
+  psql_super -d postgres -c "ALTER SYSTEM SET wal_keep_size = '32GB'" -c 'SELECT pg_reload_conf()' >/dev/null
+  psql_super -d hookd -c 'CREATE EXTENSION IF NOT EXISTS pg_walinspect' >/dev/null
+fi
 if [ "$redis_cluster" = 1 ]; then
   bash scripts/redis-cluster.sh start --dir "$tmp/redis-cluster" --port auto
   redis_port="$(cat "$tmp/redis-cluster/"node-*/port | sort -n | head -1)"
@@ -271,6 +284,27 @@ HOOKD_TOKEN="$admin_token" "$bin_dir/hookd-bench-e2e" \
 # A Ctrl-C reaches the bench too; it prints what it measured and exits 130.
 [ "$bench_rc" != 130 ] || exit 130
 
+if [ "$wal_by_relation" = 1 ]; then
+  read -r wal_start wal_end wal_deliveries < <(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    if line.startswith("RESULT "):
+        r = json.loads(line[7:])
+        if r["phase"] == "throughput" and r.get("wal_start_lsn"):
+            print(r["wal_start_lsn"], r["wal_end_lsn"], r["wal_deliveries"])
+' "$bench_out") || true
+  if [ -n "${wal_deliveries:-}" ]; then
+    mkdir -p bench/results
+    log "WAL of the throughput phase by relation ($wal_start .. $wal_end, $wal_deliveries deliveries):"
+    psql_super -d hookd -P footer=off -F $'\t' -v start="$wal_start" -v end="$wal_end" \
+      -v deliveries="$wal_deliveries" -f bench/wal_by_relation.sql |
+      column -t -s $'\t' -N relation,bytes/delivery,records/delivery,fpi_bytes/delivery |
+      tee "bench/results/wal-$stamp.txt"
+  else
+    log "warning: no throughput phase with WAL figures; no breakdown"
+  fi
+fi
+
 # Peak and current resident memory, and CPU time, of every hookd process, before stopping them.
 memory="$tmp/memory.tsv"
 clk_tck="$(getconf CLK_TCK)"
@@ -298,9 +332,11 @@ for _ in $(seq 20); do
 done
 fact attempts_logged "${attempts:-}"
 fact deliveries_total "$(psql_q 'select count(*) from deliveries' || true)"
-fact deliveries_succeeded "$(psql_q 'select count(*) from deliveries where status = 2' || true)"
+# A delivery without a state row succeeded (migration 12).
+fact deliveries_succeeded \
+  "$(psql_q 'select (select count(*) from deliveries) - (select count(*) from delivery_state)' || true)"
 fact deliveries_unfinished \
-  "$(psql_q 'select count(*) from deliveries where status in (1, 3)' || true)"
+  "$(psql_q 'select count(*) from delivery_state where status in (1, 3)' || true)"
 
 # CPU seconds Redis (every node) and Postgres (every process of its user, with the reaped
 # backends its postmaster counts) spent in the whole run, for the per-component capacity

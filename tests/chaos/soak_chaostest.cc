@@ -216,12 +216,13 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
     pqxx::work txn(conn);
     return txn.exec1(sql)[0].as<int64_t>();
   };
-  const std::string unfinished_sql = "SELECT count(*) FROM deliveries WHERE status NOT IN (2, 4)";
+  const std::string unfinished_sql =
+      "SELECT count(*) FROM delivery_view WHERE status NOT IN (2, 4)";
   const absl::Time settle_start = absl::Now();
   PollUntil([&] { return count(unfinished_sql) == 0; }, absl::Minutes(2), absl::Milliseconds(500));
   const absl::Duration settled = absl::Now() - settle_start;
   const int64_t unfinished = count(unfinished_sql);
-  const int64_t failed = count("SELECT count(*) FROM deliveries WHERE status = 4");
+  const int64_t failed = count("SELECT count(*) FROM delivery_view WHERE status = 4");
 
   std::map<std::string, int> fault_counts;
   for (const Fault& f : faults) ++fault_counts[f.kind];

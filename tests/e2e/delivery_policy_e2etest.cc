@@ -233,7 +233,7 @@ TEST_F(DeliveryPolicyTest, EventsOfADisabledAppAreHeldAndResumedInPublishOrder) 
   v1::App app = CreateApp("held-resume", "/held-resume");
   const std::vector<std::string> events = PublishWhileDisabled(app, 20);
   // None was attempted.
-  EXPECT_EQ(Scalar("SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id"
+  EXPECT_EQ(Scalar("SELECT count(*) FROM attempts a JOIN delivery_view d ON d.id = a.delivery_id"
                    " WHERE d.app_id = '" +
                    app.id() + "' AND d.status = " + std::to_string(v1::HELD)),
             0);
@@ -247,7 +247,7 @@ TEST_F(DeliveryPolicyTest, EventsOfADisabledAppAreHeldAndResumedInPublishOrder) 
     pqxx::connection conn(bed_->db->url());
     pqxx::work txn(conn);
     for (const auto& row :
-         txn.exec("SELECT id, event_id FROM deliveries WHERE app_id = " + txn.quote(app.id()))) {
+         txn.exec("SELECT id, event_id FROM delivery_view WHERE app_id = " + txn.quote(app.id()))) {
       event_of[row[0].as<std::string>()] = row[1].as<std::string>();
     }
   }

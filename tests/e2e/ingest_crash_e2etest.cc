@@ -97,12 +97,12 @@ TEST(IngestCrash, KilledRightAfterAcknowledgingLosesNothing) {
       stored.insert(row[0].as<std::string>());
     }
     for (const auto& row :
-         txn.exec("SELECT event_id, count(*) FROM deliveries GROUP BY event_id")) {
+         txn.exec("SELECT event_id, count(*) FROM delivery_view GROUP BY event_id")) {
       if (acked.count(row[0].as<std::string>()) > 0) {
         EXPECT_EQ(row[1].as<int>(), 2);
       }
     }
-    for (const auto& row : txn.exec("SELECT id FROM deliveries")) {
+    for (const auto& row : txn.exec("SELECT id FROM delivery_view")) {
       delivery_ids.insert(row[0].as<std::string>());
     }
   }

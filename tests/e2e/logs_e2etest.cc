@@ -122,7 +122,7 @@ TEST(LogsTest, EveryLineIsJsonWithIdsAndNoSecret) {
     pqxx::connection conn(db_url);
     pqxx::work txn(conn);
     pqxx::row row =
-        txn.exec1("SELECT count(*) FILTER (WHERE status IN (2, 4)), count(*) FROM deliveries");
+        txn.exec1("SELECT count(*) FILTER (WHERE status IN (2, 4)), count(*) FROM delivery_view");
     return std::make_pair(row[0].as<int64_t>(), row[1].as<int64_t>());
   };
   ASSERT_TRUE(PollUntil(
@@ -135,7 +135,7 @@ TEST(LogsTest, EveryLineIsJsonWithIdsAndNoSecret) {
   {
     pqxx::connection conn(db_url);
     pqxx::work txn(conn);
-    for (const auto& row : txn.exec_params("SELECT id FROM deliveries WHERE app_id = $1 AND"
+    for (const auto& row : txn.exec_params("SELECT id FROM delivery_view WHERE app_id = $1 AND"
                                            " status = 4",
                                            fail.id())) {
       fail_deliveries.push_back(row[0].as<std::string>());

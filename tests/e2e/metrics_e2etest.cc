@@ -177,10 +177,10 @@ TEST_F(MetricsTest, CountersMoveByExactlyWhatHappened) {
 
   // 5 video.ready events x 3 apps + 1 render.failed = 16 deliveries; wait until all are final.
   ASSERT_TRUE(PollUntil(
-      [&] { return Scalar("SELECT count(*) FROM deliveries WHERE status IN (2, 4)") == 16; },
+      [&] { return Scalar("SELECT count(*) FROM delivery_view WHERE status IN (2, 4)") == 16; },
       absl::Seconds(30)))
       << cluster_->worker("w1").LogTail();
-  EXPECT_EQ(Scalar("SELECT count(*) FROM deliveries"), 16);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM delivery_view"), 16);
 
   // The queue drains to nothing; the gauges are sampled at most once a second.
   MetricsScrape worker1;

@@ -200,7 +200,7 @@ class TokensTest : public ::testing::Test {
             " (SELECT string_agg(id || ':' || version, ',' ORDER BY id) FROM api_tokens),"
             " (SELECT count(*) FROM events),"
             " (SELECT string_agg(id || ':' || status || ':' || update_time, ',' ORDER BY id)"
-            "  FROM deliveries),"
+            "  FROM delivery_view),"
             " (SELECT string_agg(id, ',' ORDER BY id) FROM audit_events))")[0]
         .as<std::string>();
   }

@@ -114,7 +114,7 @@ class WorkerTest : public ::testing::Test {
     pqxx::work txn(conn);
     std::vector<DeliveryRow> rows;
     for (const auto& r :
-         txn.exec_params("SELECT id, status, attempt_count, last_status_code FROM deliveries"
+         txn.exec_params("SELECT id, status, attempt_count, last_status_code FROM delivery_view"
                          " WHERE event_id = $1 ORDER BY id",
                          event_id)) {
       rows.push_back({r[0].as<std::string>(), r[1].as<int>(), r[2].as<int>(), r[3].as<int>()});
@@ -334,7 +334,7 @@ TEST_F(WorkerTest, ConsecutiveFailedDeliveriesDisableTheApp) {
   // had not seen the change yet), not attempted.
   const std::string held = Publish("broken", R"({"n":4})");
   EXPECT_TRUE(PollUntil([&] {
-    return Scalar("SELECT count(*) FROM deliveries WHERE event_id = '" + held +
+    return Scalar("SELECT count(*) FROM delivery_view WHERE event_id = '" + held +
                   "' AND status = " + std::to_string(v1::HELD)) == 1;
   }));
 }
@@ -351,11 +351,11 @@ TEST_F(WorkerTest, DeliveriesQueuedBeforeTheAppWasDisabledAreHeldNotAttempted) {
   ASSERT_TRUE(cluster_->StartWorker("w1").ok());
   // The worker takes the entry and holds the delivery: unfinished, never due, no attempt.
   ASSERT_TRUE(PollUntil([&] {
-    return Scalar("SELECT count(*) FROM deliveries WHERE event_id = '" + event_id +
+    return Scalar("SELECT count(*) FROM delivery_view WHERE event_id = '" + event_id +
                   "' AND status = " + std::to_string(v1::HELD)) == 1;
   }));
   EXPECT_TRUE(receiver_->Received("/held").empty());
-  EXPECT_EQ(Scalar("SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id"
+  EXPECT_EQ(Scalar("SELECT count(*) FROM attempts a JOIN delivery_view d ON d.id = a.delivery_id"
                    " WHERE d.event_id = '" +
                    event_id + "'"),
             0);

@@ -128,7 +128,7 @@ class WorkerFaultTest : public ::testing::Test {
 
   bool AllSucceeded(int count, absl::Duration timeout) {
     return PollUntil(
-        [&] { return Scalar("SELECT count(*) FROM deliveries WHERE status = 2") == count; },
+        [&] { return Scalar("SELECT count(*) FROM delivery_view WHERE status = 2") == count; },
         timeout, absl::Milliseconds(100));
   }
 
@@ -369,7 +369,7 @@ TEST_F(WorkerFaultTest, RedisFlushedUnderARunningWorkerLosesNothingAndFlowsWithi
 
   const int deliveries = 120 + static_cast<int>(early_probes.size());
   ASSERT_TRUE(AllSucceeded(deliveries, absl::Seconds(30)))
-      << Scalar("SELECT count(*) FROM deliveries WHERE status = 2") << " of " << deliveries
+      << Scalar("SELECT count(*) FROM delivery_view WHERE status = 2") << " of " << deliveries
       << " succeeded";
   std::cerr << "all delivered " << (absl::Now() - flushed) << " after the flush\n";
   std::set<std::string> want(events.begin(), events.end());

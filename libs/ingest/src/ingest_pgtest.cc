@@ -168,7 +168,7 @@ class IngestTest : public ::testing::Test {
     pqxx::work txn(conn);
     std::vector<std::string> apps;
     for (const auto& row : txn.exec_params(
-             "SELECT app_id FROM deliveries WHERE event_id = $1 AND status = $2 ORDER BY app_id",
+             "SELECT app_id FROM delivery_view WHERE event_id = $1 AND status = $2 ORDER BY app_id",
              event_id, static_cast<int>(status))) {
       apps.push_back(row[0].as<std::string>());
     }
@@ -193,7 +193,7 @@ class IngestTest : public ::testing::Test {
     std::set<std::string> ids;
     // HELD deliveries (of disabled apps) are not queued.
     for (const auto& row :
-         txn.exec("SELECT id FROM deliveries WHERE status <> " + std::to_string(v1::HELD)))
+         txn.exec("SELECT id FROM delivery_view WHERE status <> " + std::to_string(v1::HELD)))
       ids.insert(row[0].as<std::string>());
     return ids;
   }

@@ -42,6 +42,15 @@ v1::Delivery FromRow(const pqxx::row& row) {
   return d;
 }
 
+// `update` (of delivery_state aliased as d) returning the rows it changed as id,
+// event_id, app_id, attempt_count, status: the event id is the delivery's (migration 12), read
+// by the ids the update returned.
+std::string WithEventIds(const std::string& update) {
+  return "WITH u AS (" + update +
+         " RETURNING d.id, d.app_id, d.attempt_count, d.status) SELECT u.id, e.event_id, u.app_id,"
+         " u.attempt_count, u.status FROM u JOIN deliveries e ON e.id = u.id";
+}
+
 }  // namespace
 
 std::string ListDeliveriesQuery(pqxx::transaction_base& txn, const DeliveryFilter& filter,
@@ -58,15 +67,33 @@ std::string ListDeliveriesQuery(pqxx::transaction_base& txn, const DeliveryFilte
   if (filter.since) add("d.id >= " + txn.quote(IdLowerBoundAt("dlv", *filter.since)));
   if (filter.until) add("d.id < " + txn.quote(IdLowerBoundAt("dlv", *filter.until)));
   if (!before_id.empty()) add("d.id < " + txn.quote(before_id));
-  return std::string("SELECT ") + kColumns +
-         " FROM deliveries d LEFT JOIN apps a ON a.id = d.app_id WHERE " + where +
-         " ORDER BY d.id DESC LIMIT " + std::to_string(limit);
+  // Any status but SUCCEEDED has a state row (migration 12): such a page is read along
+  // delivery_state's (tenant|app_id, status, id) indexes, its tenant, app and id standing for
+  // the delivery's, and each row found looks its delivery up by id (LATERAL ... LIMIT 1 keeps
+  // the planner from merge-joining the whole of deliveries' primary key instead). Otherwise
+  // along deliveries' own indexes, each row with its state (delivery_view).
+  const bool by_state =
+      filter.status != v1::DELIVERY_STATUS_UNSPECIFIED && filter.status != v1::SUCCEEDED;
+  const std::string source =
+      by_state ? "(SELECT s.id, e.event_id, s.app_id, s.tenant, e.event_type, e.create_time,"
+                 " s.status, s.attempt_count, s.last_status_code, s.next_attempt_time,"
+                 " s.update_time FROM delivery_state s CROSS JOIN LATERAL (SELECT event_id,"
+                 " event_type, create_time FROM deliveries WHERE id = s.id LIMIT 1) e) d"
+               : "delivery_view d";
+  return std::string("SELECT ") + kColumns + " FROM " + source +
+         " LEFT JOIN apps a ON a.id = d.app_id WHERE " + where + " ORDER BY d.id DESC LIMIT " +
+         std::to_string(limit);
+}
+
+void ForPageReads(pqxx::transaction_base& txn) {
+  txn.exec("SET LOCAL max_parallel_workers_per_gather = 0");
 }
 
 absl::StatusOr<DeliveryLog::Page> DeliveryLog::List(const DeliveryFilter& filter, int page_size,
                                                     const std::string& before_id) {
   Page page;
   HOOKD_RETURN_IF_ERROR(db_.Transact("list deliveries", [&](pqxx::work& txn) {
+    ForPageReads(txn);
     // One row more than the page tells whether another page follows.
     pqxx::result rows = txn.exec(ListDeliveriesQuery(txn, filter, page_size + 1, before_id));
     for (const auto& row : rows) {
@@ -85,7 +112,7 @@ absl::StatusOr<v1::Delivery> DeliveryLog::Get(const std::string& id) {
   v1::Delivery delivery;
   HOOKD_RETURN_IF_ERROR(db_.Transact("get delivery", [&](pqxx::work& txn) -> absl::Status {
     pqxx::result rows = txn.exec_params(
-        std::string("SELECT ") + kColumns + ", e.payload FROM deliveries d" +
+        std::string("SELECT ") + kColumns + ", e.payload FROM delivery_view d" +
             " LEFT JOIN apps a ON a.id = d.app_id JOIN events e ON e.id = d.event_id" +
             " WHERE d.id = $1",
         id);
@@ -118,11 +145,19 @@ absl::StatusOr<v1::Delivery> DeliveryLog::Retry(const std::string& id,
   std::vector<queue::DeliveryMessage> messages;
   int64_t outbox_id = 0;
   HOOKD_RETURN_IF_ERROR(db_.Transact("retry delivery", [&](pqxx::work& txn) -> absl::Status {
-    pqxx::result rows =
-        txn.exec_params("UPDATE deliveries SET status = " + Sql(v1::RETRYING) +
-                            ", next_attempt_time = now(), update_time = now()"
-                            " WHERE id = $1 RETURNING id, event_id, app_id, attempt_count",
-                        id);
+    // A succeeded delivery gets its state row back (migration 12).
+    pqxx::result rows = txn.exec_params(
+        "WITH r AS (INSERT INTO delivery_state AS s (id, app_id, tenant, status, attempt_count,"
+        " last_status_code) SELECT id, app_id, tenant, " +
+            Sql(v1::RETRYING) +
+            ", attempt_count, last_status_code FROM delivery_view WHERE id = $1"
+            " ON CONFLICT (id) DO UPDATE SET status = " +
+            Sql(v1::RETRYING) +
+            ", next_attempt_time = now(), update_time = now()"
+            " RETURNING s.id, s.app_id, s.attempt_count)"
+            " SELECT r.id, d.event_id, r.app_id, r.attempt_count FROM r"
+            " JOIN deliveries d ON d.id = r.id AND d.id = $1",
+        id);
     if (rows.empty()) return absl::NotFoundError("delivery " + id + " not found");
     messages.push_back({rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
                         rows[0][2].as<std::string>(), rows[0][3].as<int>() + 1});
@@ -147,12 +182,14 @@ absl::StatusOr<int> DeliveryLog::Recover(
         " AND id < " + txn.quote(IdLowerBoundAt("dlv", until)) + " AND status IN " +
         (include_held ? Sql(std::array{v1::FAILED, v1::HELD}) : Sql(std::array{v1::FAILED}));
     if (dry_run) {
-      count = txn.exec1("SELECT count(*) FROM deliveries WHERE " + where)[0].as<int>();
+      count = txn.exec1("SELECT count(*) FROM delivery_state WHERE " + where)[0].as<int>();
       return absl::OkStatus();
     }
-    pqxx::result rows = txn.exec("UPDATE deliveries SET status = " + Sql(v1::RETRYING) +
-                                 ", next_attempt_time = now(), update_time = now() WHERE " + where +
-                                 " RETURNING id, event_id, app_id, attempt_count");
+    pqxx::result rows =
+        txn.exec(WithEventIds("UPDATE delivery_state AS d SET status = " + Sql(v1::RETRYING) +
+                              ", next_attempt_time = now(), update_time = now()"
+                              " WHERE " +
+                              where));
     for (const auto& row : rows) {
       messages.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
                           row[2].as<std::string>(), row[3].as<int>() + 1});
@@ -184,14 +221,12 @@ absl::StatusOr<int64_t> DeliveryLog::SettleHeld(const std::string& app_id, bool 
                  : Sql(v1::DISCARDED);
       pqxx::result rows = db::ExecPrepared(
           txn, resume ? "ledger_resume_held" : "ledger_discard_held",
-          "UPDATE deliveries AS d SET status = " + next_status +
-              ", next_attempt_time = CASE WHEN " + later +
-              " THEN d.next_attempt_time ELSE now() END, update_time = now() FROM ("
-              " SELECT id FROM deliveries WHERE app_id = $1 AND status = " +
-              Sql(v1::HELD) +
-              " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) AS h"
-              " WHERE d.id = h.id"
-              " RETURNING d.id, d.event_id, d.app_id, d.attempt_count, d.status",
+          WithEventIds("UPDATE delivery_state AS d SET status = " + next_status +
+                       ", next_attempt_time = CASE WHEN " + later +
+                       " THEN d.next_attempt_time ELSE now() END, update_time = now() FROM ("
+                       " SELECT id FROM delivery_state WHERE app_id = $1 AND status = " +
+                       Sql(v1::HELD) +
+                       " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) AS h WHERE d.id = h.id"),
           app_id, kBatch);
       settled = static_cast<int>(rows.size());
       if (!resume) return absl::OkStatus();
@@ -214,7 +249,7 @@ absl::StatusOr<int64_t> DeliveryLog::SettleHeld(const std::string& app_id, bool 
 
 std::map<std::string, int64_t> DeliveryLog::HeldByApp(pqxx::work& txn) {
   std::map<std::string, int64_t> held;
-  for (const auto& row : txn.exec("SELECT app_id, count(*) FROM deliveries WHERE status = " +
+  for (const auto& row : txn.exec("SELECT app_id, count(*) FROM delivery_state WHERE status = " +
                                   Sql(v1::HELD) + " GROUP BY app_id")) {
     held[row[0].as<std::string>()] = row[1].as<int64_t>();
   }
@@ -249,17 +284,23 @@ absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl:
     }
 
     v1::DeliveryCounts* counts = stats.mutable_deliveries();
+    // Every delivery of the window, then those with a state row by status: the rest SUCCEEDED
+    // (migration 12). Status 0 stands for the total.
+    int64_t unsucceeded = 0;
     for (const auto& row : txn.exec_params(
-             "SELECT status, count(*) FROM deliveries WHERE app_id = $1 AND id >= $2 AND id < $3"
-             " GROUP BY status",
+             "SELECT 0, count(*) FROM deliveries WHERE app_id = $1 AND id >= $2 AND id < $3"
+             " UNION ALL SELECT status, count(*) FROM delivery_state"
+             " WHERE app_id = $1 AND id >= $2 AND id < $3 GROUP BY status",
              app_id, IdLowerBoundAt("dlv", since), IdLowerBoundAt("dlv", until))) {
       const int64_t n = row[1].as<int64_t>();
+      if (row[0].as<int>() == v1::DELIVERY_STATUS_UNSPECIFIED) {
+        counts->set_succeeded(n);  // less the others, below
+        continue;
+      }
+      unsucceeded += n;
       switch (row[0].as<int>()) {
         case v1::PENDING:
           counts->set_pending(n);
-          break;
-        case v1::SUCCEEDED:
-          counts->set_succeeded(n);
           break;
         case v1::RETRYING:
           counts->set_retrying(n);
@@ -280,6 +321,7 @@ absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl:
           break;
       }
     }
+    counts->set_succeeded(counts->succeeded() - unsucceeded);
 
     // Newest first along the index: the latest success is found without reading every
     // failure when the app mostly succeeds.

@@ -62,13 +62,16 @@ absl::StatusOr<std::map<std::string, LoadedDelivery>> DeliveryStore::Load(
       IdLowerBoundAt("evt", first - absl::Hours(24)),
       IdLowerBoundAt("evt", last + absl::Milliseconds(1))};
   HOOKD_RETURN_IF_ERROR(db_.Transact("load deliveries", [&](pqxx::work& txn) {
-    pqxx::result rows = db::ExecPrepared(
-        txn, "worker_load",
-        "SELECT d.id, d.app_id, d.status, d.attempt_count, e.id, e.event_type, e.payload,"
-        " (extract(epoch FROM e.create_time) * 1000000)::bigint, e.traceparent"
-        " FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ANY($1::text[])"
-        " AND e.id >= $2 AND e.id < $3",
-        db::ArrayLiteral(ids), range.first, range.second);
+    pqxx::result rows =
+        db::ExecPrepared(txn, "worker_load",
+                         // Without a state row a delivery SUCCEEDED (migration 12).
+                         "SELECT d.id, d.app_id, coalesce(s.status, " + Sql(v1::SUCCEEDED) +
+                             "), coalesce(s.attempt_count, 0), e.id, e.event_type, e.payload,"
+                             " (extract(epoch FROM e.create_time) * 1000000)::bigint, e.traceparent"
+                             " FROM deliveries d JOIN events e ON e.id = d.event_id"
+                             " LEFT JOIN delivery_state s ON s.id = d.id AND s.id = ANY($1::text[])"
+                             " WHERE d.id = ANY($1::text[]) AND e.id >= $2 AND e.id < $3",
+                         db::ArrayLiteral(ids), range.first, range.second);
     for (const auto& row : rows) {
       LoadedDelivery d;
       d.id = row[0].as<std::string>();
@@ -138,31 +141,30 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
                           : db::TimestampLiteral(o.next_attempt_time));
       attempted.push_back(o.attempted ? "t" : "f");
     }
-    // A late duplicate never moves a finished delivery back, nor lowers its attempt count. The
-    // batch's ids as a constant list let the planner skip the other days' partitions (migration
-    // 9): planning for all of them cost ten times the update itself.
-    // `d.status + 0`: the batch must be found by its ids (pkey). With a bare `d.status NOT IN
-    // (SUCCEEDED, FAILED)` the planner may instead hash every row of the partial index
-    // deliveries_unsucceeded_by_app (WHERE status <> 2), which statistics show as nearly empty
-    // when most deliveries succeed, but which holds an entry for every delivery since the last
-    // vacuum: at 700k deliveries each batch took 30 ms instead of 0.5 ms.
+    // A late duplicate never moves a finished delivery back, nor lowers its attempt count. A
+    // success deletes the delivery's state row (migration 12: a delivery without one SUCCEEDED),
+    // any other outcome updates it; a finished delivery's row (FAILED, DISCARDED) is left alone,
+    // and a succeeded one has none to change. The batch's ids as a constant list let the planner
+    // skip the other days' partitions (migration 9). `s.status + 0`: the batch must be found by
+    // its ids (pkey), never by hashing a status index.
     // Only the rows this batch made FAILED after an attempt come back: a late duplicate updates
     // no row, so each exhausted delivery is reported once.
     pqxx::result failed = db::ExecPrepared(
         txn, "worker_record",
-        "WITH u AS (UPDATE deliveries AS d SET status = v.status,"
-        " attempt_count = greatest(d.attempt_count, v.attempt),"
-        " last_status_code = CASE WHEN v.attempted THEN v.code ELSE d.last_status_code END,"
-        " next_attempt_time = coalesce(nullif(v.next, '')::timestamptz, now()),"
-        " update_time = now()"
-        " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
-        " AS v(id, status, attempt, code, next, attempted)"
-        " WHERE d.id = v.id AND d.id = ANY($1::text[]) AND (d.status + 0) NOT IN " +
-            Sql(kFinished) +
-            " RETURNING d.id, d.event_id, d.event_type, d.app_id, d.tenant, d.attempt_count,"
-            " d.status, v.attempted)"
-            " SELECT id, event_id, event_type, app_id, tenant, attempt_count FROM u"
-            " WHERE status = " +
+        "WITH v AS (SELECT * FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[],"
+        " $5::text[], $6::bool[]) AS v(id, status, attempt, code, next, attempted)),"
+        " done AS (DELETE FROM delivery_state AS s USING v WHERE s.id = v.id"
+        " AND s.id = ANY($1::text[]) AND v.status = " +
+            Sql(v1::SUCCEEDED) + " AND (s.status + 0) NOT IN " + Sql(kFinished) +
+            "), u AS (UPDATE delivery_state AS s SET status = v.status,"
+            " attempt_count = greatest(s.attempt_count, v.attempt),"
+            " last_status_code = CASE WHEN v.attempted THEN v.code ELSE s.last_status_code END,"
+            " next_attempt_time = coalesce(nullif(v.next, '')::timestamptz, now()),"
+            " update_time = now() FROM v"
+            " WHERE s.id = v.id AND s.id = ANY($1::text[]) AND v.status <> " +
+            Sql(v1::SUCCEEDED) + " AND (s.status + 0) NOT IN " + Sql(kFinished) +
+            " RETURNING s.id, s.app_id, s.tenant, s.attempt_count, s.status, v.attempted)"
+            " SELECT id, app_id, tenant, attempt_count FROM u WHERE status = " +
             Sql(v1::FAILED) + " AND attempted",
         db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
         db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
@@ -171,13 +173,15 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
       for (const Outcome& o : outcomes) by_id[o.delivery_id] = &o;
       for (const auto& row : failed) {
         Exhausted e{.delivery_id = row[0].as<std::string>(),
-                    .event_id = row[1].as<std::string>(),
-                    .event_type = row[2].as<std::string>(),
-                    .app_id = row[3].as<std::string>(),
-                    .tenant = row[4].as<std::string>(),
-                    .attempts = row[5].as<int>(),
+                    .event_id = {},
+                    .event_type = {},
+                    .app_id = row[1].as<std::string>(),
+                    .tenant = row[2].as<std::string>(),
+                    .attempts = row[3].as<int>(),
                     .last_result = {}};
         if (auto it = by_id.find(e.delivery_id); it != by_id.end()) {
+          e.event_id = it->second->event_id;
+          e.event_type = it->second->event_type;
           e.last_result = it->second->result;
         }
         recorded.exhausted.push_back(std::move(e));
@@ -255,13 +259,13 @@ std::optional<LoggedAttempt> LatestAttemptOfApp(pqxx::work& txn, const std::stri
 
 namespace {
 
-// Locks the deliveries `select` finds (its statement ends FOR UPDATE SKIP LOCKED and returns
-// their ids), then applies `set` (an assignment list) to them by id and returns them. Two
-// statements rather than UPDATE ... WHERE id IN (SELECT ...): the update then plans only the
-// days of the rows found (the log is in day partitions, migration 9), and a sweep that finds
-// nothing, the common case, plans no update at all. The select is prepared as `name`: the
-// workers run it several times a second, and planning it over every day costs more than running
-// it.
+// Locks the state rows `select` finds (its statement ends FOR UPDATE SKIP LOCKED and returns
+// their ids), then applies `set` (an assignment list) to them by id and returns them with their
+// event ids. Two statements rather than UPDATE ... WHERE id IN (SELECT ...): the update then
+// plans only the days of the rows found (the log is in day partitions, migration 9), and a sweep
+// that finds nothing, the common case, plans no update at all. The select is prepared as `name`:
+// the workers run it several times a second, and planning it over every day costs more than
+// running it.
 template <typename... Params>
 std::vector<DeliveryStore::Lost> Claim(pqxx::work& txn, const std::string& name,
                                        const std::string& select, const std::string& set,
@@ -272,13 +276,14 @@ std::vector<DeliveryStore::Lost> Claim(pqxx::work& txn, const std::string& name,
   }
   std::vector<DeliveryStore::Lost> claimed;
   if (ids.empty()) return claimed;
-  for (const auto& row : txn.exec_params("UPDATE deliveries SET " + set +
-                                             " WHERE id = ANY($1::text[])"
-                                             " RETURNING id, event_id, app_id, attempt_count,"
-                                             " CASE WHEN isfinite(next_attempt_time) THEN"
-                                             " (extract(epoch FROM next_attempt_time) * 1000000)"
-                                             "::bigint END",
-                                         db::ArrayLiteral(ids))) {
+  for (const auto& row :
+       txn.exec_params("WITH u AS (UPDATE delivery_state SET " + set +
+                           " WHERE id = ANY($1::text[]) RETURNING id, app_id, attempt_count,"
+                           " CASE WHEN isfinite(next_attempt_time) THEN"
+                           " (extract(epoch FROM next_attempt_time) * 1000000)::bigint END AS next)"
+                           " SELECT u.id, d.event_id, u.app_id, u.attempt_count, u.next FROM u"
+                           " JOIN deliveries d ON d.id = u.id AND d.id = ANY($1::text[])",
+                       db::ArrayLiteral(ids))) {
     claimed.push_back({.delivery_id = row[0].as<std::string>(),
                        .event_id = row[1].as<std::string>(),
                        .app_id = row[2].as<std::string>(),
@@ -296,7 +301,7 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimDue(int lim
   std::vector<Lost> due;
   HOOKD_RETURN_IF_ERROR(db_.Transact("claim due deliveries", [&](pqxx::work& txn) {
     due = Claim(txn, "ledger_claim_due",
-                "SELECT id FROM deliveries WHERE status = " + Sql(v1::SCHEDULED) +
+                "SELECT id FROM delivery_state WHERE status = " + Sql(v1::SCHEDULED) +
                     " AND next_attempt_time <= now()"
                     " ORDER BY next_attempt_time LIMIT $1 FOR UPDATE SKIP LOCKED",
                 "status = " + Sql(v1::PENDING) + ", update_time = now()", limit);
@@ -311,18 +316,18 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimLost(absl::
   HOOKD_RETURN_IF_ERROR(db_.Transact("claim lost deliveries", [&](pqxx::work& txn) {
     const double seconds = absl::ToDoubleSeconds(grace);
     lost = Claim(txn, "ledger_claim_lost",
-                 "SELECT id FROM deliveries WHERE status IN " + Sql(kUnfinished) +
+                 "SELECT id FROM delivery_state WHERE status IN " + Sql(kUnfinished) +
                      " AND next_attempt_time < now() - make_interval(secs => $1)"
                      " AND update_time < now() - make_interval(secs => $1)"
                      " ORDER BY next_attempt_time LIMIT $2 FOR UPDATE SKIP LOCKED",
                  "update_time = now()", seconds, limit);
     if (static_cast<int>(lost.size()) >= limit) return absl::OkStatus();
-    // Held deliveries of active apps, along deliveries_held (migration 7): only apps enabled
+    // Held deliveries of active apps, along delivery_state_by_app (migration 12): only apps enabled
     // without their held deliveries resumed have any. One held before its deliver_at or
     // delivery_delay came (its time is in next_attempt_time) waits for that time.
     for (Lost& held :
          Claim(txn, "ledger_claim_held",
-               "SELECT d.id FROM apps a JOIN deliveries d ON d.app_id = a.id AND d.status = " +
+               "SELECT d.id FROM apps a JOIN delivery_state d ON d.app_id = a.id AND d.status = " +
                    Sql(v1::HELD) +
                    " WHERE a.active AND a.delete_time IS NULL"
                    " AND d.update_time < now() - make_interval(secs => $1)"
@@ -341,7 +346,7 @@ absl::StatusOr<std::vector<DeliveryStore::Lost>> DeliveryStore::ClaimChangedBefo
   std::vector<Lost> claimed;
   HOOKD_RETURN_IF_ERROR(db_.Transact("claim deliveries Redis lost", [&](pqxx::work& txn) {
     claimed = Claim(txn, "ledger_claim_changed_before",
-                    "SELECT id FROM deliveries WHERE status IN " + Sql(kUnfinished) +
+                    "SELECT id FROM delivery_state WHERE status IN " + Sql(kUnfinished) +
                         " AND update_time < $1::timestamptz"
                         " ORDER BY next_attempt_time LIMIT $2 FOR UPDATE SKIP LOCKED",
                     "update_time = now()", db::TimestampLiteral(before), limit);
@@ -354,7 +359,7 @@ absl::Status DeliveryStore::Touch(const std::vector<std::string>& ids) {
   if (ids.empty()) return absl::OkStatus();
   return db_.Transact("mark held deliveries in progress", [&](pqxx::work& txn) {
     db::ExecPrepared(txn, "ledger_touch",
-                     "UPDATE deliveries SET update_time = now() WHERE id = ANY($1::text[])"
+                     "UPDATE delivery_state SET update_time = now() WHERE id = ANY($1::text[])"
                      " AND status IN " +
                          Sql(kUnfinished),
                      db::ArrayLiteral(ids));

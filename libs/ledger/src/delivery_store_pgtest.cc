@@ -35,31 +35,42 @@ class DeliveryStorePgTest : public ::testing::Test {
 
   void Exec(const std::string& sql) { db_->Exec(sql); }
   int64_t Count(const std::string& sql) { return db_->Scalar(sql); }
+  // A PENDING state row for every delivery without one (what ingest writes with each delivery).
+  void AddPendingStates() {
+    Exec(
+        "INSERT INTO delivery_state (id, app_id, tenant, status) SELECT id, app_id, tenant, 1"
+        " FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM delivery_state s WHERE s.id = d.id)");
+  }
 
   std::unique_ptr<testing::MigratedDatabase> db_;
   db::PgPool* pool_ = nullptr;
   std::unique_ptr<DeliveryStore> store_;
 };
 
-// The state of every busy installation: statistics say (nearly) every delivery succeeded, while
-// the partial indexes on unsucceeded deliveries still hold an entry for each delivery inserted
-// since the last vacuum. The batch update must still find its rows by id, not by hashing the
-// whole partial index (which made each batch take 30 ms at 700k deliveries).
+// The state of every busy installation: statistics say the state table holds only finished
+// deliveries, while its indexes still hold an entry for each delivery that succeeded since the
+// last vacuum. The batch must still be found by id, not by hashing a whole status index (which
+// made each batch take 30 ms at 700k deliveries).
 TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
   const std::string day = Today("dlv", "");
   Exec(
-      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status)"
+      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)"
       " SELECT '" +
       day + "old_" +
       "' || lpad(g::text, 6, '0'), 'evt_old_' || g, 'app_1', 'acme',"
-      " 'video.ready', 2 FROM generate_series(1, 20000) g");
-  Exec("ANALYZE deliveries");
+      " 'video.ready' FROM generate_series(1, 20000) g");
+  Exec(
+      "INSERT INTO delivery_state (id, app_id, tenant, status) SELECT id, app_id, tenant, 4"
+      " FROM deliveries");
+  Exec("ANALYZE deliveries, delivery_state");
+  Exec("DELETE FROM delivery_state");
   Exec(
       "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)"
       " SELECT '" +
       day + "new_" +
       "' || lpad(g::text, 6, '0'), 'evt_new_' || g, 'app_1', 'acme',"
       " 'video.ready' FROM generate_series(1, 2000) g");
+  AddPendingStates();
 
   std::vector<Outcome> outcomes;
   for (int i = 1; i <= 100; ++i) {
@@ -87,7 +98,7 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
               "check",
               [&](pqxx::work& txn) {
                 succeeded = txn.exec1(
-                                   "SELECT count(*) FROM deliveries WHERE id LIKE "
+                                   "SELECT count(*) FROM delivery_view WHERE id LIKE "
                                    "'%new_%' AND status = 2 AND "
                                    "attempt_count = 1 AND last_status_code = 200")[0]
                                 .as<int>();
@@ -114,12 +125,13 @@ TEST_F(DeliveryStorePgTest, RecordFindsTheBatchByIdWhateverTheStatisticsSay) {
           .ok());
   EXPECT_EQ(succeeded, 100);
   EXPECT_EQ(attempts, 100);
-  // The primary key of the day's partition (migration 9).
+  // The primary key of the day's state partition (migrations 9 and 12), never a status index.
   const std::string partition =
-      "deliveries_p" + absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone());
+      "delivery_state_p" + absl::FormatTime("%Y%m%d", absl::Now(), absl::UTCTimeZone());
   EXPECT_NE(plan.find("Index Scan using " + partition + "_pkey on " + partition), std::string::npos)
       << plan;
-  EXPECT_EQ(plan.find("unsucceeded"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("status_id_idx"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("next_attempt_time_idx"), std::string::npos) << plan;
 }
 
 // A delivery held while its app is disabled must not stay held once the app is active again,
@@ -130,19 +142,20 @@ TEST_F(DeliveryStorePgTest, ClaimLostSweepsUpTheHeldDeliveriesOfActiveAppsOnly) 
       " ('app_on', 'acme', '{}', '', true, 1), ('app_off', 'acme', '{}', '', false, 2)");
   const std::string dlv_1 = Today("dlv", "1"), dlv_2 = Today("dlv", "2"), dlv_3 = Today("dlv", "3"),
                     dlv_4 = Today("dlv", "4");
-  Exec(
-      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status, update_time)"
-      " VALUES ('" +
-      dlv_1 + "', 'evt_1', 'app_on', 'acme', 'video.ready', 5, now() - interval '1 min'), ('" +
-      dlv_2 + "', 'evt_2', 'app_off', 'acme', 'video.ready', 5, now() - interval '1 min'), ('" +
-      dlv_3 + "', 'evt_3', 'app_on', 'acme', 'video.ready', 5, now())");
+  Exec("INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) VALUES ('" + dlv_1 +
+       "', 'evt_1', 'app_on', 'acme', 'video.ready'), ('" + dlv_2 +
+       "', 'evt_2', 'app_off', 'acme', 'video.ready'), ('" + dlv_3 +
+       "', 'evt_3', 'app_on', 'acme', 'video.ready'), ('" + dlv_4 +
+       "', 'evt_4', 'app_on', 'acme', 'video.ready')");
+  Exec("INSERT INTO delivery_state (id, app_id, tenant, status, update_time) VALUES ('" + dlv_1 +
+       "', 'app_on', 'acme', 5, now() - interval '1 min'), ('" + dlv_2 +
+       "', 'app_off', 'acme', 5, now() - interval '1 min'), ('" + dlv_3 +
+       "', 'app_on', 'acme', 5, now())");
   // Held before its deliver_at came: it waits for that time.
   Exec(
-      "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status, update_time,"
-      " next_attempt_time) VALUES ('" +
-      dlv_4 +
-      "', 'evt_4', 'app_on', 'acme', 'video.ready', 5,"
-      " now() - interval '1 min', now() + interval '1 hour')");
+      "INSERT INTO delivery_state (id, app_id, tenant, status, update_time, next_attempt_time)"
+      " VALUES ('" +
+      dlv_4 + "', 'app_on', 'acme', 5, now() - interval '1 min', now() + interval '1 hour')");
   auto lost = store_->ClaimLost(absl::Seconds(10), 100);
   ASSERT_TRUE(lost.ok()) << lost.status();
   // dlv_2's app is disabled; dlv_3 is younger than the grace (EnableApp may be resuming it);
@@ -172,14 +185,16 @@ TEST(HeldMigration, ParkedDeliveriesBecomeHeld) {
       "', 'e2', 'a', 't', 'x', 3, 'infinity'), ('" + due + "', 'e3', 'a', 't', 'x', 3, now()), ('" +
       ok + "', 'e4', 'a', 't', 'x', 2, 'infinity')");
   ASSERT_TRUE(db::Migrate((*db)->url()).ok());
-  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE status = 5 AND id IN ('" + p +
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM delivery_view WHERE status = 5 AND id IN ('" + p +
                           "', '" + r + "')"),
             2);
-  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE status = 5"), 2);
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM delivery_view WHERE status = 5"), 2);
   EXPECT_EQ(
-      (*db)->Scalar("SELECT count(*) FROM deliveries WHERE id = '" + due + "' AND status = 3"), 1);
-  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries WHERE id = '" + ok + "' AND status = 2"),
-            1);
+      (*db)->Scalar("SELECT count(*) FROM delivery_view WHERE id = '" + due + "' AND status = 3"),
+      1);
+  EXPECT_EQ(
+      (*db)->Scalar("SELECT count(*) FROM delivery_view WHERE id = '" + ok + "' AND status = 2"),
+      1);
 }
 
 // A failed delivery of app `app_id`, attempted for the `attempt`th time, that counts toward its
@@ -199,6 +214,60 @@ Outcome Failure(const std::string& delivery_id, const std::string& app_id, int a
   return o;
 }
 
+// The insert-only hot path (migration 12): a success inserts its attempt and deletes the
+// delivery's state row, and never writes the delivery's own row; a failure keeps the state row,
+// and a late success of a failed delivery changes nothing.
+TEST_F(DeliveryStorePgTest, ASuccessWritesItsAttemptAndDeletesItsStateOnly) {
+  const std::string ok = Today("dlv", "ok"), bad = Today("dlv", "bad");
+  Exec("INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) VALUES ('" + ok +
+       "', 'evt_1', 'app_1', 'acme', 'video.ready'), ('" + bad +
+       "', 'evt_2', 'app_1', 'acme', 'video.ready')");
+  AddPendingStates();
+  // The transaction that last wrote each row: an update would change it.
+  const auto writers = [&] {
+    std::string xmins;
+    EXPECT_TRUE(pool_
+                    ->Transact("xmin",
+                               [&](pqxx::work& txn) {
+                                 xmins = txn.exec1(
+                                                "SELECT string_agg(xmin::text, ',' ORDER BY id)"
+                                                " FROM deliveries")[0]
+                                             .as<std::string>();
+                                 return absl::OkStatus();
+                               })
+                    .ok());
+    return xmins;
+  };
+  const std::string before = writers();
+  Outcome success;
+  success.delivery_id = ok;
+  success.app_id = "app_1";
+  success.attempt = 1;
+  success.status = v1::SUCCEEDED;
+  success.result.status_code = 200;
+  success.result.start_time = absl::Now();
+  success.counts_success = true;
+  ASSERT_TRUE(store_->Record({success, Failure(bad, "app_1", 1, /*final=*/true)}).ok());
+
+  EXPECT_EQ(writers(), before);
+  EXPECT_EQ(Count("SELECT count(*) FROM delivery_state WHERE id = '" + ok + "'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM attempts"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM delivery_view WHERE id = '" + ok +
+                  "' AND status = 2 AND attempt_count = 1 AND last_status_code = 200"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM delivery_view WHERE id = '" + bad +
+                  "' AND status = 4 AND attempt_count = 1 AND last_status_code = 503"),
+            1);
+
+  // A late success of the failed one (a duplicate stream entry): its attempt is logged, its
+  // state stays FAILED.
+  success.delivery_id = bad;
+  success.attempt = 2;
+  ASSERT_TRUE(store_->Record({success}).ok());
+  EXPECT_EQ(Count("SELECT status FROM delivery_state WHERE id = '" + bad + "'"), v1::FAILED);
+  EXPECT_EQ(writers(), before);
+}
+
 // What operational events report is found by Record itself: each exhausted delivery once, the
 // streak's half-way mark once, the threshold; and what `after` fails rolls everything back.
 TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) {
@@ -213,9 +282,13 @@ TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) 
       day +
       "' || g, 'evt_' || g, 'app_1', 'acme', 'video.ready'"
       " FROM generate_series(1, 5) g");
+  AddPendingStates();
 
   // 1 of 4: one delivery exhausted, no mark.
-  auto first = store_->Record({Failure(dlv(1), "app_1", 3, /*final=*/true)});
+  Outcome exhausted = Failure(dlv(1), "app_1", 3, /*final=*/true);
+  exhausted.event_id = "evt_1";  // the worker's, from the delivery it loaded
+  exhausted.event_type = "video.ready";
+  auto first = store_->Record({exhausted});
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->exhausted.size(), 1u);
   EXPECT_EQ(first->exhausted[0].delivery_id, dlv(1));
@@ -258,7 +331,7 @@ TEST_F(DeliveryStorePgTest, RecordReportsExhaustedDeliveriesAndStreakMarksOnce) 
                                 });
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Count("SELECT count(*) FROM attempts"), attempts);
-  EXPECT_EQ(Count("SELECT status FROM deliveries WHERE id = '" + dlv(3) + "'"), v1::PENDING);
+  EXPECT_EQ(Count("SELECT status FROM delivery_view WHERE id = '" + dlv(3) + "'"), v1::PENDING);
   EXPECT_EQ(Count("SELECT failure_streak FROM apps WHERE id = 'app_1'"), 3);
 
   // 4 of 4: the threshold.
@@ -280,6 +353,7 @@ TEST_F(DeliveryStorePgTest, AnOutcomeOfADroppedDayIsSkipped) {
   const std::string live = Today("dlv", "live");
   Exec("INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) VALUES ('" + live +
        "', 'evt_1', 'app_1', 'acme', 'video.ready')");
+  AddPendingStates();
   Outcome first = Failure(gone, "app_1", 1, /*final=*/true);
   Outcome second = Failure(live, "app_1", 1, /*final=*/true);
   auto recorded = store_->Record({first, second});
@@ -298,6 +372,7 @@ TEST_F(DeliveryStorePgTest, HalfOfAnOddThresholdRoundsUp) {
   const std::string day = Today("dlv", "odd");
   Exec("INSERT INTO deliveries (id, event_id, app_id, tenant, event_type) SELECT '" + day +
        "' || g, 'evt_' || g, 'app_3', 'acme', 'video.ready' FROM generate_series(1, 3) g");
+  AddPendingStates();
   std::vector<size_t> failing, reached;
   for (int n = 1; n <= 3; ++n) {
     auto recorded = store_->Record({Failure(day + std::to_string(n), "app_3", 1, false)});

@@ -1,5 +1,6 @@
 // The delivery log's day partitions against a real Postgres: migration 9 moves every row of the
-// unpartitioned tables into them; days are created ahead, listed and dropped; a row of a day
+// unpartitioned tables into them (and migration 12 the state of unsucceeded deliveries into
+// delivery_state); days are created ahead, listed and dropped; a row of a day
 // without a partition is refused.
 
 #include <functional>
@@ -83,21 +84,36 @@ TEST(DayPartitionsMigration, KeepsEveryRowOfEveryDay) {
         delivery + "', 1, 'app_" + std::to_string(n) + "', '" + db::TimestampLiteral(t) +
         "', 12, 503, 'busy', 2, 'HTTP 503', 'w1')");
   }
+  // What never changes of a delivery stays in deliveries; the state of those not succeeded
+  // moves to delivery_state (migration 12).
+  const std::string kept =
+      "(SELECT id, event_id, app_id, tenant, event_type, create_time FROM deliveries)";
+  const std::string state_columns =
+      "id, status, attempt_count, last_status_code, next_attempt_time, update_time";
   const std::string events = Digest(**db, "events", "id");
-  const std::string deliveries = Digest(**db, "deliveries", "id");
+  const std::string deliveries = Digest(**db, kept, "id");
+  const std::string states =
+      Digest(**db, "(SELECT " + state_columns + " FROM deliveries WHERE status <> 2)", "id");
   const std::string attempts = Digest(**db, "attempts", "delivery_id, attempt");
   ASSERT_EQ(events.substr(0, 2), "3:");
+  ASSERT_EQ(states.substr(0, 2), "2:");
 
   ASSERT_TRUE(db::Migrate((*db)->url()).ok());
   EXPECT_EQ(Digest(**db, "events", "id"), events);
-  EXPECT_EQ(Digest(**db, "deliveries", "id"), deliveries);
+  EXPECT_EQ(Digest(**db, kept, "id"), deliveries);
+  EXPECT_EQ(Digest(**db, "(SELECT " + state_columns + " FROM delivery_state)", "id"), states);
   EXPECT_EQ(Digest(**db, "attempts", "delivery_id, attempt"), attempts);
+  // The succeeded one has no state row: its attempt tells its state.
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM delivery_view WHERE status = 2 AND app_id = "
+                          "'app_2' AND attempt_count = 1 AND last_status_code = 503"),
+            1);
   // Each row in its day's partition; every day from the oldest to 7 days ahead has one.
   for (size_t i = 0; i < times.size(); ++i) {
     const std::string day = Yyyymmdd(UtcDay(times[i]));
     EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM deliveries_p" + day), 1) << day;
     EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM events_p" + day), 1) << day;
     EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM attempts_p" + day), 1) << day;
+    EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM delivery_state_p" + day), i == 1 ? 0 : 1) << day;
   }
   std::vector<absl::CivilDay> days;
   ASSERT_TRUE((*db)
@@ -111,10 +127,14 @@ TEST(DayPartitionsMigration, KeepsEveryRowOfEveryDay) {
   ASSERT_EQ(days.size(), 12u + 1 + 7);
   EXPECT_EQ(days.front(), UtcDay(times[0]));
   EXPECT_EQ(days.back(), today + 7);
-  // The keys and indexes of before, on every partition.
+  // The keys and indexes, on every partition: deliveries' primary key and three listing
+  // indexes; delivery_state's primary key, the due and scheduled ones and two status lists.
   EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM pg_indexes WHERE tablename = 'deliveries_p" +
                           Yyyymmdd(today + 7) + "'"),
-            9);
+            4);
+  EXPECT_EQ((*db)->Scalar("SELECT count(*) FROM pg_indexes WHERE tablename = 'delivery_state_p" +
+                          Yyyymmdd(today + 7) + "'"),
+            5);
 }
 
 TEST(DayPartitions, AreCreatedOnceListedAndDroppedWhole) {
@@ -133,7 +153,7 @@ TEST(DayPartitions, AreCreatedOnceListedAndDroppedWhole) {
   run([&](pqxx::work& txn) { made = EnsureDayPartitions(txn, today, today + 7); });
   EXPECT_EQ(made, 0);
   run([&](pqxx::work& txn) { made = EnsureDayPartitions(txn, today - 2, today + 8); });
-  EXPECT_EQ(made, 3 * 3);  // two days behind and one ahead, three tables each
+  EXPECT_EQ(made, 3 * 4);  // two days behind and one ahead, four tables each
   std::vector<absl::CivilDay> days;
   run([&](pqxx::work& txn) { days = PartitionDays(txn, "events"); });
   ASSERT_EQ(days.size(), 11u);

@@ -119,11 +119,13 @@ OutboxBatch InsertPublished(pqxx::work& txn, const std::vector<NewEvent>& events
       " SELECT id, tenant, event_type, payload, channels::jsonb, key, trace, n, $9::timestamptz"
       " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
       " $7::text[], $8::int[]) AS t(id, tenant, event_type, payload, channels, key, trace, n)),"
-      " d AS (INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, status,"
-      " next_attempt_time)"
-      " SELECT i, ev, a, t, ty, s, coalesce(nullif(due, '')::timestamptz, now())"
-      " FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[],"
-      " $16::smallint[], $18::text[]) AS x(i, ev, a, t, ty, s, due))"
+      " d AS (INSERT INTO deliveries (id, event_id, app_id, tenant, event_type)"
+      " SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[])),"
+      // Every new delivery has a state row until it succeeds (migration 12).
+      " s AS (INSERT INTO delivery_state (id, app_id, tenant, status, next_attempt_time)"
+      " SELECT i, a, t, s, coalesce(nullif(due, '')::timestamptz, now())"
+      " FROM unnest($10::text[], $12::text[], $13::text[], $16::smallint[], $18::text[])"
+      " AS x(i, a, t, s, due))"
       " INSERT INTO outbox (messages) SELECT $15 WHERE $17::bool"
       " RETURNING id",
       db::ArrayLiteral(event_ids), db::ArrayLiteral(tenants), db::ArrayLiteral(types),

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "hookd/v1/delivery.pb.h"
 
-// deliveries.status holds hookd.v1.DeliveryStatus numbers; statements name the enum values
+// delivery_state.status holds hookd.v1.DeliveryStatus numbers; statements name the enum values
 // through these, never bare integers.
 
 namespace hookd::ledger {

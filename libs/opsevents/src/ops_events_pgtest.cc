@@ -47,19 +47,20 @@ class OpsEventsPgTest : public ::testing::Test {
   // app id -> delivery status of every delivery of event type `type`.
   std::map<std::string, int> Deliveries(const std::string& type) {
     std::map<std::string, int> out;
-    EXPECT_TRUE(pool_
-                    ->Transact("read",
-                               [&](pqxx::work& txn) {
-                                 for (const auto& row : txn.exec_params(
-                                          "SELECT d.app_id, d.status FROM deliveries d JOIN events"
-                                          " e ON e.id = d.event_id WHERE e.event_type = $1"
-                                          " AND e.tenant = 'ops'",
-                                          type)) {
-                                   out[row[0].as<std::string>()] = row[1].as<int>();
-                                 }
-                                 return absl::OkStatus();
-                               })
-                    .ok());
+    EXPECT_TRUE(
+        pool_
+            ->Transact("read",
+                       [&](pqxx::work& txn) {
+                         for (const auto& row : txn.exec_params(
+                                  "SELECT d.app_id, d.status FROM delivery_view d JOIN events"
+                                  " e ON e.id = d.event_id WHERE e.event_type = $1"
+                                  " AND e.tenant = 'ops'",
+                                  type)) {
+                           out[row[0].as<std::string>()] = row[1].as<int>();
+                         }
+                         return absl::OkStatus();
+                       })
+            .ok());
     return out;
   }
 

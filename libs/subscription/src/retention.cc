@@ -112,8 +112,9 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
   if (pass.partitions_created + pass.delivery_days + pass.event_days > 0) {
     // Autovacuum analyzes partitions, never their parents: the planner's estimates of joins
     // over the whole log come from this, once a day.
-    HOOKD_RETURN_IF_ERROR(
-        step([](pqxx::work& txn) { txn.exec("ANALYZE events, deliveries, attempts"); }).status());
+    HOOKD_RETURN_IF_ERROR(step([](pqxx::work& txn) {
+                            txn.exec("ANALYZE events, deliveries, attempts, delivery_state");
+                          }).status());
   }
   return pass;
 }
@@ -125,7 +126,7 @@ absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, 
   std::set<absl::CivilDay> delivery_days;
   std::vector<absl::CivilDay> event_days;
   HOOKD_RETURN_IF_ERROR(step([&](pqxx::work& txn) {
-                          for (const char* table : {"deliveries", "attempts"}) {
+                          for (const char* table : {"deliveries", "attempts", "delivery_state"}) {
                             for (absl::CivilDay day : ledger::PartitionDays(txn, table)) {
                               delivery_days.insert(day);
                             }
@@ -134,11 +135,12 @@ absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, 
                         }).status());
   for (const absl::CivilDay day : delivery_days) {
     if (day >= first_kept || task_.stopping()) break;
-    HOOKD_ASSIGN_OR_RETURN(bool dropped, attempt([&](pqxx::connection& conn) {
-                             ledger::DropDayPartition(conn, "attempts", day, options_.lock_timeout);
-                             ledger::DropDayPartition(conn, "deliveries", day,
-                                                      options_.lock_timeout);
-                           }));
+    HOOKD_ASSIGN_OR_RETURN(
+        bool dropped, attempt([&](pqxx::connection& conn) {
+          ledger::DropDayPartition(conn, "attempts", day, options_.lock_timeout);
+          ledger::DropDayPartition(conn, "delivery_state", day, options_.lock_timeout);
+          ledger::DropDayPartition(conn, "deliveries", day, options_.lock_timeout);
+        }));
     if (!dropped) return absl::OkStatus();
     ++pass.delivery_days;
   }

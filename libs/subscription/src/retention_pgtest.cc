@@ -142,6 +142,8 @@ TEST_F(RetentionTest, OnePassDropsOnlyWholeExpiredDays) {
   EXPECT_EQ(Ids(db_->url(), "events"),
             (std::set<std::string>{day_before.id, same_day.id, recent.id}));
   EXPECT_EQ(Ids(db_->url(), "deliveries"), kept_deliveries);
+  // Their states (all pending) went with their days, whatever their status.
+  EXPECT_EQ(Ids(db_->url(), "delivery_state"), kept_deliveries);
   EXPECT_EQ(Ids(db_->url(), "attempts", "delivery_id"),
             std::set<std::string>{same_day.delivery_ids[0]});
   EXPECT_EQ(Ids(db_->url(), "idempotency_keys", "key"), std::set<std::string>{"k-reused"});

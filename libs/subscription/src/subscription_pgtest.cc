@@ -1014,7 +1014,7 @@ TEST_F(SubscriptionTest, EnableAndDisableReportOperationalEventsInTheirTransacti
     pqxx::work txn(conn);
     for (const auto& row :
          txn.exec("SELECT e.event_type, e.payload::jsonb->>'app_id', d.app_id FROM events e"
-                  " JOIN deliveries d ON d.event_id = e.id WHERE e.tenant = 'hookd-ops'"
+                  " JOIN delivery_view d ON d.event_id = e.id WHERE e.tenant = 'hookd-ops'"
                   " ORDER BY e.create_time, d.app_id")) {
       out.emplace_back(row[0].as<std::string>(), row[1].as<std::string>(),
                        row[2].as<std::string>());
@@ -1264,15 +1264,15 @@ TEST(SubscriptionStartup, OperationalEventsGoToTheConfiguredTenant) {
   ASSERT_TRUE(apps->DisableApp(ClientContext(kTestAdminToken).get(), disable, &out).ok());
   pqxx::connection conn((*db)->url());
   pqxx::work txn(conn);
-  EXPECT_EQ(txn.exec_params1("SELECT count(*) FROM deliveries WHERE app_id = $1"
+  EXPECT_EQ(txn.exec_params1("SELECT count(*) FROM delivery_view WHERE app_id = $1"
                              " AND event_type = 'hookd.app.disabled'",
                              configured.id())[0]
                 .as<int>(),
             1);
-  EXPECT_EQ(
-      txn.exec_params1("SELECT count(*) FROM deliveries WHERE app_id = $1", default_tenant.id())[0]
-          .as<int>(),
-      0);
+  EXPECT_EQ(txn.exec_params1("SELECT count(*) FROM delivery_view WHERE app_id = $1",
+                             default_tenant.id())[0]
+                .as<int>(),
+            0);
 }
 
 TEST(SubscriptionStartup, MissingSettingsAreNamed) {

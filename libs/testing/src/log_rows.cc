@@ -25,9 +25,10 @@ LoggedEvent InsertEvent(pqxx::transaction_base& txn, IdGenerator& ids, absl::Tim
   for (const std::string& app_id : app_ids) {
     event.delivery_ids.push_back(ids.Next("dlv", time));
     txn.exec_params(
-        "INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, next_attempt_time,"
-        " create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6::timestamptz,"
-        " $6::timestamptz, $6::timestamptz)",
+        "WITH d AS (INSERT INTO deliveries (id, event_id, app_id, tenant, event_type, create_time)"
+        " VALUES ($1, $2, $3, $4, $5, $6::timestamptz))"
+        " INSERT INTO delivery_state (id, app_id, tenant, status, next_attempt_time, update_time)"
+        " VALUES ($1, $3, $4, 1, $6::timestamptz, $6::timestamptz)",
         event.delivery_ids.back(), event.id, app_id, tenant, event_type, TimestampLiteral(time));
   }
   return event;

@@ -360,6 +360,8 @@ struct Worker::State {
     Outcome o;
     o.delivery_id = job.delivery.id;
     o.app_id = job.delivery.app_id;
+    o.event_id = job.delivery.event.id;
+    o.event_type = job.delivery.event.event_type;
     o.attempt = job.delivery.attempt_count + 1;
     o.result = {.status_code = job.result.status_code,
                 .body_excerpt = job.result.body_excerpt,

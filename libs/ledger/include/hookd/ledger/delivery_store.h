@@ -42,6 +42,9 @@ struct AttemptResult {
 struct Outcome {
   std::string delivery_id;
   std::string app_id;
+  // Its event's, for reporting a delivery that failed for good (Recorded::exhausted).
+  std::string event_id;
+  std::string event_type;
   // Without an attempt (app missing, or held while disabled) only the state changes.
   bool attempted = true;
   int attempt = 0;  // this attempt's number, 1 for the first

@@ -9,24 +9,24 @@
 #include "absl/time/time.h"
 #include "pqxx/pqxx"
 
-// The delivery log's day partitions (README, "Retention"): events, deliveries and attempts are
-// range partitions by the UTC day of their id (a ULID starts with its time; attempts by their
-// delivery's id), named <table>_pYYYYMMDD. hookd-subscription's retention leader keeps them 7
-// days ahead and drops expired days whole.
+// The delivery log's day partitions (README, "Retention"): events, deliveries, attempts and
+// delivery_state are range partitions by the UTC day of their id (a ULID starts with its time;
+// attempts and states by their delivery's id), named <table>_pYYYYMMDD. hookd-subscription's
+// retention leader keeps them 7 days ahead and drops expired days whole.
 
 namespace hookd::ledger {
 
 // The UTC day of `time`.
 absl::CivilDay UtcDay(absl::Time time);
 
-// Creates the partitions of events, deliveries and attempts missing for the UTC days from
-// `first` to `last`, each as a table of its own then attached (which, unlike CREATE TABLE ...
-// PARTITION OF, does not lock the parent against readers and writers). Returns how many
-// tables it made.
+// Creates the partitions of events, deliveries, attempts and delivery_state missing for the UTC
+// days from `first` to `last`, each as a table of its own then attached (which, unlike CREATE
+// TABLE ... PARTITION OF, does not lock the parent against readers and writers). Returns how
+// many tables it made.
 int EnsureDayPartitions(pqxx::work& txn, absl::CivilDay first, absl::CivilDay last);
 
-// The days `table` (events, deliveries or attempts) has a partition table for, oldest first,
-// attached or not (a drop interrupted after its detach leaves one behind).
+// The days `table` (events, deliveries, attempts or delivery_state) has a partition table for,
+// oldest first, attached or not (a drop interrupted after its detach leaves one behind).
 std::vector<absl::CivilDay> PartitionDays(pqxx::work& txn, std::string_view table);
 
 // Detaches the partition of `table` for `day` with DETACH ... CONCURRENTLY (or finishes an
