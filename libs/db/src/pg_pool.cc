@@ -1,5 +1,7 @@
 #include "hookd/db/pg_pool.h"
 
+#include "absl/strings/cord.h"
+
 #include <string>
 
 #include "hookd/common/config.h"
@@ -8,6 +10,16 @@
 #include "spdlog/spdlog.h"
 
 namespace hookd::db {
+namespace {
+
+// The payload that marks IsMissingPartition's statuses.
+constexpr char kMissingPartition[] = "type.hookd.dev/missing-partition";
+
+}  // namespace
+
+bool IsMissingPartition(const absl::Status& status) {
+  return status.GetPayload(kMissingPartition).has_value();
+}
 
 absl::Status TranslateCurrentException(std::string_view what) {
   try {
@@ -23,10 +35,12 @@ absl::Status TranslateCurrentException(std::string_view what) {
     // that long. Refused, never kept where retention cannot drop it; the leader's next pass
     // creates the day.
     spdlog::error("{}: {}", what, e.what());
-    return absl::UnavailableError(
+    absl::Status status = absl::UnavailableError(
         std::string(what) +
         ": the delivery log has no partition for this day yet (hookd-subscription creates them "
         "ahead; is it running?)");
+    status.SetPayload(kMissingPartition, absl::Cord());
+    return status;
   } catch (const pqxx::transaction_rollback& e) {
     return absl::AbortedError(std::string(what) + ": transaction rolled back, retry");
   } catch (const pqxx::in_doubt_error& e) {

@@ -94,11 +94,25 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
                                                const AfterRecord& after) {
   Recorded recorded;
   if (outcomes.empty()) return recorded;
-  HOOKD_RETURN_IF_ERROR(db_.Transact("record outcomes", [&](pqxx::work& txn) -> absl::Status {
+  // The retention may have dropped a delivery's day while it was being attempted (a month-old
+  // one retried): its attempt has no partition to go to, and the whole batch is refused. Only
+  // then is the batch recorded again with the attempts of deliveries that still exist: checking
+  // that on every batch cost a probe per attempt and replanning, 0.7 ms of 1.6 for 128 attempts.
+  for (const bool check_exists : {false, true}) {
+    absl::Status status = RecordOnce(outcomes, after, check_exists, recorded);
+    if (!check_exists && db::IsMissingPartition(status)) continue;
+    HOOKD_RETURN_IF_ERROR(status);
+    break;
+  }
+  return recorded;
+}
+
+absl::Status DeliveryStore::RecordOnce(const std::vector<Outcome>& outcomes,
+                                       const AfterRecord& after, bool check_exists,
+                                       Recorded& recorded) {
+  return db_.Transact("record outcomes", [&](pqxx::work& txn) -> absl::Status {
     recorded = Recorded();  // a retried transaction starts over
-    // The attempts, as parallel arrays of one statement. Only those of deliveries that still
-    // exist: the retention may have dropped a delivery's day while it was being attempted (a
-    // month-old one retried), and an attempt of that day has no partition to go to.
+    // The attempts, as parallel arrays of one statement.
     std::vector<std::string> a_ids, a_numbers, a_apps, a_starts, a_durations, a_codes, a_excerpts,
         a_errors, a_details;
     for (const Outcome& o : outcomes) {
@@ -115,23 +129,38 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
     }
     if (!a_ids.empty()) {
       db::ExecPrepared(
-          txn, "worker_attempts",
-          "INSERT INTO attempts (delivery_id, attempt, app_id, start_time, duration_ms,"
-          " status_code, response_excerpt, error, error_detail, worker)"
-          " SELECT v.id, v.n, v.app, v.start::timestamptz, v.ms, v.code, v.excerpt, v.error,"
-          " v.detail, $10 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int[],"
-          " $6::int[], $7::text[], $8::smallint[], $9::text[])"
-          " AS v(id, n, app, start, ms, code, excerpt, error, detail)"
-          " WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id AND d.id = ANY($1::text[]))",
+          txn, check_exists ? "worker_attempts_of_existing" : "worker_attempts",
+          std::string("INSERT INTO attempts (delivery_id, attempt, app_id, start_time, duration_ms,"
+                      " status_code, response_excerpt, error, error_detail, worker)"
+                      " SELECT v.id, v.n, v.app, v.start::timestamptz, v.ms, v.code, v.excerpt,"
+                      " v.error, v.detail, $10 FROM unnest($1::text[], $2::int[], $3::text[],"
+                      " $4::text[], $5::int[], $6::int[], $7::text[], $8::smallint[], $9::text[])"
+                      " AS v(id, n, app, start, ms, code, excerpt, error, detail)") +
+              (check_exists ? " WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id"
+                              " AND d.id = ANY($1::text[]))"
+                            : ""),
           db::ArrayLiteral(a_ids), db::ArrayLiteral(a_numbers), db::ArrayLiteral(a_apps),
           db::ArrayLiteral(a_starts), db::ArrayLiteral(a_durations), db::ArrayLiteral(a_codes),
           db::ArrayLiteral(a_excerpts), db::ArrayLiteral(a_errors), db::ArrayLiteral(a_details),
           worker_);
     }
 
-    // The batch as parallel arrays; a next time of InfinitePast means "now" (NULL here).
+    // A success deletes the delivery's state row (migration 12: a delivery without one
+    // SUCCEEDED); any other outcome updates it. A late duplicate never moves a finished delivery
+    // back (a FAILED or DISCARDED row is left alone, a succeeded one has none), nor lowers its
+    // attempt count. Each statement names its ids as a constant list, found along the primary
+    // key of their days' partitions (migration 9); `status + 0` keeps the planner from reading
+    // a status index instead. A batch of successes only, the common case, is one DELETE: joined
+    // with the batch as a table, the same statement took 3.8 ms for 89 rows, reading the day's
+    // whole partition.
+    std::vector<std::string> succeeded;
+    // The other outcomes as parallel arrays; a next time of InfinitePast means "now" (NULL here).
     std::vector<std::string> ids, statuses, attempt_numbers, codes, nexts, attempted;
     for (const Outcome& o : outcomes) {
+      if (o.status == v1::SUCCEEDED) {
+        succeeded.push_back(o.delivery_id);
+        continue;
+      }
       ids.push_back(o.delivery_id);
       statuses.push_back(std::to_string(static_cast<int>(o.status)));
       attempt_numbers.push_back(std::to_string(o.attempted ? o.attempt : 0));
@@ -141,33 +170,34 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
                           : db::TimestampLiteral(o.next_attempt_time));
       attempted.push_back(o.attempted ? "t" : "f");
     }
-    // A late duplicate never moves a finished delivery back, nor lowers its attempt count. A
-    // success deletes the delivery's state row (migration 12: a delivery without one SUCCEEDED),
-    // any other outcome updates it; a finished delivery's row (FAILED, DISCARDED) is left alone,
-    // and a succeeded one has none to change. The batch's ids as a constant list let the planner
-    // skip the other days' partitions (migration 9). `s.status + 0`: the batch must be found by
-    // its ids (pkey), never by hashing a status index.
+    if (!succeeded.empty()) {
+      db::ExecPrepared(
+          txn, "worker_succeeded",
+          "DELETE FROM delivery_state WHERE id = ANY($1::text[]) AND (status + 0) NOT IN " +
+              Sql(kFinished),
+          db::ArrayLiteral(succeeded));
+    }
     // Only the rows this batch made FAILED after an attempt come back: a late duplicate updates
     // no row, so each exhausted delivery is reported once.
-    pqxx::result failed = db::ExecPrepared(
-        txn, "worker_record",
-        "WITH v AS (SELECT * FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[],"
-        " $5::text[], $6::bool[]) AS v(id, status, attempt, code, next, attempted)),"
-        " done AS (DELETE FROM delivery_state AS s USING v WHERE s.id = v.id"
-        " AND s.id = ANY($1::text[]) AND v.status = " +
-            Sql(v1::SUCCEEDED) + " AND (s.status + 0) NOT IN " + Sql(kFinished) +
-            "), u AS (UPDATE delivery_state AS s SET status = v.status,"
-            " attempt_count = greatest(s.attempt_count, v.attempt),"
-            " last_status_code = CASE WHEN v.attempted THEN v.code ELSE s.last_status_code END,"
-            " next_attempt_time = coalesce(nullif(v.next, '')::timestamptz, now()),"
-            " update_time = now() FROM v"
-            " WHERE s.id = v.id AND s.id = ANY($1::text[]) AND v.status <> " +
-            Sql(v1::SUCCEEDED) + " AND (s.status + 0) NOT IN " + Sql(kFinished) +
-            " RETURNING s.id, s.app_id, s.tenant, s.attempt_count, s.status, v.attempted)"
-            " SELECT id, app_id, tenant, attempt_count FROM u WHERE status = " +
-            Sql(v1::FAILED) + " AND attempted",
-        db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
-        db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
+    pqxx::result failed;
+    if (!ids.empty()) {
+      failed = db::ExecPrepared(
+          txn, "worker_record",
+          "WITH u AS (UPDATE delivery_state AS s SET status = v.status,"
+          " attempt_count = greatest(s.attempt_count, v.attempt),"
+          " last_status_code = CASE WHEN v.attempted THEN v.code ELSE s.last_status_code END,"
+          " next_attempt_time = coalesce(nullif(v.next, '')::timestamptz, now()),"
+          " update_time = now()"
+          " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
+          " AS v(id, status, attempt, code, next, attempted)"
+          " WHERE s.id = v.id AND s.id = ANY($1::text[]) AND (s.status + 0) NOT IN " +
+              Sql(kFinished) +
+              " RETURNING s.id, s.app_id, s.tenant, s.attempt_count, s.status, v.attempted)"
+              " SELECT id, app_id, tenant, attempt_count FROM u WHERE status = " +
+              Sql(v1::FAILED) + " AND attempted",
+          db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
+          db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
+    }
     if (!failed.empty()) {
       std::map<std::string, const Outcome*> by_id;
       for (const Outcome& o : outcomes) by_id[o.delivery_id] = &o;
@@ -235,8 +265,7 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
     }
     if (after) HOOKD_RETURN_IF_ERROR(after(txn, recorded));
     return absl::OkStatus();
-  }));
-  return recorded;
+  });
 }
 
 std::optional<LoggedAttempt> LatestAttemptOfApp(pqxx::work& txn, const std::string& app_id) {

@@ -25,6 +25,9 @@ using InTransaction = std::function<absl::Status(pqxx::work& txn)>;
 // `what` names the operation. The message never carries the SQL text or its parameters.
 absl::Status TranslateCurrentException(std::string_view what);
 
+// Whether `status` is TranslateCurrentException's answer to a row of a day without a partition.
+bool IsMissingPartition(const absl::Status& status);
+
 // A bounded set of libpqxx connections shared by threads. libpqxx is blocking, so callers run on
 // worker threads (see ThreadPool), never on a gRPC reactor thread.
 class PgPool {

@@ -149,6 +149,11 @@ class DeliveryStore {
   absl::StatusOr<std::vector<Lost>> ClaimDue(int limit);
 
  private:
+  // One try of Record; with `check_exists`, attempts of deliveries whose day is gone are left
+  // out.
+  absl::Status RecordOnce(const std::vector<Outcome>& outcomes, const AfterRecord& after,
+                          bool check_exists, Recorded& recorded);
+
   db::PgPool& db_;
   const std::string worker_;
 };
