@@ -40,17 +40,6 @@ const char kTrailer[] =
     "Exit status: 0 on success; 1 when the request failed, printed as\n"
     "\"hookctl: <GRPC_CODE>: <message>\" on stderr; 2 for a usage error.\n";
 
-struct GlobalFlags {
-  std::string server;
-  std::string ingest_server;
-  std::string token;
-  std::string tls_ca;
-  std::string tls_cert;
-  std::string tls_key;
-  bool json = false;
-  absl::Duration timeout = absl::Seconds(10);
-};
-
 void AddGlobalFlags(FlagParser& parser, GlobalFlags& flags) {
   parser.AddString("server", "ADDR",
                    absl::StrCat("hookd-subscription address host:port (default $HOOKD_SERVER, "
@@ -79,6 +68,32 @@ void AddGlobalFlags(FlagParser& parser, GlobalFlags& flags) {
                  &flags.json);
   parser.AddDuration("timeout", "DURATION", "Deadline of each request, e.g. 30s (default 10s).",
                      &flags.timeout);
+}
+
+// The options `flags` give, the environment filling in what they leave out; INVALID_ARGUMENT
+// naming the flag when they cannot work.
+absl::StatusOr<GlobalOptions> ResolveGlobalOptions(const GlobalFlags& flags) {
+  if (flags.timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--timeout must be positive");
+  }
+  GlobalOptions options;
+  options.server = FlagOrEnv(flags.server, "HOOKD_SERVER", kDefaultServer);
+  options.ingest_server =
+      FlagOrEnv(flags.ingest_server, "HOOKD_INGEST_SERVER", kDefaultIngestServer);
+  options.token = FlagOrEnv(flags.token, "HOOKD_TOKEN");
+  options.tls.ca_file = FlagOrEnv(flags.tls_ca, "HOOKD_TLS_CA");
+  options.tls.cert_file = FlagOrEnv(flags.tls_cert, "HOOKD_TLS_CERT");
+  options.tls.key_file = FlagOrEnv(flags.tls_key, "HOOKD_TLS_KEY");
+  if ((!options.tls.cert_file.empty() || !options.tls.key_file.empty()) &&
+      options.tls.ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key need --tls-ca (or $HOOKD_TLS_CA)");
+  }
+  // Checked here, so that a bad file is named rather than failing every handshake.
+  HOOKD_RETURN_IF_ERROR(
+      CheckTlsFiles(options.tls, {.cert = "--tls-cert", .key = "--tls-key", .ca = "--tls-ca"}));
+  options.json = flags.json;
+  options.timeout = flags.timeout;
+  return options;
 }
 
 absl::Status MakeUsageError(const std::string& message, const std::string& usage) {
@@ -121,7 +136,8 @@ std::string GroupHelp(const GroupSpec& group) {
   }
   absl::StrAppend(
       &out, "\nRun \"hookctl ", group.name,
-      " <command> --help\" for the flags of a command.\n\nGlobal flags (before the group):\n",
+      " <command> --help\" for the flags of a command.\n\nGlobal flags (before the group or "
+      "among the command's flags):\n",
       GlobalFlagsHelp());
   return out;
 }
@@ -147,7 +163,8 @@ std::string GlobalFlagsHelp() {
 
 FlagParser CommandFlags(std::string usage, std::string description) {
   FlagParser parser(std::move(usage), std::move(description));
-  parser.AddHelpSection("Global flags (before the group)", GlobalFlagsHelp());
+  parser.AddHelpSection("Global flags (here too, unless the command has a flag of that name)",
+                        GlobalFlagsHelp());
   return parser;
 }
 
@@ -182,23 +199,49 @@ absl::StatusOr<std::string> ReadValueOrFile(const std::string& flag, const std::
   return content.str();
 }
 
-Invocation::Invocation(GlobalOptions options, std::ostream& out, std::ostream& err)
-    : options_(std::move(options)), out_(out), err_(err) {}
+Invocation::Invocation(GlobalFlags flags, GlobalOptions options, std::ostream& out,
+                       std::ostream& err)
+    : flags_(std::move(flags)), options_(std::move(options)), out_(out), err_(err) {}
 
 absl::StatusOr<FlagParser::Result> Invocation::Parse(FlagParser& flags,
                                                      const std::vector<std::string>& args,
                                                      const std::vector<std::string>& arg_names) {
-  absl::StatusOr<FlagParser::Result> result = flags.Parse(args);
-  if (!result.ok()) {
-    std::string message(result.status().message());
-    for (const char* global : {"server", "ingest-server", "token", "json", "timeout"}) {
-      if (message == absl::StrCat("unknown flag --", global)) {
-        absl::StrAppend(&message, " (global flags go before the group: hookctl --", global,
-                        " ... <group> <command>)");
-      }
+  // The global flags among the command's arguments (up to "--"), unless the command has its own
+  // of that name; a global that takes a value takes the next argument when it has no "=".
+  FlagParser globals("", "");
+  GlobalFlags late = flags_;
+  AddGlobalFlags(globals, late);
+  std::vector<std::string> own, global_args;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      own.insert(own.end(), args.begin() + i, args.end());
+      break;
     }
-    return UsageError(flags, message);
+    std::string name;
+    if (arg.size() >= 2 && arg[0] == '-') {
+      name = arg.substr(arg[1] == '-' ? 2 : 1);
+      name = name.substr(0, name.find('='));
+    }
+    if (name.empty() || !globals.Has(name) || flags.Has(name)) {
+      own.push_back(arg);
+      continue;
+    }
+    global_args.push_back(arg);
+    if (arg.find('=') == std::string::npos && !globals.IsBool(name) && i + 1 < args.size()) {
+      global_args.push_back(args[++i]);
+    }
   }
+  if (!global_args.empty()) {
+    absl::StatusOr<FlagParser::Result> parsed = globals.Parse(global_args);
+    if (!parsed.ok()) return UsageError(flags, std::string(parsed.status().message()));
+    absl::StatusOr<GlobalOptions> options = ResolveGlobalOptions(late);
+    if (!options.ok()) return UsageError(flags, std::string(options.status().message()));
+    flags_ = late;
+    options_ = *std::move(options);
+  }
+  absl::StatusOr<FlagParser::Result> result = flags.Parse(own);
+  if (!result.ok()) return UsageError(flags, std::string(result.status().message()));
   if (result->help) {
     out_ << flags.Help();
     return result;
@@ -246,10 +289,13 @@ absl::Status Invocation::PrintJson(const google::protobuf::Message& message) {
   return absl::OkStatus();
 }
 
+std::vector<GroupSpec> Groups() {
+  return {AppsGroup(),   EventTypesGroup(), EventsGroup(), DeliveriesGroup(),
+          TokensGroup(), AuditGroup(),      HealthGroup(), CompletionGroup()};
+}
+
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const std::vector<GroupSpec> groups = {AppsGroup(),       EventTypesGroup(), EventsGroup(),
-                                         DeliveriesGroup(), TokensGroup(),     AuditGroup(),
-                                         HealthGroup()};
+  const std::vector<GroupSpec> groups = Groups();
 
   FlagParser global(
       "hookctl [--server ADDR] [--ingest-server ADDR] [--token TOKEN] [--json] [--timeout 10s] "
@@ -270,9 +316,6 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   std::vector<std::string> rest = std::move(parsed->positional);
   if (rest.empty()) return Report(MakeUsageError("missing command", top_help), err);
-  if (flags.timeout <= absl::ZeroDuration()) {
-    return Report(MakeUsageError("--timeout must be positive", top_help), err);
-  }
 
   const GroupSpec* group = nullptr;
   for (const GroupSpec& candidate : groups) {
@@ -298,28 +341,11 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         err);
   }
 
-  GlobalOptions options;
-  options.server = FlagOrEnv(flags.server, "HOOKD_SERVER", kDefaultServer);
-  options.ingest_server =
-      FlagOrEnv(flags.ingest_server, "HOOKD_INGEST_SERVER", kDefaultIngestServer);
-  options.token = FlagOrEnv(flags.token, "HOOKD_TOKEN");
-  options.tls.ca_file = FlagOrEnv(flags.tls_ca, "HOOKD_TLS_CA");
-  options.tls.cert_file = FlagOrEnv(flags.tls_cert, "HOOKD_TLS_CERT");
-  options.tls.key_file = FlagOrEnv(flags.tls_key, "HOOKD_TLS_KEY");
-  if ((!options.tls.cert_file.empty() || !options.tls.key_file.empty()) &&
-      options.tls.ca_file.empty()) {
-    return Report(
-        MakeUsageError("--tls-cert and --tls-key need --tls-ca (or $HOOKD_TLS_CA)", top_help), err);
+  absl::StatusOr<GlobalOptions> options = ResolveGlobalOptions(flags);
+  if (!options.ok()) {
+    return Report(MakeUsageError(std::string(options.status().message()), top_help), err);
   }
-  // Checked here, so that a bad file is named rather than failing every handshake.
-  if (absl::Status checked =
-          CheckTlsFiles(options.tls, {.cert = "--tls-cert", .key = "--tls-key", .ca = "--tls-ca"});
-      !checked.ok()) {
-    return Report(MakeUsageError(std::string(checked.message()), top_help), err);
-  }
-  options.json = flags.json;
-  options.timeout = flags.timeout;
-  Invocation invocation(std::move(options), out, err);
+  Invocation invocation(flags, *std::move(options), out, err);
   return Report(command->run(invocation, std::vector<std::string>(rest.begin() + 2, rest.end())),
                 err);
 }

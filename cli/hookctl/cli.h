@@ -28,6 +28,18 @@ inline constexpr int kExitFailure = 1;
 // Unknown command or flag, missing or malformed argument.
 inline constexpr int kExitUsage = 2;
 
+// The global flags as typed, before the environment's defaults fill them in.
+struct GlobalFlags {
+  std::string server;
+  std::string ingest_server;
+  std::string token;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  bool json = false;
+  absl::Duration timeout = absl::Seconds(10);
+};
+
 struct GlobalOptions {
   // host:port of hookd-subscription.
   std::string server;
@@ -48,10 +60,14 @@ struct GlobalOptions {
 // made on first use (so that --help and usage errors never touch the network).
 class Invocation {
  public:
-  Invocation(GlobalOptions options, std::ostream& out, std::ostream& err);
+  // `flags` as typed before the group, `options` resolved from them (ResolveGlobalOptions).
+  Invocation(GlobalFlags flags, GlobalOptions options, std::ostream& out, std::ostream& err);
 
   // Parses the command's arguments and checks that it got exactly one positional argument per
-  // name in `arg_names` (e.g. {"ID"}). With -h/--help, prints the help to out and returns
+  // name in `arg_names` (e.g. {"ID"}). A global flag may come among them, as with kubectl and gh
+  // (`hookctl apps list --json`), unless the command has a flag of that name (`apps create
+  // --timeout` is the app's delivery timeout, `audit list --token` a filter): it overrides the
+  // one given before the group. With -h/--help, prints the help to out and returns
   // help = true: the command then returns OK without doing anything. Returns a usage error (see
   // UsageError) for an unknown flag, a malformed value, or a missing or extra argument.
   absl::StatusOr<FlagParser::Result> Parse(FlagParser& flags, const std::vector<std::string>& args,
@@ -76,6 +92,7 @@ class Invocation {
   std::ostream& err() { return err_; }
 
  private:
+  GlobalFlags flags_;
   GlobalOptions options_;
   std::ostream& out_;
   std::ostream& err_;
@@ -144,6 +161,10 @@ GroupSpec DeliveriesGroup();
 GroupSpec TokensGroup();
 GroupSpec AuditGroup();
 GroupSpec HealthGroup();
+GroupSpec CompletionGroup();
+
+// Every group, in the order of the top-level help.
+std::vector<GroupSpec> Groups();
 
 // The "Global flags" help section every command's help ends with.
 std::string GlobalFlagsHelp();

@@ -172,6 +172,11 @@ bool FlagParser::IsSet(const std::string& name) const {
 
 bool FlagParser::Has(const std::string& name) const { return index_.count(name) > 0; }
 
+bool FlagParser::IsBool(const std::string& name) const {
+  auto it = index_.find(name);
+  return it != index_.end() && flags_[it->second].is_bool;
+}
+
 std::string FlagParser::FlagLines(bool with_help) const {
   std::vector<std::pair<std::string, std::string>> rows;
   for (const Flag& flag : flags_) {

@@ -64,6 +64,8 @@ class FlagParser {
 
   // Whether `name` is a defined flag.
   bool Has(const std::string& name) const;
+  // Whether `name` is a defined boolean flag (it takes no separate value).
+  bool IsBool(const std::string& name) const;
 
   const std::string& usage() const { return usage_; }
 

@@ -401,6 +401,53 @@ TEST(Run, HelpGoesToStdoutAndExitsZero) {
   }
 }
 
+// The completion script, run by bash itself: groups, commands, then the command's own and the
+// global flags; a global flag's value before the group is not taken for the group.
+TEST(Run, TheBashCompletionCompletesGroupsCommandsAndFlags) {
+  RunResult r = RunCli({"completion", "bash"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  const std::string script = ::testing::TempDir() + "/hookctl-completion.bash";
+  std::ofstream(script) << r.out;
+  const std::string probe = ::testing::TempDir() + "/hookctl-completion-probe.bash";
+  std::ofstream(probe) << "source " << script << "\n"
+                       << "t() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _hookctl;"
+                          " echo \"${COMPREPLY[*]}\"; }\n"
+                          "t hookctl ap\n"
+                          "t hookctl apps l\n"
+                          "t hookctl --server h:1 apps li\n"
+                          "t hookctl apps list --te\n"
+                          "t hookctl audit list --to\n"
+                          "t hookctl deliveries list --json --stat\n"
+                          "t hookctl completion z\n";
+  FILE* bash = popen(("bash " + probe).c_str(), "r");
+  ASSERT_NE(bash, nullptr);
+  std::string out;
+  char buffer[256];
+  while (fgets(buffer, sizeof buffer, bash) != nullptr) out += buffer;
+  EXPECT_EQ(pclose(bash), 0);
+  EXPECT_EQ(out, "apps\nlist\nlist\n--tenant\n--token\n--status\nzsh\n");
+
+  r = RunCli({"completion", "zsh"});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, StartsWith("#compdef hookctl\nautoload -U +X bashcompinit && bashcompinit\n"));
+}
+
+// kubectl's and gh's habit: global flags after the command.
+TEST(Run, GlobalFlagsMayFollowTheCommand) {
+  RunResult r = RunCli({"apps", "list", "--timeout", "0s"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, StartsWith("hookctl: --timeout must be positive\n\nUsage: hookctl apps list"));
+  // apps create has a --timeout of its own (the app's), which the server checks: it is not the
+  // request's deadline, so the request is sent (to nothing here).
+  r = RunCli({"--server", "127.0.0.1:1", "apps", "create", "--tenant", "t", "--name", "n", "--url",
+              "u", "--timeout", "0s"});
+  EXPECT_EQ(r.code, kExitFailure);
+  EXPECT_THAT(r.err, StartsWith("hookctl: UNAVAILABLE"));
+  r = RunCli({"apps", "list", "--tls-cert", "c.pem"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.err, StartsWith("hookctl: --tls-cert and --tls-key need --tls-ca"));
+}
+
 TEST(Run, UsageErrorsGoToStderrAndExitTwo) {
   RunResult r = RunCli({"apps", "delete"});
   EXPECT_EQ(r.code, kExitUsage);
