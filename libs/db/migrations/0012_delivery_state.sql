@@ -1,4 +1,4 @@
--- The insert-only delivery log (README, "Delivery log"; bench/README.md, "The insert-only hot
+-- The insert-only delivery log (README, "Retention"; bench/README.md, "The insert-only hot
 -- path"). A delivery's row in `deliveries` never changes after it is written: what changes
 -- (status, attempt count, next attempt time) lives in `delivery_state`, which has a row only for
 -- a delivery that has not succeeded. A success inserts its attempt and deletes the state row, so

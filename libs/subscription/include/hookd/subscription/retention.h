@@ -36,7 +36,7 @@ struct RetentionOptions {
 struct RetentionPass {
   // False when another replica leads: this one did nothing.
   bool leader = false;
-  // Partition tables created (three a day: events, deliveries, attempts).
+  // Partition tables created (four a day: events, deliveries, attempts, delivery_state).
   int partitions_created = 0;
   // Days of deliveries (with their attempts) dropped, and days of events.
   int delivery_days = 0;
