@@ -632,7 +632,7 @@ struct Worker::State {
   // Sets Redis's generation marker where it is missing. The worker that finds it missing (Redis
   // restarted empty, was flushed, or this is the first worker ever) queues again, from Postgres,
   // every unfinished delivery changed before that moment: Redis may have held its stream entry
-  // or its retry (README, "Guarantees").
+  // or its retry (README, "What hookd is": nothing acknowledged is lost).
   void WatchGeneration() {
     const std::string candidate = absl::StrCat(options.name, "@", absl::ToUnixMicros(absl::Now()));
     absl::StatusOr<std::string> marker = queue->MarkGeneration(candidate);

@@ -8,7 +8,8 @@
 #include "hookd/v1/app.pb.h"
 
 // Which apps receive an event, and when: the rules hookd-ingest routes published events by and
-// hookd's operational events are routed by (README, "Routing").
+// hookd's operational events are routed by (README, "hookctl": an app subscribes to event type
+// patterns and, optionally, channels).
 
 namespace hookd::apps {
 

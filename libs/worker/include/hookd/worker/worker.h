@@ -12,7 +12,7 @@
 namespace hookd::worker {
 
 struct WorkerOptions {
-  // gRPC address for health and reflection; port 0 picks one.
+  // gRPC address for health; port 0 picks one.
   std::string listen = "127.0.0.1:50053";
   // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
   std::string health_listen;

@@ -1,4 +1,4 @@
-#include "connection_test.h"
+#include "endpoint_probe.h"
 
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"

@@ -6,6 +6,8 @@
 #include "hookd/http/http_sender.h"
 #include "hookd/v1/app.pb.h"
 
+// The endpoint probe of CreateApp and TestConnection.
+
 namespace hookd::subscription {
 
 // Sends a signed `hookd.ping` to `app` (which carries its secrets) now, through the same request
