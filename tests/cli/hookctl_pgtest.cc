@@ -391,8 +391,8 @@ TEST_F(HookctlTest, CreateShowsTheSecretOnceAndGetNever) {
   Outcome json_after = Admin({"apps", "get", id, "--json"});
   ASSERT_EQ(json_after.exit_code, 0) << json_after;
   EXPECT_EQ(json_after.out, got_json.out);
-  Outcome all_after = Spawn({"apps", "get", "--server", Address(), id, "--json", "--token",
-                             kAdminToken, "--timeout=5s"});
+  Outcome all_after = Spawn(
+      {"apps", "get", "--server", Address(), id, "--json", "--token", kAdminToken, "--timeout=5s"});
   ASSERT_EQ(all_after.exit_code, 0) << all_after;
   EXPECT_EQ(all_after.out, got_json.out);
 }

@@ -1,9 +1,8 @@
 #include "hookd/db/pg_pool.h"
 
-#include "absl/strings/cord.h"
-
 #include <string>
 
+#include "absl/strings/cord.h"
 #include "hookd/common/config.h"
 #include "hookd/common/logging.h"
 #include "hookd/common/status.h"
