@@ -138,7 +138,7 @@ OutboxSweeper::OutboxSweeper(std::string database_url, db::PgPool& db, queue::De
     : db_(db),
       queue_(queue),
       options_(options),
-      leader_(std::move(database_url), kSweeperLockKey) {}
+      task_(std::move(database_url), kSweeperLockKey, [this] { return Tick(); }) {}
 
 OutboxSweeper::~OutboxSweeper() { Stop(); }
 
@@ -150,18 +150,20 @@ absl::Duration OutboxSweeper::Tick() {
   return options_.interval;
 }
 
-void OutboxSweeper::Stop() {
-  task_.Stop();
-  std::lock_guard<std::mutex> lock(mu_);
-  leader_.Release();
-}
+void OutboxSweeper::Stop() { task_.Stop(); }
 
 absl::StatusOr<int> OutboxSweeper::SweepOnce() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    HOOKD_ASSIGN_OR_RETURN(bool leading, leader_.Acquire());
-    if (!leading) return 0;
-  }
+  int enqueued = 0;
+  HOOKD_RETURN_IF_ERROR(task_
+                            .WhileLeading([&](pqxx::connection&) -> absl::Status {
+                              HOOKD_ASSIGN_OR_RETURN(enqueued, Sweep());
+                              return absl::OkStatus();
+                            })
+                            .status());
+  return enqueued;
+}
+
+absl::StatusOr<int> OutboxSweeper::Sweep() {
   int enqueued = 0;
   for (;;) {
     std::vector<int64_t> ids;

@@ -39,26 +39,29 @@ absl::StatusOr<std::unique_ptr<Retention>> Retention::Create(std::string databas
 }
 
 Retention::Retention(std::string database_url, RetentionOptions options)
-    : options_(options), lock_(std::move(database_url), kRetentionLockKey) {}
+    : options_(options),
+      task_(std::move(database_url), kRetentionLockKey, [this] { return Tick(); }) {}
 
 Retention::~Retention() { Stop(); }
 
 void Retention::Start() { task_.Start(); }
 
-void Retention::Stop() {
-  task_.Stop();
-  lock_.Release();
-}
+void Retention::Stop() { task_.Stop(); }
 
 absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
   RetentionPass pass;
-  HOOKD_ASSIGN_OR_RETURN(pass.leader, lock_.Acquire());
-  if (!pass.leader) return pass;
+  HOOKD_ASSIGN_OR_RETURN(pass.leader, task_.WhileLeading([&](pqxx::connection& conn) {
+    return Pass(now, conn, pass);
+  }));
+  return pass;
+}
+
+absl::Status Retention::Pass(absl::Time now, pqxx::connection& conn, RetentionPass& pass) {
   // Runs `fn` on the leader's connection. Returns false when a lock or the transactions still
   // reading a partition held it past the lock timeout (counted as deferred, for the next pass).
   auto attempt = [&](const std::function<void(pqxx::connection&)>& fn) -> absl::StatusOr<bool> {
     try {
-      fn(*lock_.connection());
+      fn(conn);
       return true;
     } catch (const pqxx::sql_error& e) {
       // lock_not_available, or query_canceled by the statement_timeout of a detach.
@@ -68,13 +71,9 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
                      absl::FormatDuration(options_.lock_timeout));
         return false;
       }
-      absl::Status status = db::TranslateCurrentException("retention");
-      if (status.code() == absl::StatusCode::kUnavailable) lock_.Release();
-      return status;
+      return db::TranslateCurrentException("retention");
     } catch (...) {
-      absl::Status status = db::TranslateCurrentException("retention");
-      if (status.code() == absl::StatusCode::kUnavailable) lock_.Release();
-      return status;
+      return db::TranslateCurrentException("retention");
     }
   };
   // `fn` in a transaction of its own, under the lock timeout.
@@ -116,7 +115,7 @@ absl::StatusOr<RetentionPass> Retention::RunOnce(absl::Time now) {
                             txn.exec("ANALYZE events, deliveries, attempts, delivery_state");
                           }).status());
   }
-  return pass;
+  return absl::OkStatus();
 }
 
 absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, const Step& step,

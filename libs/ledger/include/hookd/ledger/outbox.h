@@ -11,8 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "hookd/common/periodic_task.h"
-#include "hookd/db/leader_lock.h"
+#include "hookd/db/leader_task.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/queue/outbox_format.h"
@@ -113,14 +112,14 @@ class OutboxSweeper {
  private:
   // One round of the background task; returns the wait before the next.
   absl::Duration Tick();
+  // The leader's round (SweepOnce): every batch old enough, until none is left.
+  absl::StatusOr<int> Sweep();
 
   db::PgPool& db_;
   queue::DeliveryQueue& queue_;
   const SweeperOptions options_;
-  mutable std::mutex mu_;
-  db::LeaderLock leader_;  // guarded by mu_
   // Last: its thread uses the members above.
-  PeriodicTask task_{[this] { return Tick(); }};
+  db::LeaderTask task_;
 };
 
 }  // namespace hookd::ledger

@@ -7,8 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "hookd/common/periodic_task.h"
-#include "hookd/db/leader_lock.h"
+#include "hookd/db/leader_task.h"
 #include "pqxx/pqxx"
 
 namespace hookd::subscription {
@@ -82,13 +81,14 @@ class Retention {
   using Attempt =
       std::function<absl::StatusOr<bool>(const std::function<void(pqxx::connection&)>&)>;
   using Step = std::function<absl::StatusOr<bool>(const std::function<void(pqxx::work&)>&)>;
+  // A pass of the leader, on its connection (RunOnce).
+  absl::Status Pass(absl::Time now, pqxx::connection& conn, RetentionPass& pass);
   // The drops of a pass (RunOnce, when max_age is set).
   absl::Status DropExpiredDays(absl::Time now, const Attempt& attempt, const Step& step,
                                RetentionPass& pass);
   const RetentionOptions options_;
-  db::LeaderLock lock_;  // used by one thread at a time: the pass's
   // Last: its thread uses the members above.
-  PeriodicTask task_{[this] { return Tick(); }};
+  db::LeaderTask task_;
 };
 
 }  // namespace hookd::subscription
