@@ -22,8 +22,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "bench_util.h"
-#include "hookd/apps/ip_policy.h"
 #include "hookd/http/http_sender.h"
+#include "hookd/http/ip_policy.h"
 
 namespace hookd::bench {
 namespace {
@@ -153,7 +153,7 @@ std::vector<std::pair<std::string, std::string>> CeilingHeaders() {
 
 absl::StatusOr<CeilingResult> RunSenderCeiling(const CeilingOptions& options,
                                                const std::atomic<bool>& interrupted) {
-  absl::StatusOr<apps::IpNetwork> loopback = apps::IpNetwork::Parse("127.0.0.0/8");
+  absl::StatusOr<http::IpNetwork> loopback = http::IpNetwork::Parse("127.0.0.0/8");
   if (!loopback.ok()) return loopback.status();
   http::HttpSenderOptions sender_options;
   sender_options.max_in_flight = options.connections;

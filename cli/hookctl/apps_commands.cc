@@ -17,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "nlohmann/json.hpp"

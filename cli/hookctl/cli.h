@@ -13,7 +13,8 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "hookd/common/status.h"
-#include "hookd/common/tls.h"
+#include "hookd/service/grpc_status.h"
+#include "hookd/service/tls.h"
 
 // hookctl: `hookctl [global flags] <group> <command> [flags] [args]`. Each group (apps,
 // event-types, events, deliveries, ...) is a list of commands; a command parses its own flags with

@@ -14,6 +14,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
 #include "hookd/v1/delivery.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "output.h"

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
 #include "hookd/v1/event_type.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "output.h"

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
 #include "hookd/v1/ingest.grpc.pb.h"
 #include "output.h"
 

@@ -5,6 +5,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
 
 namespace hookd::hookctl {
 namespace {

@@ -1,16 +1,13 @@
 // hookd-ingest: durable, idempotent publish with fan-out onto Redis streams.
 #include "absl/flags/flag.h"
-#include "hookd/common/service_main.h"
 #include "hookd/ingest/server.h"
 #include "hookd/metrics/server.h"
+#include "hookd/service/service_main.h"
 
-ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker must agree)");
-ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
 ABSL_FLAG(int, max_payload_bytes, 256 * 1024, "largest payload accepted");
 ABSL_FLAG(int, max_batch_events, 1000, "most events in one PublishBatch");
 ABSL_FLAG(absl::Duration, idempotency_window, absl::Hours(24),
           "how long an idempotency key returns its first event");
-ABSL_FLAG(int, database_pool_size, 6, "Postgres connections");
 ABSL_FLAG(int, committer_threads, 2, "transactions committing at once (group commit)");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Seconds(1),
           "how often the outbox sweeper looks for batches never enqueued");
@@ -23,20 +20,17 @@ int main(int argc, char** argv) {
       "hookd-ingest: takes events over gRPC (IngestService), stores them with one delivery\n"
       "per subscribed app in Postgres and enqueues the deliveries on Redis streams.\n"
       "Usage: hookd-ingest [--listen ADDR] [--database_url URL] [--redis_url URL] ...",
-      ":50052");
+      {.listen = ":50052", .database_pool_size = 6});
   hookd::ingest::ServerOptions options;
   options.listen = settings.listen;
   options.health_listen = settings.health_listen;
-  options.database_url = settings.database_url;
-  options.redis_url = settings.redis_url;
+  options.postgres = settings.postgres;
+  options.redis = settings.redis;
   options.admin_token = settings.admin_token;
   options.subscription_addr = settings.subscription_addr;
-  options.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
-  options.partitions = absl::GetFlag(FLAGS_partitions);
   options.max_payload_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes));
   options.max_batch_events = absl::GetFlag(FLAGS_max_batch_events);
   options.idempotency_window = absl::GetFlag(FLAGS_idempotency_window);
-  options.database_pool_size = absl::GetFlag(FLAGS_database_pool_size);
   options.committer_threads = absl::GetFlag(FLAGS_committer_threads);
   options.sweep_interval = absl::GetFlag(FLAGS_sweep_interval);
   options.sweep_grace = absl::GetFlag(FLAGS_sweep_grace);

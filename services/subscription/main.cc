@@ -1,16 +1,13 @@
 // hookd-subscription: the control plane (apps, event types, the delivery log and its retention).
 // Flags -> config -> serve.
 #include "absl/flags/flag.h"
-#include "hookd/apps/ip_policy.h"
 #include "hookd/common/config.h"
-#include "hookd/common/service_main.h"
 #include "hookd/common/status.h"
+#include "hookd/http/ip_policy.h"
 #include "hookd/metrics/server.h"
+#include "hookd/service/service_main.h"
 #include "hookd/subscription/server.h"
 
-ABSL_FLAG(int, database_pool_size, 8, "Postgres connections and RPC worker threads");
-ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker must agree)");
-ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
 ABSL_FLAG(std::string, retention, "",
           "age after which a day of events, their deliveries (whatever their status) and attempts "
           "is dropped whole, e.g. 720h; 0 keeps everything (env HOOKD_RETENTION, default 720h = "
@@ -30,20 +27,17 @@ int main(int argc, char** argv) {
       "DeliveryService). It also keeps the delivery log's day partitions: it creates them\n"
       "7 days ahead and drops the days older than --retention (one replica at a time).\n"
       "Usage: hookd-subscription [--listen ADDR] [--database_url URL] ...",
-      ":50051");
+      {.listen = ":50051", .database_pool_size = 8});
   hookd::subscription::ServerOptions options;
   options.listen = settings.listen;
   options.health_listen = settings.health_listen;
-  options.database_url = settings.database_url;
+  options.postgres = settings.postgres;
   options.admin_token = settings.admin_token;
   options.master_key = settings.master_key;
-  options.database_pool_size = absl::GetFlag(FLAGS_database_pool_size);
-  options.redis_url = settings.redis_url;
-  options.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
-  options.partitions = absl::GetFlag(FLAGS_partitions);
+  options.redis = settings.redis;
   options.ops_tenant = settings.ops_tenant;
   options.validation.allow_http = settings.allow_http;
-  auto allowlist = hookd::apps::ParseAllowlist(settings.private_allowlist);
+  auto allowlist = hookd::http::ParseAllowlist(settings.private_allowlist);
   if (!allowlist.ok()) return hookd::FailStartup(allowlist.status());
   options.validation.private_allowlist = *allowlist;
   const std::string retention =

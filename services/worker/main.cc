@@ -1,12 +1,10 @@
 // hookd-worker: consumes the delivery streams and POSTs signed webhooks.
 #include "absl/flags/flag.h"
-#include "hookd/apps/ip_policy.h"
-#include "hookd/common/service_main.h"
+#include "hookd/http/ip_policy.h"
 #include "hookd/metrics/server.h"
+#include "hookd/service/service_main.h"
 #include "hookd/worker/worker.h"
 
-ABSL_FLAG(int, partitions, 16, "Redis stream partitions (every ingest and worker must agree)");
-ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
 ABSL_FLAG(std::string, name, "", "consumer name in the Redis group (default host-pid)");
 ABSL_FLAG(int, max_in_flight, 256, "HTTP requests in flight at once");
 ABSL_FLAG(int, max_in_flight_per_app, 64,
@@ -29,7 +27,6 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
           "after SIGTERM, how long in-flight requests may finish");
 ABSL_FLAG(absl::Duration, lost_grace, absl::Minutes(5),
           "a due delivery without progress this long is enqueued again (Redis lost it)");
-ABSL_FLAG(int, database_pool_size, 4, "Postgres connections");
 
 int main(int argc, char** argv) {
   hookd::ServiceSettings settings = hookd::ParseServiceFlags(
@@ -37,21 +34,19 @@ int main(int argc, char** argv) {
       "hookd-worker: consumes hookd's delivery streams, signs and POSTs each webhook, logs every\n"
       "attempt, retries with backoff, rate-limits per app and disables failing apps.\n"
       "Usage: hookd-worker [--database_url URL] [--redis_url URL] [--subscription_addr ADDR] ...",
-      ":50053");
+      {.listen = ":50053", .database_pool_size = 4});
   hookd::worker::WorkerOptions options;
   options.listen = settings.listen;
   options.health_listen = settings.health_listen;
-  options.database_url = settings.database_url;
-  options.redis_url = settings.redis_url;
+  options.postgres = settings.postgres;
+  options.redis = settings.redis;
   options.admin_token = settings.admin_token;
   options.subscription_addr = settings.subscription_addr;
   options.allow_http = settings.allow_http;
   options.ops_tenant = settings.ops_tenant;
-  auto allowlist = hookd::apps::ParseAllowlist(settings.private_allowlist);
+  auto allowlist = hookd::http::ParseAllowlist(settings.private_allowlist);
   if (!allowlist.ok()) return hookd::FailStartup(allowlist.status());
   options.private_allowlist = *allowlist;
-  options.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
-  options.partitions = absl::GetFlag(FLAGS_partitions);
   options.name = absl::GetFlag(FLAGS_name);
   options.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   options.max_in_flight_per_app = absl::GetFlag(FLAGS_max_in_flight_per_app);
@@ -62,7 +57,6 @@ int main(int argc, char** argv) {
   options.retry_delay_scale = absl::GetFlag(FLAGS_retry_delay_scale);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.lost_grace = absl::GetFlag(FLAGS_lost_grace);
-  options.database_pool_size = absl::GetFlag(FLAGS_database_pool_size);
 
   auto metrics = hookd::metrics::MetricsServer::StartIfConfigured(settings.metrics_listen);
   if (!metrics.ok()) return hookd::FailStartup(metrics.status());

@@ -128,7 +128,7 @@ TEST(ChaosSoak, NothingAcknowledgedIsLostWhateverCrashes) {
                                           "restart redis",     "flush and restart redis"};
   std::vector<Fault> faults;
   auto raw_redis = [&]() {
-    queue::RedisOptions options;
+    RedisOptions options;
     options.url = redis.url();
     return queue::RedisConnection::Create(options);
   };

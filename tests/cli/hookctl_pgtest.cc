@@ -26,7 +26,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "hookd/apps/ip_policy.h"
+#include "hookd/http/ip_policy.h"
 #include "hookd/ingest/server.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/log_rows.h"
@@ -172,17 +172,15 @@ class HookctlTest : public ::testing::Test {
     // recover queue at once rather than through hookd-ingest's outbox sweeper.
     auto redis = hookd::testing::TestRedisOptions("hookctl");
     ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_ = new hookd::queue::RedisOptions(*redis);
+    redis_ = new hookd::RedisOptions(*redis);
     hookd::subscription::ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.database_url = database_->url();
+    options.postgres.url = database_->url();
     options.admin_token = kAdminToken;
     options.master_key = kMasterKey;
-    options.redis_url = redis_->url;
-    options.redis_key_prefix = redis_->key_prefix;
-    options.partitions = redis_->partitions;
+    options.redis = *redis_;
     options.validation.allow_http = true;
-    auto allowlist = hookd::apps::ParseAllowlist("127.0.0.0/8");
+    auto allowlist = hookd::http::ParseAllowlist("127.0.0.0/8");
     ASSERT_TRUE(allowlist.ok()) << allowlist.status();
     options.validation.private_allowlist = *allowlist;
     auto server = hookd::subscription::Server::Start(options);
@@ -198,10 +196,8 @@ class HookctlTest : public ::testing::Test {
 
     hookd::ingest::ServerOptions ingest_options;
     ingest_options.listen = "127.0.0.1:0";
-    ingest_options.database_url = database_->url();
-    ingest_options.redis_url = redis_->url;
-    ingest_options.redis_key_prefix = redis_->key_prefix;
-    ingest_options.partitions = redis_->partitions;
+    ingest_options.postgres.url = database_->url();
+    ingest_options.redis = *redis_;
     ingest_options.admin_token = kAdminToken;
     ingest_options.subscription_addr = Address();
     auto ingest = hookd::ingest::Server::Start(ingest_options);
@@ -266,7 +262,7 @@ class HookctlTest : public ::testing::Test {
 
   static hookd::testing::TestDatabase* database_;
   static hookd::subscription::Server* server_;
-  static hookd::queue::RedisOptions* redis_;
+  static hookd::RedisOptions* redis_;
   static hookd::ingest::Server* ingest_;
   // The id of the one app of tenant acme the suite starts with.
   static std::string* acme_app_;
@@ -274,7 +270,7 @@ class HookctlTest : public ::testing::Test {
 
 hookd::testing::TestDatabase* HookctlTest::database_ = nullptr;
 hookd::subscription::Server* HookctlTest::server_ = nullptr;
-hookd::queue::RedisOptions* HookctlTest::redis_ = nullptr;
+hookd::RedisOptions* HookctlTest::redis_ = nullptr;
 hookd::ingest::Server* HookctlTest::ingest_ = nullptr;
 std::string* HookctlTest::acme_app_ = nullptr;
 

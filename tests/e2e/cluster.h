@@ -124,7 +124,7 @@ struct TestBed {
   ~TestBed();
 
   std::unique_ptr<testing::TestDatabase> db;
-  queue::RedisOptions redis;
+  RedisOptions redis;
   std::unique_ptr<Cluster> cluster;
 };
 

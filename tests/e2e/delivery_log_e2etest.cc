@@ -118,7 +118,7 @@ class DeliveryLogTest : public ::testing::Test {
   }
 
   std::unique_ptr<testing::TestDatabase> db_;
-  queue::RedisOptions redis_;
+  RedisOptions redis_;
   std::unique_ptr<Cluster> cluster_;
   Receiver receiver_;
   std::unique_ptr<v1::AppService::Stub> apps_;

@@ -89,7 +89,7 @@ class RedisCluster {
     queue::RedisEndpoint endpoint;
     endpoint.host = "127.0.0.1";
     endpoint.port = port;
-    queue::RedisOptions options;
+    RedisOptions options;
     options.connect_timeout = absl::Milliseconds(500);
     HOOKD_ASSIGN_OR_RETURN(auto connection, queue::RedisConnection::Create(endpoint, options));
     return connection->Command(argv);
@@ -155,7 +155,7 @@ TEST(ReplicasE2e, KillingOneOfEachServiceAndARedisPrimaryLosesNothing) {
   std::map<std::string, std::string>& app_ids = apps.ids;
 
   // The primary that serves /a's partition is the one to fail, and its replica takes over.
-  queue::RedisOptions options;
+  RedisOptions options;
   options.url = redis.url();
   options.key_prefix = kKeyPrefix;
   options.partitions = kPartitions;

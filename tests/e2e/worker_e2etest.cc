@@ -39,7 +39,7 @@ class WorkerTest : public ::testing::Test {
     db_ = db->release();
     auto redis = testing::TestRedisOptions("worker_e2e");
     ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_ = new queue::RedisOptions(*redis);
+    redis_ = new RedisOptions(*redis);
     cluster_ = new Cluster(db_->url(), redis_->url, redis_->key_prefix, redis_->partitions);
     ASSERT_TRUE(cluster_->StartSubscription().ok());
     auto types = v1::EventTypeService::NewStub(cluster_->subscription_channel());
@@ -146,14 +146,14 @@ class WorkerTest : public ::testing::Test {
   }
 
   static testing::TestDatabase* db_;
-  static queue::RedisOptions* redis_;
+  static RedisOptions* redis_;
   static Cluster* cluster_;
   static Receiver* receiver_;
   std::unique_ptr<v1::AppService::Stub> apps_;
 };
 
 testing::TestDatabase* WorkerTest::db_ = nullptr;
-queue::RedisOptions* WorkerTest::redis_ = nullptr;
+RedisOptions* WorkerTest::redis_ = nullptr;
 Cluster* WorkerTest::cluster_ = nullptr;
 Receiver* WorkerTest::receiver_ = nullptr;
 

@@ -133,7 +133,7 @@ class WorkerFaultTest : public ::testing::Test {
   }
 
   std::unique_ptr<testing::TestDatabase> db_;
-  queue::RedisOptions redis_;
+  RedisOptions redis_;
   std::unique_ptr<Cluster> cluster_;
   Receiver receiver_;
   std::unique_ptr<v1::AppService::Stub> apps_;
@@ -360,7 +360,7 @@ TEST_F(WorkerFaultTest, RedisFlushedUnderARunningWorkerLosesNothingAndFlowsWithi
   ASSERT_TRUE(receiver_.WaitFor("/flaky", 60));
   ASSERT_TRUE(receiver_.WaitFor("/busy", 10));
   ASSERT_LT(receiver_.Received("/busy").size(), 50u) << "the backlog drained before the flush";
-  queue::RedisOptions raw_options;
+  RedisOptions raw_options;
   raw_options.url = redis.url();
   auto raw = queue::RedisConnection::Create(raw_options);
   ASSERT_TRUE(raw.ok()) << raw.status();

@@ -5,8 +5,9 @@
 #include "grpcpp/security/credentials.h"
 #include "hookd/apps/routing.h"
 #include "hookd/apps/validation.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
+#include "hookd/service/grpc_util.h"
 #include "spdlog/spdlog.h"
 
 namespace hookd::appcache {

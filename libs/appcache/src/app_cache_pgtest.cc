@@ -50,10 +50,10 @@ class AppCacheTest : public ::testing::Test {
   void StartServer(const std::string& listen) {
     subscription::ServerOptions options;
     options.listen = listen;
-    options.database_url = db_->url();
+    options.postgres.url = db_->url();
     options.admin_token = kTestAdminToken;
     options.master_key = testing::kTestMasterKey;
-    options.database_pool_size = 2;
+    options.postgres.pool_size = 2;
     options.watch_poll_interval = absl::Milliseconds(50);
     auto server = subscription::Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();

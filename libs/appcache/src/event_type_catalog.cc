@@ -3,8 +3,9 @@
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
+#include "hookd/service/grpc_util.h"
 #include "spdlog/spdlog.h"
 
 namespace hookd::appcache {

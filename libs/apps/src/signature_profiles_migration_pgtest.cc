@@ -26,7 +26,7 @@ TEST(SignatureProfilesMigration, TurnsTheCompatHeaderIntoTheProfilesResolveMakes
   ASSERT_EQ(before.size(), 5u);
   ASSERT_TRUE(db::Migrate((*db)->url(), before).ok());
 
-  auto pool = db::PgPool::Create((*db)->url(), 2);
+  auto pool = db::PgPool::Create({.url = (*db)->url(), .pool_size = 2});
   ASSERT_TRUE(pool.ok()) << pool.status();
   auto box = SecretBox::Create(testing::kTestMasterKey);
   ASSERT_TRUE(box.ok()) << box.status();

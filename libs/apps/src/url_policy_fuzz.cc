@@ -8,19 +8,20 @@
 #include <cstdlib>
 
 #include "absl/strings/match.h"
-#include "hookd/apps/ip_policy.h"
 #include "hookd/apps/validation.h"
+#include "hookd/http/ip_policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace apps = hookd::apps;
+  namespace http = hookd::http;
   FuzzedDataProvider in(data, size);
   apps::ValidationOptions options;
   options.allow_http = in.ConsumeBool();
-  auto allowlist = apps::ParseAllowlist(in.ConsumeRandomLengthString(128));
+  auto allowlist = http::ParseAllowlist(in.ConsumeRandomLengthString(128));
   if (allowlist.ok()) {
     options.private_allowlist = *allowlist;
-    for (const apps::IpNetwork& network : *allowlist) {
-      auto again = apps::IpNetwork::Parse(network.ToString());
+    for (const http::IpNetwork& network : *allowlist) {
+      auto again = http::IpNetwork::Parse(network.ToString());
       if (!again.ok() || !(*again == network)) std::abort();
     }
   } else if (allowlist.status().code() != absl::StatusCode::kInvalidArgument) {
@@ -34,22 +35,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
 
-  if (auto address = apps::IpAddress::Parse(text)) {
-    auto again = apps::IpAddress::Parse(address->ToString());
+  if (auto address = http::IpAddress::Parse(text)) {
+    auto again = http::IpAddress::Parse(address->ToString());
     if (!again || !(*again == *address)) std::abort();
-    if (!apps::IsRestrictedAddress(*address) &&
-        !apps::IsAllowedAddress(*address, options.private_allowlist)) {
+    if (!http::IsRestrictedAddress(*address) &&
+        !http::IsAllowedAddress(*address, options.private_allowlist)) {
       std::abort();
     }
-    for (const apps::IpNetwork& network : options.private_allowlist) {
+    for (const http::IpNetwork& network : options.private_allowlist) {
       if (network.Contains(*address) &&
-          !apps::IsAllowedAddress(*address, options.private_allowlist)) {
+          !http::IsAllowedAddress(*address, options.private_allowlist)) {
         std::abort();
       }
     }
   }
-  if (auto network = apps::IpNetwork::Parse(text); network.ok()) {
-    auto again = apps::IpNetwork::Parse(network->ToString());
+  if (auto network = http::IpNetwork::Parse(text); network.ok()) {
+    auto again = http::IpNetwork::Parse(network->ToString());
     if (!again.ok() || !(*again == *network)) std::abort();
   }
   return 0;

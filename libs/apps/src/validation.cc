@@ -196,16 +196,16 @@ absl::Status ValidateHost(std::string_view host, const ValidationOptions& option
                           std::string_view field) {
   // A trailing dot names the same host ("127.0.0.1." and "localhost." included).
   std::string normalized = absl::AsciiStrToLower(absl::StripSuffix(AbslView(host), "."));
-  std::optional<IpAddress> address = IpAddress::Parse(normalized);
+  std::optional<http::IpAddress> address = http::IpAddress::Parse(normalized);
   // RFC 6761 reserves localhost and its subdomains for loopback, and resolvers answer them
   // without asking DNS.
   if (!address.has_value() && (normalized == "localhost" || normalized.ends_with(".localhost"))) {
-    address = IpAddress::V4(127, 0, 0, 1);
+    address = http::IpAddress::V4(127, 0, 0, 1);
   }
   // Other host names are accepted here: what they resolve to can change after the app is saved,
   // so the worker checks every resolved address with IsAllowedAddress at connect time.
   if (!address.has_value()) return absl::OkStatus();
-  if (!IsAllowedAddress(*address, options.private_allowlist)) {
+  if (!http::IsAllowedAddress(*address, options.private_allowlist)) {
     std::string literal = address->ToString();
     bool spelled_as_is = normalized == literal || normalized == absl::StrCat("[", literal, "]");
     std::string subject =

@@ -250,7 +250,7 @@ TEST(ValidateApp, UrlRestrictedMessageSaysWhichAddress) {
 
 TEST(ValidateApp, UrlAllowlistPermitsRestrictedLiteral) {
   ValidationOptions options;
-  options.private_allowlist = *ParseAllowlist("127.0.0.0/8");
+  options.private_allowlist = *http::ParseAllowlist("127.0.0.0/8");
   EXPECT_TRUE(ValidateUrlWith("https://127.0.0.1:9000/hook", options).ok());
   EXPECT_TRUE(ValidateUrlWith("https://[::ffff:127.0.0.1]/", options).ok());
   EXPECT_TRUE(ValidateUrlWith("https://localhost:9000/", options).ok());

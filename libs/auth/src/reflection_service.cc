@@ -6,6 +6,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
 
 namespace hookd::auth {
 namespace {

@@ -17,7 +17,8 @@ constexpr int kFetchBatch = 1000;
 
 absl::StatusOr<std::unique_ptr<TokenCache>> TokenCache::Start(const std::string& database_url,
                                                               TokenCacheOptions options) {
-  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<db::PgPool> db, db::PgPool::Create(database_url, 1));
+  HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<db::PgPool> db,
+                         db::PgPool::Create({.url = database_url, .pool_size = 1}));
   std::unique_ptr<TokenCache> cache(new TokenCache(std::move(db), options));
   HOOKD_RETURN_IF_ERROR(cache->Refresh());
   cache->task_.Start();

@@ -6,8 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "google/protobuf/stubs/logging.h"
-#include "grpc/support/log.h"
 #include "hookd/common/status.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/pattern_formatter.h"
@@ -135,28 +133,6 @@ class TextFormatter final : public spdlog::formatter {
   std::string service_;
 };
 
-// gRPC's own messages (connection errors and the like) as log lines of the same shape.
-void LogFromGrpc(gpr_log_func_args* args) {
-  spdlog::level::level_enum level = spdlog::level::info;
-  if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = spdlog::level::debug;
-  if (args->severity == GPR_LOG_SEVERITY_ERROR) level = spdlog::level::err;
-  Log(level, args->message != nullptr ? args->message : "",
-      {{"source", "grpc"},
-       {"file", args->file != nullptr ? args->file : ""},
-       {"line", args->line}});
-}
-
-// Protobuf's own messages (a request whose string field is not UTF-8, say) likewise, rather than
-// its "[libprotobuf ERROR ...]" text on stderr.
-void LogFromProtobuf(google::protobuf::LogLevel level, const char* filename, int line,
-                     const std::string& message) {
-  spdlog::level::level_enum mapped = spdlog::level::err;
-  if (level == google::protobuf::LOGLEVEL_INFO) mapped = spdlog::level::info;
-  if (level == google::protobuf::LOGLEVEL_WARNING) mapped = spdlog::level::warn;
-  Log(mapped, message,
-      {{"source", "protobuf"}, {"file", filename != nullptr ? filename : ""}, {"line", line}});
-}
-
 }  // namespace
 
 std::string JsonString(std::string_view text) {
@@ -214,8 +190,6 @@ absl::Status InitLogging(std::string_view service, std::string_view level,
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
-  gpr_set_log_function(LogFromGrpc);
-  google::protobuf::SetLogHandler(LogFromProtobuf);
   return absl::OkStatus();
 }
 

@@ -5,19 +5,6 @@
 namespace hookd {
 namespace {
 
-TEST(ToGrpcStatus, KeepsCodeAndMessageAndCutsAHugeMessage) {
-  grpc::Status kept = ToGrpcStatus(absl::NotFoundError("app app_1 not found"));
-  EXPECT_EQ(kept.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(kept.error_message(), "app app_1 not found");
-  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
-
-  grpc::Status cut = ToGrpcStatus(absl::NotFoundError("app " + std::string(1 << 20, 'a')));
-  EXPECT_EQ(cut.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(cut.error_message().size(), 1024u);
-  EXPECT_EQ(cut.error_message().substr(0, 5), "app a");
-  EXPECT_EQ(cut.error_message().substr(1024 - 10), " ... (cut)");
-}
-
 TEST(RequireId, RefusesEmptyLongAndUnprintableIds) {
   EXPECT_TRUE(RequireId("app_01JDXK8N5V3Q9G2M7T4R6W8Y0Z", "id").ok());
   EXPECT_TRUE(RequireId(std::string(128, 'a'), "id").ok());

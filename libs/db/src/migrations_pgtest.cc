@@ -75,7 +75,8 @@ TEST(Migrate, UnreachableServerIsUnavailable) {
 TEST(PgPool, PlansPreparedStatementsForTheTableAsItIsNow) {
   auto db = TestDatabase::Create("pool_plans");
   ASSERT_TRUE(db.ok()) << db.status();
-  auto pool = PgPool::Create((*db)->url(), 1);  // one connection: every call below shares it
+  auto pool = PgPool::Create(
+      {.url = (*db)->url(), .pool_size = 1});  // one connection: every call below shares it
   ASSERT_TRUE(pool.ok()) << pool.status();
   const std::string update =
       "UPDATE t SET v = t.v + 1 FROM unnest($1::text[]) AS u(id) WHERE t.id = u.id";
@@ -112,7 +113,7 @@ TEST(PgPool, PlansPreparedStatementsForTheTableAsItIsNow) {
 TEST(PgPool, TranslatesUniqueViolationToAlreadyExists) {
   auto db = TestDatabase::Create("pool");
   ASSERT_TRUE(db.ok()) << db.status();
-  auto pool = PgPool::Create((*db)->url(), 2);
+  auto pool = PgPool::Create({.url = (*db)->url(), .pool_size = 2});
   ASSERT_TRUE(pool.ok()) << pool.status();
   ASSERT_TRUE((*pool)
                   ->Transact("setup",
@@ -146,7 +147,8 @@ TEST(PgPool, TranslatesUniqueViolationToAlreadyExists) {
 }
 
 TEST(PgPool, CreateAgainstADownServerIsUnavailable) {
-  auto pool = PgPool::Create("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", 1);
+  auto pool = PgPool::Create(
+      {.url = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", .pool_size = 1});
   EXPECT_EQ(pool.status().code(), absl::StatusCode::kUnavailable);
 }
 
@@ -155,7 +157,7 @@ TEST(PgPool, CreateAgainstADownServerIsUnavailable) {
 TEST(PgPool, ErrorsCarryTheSqlstateNotTheServersText) {
   auto db = TestDatabase::Create("pg_errors");
   ASSERT_TRUE(db.ok()) << db.status();
-  auto pool = PgPool::Create((*db)->url(), 1);
+  auto pool = PgPool::Create({.url = (*db)->url(), .pool_size = 1});
   ASSERT_TRUE(pool.ok()) << pool.status();
   auto run = [&](const std::string& sql) {
     return (*pool)->Transact("try", [&](pqxx::work& txn) {

@@ -28,9 +28,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "hookd/apps/ip_policy.h"
 #include "hookd/common/absl_view.h"
 #include "hookd/http/http_sender.h"
+#include "hookd/http/ip_policy.h"
 
 namespace hookd::http {
 namespace {
@@ -89,13 +89,13 @@ absl::Status InitCurlOnce() {
 }
 
 // The address curl is about to connect to, in the form the IP policy decides on.
-std::optional<apps::IpAddress> ToIpAddress(const curl_sockaddr& address) {
+std::optional<http::IpAddress> ToIpAddress(const curl_sockaddr& address) {
   if (address.family == AF_INET) {
     sockaddr_in v4;
     std::memcpy(&v4, &address.addr, sizeof(v4));
     uint8_t b[4];
     std::memcpy(b, &v4.sin_addr.s_addr, sizeof(b));
-    return apps::IpAddress::V4(b[0], b[1], b[2], b[3]);
+    return http::IpAddress::V4(b[0], b[1], b[2], b[3]);
   }
   if (address.family == AF_INET6) {
     sockaddr_in6 v6;
@@ -104,7 +104,7 @@ std::optional<apps::IpAddress> ToIpAddress(const curl_sockaddr& address) {
     // so ::ffff:127.0.0.1 meets the same rules as 127.0.0.1.
     char text[INET6_ADDRSTRLEN];
     if (inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text)) == nullptr) return std::nullopt;
-    return apps::IpAddress::Parse(text);
+    return http::IpAddress::Parse(text);
   }
   return std::nullopt;
 }
@@ -172,7 +172,7 @@ struct Transfer {
   CurlEasyPtr easy;
   // curl keeps a pointer to the list, so it lives as long as the transfer.
   CurlSlistPtr header_list;
-  const std::vector<apps::IpNetwork>* allowlist = nullptr;
+  const std::vector<http::IpNetwork>* allowlist = nullptr;
   // Addresses the connect guard refused, to name them when the transfer fails.
   std::vector<std::string> refused_addresses;
   // The body outgrew max_response_bytes and the write callback ended the transfer.
@@ -189,12 +189,12 @@ struct Transfer {
 // address actually used rather than the host name in the url.
 curl_socket_t OpenSocketGuard(void* clientp, curlsocktype purpose, curl_sockaddr* address) {
   auto* transfer = static_cast<Transfer*>(clientp);
-  std::optional<apps::IpAddress> ip = ToIpAddress(*address);
+  std::optional<http::IpAddress> ip = ToIpAddress(*address);
   if (!ip.has_value()) {
     transfer->refused_addresses.push_back(absl::StrCat("address family ", address->family));
     return CURL_SOCKET_BAD;
   }
-  if (!apps::IsAllowedAddress(*ip, *transfer->allowlist)) {
+  if (!http::IsAllowedAddress(*ip, *transfer->allowlist)) {
     std::string text = ip->ToString();
     auto& refused = transfer->refused_addresses;
     if (std::find(refused.begin(), refused.end(), text) == refused.end()) refused.push_back(text);

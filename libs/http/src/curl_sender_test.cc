@@ -22,8 +22,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "hookd/apps/ip_policy.h"
 #include "hookd/http/http_sender.h"
+#include "hookd/http/ip_policy.h"
 
 namespace hookd::http {
 namespace {
@@ -156,7 +156,7 @@ constexpr char kUserAgent[] = "hookd-test/1";
 HttpSenderOptions LoopbackOptions() {
   HttpSenderOptions options;
   options.allow_http = true;
-  options.private_allowlist = {*apps::IpNetwork::Parse("127.0.0.0/8")};
+  options.private_allowlist = {*http::IpNetwork::Parse("127.0.0.0/8")};
   options.user_agent = kUserAgent;
   return options;
 }

@@ -64,10 +64,10 @@ class IngestTest : public ::testing::Test {
   void StartSubscription() {
     subscription::ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.database_url = db_->url();
+    options.postgres.url = db_->url();
     options.admin_token = kTestAdminToken;
     options.master_key = testing::kTestMasterKey;
-    options.database_pool_size = 3;
+    options.postgres.pool_size = 3;
     options.watch_poll_interval = absl::Milliseconds(50);
     auto server = subscription::Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -84,13 +84,11 @@ class IngestTest : public ::testing::Test {
   ServerOptions IngestOptions() const {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.database_url = db_->url();
-    options.redis_url = redis_.url;
-    options.redis_key_prefix = redis_.key_prefix;
-    options.partitions = redis_.partitions;
+    options.postgres.url = db_->url();
+    options.redis = redis_;
     options.admin_token = kTestAdminToken;
     options.subscription_addr = SubscriptionAddr();
-    options.database_pool_size = 3;
+    options.postgres.pool_size = 3;
     options.sweep_interval = absl::Milliseconds(100);
     options.sweep_grace = absl::Milliseconds(500);
     options.catalog_refresh = absl::Milliseconds(200);
@@ -181,7 +179,7 @@ class IngestTest : public ::testing::Test {
     return txn.exec1(sql)[0].as<int64_t>();
   }
 
-  std::set<std::string> StreamDeliveryIds(const queue::RedisOptions& redis) {
+  std::set<std::string> StreamDeliveryIds(const RedisOptions& redis) {
     auto ids = testing::StreamedDeliveryIds(redis);
     EXPECT_TRUE(ids.ok()) << ids.status();
     return ids.ok() ? *ids : std::set<std::string>();
@@ -199,7 +197,7 @@ class IngestTest : public ::testing::Test {
   }
 
   std::unique_ptr<testing::TestDatabase> db_;
-  queue::RedisOptions redis_;
+  RedisOptions redis_;
   std::unique_ptr<subscription::Server> subscription_;
   std::unique_ptr<v1::AppService::Stub> apps_;
   std::unique_ptr<v1::EventTypeService::Stub> types_;
@@ -607,11 +605,10 @@ TEST_F(IngestTest, RedisDownDuringPublishingLosesNoAcknowledgedDelivery) {
   // the worker's recovery to prove.
   testing::ScratchRedis redis(/*persistent=*/true);
   ASSERT_TRUE(redis.Start().ok());
-  queue::RedisOptions scratch = redis_;
-  scratch.url = redis.url();
   ingest_.reset();
   ServerOptions options = IngestOptions();
-  options.redis_url = scratch.url;
+  options.redis.url = redis.url();
+  const RedisOptions scratch = options.redis;
   StartIngest(options);
   CreateApp("outage", {"*"});
   WaitRouted("outage", "render.started", 1);
@@ -728,7 +725,7 @@ TEST_F(IngestTest, AFailedPublishHandsTheEnqueuedOutboxRowsBack) {
         " WHEN (NEW.tenant = 'refused') EXECUTE FUNCTION refuse_event()");
     txn.commit();
   }
-  auto pool = db::PgPool::Create(db_->url(), 2);
+  auto pool = db::PgPool::Create({.url = db_->url(), .pool_size = 2});
   ASSERT_TRUE(pool.ok()) << pool.status();
   auto queue = queue::DeliveryQueue::Create(redis_);
   ASSERT_TRUE(queue.ok()) << queue.status();

@@ -3,9 +3,10 @@
 #include "absl/time/clock.h"
 #include "hookd/apps/routing.h"
 #include "hookd/apps/validation.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/ledger/publish.h"
+#include "hookd/service/grpc_status.h"
+#include "hookd/service/grpc_util.h"
 #include "ingest_metrics.h"
 
 namespace hookd::ingest {

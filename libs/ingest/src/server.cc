@@ -7,9 +7,9 @@
 #include "hookd/appcache/cache_metrics.h"
 #include "hookd/auth/reflection_service.h"
 #include "hookd/common/config.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/db/migrations.h"
+#include "hookd/service/grpc_util.h"
 #include "ingest_metrics.h"
 #include "ingest_service.h"
 #include "spdlog/spdlog.h"
@@ -42,23 +42,18 @@ struct Server::State {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
-  HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
-  HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis_url, "redis_url", "HOOKD_REDIS_URL"));
-  HOOKD_RETURN_IF_ERROR(queue::ValidateRedisUrl(options.redis_url));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.postgres.url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis.url, "redis_url", "HOOKD_REDIS_URL"));
+  HOOKD_RETURN_IF_ERROR(queue::ValidateRedisOptions(options.redis));
   HOOKD_RETURN_IF_ERROR(
       RequireSetting(options.subscription_addr, "subscription_addr", "HOOKD_SUBSCRIPTION_ADDR"));
   auto state = std::make_unique<State>();
   // Ingest may start before hookd-subscription has migrated: both apply migrations under the
   // same advisory lock, so the order does not matter.
-  HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));
-  HOOKD_ASSIGN_OR_RETURN(state->db,
-                         db::PgPool::Create(options.database_url, options.database_pool_size));
-  queue::RedisOptions redis;
-  redis.url = options.redis_url;
-  redis.key_prefix = options.redis_key_prefix;
-  redis.partitions = options.partitions;
-  HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
-  HOOKD_ASSIGN_OR_RETURN(state->tokens, auth::TokenCache::Start(options.database_url));
+  HOOKD_RETURN_IF_ERROR(db::Migrate(options.postgres.url));
+  HOOKD_ASSIGN_OR_RETURN(state->db, db::PgPool::Create(options.postgres));
+  HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(options.redis));
+  HOOKD_ASSIGN_OR_RETURN(state->tokens, auth::TokenCache::Start(options.postgres.url));
   state->auth = std::make_unique<auth::Authenticator>(options.admin_token, state->tokens.get());
   appcache::AppCacheOptions cache;
   cache.subscription_addr = options.subscription_addr;
@@ -72,7 +67,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->catalog->Start();
   state->enqueuer = std::make_unique<ledger::Enqueuer>(*state->db, *state->queue);
   state->sweeper = std::make_unique<ledger::OutboxSweeper>(
-      options.database_url, *state->db, *state->queue,
+      options.postgres.url, *state->db, *state->queue,
       ledger::SweeperOptions{
           .interval = options.sweep_interval, .grace = options.sweep_grace, .on_swept = [](int n) {
             Metrics().outbox_swept.Increment(static_cast<double>(n));

@@ -17,7 +17,6 @@
 namespace hookd::queue {
 namespace {
 
-constexpr int kMaxPartitions = 1024;
 // Entry ids per run of the keep script.
 constexpr size_t kKeepBatch = 200;
 
@@ -537,10 +536,7 @@ absl::StatusOr<DeliveryMessage> DecodeRetryMember(std::string_view member) {
 }
 
 absl::StatusOr<std::unique_ptr<DeliveryQueue>> DeliveryQueue::Create(const RedisOptions& options) {
-  if (options.partitions < 1 || options.partitions > kMaxPartitions) {
-    return InvalidField("partitions", absl::StrCat("must be in 1..", kMaxPartitions));
-  }
-  if (options.key_prefix.empty()) return InvalidField("key_prefix", "must not be empty");
+  HOOKD_RETURN_IF_ERROR(ValidateRedisOptions(options));
   HOOKD_ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> redis, RedisClient::Create(options));
   // Loading the scripts up front both checks that Redis answers commands and yields the shas
   // that EVALSHA needs; they are reloaded where a node loses them.

@@ -199,9 +199,15 @@ bool IsClusterUrl(const std::string& url) {
   return HasSchemePrefix(url, "redis+cluster://") || HasSchemePrefix(url, "rediss+cluster://");
 }
 
-absl::Status ValidateRedisUrl(const std::string& url) {
-  if (IsClusterUrl(url)) return ParseRedisClusterUrl(url).status();
-  return ParseRedisUrl(url).status();
+absl::Status ValidateRedisOptions(const RedisOptions& options) {
+  // Stream keys carry the partition in a hash tag; more than this many streams is a mistake.
+  constexpr int kMaxPartitions = 1024;
+  if (options.partitions < 1 || options.partitions > kMaxPartitions) {
+    return InvalidField("partitions", absl::StrCat("must be in 1..", kMaxPartitions));
+  }
+  if (options.key_prefix.empty()) return InvalidField("key_prefix", "must not be empty");
+  if (IsClusterUrl(options.url)) return ParseRedisClusterUrl(options.url).status();
+  return ParseRedisUrl(options.url).status();
 }
 
 bool Reply::IsErrorCode(const std::string& code) const {

@@ -52,10 +52,10 @@ class AppStatsTest : public ::testing::Test {
     db_ = std::move(*db);
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.database_url = db_->url();
+    options.postgres.url = db_->url();
     options.admin_token = kTestAdminToken;
     options.master_key = testing::kTestMasterKey;
-    options.database_pool_size = 2;
+    options.postgres.pool_size = 2;
     auto server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -63,7 +63,7 @@ class AppStatsTest : public ::testing::Test {
                                        grpc::InsecureChannelCredentials());
     apps_ = v1::AppService::NewStub(channel);
     deliveries_ = v1::DeliveryService::NewStub(channel);
-    auto pool = db::PgPool::Create(db_->url(), 1);
+    auto pool = db::PgPool::Create({.url = db_->url(), .pool_size = 1});
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = std::move(*pool);
     store_ = std::make_unique<ledger::DeliveryStore>(*pool_, "stats-test-worker");

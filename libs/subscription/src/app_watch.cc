@@ -1,6 +1,7 @@
 #include "app_watch.h"
 
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
 #include "page_token.h"
 #include "redact.h"
 #include "spdlog/spdlog.h"

@@ -1,7 +1,7 @@
 #include "absl/strings/str_cat.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_util.h"
 #include "page_token.h"
 #include "services.h"
 

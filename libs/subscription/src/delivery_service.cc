@@ -4,9 +4,10 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "hookd/apps/validation.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/proto_time.h"
 #include "hookd/common/status.h"
+#include "hookd/service/grpc_status.h"
+#include "hookd/service/grpc_util.h"
 #include "page_token.h"
 #include "services.h"
 

@@ -1,7 +1,7 @@
 #include "hookd/apps/validation.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/schema/json_schema.h"
+#include "hookd/service/grpc_util.h"
 #include "page_token.h"
 #include "services.h"
 

@@ -313,10 +313,10 @@ TEST_F(RetentionTest, TheServerRemovesOldRowsOnItsOwn) {
   });
   ServerOptions options;
   options.listen = "127.0.0.1:0";
-  options.database_url = db_->url();
+  options.postgres.url = db_->url();
   options.admin_token = testing::kTestAdminToken;
   options.master_key = testing::kTestMasterKey;
-  options.database_pool_size = 1;
+  options.postgres.pool_size = 1;
   options.retention = Options();
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();

@@ -10,13 +10,13 @@
 #include "hookd/auth/authenticator.h"
 #include "hookd/auth/reflection_service.h"
 #include "hookd/common/config.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/status.h"
 #include "hookd/common/thread_pool.h"
 #include "hookd/crypto/secret_box.h"
 #include "hookd/db/migrations.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/opsevents/ops_events.h"
+#include "hookd/service/grpc_util.h"
 #include "services.h"
 #include "spdlog/spdlog.h"
 #include "subscription_metrics.h"
@@ -57,18 +57,17 @@ struct Server::State {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
-  HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.postgres.url, "database_url", "HOOKD_DATABASE_URL"));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.master_key, "master_key", "HOOKD_MASTER_KEY"));
   HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
-  if (!options.redis_url.empty()) HOOKD_RETURN_IF_ERROR(queue::ValidateRedisUrl(options.redis_url));
+  if (!options.redis.url.empty()) HOOKD_RETURN_IF_ERROR(queue::ValidateRedisOptions(options.redis));
   auto state = std::make_unique<State>();
   HOOKD_ASSIGN_OR_RETURN(state->box, SecretBox::Create(options.master_key));
   HOOKD_ASSIGN_OR_RETURN(state->retention,
-                         Retention::Create(options.database_url, options.retention));
-  HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));
-  HOOKD_ASSIGN_OR_RETURN(state->db,
-                         db::PgPool::Create(options.database_url, options.database_pool_size));
-  HOOKD_ASSIGN_OR_RETURN(state->token_cache, auth::TokenCache::Start(options.database_url));
+                         Retention::Create(options.postgres.url, options.retention));
+  HOOKD_RETURN_IF_ERROR(db::Migrate(options.postgres.url));
+  HOOKD_ASSIGN_OR_RETURN(state->db, db::PgPool::Create(options.postgres));
+  HOOKD_ASSIGN_OR_RETURN(state->token_cache, auth::TokenCache::Start(options.postgres.url));
   state->token_store = std::make_unique<auth::TokenStore>(*state->db);
   state->auth =
       std::make_unique<auth::Authenticator>(options.admin_token, state->token_cache.get());
@@ -76,12 +75,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   state->event_types = apps::NewPgEventTypeStore(*state->db);
   HOOKD_ASSIGN_OR_RETURN(int sealed, apps::SealPlaintextHeaders(*state->db, *state->apps));
   if (sealed > 0) spdlog::info("sealed the custom header values of {} apps", sealed);
-  if (!options.redis_url.empty()) {
-    queue::RedisOptions redis;
-    redis.url = options.redis_url;
-    redis.key_prefix = options.redis_key_prefix;
-    redis.partitions = options.partitions;
-    HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
+  if (!options.redis.url.empty()) {
+    HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(options.redis));
   }
   state->deliveries = std::make_unique<ledger::DeliveryLog>(*state->db, state->queue.get());
   HOOKD_RETURN_IF_ERROR(opsevents::RegisterEventTypes(*state->db));
@@ -91,7 +86,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   http.allow_http = options.validation.allow_http;
   http.private_allowlist = options.validation.private_allowlist;
   HOOKD_ASSIGN_OR_RETURN(state->sender, http::NewCurlSender(http));
-  state->pool = std::make_unique<ThreadPool>(options.database_pool_size, "sub-rpc");
+  state->pool = std::make_unique<ThreadPool>(options.postgres.pool_size, "sub-rpc");
   state->hub = std::make_unique<AppWatchHub>(*state->apps, *state->pool,
                                              options.watch_poll_interval, *state->auth);
   state->context = std::make_unique<ServiceContext>(ServiceContext{

@@ -12,8 +12,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "hookd/apps/ip_policy.h"
 #include "hookd/crypto/signing.h"
+#include "hookd/http/ip_policy.h"
 #include "hookd/subscription/server.h"
 #include "hookd/testing/process.h"
 #include "hookd/testing/receiver.h"
@@ -34,10 +34,10 @@ using testing::PollUntil;
 ServerOptions TestOptions(const std::string& database_url) {
   ServerOptions options;
   options.listen = "127.0.0.1:0";
-  options.database_url = database_url;
+  options.postgres.url = database_url;
   options.admin_token = kTestAdminToken;
   options.master_key = testing::kTestMasterKey;
-  options.database_pool_size = 4;
+  options.postgres.pool_size = 4;
   options.watch_poll_interval = absl::Milliseconds(50);
   return options;
 }
@@ -61,7 +61,7 @@ class SubscriptionTest : public ::testing::Test {
     ServerOptions options = TestOptions(db_->url());
     // Tests reach endpoints on loopback, so they allow plain http and 127.0.0.0/8 explicitly.
     options.validation.allow_http = true;
-    options.validation.private_allowlist = *apps::ParseAllowlist("127.0.0.0/8");
+    options.validation.private_allowlist = *http::ParseAllowlist("127.0.0.0/8");
     auto server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -1239,7 +1239,7 @@ TEST(SubscriptionStartup, OperationalEventsGoToTheConfiguredTenant) {
   ServerOptions options = TestOptions((*db)->url());
   options.ops_tenant = "platform-alerts";
   options.validation.allow_http = true;
-  options.validation.private_allowlist = *apps::ParseAllowlist("127.0.0.0/8");
+  options.validation.private_allowlist = *http::ParseAllowlist("127.0.0.0/8");
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status();
   auto apps = v1::AppService::NewStub(grpc::CreateChannel(

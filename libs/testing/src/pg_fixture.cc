@@ -13,7 +13,8 @@ absl::StatusOr<std::unique_ptr<MigratedDatabase>> MigratedDatabase::Create(
   HOOKD_ASSIGN_OR_RETURN(fixture->db_, TestDatabase::Create(suite));
   HOOKD_RETURN_IF_ERROR(migrations.has_value() ? db::Migrate(fixture->db_->url(), *migrations)
                                                : db::Migrate(fixture->db_->url()));
-  HOOKD_ASSIGN_OR_RETURN(fixture->pool_, db::PgPool::Create(fixture->db_->url(), pool_size));
+  HOOKD_ASSIGN_OR_RETURN(fixture->pool_,
+                         db::PgPool::Create({.url = fixture->db_->url(), .pool_size = pool_size}));
   return fixture;
 }
 

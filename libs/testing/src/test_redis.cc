@@ -18,7 +18,6 @@ namespace hookd::testing {
 using queue::ClusterCommand;
 using queue::KeySlot;
 using queue::RedisClient;
-using queue::RedisOptions;
 using queue::Reply;
 using queue::ReplyStatus;
 using queue::StreamKey;

@@ -32,8 +32,7 @@ return wait
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RateLimiter>> RateLimiter::Create(
-    const queue::RedisOptions& options) {
+absl::StatusOr<std::unique_ptr<RateLimiter>> RateLimiter::Create(const RedisOptions& options) {
   HOOKD_ASSIGN_OR_RETURN(auto redis, queue::RedisClient::Create(options));
   HOOKD_ASSIGN_OR_RETURN(auto script, redis->Load(kTokenBucket));
   return std::unique_ptr<RateLimiter>(new RateLimiter(std::move(redis), std::move(script)));

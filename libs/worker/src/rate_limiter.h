@@ -16,7 +16,7 @@ namespace hookd::worker {
 // own, so buckets spread over the primaries of a Redis Cluster. Thread-safe.
 class RateLimiter {
  public:
-  static absl::StatusOr<std::unique_ptr<RateLimiter>> Create(const queue::RedisOptions& options);
+  static absl::StatusOr<std::unique_ptr<RateLimiter>> Create(const RedisOptions& options);
 
   struct Ask {
     std::string app_id;

@@ -16,7 +16,6 @@
 #include "hookd/appcache/app_cache.h"
 #include "hookd/apps/validation.h"
 #include "hookd/common/config.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/common/logging.h"
 #include "hookd/common/periodic_task.h"
 #include "hookd/common/status.h"
@@ -29,6 +28,7 @@
 #include "hookd/ledger/outbox.h"
 #include "hookd/opsevents/ops_events.h"
 #include "hookd/queue/delivery_queue.h"
+#include "hookd/service/grpc_util.h"
 #include "hookd/v1/app.grpc.pb.h"
 #include "rate_limiter.h"
 #include "spdlog/spdlog.h"
@@ -129,7 +129,7 @@ struct Worker::State {
 
   std::vector<int> Partitions() const {
     std::vector<int> all;
-    for (int p = 0; p < options.partitions; ++p) all.push_back(p);
+    for (int p = 0; p < options.redis.partitions; ++p) all.push_back(p);
     return all;
   }
 
@@ -535,7 +535,7 @@ struct Worker::State {
           // A partition whose app has a full lane waits for it to drain; the others are read.
           const std::set<int> full = scheduler->FullPartitions();
           partitions.clear();
-          for (int p = 0; p < options.partitions; ++p) {
+          for (int p = 0; p < options.redis.partitions; ++p) {
             if (full.count(p) == 0) partitions.push_back(p);
           }
           return !partitions.empty();
@@ -732,9 +732,9 @@ struct Worker::State {
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& options) {
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
-  HOOKD_RETURN_IF_ERROR(RequireSetting(options.database_url, "database_url", "HOOKD_DATABASE_URL"));
-  HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis_url, "redis_url", "HOOKD_REDIS_URL"));
-  HOOKD_RETURN_IF_ERROR(queue::ValidateRedisUrl(options.redis_url));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.postgres.url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis.url, "redis_url", "HOOKD_REDIS_URL"));
+  HOOKD_RETURN_IF_ERROR(queue::ValidateRedisOptions(options.redis));
   HOOKD_RETURN_IF_ERROR(
       RequireSetting(options.subscription_addr, "subscription_addr", "HOOKD_SUBSCRIPTION_ADDR"));
   if (options.visibility_timeout < absl::Seconds(1)) {
@@ -754,16 +754,11 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& optio
   auto state = std::make_unique<State>();
   state->options = options;
   if (state->options.name.empty()) state->options.name = DefaultName();
-  HOOKD_RETURN_IF_ERROR(db::Migrate(options.database_url));
-  HOOKD_ASSIGN_OR_RETURN(state->db,
-                         db::PgPool::Create(options.database_url, options.database_pool_size));
-  queue::RedisOptions redis;
-  redis.url = options.redis_url;
-  redis.key_prefix = options.redis_key_prefix;
-  redis.partitions = options.partitions;
-  HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(redis));
+  HOOKD_RETURN_IF_ERROR(db::Migrate(options.postgres.url));
+  HOOKD_ASSIGN_OR_RETURN(state->db, db::PgPool::Create(options.postgres));
+  HOOKD_ASSIGN_OR_RETURN(state->queue, queue::DeliveryQueue::Create(options.redis));
   HOOKD_RETURN_IF_ERROR(state->queue->EnsureGroup(options.group));
-  HOOKD_ASSIGN_OR_RETURN(state->limiter, RateLimiter::Create(redis));
+  HOOKD_ASSIGN_OR_RETURN(state->limiter, RateLimiter::Create(options.redis));
   state->store = std::make_unique<ledger::DeliveryStore>(*state->db, state->options.name);
   state->ops = std::make_unique<opsevents::Publisher>(options.ops_tenant);
   http::HttpSenderOptions http;

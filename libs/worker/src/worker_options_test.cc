@@ -10,8 +10,8 @@ namespace {
 // before the worker connects to anything.
 WorkerOptions Valid() {
   WorkerOptions options;
-  options.database_url = "postgresql://nobody@127.0.0.1:1/none";
-  options.redis_url = "redis://127.0.0.1:1/0";
+  options.postgres.url = "postgresql://nobody@127.0.0.1:1/none";
+  options.redis.url = "redis://127.0.0.1:1/0";
   options.admin_token = "token";
   options.subscription_addr = "127.0.0.1:1";
   return options;

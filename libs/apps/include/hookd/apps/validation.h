@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "hookd/apps/ip_policy.h"
+#include "hookd/http/ip_policy.h"
 #include "hookd/v1/app.pb.h"
 
 // The rules an app must satisfy before it is stored. Every error is INVALID_ARGUMENT made by
@@ -19,7 +19,7 @@ struct ValidationOptions {
   // HOOKD_ALLOW_HTTP: permits plain http:// endpoint urls.
   bool allow_http = false;
   // HOOKD_PRIVATE_ALLOWLIST: restricted addresses that endpoints may use nevertheless.
-  std::vector<IpNetwork> private_allowlist;
+  std::vector<http::IpNetwork> private_allowlist;
 };
 
 // Fills unset settings with their defaults: timeout 10 s, disable_after_failures 10, signature

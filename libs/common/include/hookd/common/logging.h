@@ -48,9 +48,9 @@ void Log(spdlog::level::level_enum level, std::string_view msg,
 // Sets up the default spdlog logger for a service: one line per record on stderr.
 // `format` json (default): {"time":"...Z","level":"info","service":"<service>","msg":"...",
 // <fields>}, one JSON object per line; text: `<time> <L> <service> <msg> key=value...` for a
-// person at a terminal. gRPC's own log lines go through the same logger.
-// `level` is trace|debug|info|warn|error|critical|off. INVALID_ARGUMENT naming `log_level` or
-// `log_format` otherwise.
+// person at a terminal. (ParseServiceFlags, hookd/service/service_main.h, sends gRPC's and
+// protobuf's own log lines through it too.) `level` is trace|debug|info|warn|error|critical|off.
+// INVALID_ARGUMENT naming `log_level` or `log_format` otherwise.
 absl::Status InitLogging(std::string_view service, std::string_view level,
                          std::string_view format = "json");
 

@@ -5,7 +5,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "grpcpp/support/status.h"
 
 // Status helpers shared by every library. Abseil 20220623 has no public status macros, so the two
 // we need live here.
@@ -39,10 +38,5 @@ absl::Status InvalidField(std::string_view field, std::string_view problem);
 // empty, longer than 128 bytes (no hookd id is) or holds a character outside printable ASCII,
 // checked before any work, so that no lookup, log line or error message carries a hostile one.
 absl::Status RequireId(std::string_view id, std::string_view field);
-
-// The numeric codes are gRPC's, and the message is cut to 1 KiB (marked as cut): a message that
-// quoted a huge input would not fit gRPC's trailers, and the call would hang.
-grpc::Status ToGrpcStatus(const absl::Status& status);
-absl::Status FromGrpcStatus(const grpc::Status& status);
 
 }  // namespace hookd

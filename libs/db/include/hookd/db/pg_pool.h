@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "hookd/common/store_options.h"
 #include "pqxx/pqxx"
 
 namespace hookd::db {
@@ -32,8 +33,10 @@ bool IsMissingPartition(const absl::Status& status);
 // worker threads (see ThreadPool), never on a gRPC reactor thread.
 class PgPool {
  public:
-  // Opens one connection to check the url. UNAVAILABLE when Postgres cannot be reached.
-  static absl::StatusOr<std::unique_ptr<PgPool>> Create(std::string url, int size);
+  // Opens one connection to check the url. INVALID_ARGUMENT naming "database_url" or
+  // "database_pool_size" for a missing url or a size under 1, UNAVAILABLE when Postgres cannot be
+  // reached.
+  static absl::StatusOr<std::unique_ptr<PgPool>> Create(const PgOptions& options);
 
   // Runs `fn` with a connection of its own, waiting while all `size` are in use. Exceptions thrown
   // by `fn` are translated (see TranslateCurrentException); a connection that broke is dropped

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "hookd/apps/ip_policy.h"
+#include "hookd/http/ip_policy.h"
 #include "hookd/v1/delivery.pb.h"
 
 namespace hookd::http {
@@ -74,7 +74,7 @@ struct HttpSenderOptions {
   // Plain http:// urls are refused unless true (HOOKD_ALLOW_HTTP).
   bool allow_http = false;
   // Addresses endpoints may resolve to although private or loopback (HOOKD_PRIVATE_ALLOWLIST).
-  std::vector<apps::IpNetwork> private_allowlist;
+  std::vector<http::IpNetwork> private_allowlist;
   // Sent as User-Agent.
   std::string user_agent = "hookd/0.1 (+https://www.standardwebhooks.com)";
   // Idle keep-alive connections kept across all hosts.

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hookd/common/store_options.h"
 
 namespace hookd::ingest {
 
@@ -16,11 +17,8 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50052";
   // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
   std::string health_listen;
-  std::string database_url;
-  std::string redis_url;
-  // Redis keys start with this; each test suite uses its own.
-  std::string redis_key_prefix = "hookd";
-  int partitions = 16;
+  PgOptions postgres = {.pool_size = 6};
+  RedisOptions redis;
   std::string admin_token;
   // hookd-subscription, for the app change feed and the event type catalog.
   std::string subscription_addr;
@@ -29,7 +27,6 @@ struct ServerOptions {
   // by kMaxRequestBytes too.
   int max_batch_events = 1000;
   absl::Duration idempotency_window = absl::Hours(24);
-  int database_pool_size = 6;
   int committer_threads = 2;
   absl::Duration sweep_interval = absl::Seconds(1);
   absl::Duration sweep_grace = absl::Seconds(5);

@@ -9,29 +9,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hookd/common/store_options.h"
 
 // hiredis stays out of the public headers: replies are copied into plain C++ values, so callers
 // never hold a C handle.
 struct redisContext;
 
 namespace hookd::queue {
-
-struct RedisOptions {
-  // redis://[[user]:password@]host[:port][/db] (HOOKD_REDIS_URL), one server; user and
-  // password may be percent-encoded. Port defaults to 6379, db to 0. Or a Redis Cluster by its
-  // seed nodes: redis+cluster://[[user]:password@]host[:port][,host[:port]...] (RedisClient).
-  std::string url;
-  // Every key starts with "<key_prefix>:"; tests use a unique prefix each so that suites run by
-  // `ctest -j` never share keys.
-  std::string key_prefix = "hookd";
-  // Number of stream partitions (1..1024). Changing it moves apps to other partitions, so every
-  // process of one cluster must agree on it.
-  int partitions = 16;
-  absl::Duration connect_timeout = absl::Seconds(2);
-  // How long one command (or pipeline) may wait for its replies before the connection is given
-  // up as broken; blocking reads add their block time on top.
-  absl::Duration command_timeout = absl::Seconds(5);
-};
 
 // The parts of a redis:// url.
 struct RedisEndpoint {
@@ -57,9 +41,10 @@ bool IsClusterUrl(const std::string& url);
 // port"); the message never repeats the url.
 absl::StatusOr<std::vector<RedisEndpoint>> ParseRedisClusterUrl(const std::string& url);
 
-// OK when `url` is a redis:// or a redis+cluster:// url of the shapes above, else as their
-// parsers say: for a check at start, before anything is connected.
-absl::Status ValidateRedisUrl(const std::string& url);
+// OK when `options` has a redis:// or a redis+cluster:// url of the shapes above (else as their
+// parsers say), 1 to 1024 partitions and a key prefix, else INVALID_ARGUMENT naming the field:
+// for a check at start, before anything is connected.
+absl::Status ValidateRedisOptions(const RedisOptions& options);
 
 // One reply, copied out of hiredis (RESP2 types).
 struct Reply {

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "hookd/apps/validation.h"
+#include "hookd/common/store_options.h"
 #include "hookd/opsevents/ops_events.h"
 #include "hookd/subscription/retention.h"
 
@@ -16,18 +17,16 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
   std::string health_listen;
-  std::string database_url;
+  // Postgres; its pool_size is also the number of threads running the blocking part of RPCs.
+  PgOptions postgres = {.pool_size = 8};
   std::string admin_token;
   // base64 of 32 bytes.
   std::string master_key;
   apps::ValidationOptions validation;
   // Redis of the delivery streams, so RetryDelivery and RecoverFailed enqueue at once; without
   // it they leave the deliveries in the outbox for hookd-ingest's sweeper (seconds later).
-  std::string redis_url;
-  std::string redis_key_prefix = "hookd";
-  int partitions = 16;
-  // Postgres connections, and as many threads running the blocking part of RPCs.
-  int database_pool_size = 8;
+  // An empty url: none.
+  RedisOptions redis;
   // How often watchers look for changes written by other replicas.
   absl::Duration watch_poll_interval = absl::Milliseconds(200);
   // How long RotateSecret keeps the previous secret when the request names no grace period.

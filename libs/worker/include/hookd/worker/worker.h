@@ -6,7 +6,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "hookd/apps/ip_policy.h"
+#include "hookd/common/store_options.h"
+#include "hookd/http/ip_policy.h"
 #include "hookd/opsevents/ops_events.h"
 
 namespace hookd::worker {
@@ -16,10 +17,8 @@ struct WorkerOptions {
   std::string listen = "127.0.0.1:50053";
   // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
   std::string health_listen;
-  std::string database_url;
-  std::string redis_url;
-  std::string redis_key_prefix = "hookd";
-  int partitions = 16;
+  PgOptions postgres;
+  RedisOptions redis;
   std::string admin_token;
   std::string subscription_addr;
   // Consumer name in the Redis group; default <hostname>-<pid>.
@@ -46,7 +45,7 @@ struct WorkerOptions {
   // Multiplies every retry delay (tests run real schedules in milliseconds).
   double retry_delay_scale = 1.0;
   bool allow_http = false;
-  std::vector<apps::IpNetwork> private_allowlist;
+  std::vector<http::IpNetwork> private_allowlist;
   // After SIGTERM: how long in-flight requests may finish before the worker exits anyway (their
   // entries are then taken over by other workers).
   absl::Duration shutdown_grace = absl::Seconds(20);
@@ -54,7 +53,6 @@ struct WorkerOptions {
   absl::Duration lost_grace = absl::Minutes(5);
   // How often retries are promoted, stale entries claimed and lost deliveries looked for.
   absl::Duration maintenance_interval = absl::Milliseconds(250);
-  int database_pool_size = 4;
   // The tenant operational events go to (HOOKD_OPS_TENANT): hookd.delivery.exhausted and
   // hookd.app.failing are published by the worker recording them.
   std::string ops_tenant = opsevents::kDefaultTenant;

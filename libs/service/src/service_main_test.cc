@@ -1,4 +1,4 @@
-#include "hookd/common/service_main.h"
+#include "hookd/service/service_main.h"
 
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "hookd/common/service_main.h"
+#include "hookd/service/service_main.h"
 
 #include <pthread.h>
 
@@ -13,9 +13,11 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "google/protobuf/stubs/logging.h"
+#include "grpc/support/log.h"
 #include "hookd/common/config.h"
 #include "hookd/common/logging.h"
-#include "hookd/common/tls.h"
+#include "hookd/service/tls.h"
 #include "spdlog/spdlog.h"
 
 // Secrets keep empty flag defaults and come from the environment, so `--help` and `ps` never
@@ -26,9 +28,16 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "HOOKD_METRICS_LISTEN, default: not served)");
 ABSL_FLAG(std::string, database_url, "",
           "Postgres url, postgresql://user@host:port/db (env HOOKD_DATABASE_URL)");
+ABSL_FLAG(int, database_pool_size, 0,
+          "Postgres connections (0: the service's default, 8 in hookd-subscription, where it is "
+          "also the number of threads running RPCs, 6 in hookd-ingest, 4 in hookd-worker)");
 ABSL_FLAG(std::string, redis_url, "",
           "Redis url, redis://host:port/db, or a Redis Cluster by its seed nodes, "
           "redis+cluster://host:port,host:port (env HOOKD_REDIS_URL)");
+ABSL_FLAG(std::string, redis_key_prefix, "hookd", "prefix of every Redis key");
+ABSL_FLAG(int, partitions, 16,
+          "Redis stream partitions (every hookd-subscription, hookd-ingest and hookd-worker of "
+          "one cluster must agree)");
 ABSL_FLAG(std::string, admin_token, "",
           "bootstrap admin bearer token (env HOOKD_ADMIN_TOKEN; prefer the environment)");
 ABSL_FLAG(std::string, master_key, "",
@@ -81,6 +90,28 @@ std::string ListenAddress(std::string value) {
   return value;
 }
 
+// gRPC's own messages (connection errors and the like) as log lines of the same shape.
+void LogFromGrpc(gpr_log_func_args* args) {
+  spdlog::level::level_enum level = spdlog::level::info;
+  if (args->severity == GPR_LOG_SEVERITY_DEBUG) level = spdlog::level::debug;
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) level = spdlog::level::err;
+  Log(level, args->message != nullptr ? args->message : "",
+      {{"source", "grpc"},
+       {"file", args->file != nullptr ? args->file : ""},
+       {"line", args->line}});
+}
+
+// Protobuf's own messages (a request whose string field is not UTF-8, say) likewise, rather than
+// its "[libprotobuf ERROR ...]" text on stderr.
+void LogFromProtobuf(google::protobuf::LogLevel level, const char* filename, int line,
+                     const std::string& message) {
+  spdlog::level::level_enum mapped = spdlog::level::err;
+  if (level == google::protobuf::LOGLEVEL_INFO) mapped = spdlog::level::info;
+  if (level == google::protobuf::LOGLEVEL_WARNING) mapped = spdlog::level::warn;
+  Log(mapped, message,
+      {{"source", "protobuf"}, {"file", filename != nullptr ? filename : ""}, {"line", line}});
+}
+
 sigset_t ShutdownSignals() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -107,7 +138,7 @@ std::vector<std::string> NormalizeFlagNames(const std::vector<std::string>& args
 }
 
 ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view service,
-                                  std::string_view usage, std::string_view default_listen) {
+                                  std::string_view usage, const ServiceDefaults& defaults) {
   // Blocked before any thread exists, so every thread (gRPC's included) inherits the mask and
   // the signals reach only ServeUntilSignal's sigwait, never a default handler.
   sigset_t signals = ShutdownSignals();
@@ -138,11 +169,17 @@ ServiceSettings ParseServiceFlags(int argc, char** argv, std::string_view servic
       !status.ok()) {
     Die(status);
   }
+  gpr_set_log_function(LogFromGrpc);
+  google::protobuf::SetLogHandler(LogFromProtobuf);
   ServiceSettings s;
-  s.listen = ListenAddress(FlagOrEnv(absl::GetFlag(FLAGS_listen), "HOOKD_LISTEN", default_listen));
+  s.listen = ListenAddress(FlagOrEnv(absl::GetFlag(FLAGS_listen), "HOOKD_LISTEN", defaults.listen));
   s.metrics_listen = FlagOrEnv(absl::GetFlag(FLAGS_metrics_listen), "HOOKD_METRICS_LISTEN");
-  s.database_url = FlagOrEnv(absl::GetFlag(FLAGS_database_url), "HOOKD_DATABASE_URL");
-  s.redis_url = FlagOrEnv(absl::GetFlag(FLAGS_redis_url), "HOOKD_REDIS_URL");
+  s.postgres.url = FlagOrEnv(absl::GetFlag(FLAGS_database_url), "HOOKD_DATABASE_URL");
+  const int pool_size = absl::GetFlag(FLAGS_database_pool_size);
+  s.postgres.pool_size = pool_size == 0 ? defaults.database_pool_size : pool_size;
+  s.redis.url = FlagOrEnv(absl::GetFlag(FLAGS_redis_url), "HOOKD_REDIS_URL");
+  s.redis.key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+  s.redis.partitions = absl::GetFlag(FLAGS_partitions);
   s.admin_token = FlagOrEnv(absl::GetFlag(FLAGS_admin_token), "HOOKD_ADMIN_TOKEN");
   s.master_key = FlagOrEnv(absl::GetFlag(FLAGS_master_key), "HOOKD_MASTER_KEY");
   s.subscription_addr = FlagOrEnv(absl::GetFlag(FLAGS_subscription_addr), "HOOKD_SUBSCRIPTION_ADDR",

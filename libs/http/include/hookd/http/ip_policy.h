@@ -14,7 +14,7 @@
 // cloud metadata endpoint (SSRF). Urls are checked when an app is saved, and the worker checks
 // every resolved address again at connect time because DNS answers can change.
 
-namespace hookd::apps {
+namespace hookd::http {
 
 // An IPv4 or IPv6 address. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are stored as the
 // IPv4 address they map, so every policy decision sees one form of each IPv4 address.
@@ -80,4 +80,4 @@ bool IsRestrictedAddress(const IpAddress& address);
 // Whether a webhook may reach `address`: it is not restricted, or `allowlist` covers it.
 bool IsAllowedAddress(const IpAddress& address, const std::vector<IpNetwork>& allowlist);
 
-}  // namespace hookd::apps
+}  // namespace hookd::http

@@ -1,4 +1,4 @@
-#include "hookd/common/tls.h"
+#include "hookd/service/tls.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

@@ -5,8 +5,8 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
-#include "hookd/common/grpc_util.h"
 #include "hookd/metrics/metrics.h"
+#include "hookd/service/grpc_util.h"
 
 namespace hookd {
 namespace {

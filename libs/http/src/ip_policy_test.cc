@@ -1,4 +1,4 @@
-#include "hookd/apps/ip_policy.h"
+#include "hookd/http/ip_policy.h"
 
 #include <string>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
-namespace hookd::apps {
+namespace hookd::http {
 namespace {
 
 IpAddress Ip(std::string_view text) {
@@ -239,4 +239,4 @@ TEST(IsAllowedAddress, AllowlistOverridesRestriction) {
 }
 
 }  // namespace
-}  // namespace hookd::apps
+}  // namespace hookd::http

@@ -1,4 +1,4 @@
-#include "hookd/common/grpc_util.h"
+#include "hookd/service/grpc_util.h"
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc_metrics.h"
@@ -10,7 +10,8 @@
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "hookd/common/status.h"
-#include "hookd/common/tls.h"
+#include "hookd/service/grpc_status.h"
+#include "hookd/service/tls.h"
 
 namespace hookd {
 namespace {

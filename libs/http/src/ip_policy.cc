@@ -1,4 +1,4 @@
-#include "hookd/apps/ip_policy.h"
+#include "hookd/http/ip_policy.h"
 
 #include <arpa/inet.h>
 
@@ -13,7 +13,7 @@
 #include "hookd/common/absl_view.h"
 #include "hookd/common/status.h"
 
-namespace hookd::apps {
+namespace hookd::http {
 namespace {
 
 using Bytes = std::array<uint8_t, 16>;
@@ -209,4 +209,4 @@ bool IsAllowedAddress(const IpAddress& address, const std::vector<IpNetwork>& al
                      [&address](const IpNetwork& network) { return network.Contains(address); });
 }
 
-}  // namespace hookd::apps
+}  // namespace hookd::http
