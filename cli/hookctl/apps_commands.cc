@@ -59,30 +59,8 @@ struct AppFlags {
   bool no_headers = false;
 };
 
-void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
-  flags.AddString("name", "N", "Display name, 1..200 characters.", &values.name);
-  flags.AddString("url", "U",
-                  "Endpoint url; https, or http when the server runs with HOOKD_ALLOW_HTTP.",
-                  &values.url);
-  flags.AddStrings("event-type", "P",
-                   update ? "Event type pattern (video.ready, video.*, *); replaces the list."
-                          : "Event type pattern to subscribe to: video.ready, video.* or *.",
-                   &values.event_types);
-  flags.AddStrings("channel", "C",
-                   update ? "Only deliver events of this channel; replaces the list."
-                          : "Only deliver events published on this channel.",
-                   &values.channels);
-  flags.AddStrings("header", "K=V",
-                   update ? "Custom header sent with each delivery; replaces all headers."
-                          : "Custom header sent with each delivery.",
-                   &values.headers);
-  flags.AddString("basic-auth", "USER:PASS", "Basic auth credentials sent with each delivery.",
-                  &values.basic_auth);
-  if (update) {
-    flags.AddBool("no-basic-auth", "Stop sending basic auth.", &values.no_basic_auth);
-    flags.AddBool("no-channels", "Deliver events of every channel again.", &values.no_channels);
-    flags.AddBool("no-headers", "Remove every custom header.", &values.no_headers);
-  }
+// AddAppFlags' part for timeouts, retries, limits and the body and its signatures.
+void AddDeliveryFlags(FlagParser& flags, AppFlags& values, bool update) {
   flags.AddDuration("timeout", "DURATION",
                     "Delivery request timeout, 1s..30s; a 2xx within it is success (default 10s).",
                     &values.timeout);
@@ -142,6 +120,33 @@ void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
                   "other vendors (v1 only; deprecated: use "
                   "--signature-preset/--signature-profile-file).",
                   &values.compat_signature_header);
+}
+
+void AddAppFlags(FlagParser& flags, AppFlags& values, bool update) {
+  flags.AddString("name", "N", "Display name, 1..200 characters.", &values.name);
+  flags.AddString("url", "U",
+                  "Endpoint url; https, or http when the server runs with HOOKD_ALLOW_HTTP.",
+                  &values.url);
+  flags.AddStrings("event-type", "P",
+                   update ? "Event type pattern (video.ready, video.*, *); replaces the list."
+                          : "Event type pattern to subscribe to: video.ready, video.* or *.",
+                   &values.event_types);
+  flags.AddStrings("channel", "C",
+                   update ? "Only deliver events of this channel; replaces the list."
+                          : "Only deliver events published on this channel.",
+                   &values.channels);
+  flags.AddStrings("header", "K=V",
+                   update ? "Custom header sent with each delivery; replaces all headers."
+                          : "Custom header sent with each delivery.",
+                   &values.headers);
+  flags.AddString("basic-auth", "USER:PASS", "Basic auth credentials sent with each delivery.",
+                  &values.basic_auth);
+  if (update) {
+    flags.AddBool("no-basic-auth", "Stop sending basic auth.", &values.no_basic_auth);
+    flags.AddBool("no-channels", "Deliver events of every channel again.", &values.no_channels);
+    flags.AddBool("no-headers", "Remove every custom header.", &values.no_headers);
+  }
+  AddDeliveryFlags(flags, values, update);
 }
 
 // The bytes of the file a flag such as --secret-file names, unchanged; NOT_FOUND naming the flag
@@ -237,12 +242,10 @@ absl::StatusOr<v1::RetryPolicy> ParseRetry(const AppFlags& values, bool delays_s
   return retry;
 }
 
-// Copies the flags that were given into `app` and appends the App field path each one changes
-// to `paths`. Returns INVALID_ARGUMENT naming the flag when a value is malformed or two flags
-// contradict each other, which the caller reports as a usage error, and NOT_FOUND naming the
-// flag when a file it names cannot be read.
-absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
-                     std::vector<std::string>& paths) {
+// FillApp's part for where and how deliveries are sent: name, url, event types, channels,
+// headers, basic auth, timeout.
+absl::Status FillEndpoint(const FlagParser& flags, const AppFlags& values, App& app,
+                          std::vector<std::string>& paths) {
   if (flags.IsSet("name")) {
     app.set_name(values.name);
     paths.push_back("name");
@@ -297,6 +300,12 @@ absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
     *app.mutable_timeout() = ToProto(values.timeout);
     paths.push_back("timeout");
   }
+  return absl::OkStatus();
+}
+
+// FillApp's part for retries and the rate limit.
+absl::Status FillRetry(const FlagParser& flags, const AppFlags& values, App& app,
+                       std::vector<std::string>& paths) {
   const bool delays_set = flags.IsSet("retry-delays");
   const bool exponential_set = flags.IsSet("retry-exponential");
   if (delays_set && exponential_set) {
@@ -310,6 +319,13 @@ absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
     app.set_rate_limit_per_second(values.rate_limit);
     paths.push_back("rate_limit_per_second");
   }
+  return absl::OkStatus();
+}
+
+// FillApp's part for the body and its signatures: scheme, payload format and template,
+// signature profiles, the compat header.
+absl::Status FillBody(const FlagParser& flags, const AppFlags& values, App& app,
+                      std::vector<std::string>& paths) {
   if (flags.IsSet("signature")) {
     if (values.signature == "v1") {
       app.set_signature(v1::SIGNATURE_SCHEME_V1);
@@ -364,6 +380,12 @@ absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
     app.set_compat_signature_header(values.compat_signature_header);
     paths.push_back("compat_signature_header");
   }
+  return absl::OkStatus();
+}
+
+// FillApp's part for when the app is disabled and deliveries delayed, and its description.
+absl::Status FillLifecycle(const FlagParser& flags, const AppFlags& values, App& app,
+                           std::vector<std::string>& paths) {
   if (flags.IsSet("disable-after")) {
     app.set_disable_after_failures(values.disable_after);
     paths.push_back("disable_after_failures");
@@ -381,6 +403,18 @@ absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
     paths.push_back("description");
   }
   return absl::OkStatus();
+}
+
+// Copies the flags that were given into `app` and appends the App field path each one changes
+// to `paths`. Returns INVALID_ARGUMENT naming the flag when a value is malformed or two flags
+// contradict each other, which the caller reports as a usage error, and NOT_FOUND naming the
+// flag when a file it names cannot be read.
+absl::Status FillApp(const FlagParser& flags, const AppFlags& values, App& app,
+                     std::vector<std::string>& paths) {
+  HOOKD_RETURN_IF_ERROR(FillEndpoint(flags, values, app, paths));
+  HOOKD_RETURN_IF_ERROR(FillRetry(flags, values, app, paths));
+  HOOKD_RETURN_IF_ERROR(FillBody(flags, values, app, paths));
+  return FillLifecycle(flags, values, app, paths);
 }
 
 std::vector<std::string> ToVector(const google::protobuf::RepeatedPtrField<std::string>& items) {

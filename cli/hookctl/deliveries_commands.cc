@@ -297,6 +297,51 @@ std::vector<PdfTable::Column> PdfColumns() {
           {"ENDPOINT", 0}, {"ATTEMPTS", 8}, {"STATUS", 9},      {"LAST CODE", 9}};
 }
 
+// Export's output: every page of `request` to `output` ("-" for stdout) as `format`, or as a
+// PDF table when `pdf`.
+absl::Status WriteExport(Invocation& inv, const v1::ListDeliveriesRequest& request,
+                         ExportFormat format, bool pdf, const std::string& output) {
+  // Opened before the first request, so that a path that cannot be written costs the server
+  // nothing.
+  std::ofstream file;
+  std::ostream* out = &inv.out();
+  if (output != "-") {
+    errno = 0;
+    // Binary: the CRLF record ends reach the file unchanged on every platform.
+    file.open(output, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      return absl::ErrnoToStatus(errno != 0 ? errno : EIO,
+                                 absl::StrCat("-o: cannot write ", output));
+    }
+    out = &file;
+  }
+  // A PDF is built in memory and written once complete.
+  std::unique_ptr<PdfTable> table;
+  if (pdf) {
+    HOOKD_ASSIGN_OR_RETURN(table, PdfTable::Create(ExportTitle(request), PdfColumns()));
+  } else {
+    *out << ExportHeader(format);
+  }
+  HOOKD_RETURN_IF_ERROR(FollowPages(inv, request, [&](v1::ListDeliveriesResponse& page) {
+    for (const Delivery& delivery : page.deliveries()) {
+      if (table != nullptr) {
+        HOOKD_RETURN_IF_ERROR(table->AddRow(ExportCells(delivery)));
+      } else {
+        *out << ExportRecord(format, delivery);
+      }
+    }
+    // Checked per page: a full disk should stop the export, not let it read every page.
+    if (!*out) return absl::DataLossError(absl::StrCat("-o: cannot write ", output));
+    return absl::OkStatus();
+  }));
+  if (table != nullptr) HOOKD_RETURN_IF_ERROR(table->Write(*out));
+  if (file.is_open()) {
+    file.close();
+    if (!file) return absl::DataLossError(absl::StrCat("-o: cannot write ", output));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Export(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags = CommandFlags(
       "hookctl deliveries export --format csv|jsonl|pdf [-o FILE] [--tenant T] [--app A] "
@@ -341,45 +386,7 @@ absl::Status Export(Invocation& inv, const std::vector<std::string>& args) {
   // possible.
   request.set_page_size(flags.IsSet("page-size") ? page_size : 1000);
 
-  // Opened before the first request, so that a path that cannot be written costs the server
-  // nothing.
-  std::ofstream file;
-  std::ostream* out = &inv.out();
-  if (output != "-") {
-    errno = 0;
-    // Binary: the CRLF record ends reach the file unchanged on every platform.
-    file.open(output, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      return absl::ErrnoToStatus(errno != 0 ? errno : EIO,
-                                 absl::StrCat("-o: cannot write ", output));
-    }
-    out = &file;
-  }
-  // A PDF is built in memory and written once complete.
-  std::unique_ptr<PdfTable> table;
-  if (pdf) {
-    HOOKD_ASSIGN_OR_RETURN(table, PdfTable::Create(ExportTitle(request), PdfColumns()));
-  } else {
-    *out << ExportHeader(format);
-  }
-  HOOKD_RETURN_IF_ERROR(FollowPages(inv, request, [&](v1::ListDeliveriesResponse& page) {
-    for (const Delivery& delivery : page.deliveries()) {
-      if (table != nullptr) {
-        HOOKD_RETURN_IF_ERROR(table->AddRow(ExportCells(delivery)));
-      } else {
-        *out << ExportRecord(format, delivery);
-      }
-    }
-    // Checked per page: a full disk should stop the export, not let it read every page.
-    if (!*out) return absl::DataLossError(absl::StrCat("-o: cannot write ", output));
-    return absl::OkStatus();
-  }));
-  if (table != nullptr) HOOKD_RETURN_IF_ERROR(table->Write(*out));
-  if (file.is_open()) {
-    file.close();
-    if (!file) return absl::DataLossError(absl::StrCat("-o: cannot write ", output));
-  }
-  return absl::OkStatus();
+  return WriteExport(inv, request, format, pdf, output);
 }
 
 }  // namespace

@@ -432,7 +432,10 @@ absl::StatusOr<std::vector<v1::SignatureProfile>> EffectiveProfiles(const v1::Ap
   return profiles;
 }
 
-absl::Status ValidateProfile(const v1::SignatureProfile& profile, std::string_view field) {
+namespace {
+
+// ValidateProfile's parts: the enums are known values.
+absl::Status ValidateEnums(const v1::SignatureProfile& profile, std::string_view field) {
   if (!v1::SignatureAlgorithm_IsValid(profile.algorithm())) {
     return InvalidField(FieldOf(field, "algorithm"), "unknown algorithm");
   }
@@ -448,6 +451,11 @@ absl::Status ValidateProfile(const v1::SignatureProfile& profile, std::string_vi
   if (!v1::TimestampUnit_IsValid(profile.timestamp_unit())) {
     return InvalidField(FieldOf(field, "timestamp_unit"), "unknown unit");
   }
+  return absl::OkStatus();
+}
+
+// The header names: valid, distinct, and at least one unless the preset is "none".
+absl::Status ValidateHeaders(const v1::SignatureProfile& profile, std::string_view field) {
   std::set<std::string> seen;
   for (const auto& [member, name] :
        {std::pair<std::string_view, const std::string*>{"id_header", &profile.id_header()},
@@ -467,28 +475,35 @@ absl::Status ValidateProfile(const v1::SignatureProfile& profile, std::string_vi
                         "one of id_header, timestamp_header, event_type_header and "
                         "signature_header");
   }
-  if (profile.algorithm() == v1::SIGNATURE_ALGORITHM_STANDARD_WEBHOOKS) {
-    if (profile.id_header().empty() || profile.timestamp_header().empty() ||
-        profile.signature_header().empty()) {
-      return InvalidField(field,
-                          "the Standard Webhooks algorithm needs id_header, timestamp_header and "
-                          "signature_header");
-    }
-    const auto fixed = [&](std::string_view member, bool ok) {
-      return ok ? absl::OkStatus()
-                : InvalidField(FieldOf(field, member),
-                               "is fixed by SIGNATURE_ALGORITHM_STANDARD_WEBHOOKS; leave it unset");
-    };
-    HOOKD_RETURN_IF_ERROR(
-        fixed("timestamp_unit", profile.timestamp_unit() == v1::TIMESTAMP_UNIT_SECONDS));
-    HOOKD_RETURN_IF_ERROR(fixed("signed_content", profile.signed_content() == kStandardContent));
-    HOOKD_RETURN_IF_ERROR(fixed("encoding", profile.encoding() == v1::SIGNATURE_ENCODING_BASE64));
-    HOOKD_RETURN_IF_ERROR(fixed("signature_format", profile.signature_format().empty()));
-    HOOKD_RETURN_IF_ERROR(fixed("signature_separator", profile.signature_separator().empty()));
-    HOOKD_RETURN_IF_ERROR(fixed("key", profile.key() == v1::SIGNATURE_KEY_WHSEC_BYTES));
-    HOOKD_RETURN_IF_ERROR(fixed("rotation", profile.rotation() == v1::SIGNATURE_ROTATION_ALL_KEYS));
-    return absl::OkStatus();
+  return absl::OkStatus();
+}
+
+// A Standard Webhooks profile: its three headers, and nothing set that the algorithm fixes.
+absl::Status ValidateStandardWebhooks(const v1::SignatureProfile& profile, std::string_view field) {
+  if (profile.id_header().empty() || profile.timestamp_header().empty() ||
+      profile.signature_header().empty()) {
+    return InvalidField(field,
+                        "the Standard Webhooks algorithm needs id_header, timestamp_header and "
+                        "signature_header");
   }
+  const auto fixed = [&](std::string_view member, bool ok) {
+    return ok ? absl::OkStatus()
+              : InvalidField(FieldOf(field, member),
+                             "is fixed by SIGNATURE_ALGORITHM_STANDARD_WEBHOOKS; leave it unset");
+  };
+  HOOKD_RETURN_IF_ERROR(
+      fixed("timestamp_unit", profile.timestamp_unit() == v1::TIMESTAMP_UNIT_SECONDS));
+  HOOKD_RETURN_IF_ERROR(fixed("signed_content", profile.signed_content() == kStandardContent));
+  HOOKD_RETURN_IF_ERROR(fixed("encoding", profile.encoding() == v1::SIGNATURE_ENCODING_BASE64));
+  HOOKD_RETURN_IF_ERROR(fixed("signature_format", profile.signature_format().empty()));
+  HOOKD_RETURN_IF_ERROR(fixed("signature_separator", profile.signature_separator().empty()));
+  HOOKD_RETURN_IF_ERROR(fixed("key", profile.key() == v1::SIGNATURE_KEY_WHSEC_BYTES));
+  HOOKD_RETURN_IF_ERROR(fixed("rotation", profile.rotation() == v1::SIGNATURE_ROTATION_ALL_KEYS));
+  return absl::OkStatus();
+}
+
+// Any other profile: the signed content, the signature's format and separator.
+absl::Status ValidateTemplates(const v1::SignatureProfile& profile, std::string_view field) {
   const std::string content_field = FieldOf(field, "signed_content");
   if (profile.signed_content().size() > kMaxSignedContentLength) {
     return InvalidField(content_field, "must be at most 256 characters");
@@ -514,6 +529,17 @@ absl::Status ValidateProfile(const v1::SignatureProfile& profile, std::string_vi
                         "must be 1..4 printable ASCII characters");
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateProfile(const v1::SignatureProfile& profile, std::string_view field) {
+  HOOKD_RETURN_IF_ERROR(ValidateEnums(profile, field));
+  HOOKD_RETURN_IF_ERROR(ValidateHeaders(profile, field));
+  if (profile.algorithm() == v1::SIGNATURE_ALGORITHM_STANDARD_WEBHOOKS) {
+    return ValidateStandardWebhooks(profile, field);
+  }
+  return ValidateTemplates(profile, field);
 }
 
 absl::Status CheckSecretFits(const v1::SignatureProfile& profile, std::string_view secret,

@@ -89,13 +89,13 @@ absl::Status InitCurlOnce() {
 }
 
 // The address curl is about to connect to, in the form the IP policy decides on.
-std::optional<http::IpAddress> ToIpAddress(const curl_sockaddr& address) {
+std::optional<IpAddress> ToIpAddress(const curl_sockaddr& address) {
   if (address.family == AF_INET) {
     sockaddr_in v4;
     std::memcpy(&v4, &address.addr, sizeof(v4));
     uint8_t b[4];
     std::memcpy(b, &v4.sin_addr.s_addr, sizeof(b));
-    return http::IpAddress::V4(b[0], b[1], b[2], b[3]);
+    return IpAddress::V4(b[0], b[1], b[2], b[3]);
   }
   if (address.family == AF_INET6) {
     sockaddr_in6 v6;
@@ -104,7 +104,7 @@ std::optional<http::IpAddress> ToIpAddress(const curl_sockaddr& address) {
     // so ::ffff:127.0.0.1 meets the same rules as 127.0.0.1.
     char text[INET6_ADDRSTRLEN];
     if (inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text)) == nullptr) return std::nullopt;
-    return http::IpAddress::Parse(text);
+    return IpAddress::Parse(text);
   }
   return std::nullopt;
 }
@@ -172,7 +172,7 @@ struct Transfer {
   CurlEasyPtr easy;
   // curl keeps a pointer to the list, so it lives as long as the transfer.
   CurlSlistPtr header_list;
-  const std::vector<http::IpNetwork>* allowlist = nullptr;
+  const std::vector<IpNetwork>* allowlist = nullptr;
   // Addresses the connect guard refused, to name them when the transfer fails.
   std::vector<std::string> refused_addresses;
   // The body outgrew max_response_bytes and the write callback ended the transfer.
@@ -185,16 +185,81 @@ struct Transfer {
   char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
+// Why a transfer cannot start: the attempt's error and its detail.
+struct Refusal {
+  v1::AttemptError error;
+  std::string detail;
+};
+
+// Checks `url` before any DNS lookup or connection, rather than leaving it to curl: plain http
+// is refused (FORBIDDEN_ADDRESS) unless allowed, and a url without a scheme, which curl would
+// guess to be http, is refused too. nullopt when it may be requested.
+std::optional<Refusal> CheckUrl(const std::string& url, bool allow_http) {
+  auto internal = [](std::string detail) {
+    return Refusal{.error = v1::ATTEMPT_ERROR_INTERNAL, .detail = std::move(detail)};
+  };
+  CurlUrlPtr parsed(curl_url());
+  if (parsed == nullptr) return internal("curl_url failed");
+  if (CURLUcode code = curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0);
+      code != CURLUE_OK) {
+    return internal(absl::StrCat("invalid url: ", curl_url_strerror(code)));
+  }
+  char* raw_scheme = nullptr;
+  if (curl_url_get(parsed.get(), CURLUPART_SCHEME, &raw_scheme, 0) != CURLUE_OK) {
+    return internal("invalid url: no scheme");
+  }
+  CurlStringPtr scheme(raw_scheme);
+  absl::string_view scheme_view(scheme.get());
+  if (scheme_view == "http") {
+    if (!allow_http) {
+      return Refusal{.error = v1::ATTEMPT_ERROR_FORBIDDEN_ADDRESS, .detail = kPlainHttpRefused};
+    }
+  } else if (scheme_view != "https") {
+    return internal(absl::StrCat("unsupported url scheme \"", scheme_view, "\""));
+  }
+  return std::nullopt;
+}
+
+// The request's headers as curl's list, "Expect:" last (curl adds "Expect: 100-continue" for
+// large bodies; most webhook receivers never answer it, so it would only add a round trip).
+// INTERNAL naming a header without a name, with a colon in its name, or spanning lines (it would
+// smuggle headers of its own into the request).
+absl::StatusOr<CurlSlistPtr> HeaderList(
+    const std::vector<std::pair<std::string, std::string>>& headers) {
+  constexpr std::string_view kLineBreaks("\r\n\0", 3);
+  auto bad = [&](const std::string& text) { return text.find_first_of(kLineBreaks) != text.npos; };
+  CurlSlistPtr list;
+  auto append = [&list](const std::string& line) {
+    curl_slist* appended = curl_slist_append(list.get(), line.c_str());
+    if (appended == nullptr) return false;  // `list` is left whole, and freed by its owner
+    (void)list.release();
+    list.reset(appended);
+    return true;
+  };
+  for (const auto& [name, value] : headers) {
+    if (name.empty() || bad(name) || bad(value) || name.find(':') != std::string::npos) {
+      return absl::InternalError(
+          absl::StrCat("invalid request header \"", absl::CEscape(name), "\""));
+    }
+    // "Name:" would tell curl to drop the header; "Name;" sends it with an empty value.
+    if (!append(value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value))) {
+      return absl::InternalError("curl_slist_append failed");
+    }
+  }
+  if (!append("Expect:")) return absl::InternalError("curl_slist_append failed");
+  return list;
+}
+
 // curl calls this for every connection it opens, after DNS resolution, so the policy sees the
 // address actually used rather than the host name in the url.
 curl_socket_t OpenSocketGuard(void* clientp, curlsocktype purpose, curl_sockaddr* address) {
   auto* transfer = static_cast<Transfer*>(clientp);
-  std::optional<http::IpAddress> ip = ToIpAddress(*address);
+  std::optional<IpAddress> ip = ToIpAddress(*address);
   if (!ip.has_value()) {
     transfer->refused_addresses.push_back(absl::StrCat("address family ", address->family));
     return CURL_SOCKET_BAD;
   }
-  if (!http::IsAllowedAddress(*ip, *transfer->allowlist)) {
+  if (!IsAllowedAddress(*ip, *transfer->allowlist)) {
     std::string text = ip->ToString();
     auto& refused = transfer->refused_addresses;
     if (std::find(refused.begin(), refused.end(), text) == refused.end()) refused.push_back(text);
@@ -472,73 +537,39 @@ class CurlSender final : public HttpSender {
   // Checks the request and sets up an easy handle for it. Returns true when it is ready to add
   // to the multi handle, else false with the reason in transfer.result.
   bool Configure(Transfer& transfer) {
-    auto internal = [&transfer](std::string detail) {
-      Fail(transfer, v1::ATTEMPT_ERROR_INTERNAL, std::move(detail));
+    if (std::optional<Refusal> refusal = CheckUrl(transfer.request.url, options_.allow_http)) {
+      Fail(transfer, refusal->error, std::move(refusal->detail));
       return false;
-    };
-    const HttpRequest& request = transfer.request;
-    CurlUrlPtr url(curl_url());
-    if (url == nullptr) return internal("curl_url failed");
-    // Parsing here, rather than leaving it to curl, refuses plain http before any DNS lookup
-    // or connection and refuses scheme-less urls that curl would guess to be http.
-    if (CURLUcode code = curl_url_set(url.get(), CURLUPART_URL, request.url.c_str(), 0);
-        code != CURLUE_OK) {
-      return internal(absl::StrCat("invalid url: ", curl_url_strerror(code)));
     }
-    char* raw_scheme = nullptr;
-    if (curl_url_get(url.get(), CURLUPART_SCHEME, &raw_scheme, 0) != CURLUE_OK) {
-      return internal("invalid url: no scheme");
+    absl::StatusOr<CurlSlistPtr> headers = HeaderList(transfer.request.headers);
+    if (!headers.ok()) {
+      Fail(transfer, v1::ATTEMPT_ERROR_INTERNAL, std::string(headers.status().message()));
+      return false;
     }
-    CurlStringPtr scheme(raw_scheme);
-    absl::string_view scheme_view(scheme.get());
-    if (scheme_view == "http") {
-      if (!options_.allow_http) {
-        Fail(transfer, v1::ATTEMPT_ERROR_FORBIDDEN_ADDRESS, kPlainHttpRefused);
-        return false;
-      }
-    } else if (scheme_view != "https") {
-      return internal(absl::StrCat("unsupported url scheme \"", scheme_view, "\""));
-    }
-
-    // A header spanning lines would smuggle headers of its own into the request.
-    constexpr std::string_view kLineBreaks("\r\n\0", 3);
-    auto bad = [&](const std::string& text) {
-      return text.find_first_of(kLineBreaks) != text.npos;
-    };
-    curl_slist* list = nullptr;
-    for (const auto& [name, value] : request.headers) {
-      if (name.empty() || bad(name) || bad(value) || name.find(':') != std::string::npos) {
-        curl_slist_free_all(list);
-        return internal(absl::StrCat("invalid request header \"", absl::CEscape(name), "\""));
-      }
-      // "Name:" would tell curl to drop the header; "Name;" sends it with an empty value.
-      std::string line = value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value);
-      curl_slist* appended = curl_slist_append(list, line.c_str());
-      if (appended == nullptr) {
-        curl_slist_free_all(list);
-        return internal("curl_slist_append failed");
-      }
-      list = appended;
-    }
-    // curl adds "Expect: 100-continue" for large bodies; most webhook receivers never answer it,
-    // so it would only add a round trip.
-    curl_slist* appended = curl_slist_append(list, "Expect:");
-    if (appended == nullptr) {
-      curl_slist_free_all(list);
-      return internal("curl_slist_append failed");
-    }
-    transfer.header_list.reset(appended);
-
+    transfer.header_list = *std::move(headers);
     if (!free_easy_.empty()) {
       transfer.easy = std::move(free_easy_.back());
       free_easy_.pop_back();
     } else {
       transfer.easy.reset(curl_easy_init());
-      if (transfer.easy == nullptr) return internal("curl_easy_init failed");
+      if (transfer.easy == nullptr) {
+        Fail(transfer, v1::ATTEMPT_ERROR_INTERNAL, "curl_easy_init failed");
+        return false;
+      }
     }
     transfer.allowlist = &options_.private_allowlist;
     transfer.max_response_bytes = options_.max_response_bytes;
+    if (CURLcode code = SetOptions(transfer); code != CURLE_OK) {
+      Fail(transfer, v1::ATTEMPT_ERROR_INTERNAL,
+           absl::StrCat("curl_easy_setopt: ", curl_easy_strerror(code)));
+      return false;
+    }
+    return true;
+  }
 
+  // Sets every option of `transfer`'s easy handle; the first failure's code.
+  CURLcode SetOptions(Transfer& transfer) {
+    const HttpRequest& request = transfer.request;
     // curl treats 0 as "no timeout", which an endpoint could exploit to hold a slot forever.
     int64_t timeout_ms = std::max<int64_t>(absl::ToInt64Milliseconds(request.timeout), 1);
     int64_t connect_timeout_ms =
@@ -580,9 +611,7 @@ class CurlSender final : public HttpSender {
     set(CURLOPT_WRITEDATA, static_cast<void*>(&transfer));
     set(CURLOPT_HEADERFUNCTION, &CollectHeader);
     set(CURLOPT_HEADERDATA, static_cast<void*>(&transfer));
-    if (code != CURLE_OK)
-      return internal(absl::StrCat("curl_easy_setopt: ", curl_easy_strerror(code)));
-    return true;
+    return code;
   }
 
   // Completes every transfer curl reports done. Returns how many.

@@ -256,6 +256,53 @@ std::map<std::string, int64_t> DeliveryLog::HeldByApp(pqxx::work& txn) {
   return held;
 }
 
+namespace {
+
+// The deliveries of `app_id` made in [since, until) by status, into `counts`.
+void CountDeliveries(pqxx::work& txn, const std::string& app_id, absl::Time since, absl::Time until,
+                     v1::DeliveryCounts& counts) {
+  // Every delivery of the window, then those with a state row by status: the rest SUCCEEDED
+  // (migration 12). Status 0 stands for the total.
+  int64_t unsucceeded = 0;
+  for (const auto& row : txn.exec_params(
+           "SELECT 0, count(*) FROM deliveries WHERE app_id = $1 AND id >= $2 AND id < $3"
+           " UNION ALL SELECT status, count(*) FROM delivery_state"
+           " WHERE app_id = $1 AND id >= $2 AND id < $3 GROUP BY status",
+           app_id, IdLowerBoundAt("dlv", since), IdLowerBoundAt("dlv", until))) {
+    const int64_t n = row[1].as<int64_t>();
+    if (row[0].as<int>() == v1::DELIVERY_STATUS_UNSPECIFIED) {
+      counts.set_succeeded(n);  // less the others, below
+      continue;
+    }
+    unsucceeded += n;
+    switch (row[0].as<int>()) {
+      case v1::PENDING:
+        counts.set_pending(n);
+        break;
+      case v1::RETRYING:
+        counts.set_retrying(n);
+        break;
+      case v1::FAILED:
+        counts.set_failed(n);
+        break;
+      case v1::HELD:
+        counts.set_held(n);
+        break;
+      case v1::DISCARDED:
+        counts.set_discarded(n);
+        break;
+      case v1::SCHEDULED:
+        counts.set_scheduled(n);
+        break;
+      default:
+        break;
+    }
+  }
+  counts.set_succeeded(counts.succeeded() - unsucceeded);
+}
+
+}  // namespace
+
 absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl::Time since,
                                                 absl::Time until) {
   v1::AppStats stats;
@@ -283,45 +330,7 @@ absl::StatusOr<v1::AppStats> DeliveryLog::Stats(const std::string& app_id, absl:
       *stats.mutable_latency_p99() = TimeUtil::MillisecondsToDuration(attempts[3].as<int64_t>());
     }
 
-    v1::DeliveryCounts* counts = stats.mutable_deliveries();
-    // Every delivery of the window, then those with a state row by status: the rest SUCCEEDED
-    // (migration 12). Status 0 stands for the total.
-    int64_t unsucceeded = 0;
-    for (const auto& row : txn.exec_params(
-             "SELECT 0, count(*) FROM deliveries WHERE app_id = $1 AND id >= $2 AND id < $3"
-             " UNION ALL SELECT status, count(*) FROM delivery_state"
-             " WHERE app_id = $1 AND id >= $2 AND id < $3 GROUP BY status",
-             app_id, IdLowerBoundAt("dlv", since), IdLowerBoundAt("dlv", until))) {
-      const int64_t n = row[1].as<int64_t>();
-      if (row[0].as<int>() == v1::DELIVERY_STATUS_UNSPECIFIED) {
-        counts->set_succeeded(n);  // less the others, below
-        continue;
-      }
-      unsucceeded += n;
-      switch (row[0].as<int>()) {
-        case v1::PENDING:
-          counts->set_pending(n);
-          break;
-        case v1::RETRYING:
-          counts->set_retrying(n);
-          break;
-        case v1::FAILED:
-          counts->set_failed(n);
-          break;
-        case v1::HELD:
-          counts->set_held(n);
-          break;
-        case v1::DISCARDED:
-          counts->set_discarded(n);
-          break;
-        case v1::SCHEDULED:
-          counts->set_scheduled(n);
-          break;
-        default:
-          break;
-      }
-    }
-    counts->set_succeeded(counts->succeeded() - unsucceeded);
+    CountDeliveries(txn, app_id, since, until, *stats.mutable_deliveries());
 
     // Newest first along the index: the latest success is found without reading every
     // failure when the app mostly succeeds.

@@ -107,162 +107,183 @@ absl::StatusOr<Recorded> DeliveryStore::Record(const std::vector<Outcome>& outco
   return recorded;
 }
 
+namespace {
+
+// The attempts of a batch of outcomes, as parallel arrays of one statement. With `check_exists`
+// an attempt whose delivery is gone (its day dropped) is left out (see Record).
+void InsertAttempts(pqxx::work& txn, const std::vector<Outcome>& outcomes, bool check_exists,
+                    const std::string& worker) {
+  std::vector<std::string> a_ids, a_numbers, a_apps, a_starts, a_durations, a_codes, a_excerpts,
+      a_errors, a_details;
+  for (const Outcome& o : outcomes) {
+    if (!o.attempted) continue;
+    a_ids.push_back(o.delivery_id);
+    a_numbers.push_back(std::to_string(o.attempt));
+    a_apps.push_back(o.app_id);
+    a_starts.push_back(db::TimestampLiteral(o.result.start_time));
+    a_durations.push_back(std::to_string(absl::ToInt64Milliseconds(o.result.duration)));
+    a_codes.push_back(std::to_string(o.result.status_code));
+    a_excerpts.push_back(SanitizeUtf8(o.result.body_excerpt));
+    a_errors.push_back(std::to_string(static_cast<int>(o.result.error)));
+    a_details.push_back(SanitizeUtf8(o.result.error_detail));
+  }
+  if (!a_ids.empty()) {
+    db::ExecPrepared(
+        txn, check_exists ? "worker_attempts_of_existing" : "worker_attempts",
+        std::string("INSERT INTO attempts (delivery_id, attempt, app_id, start_time, duration_ms,"
+                    " status_code, response_excerpt, error, error_detail, worker)"
+                    " SELECT v.id, v.n, v.app, v.start::timestamptz, v.ms, v.code, v.excerpt,"
+                    " v.error, v.detail, $10 FROM unnest($1::text[], $2::int[], $3::text[],"
+                    " $4::text[], $5::int[], $6::int[], $7::text[], $8::smallint[], $9::text[])"
+                    " AS v(id, n, app, start, ms, code, excerpt, error, detail)") +
+            (check_exists ? " WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id"
+                            " AND d.id = ANY($1::text[]))"
+                          : ""),
+        db::ArrayLiteral(a_ids), db::ArrayLiteral(a_numbers), db::ArrayLiteral(a_apps),
+        db::ArrayLiteral(a_starts), db::ArrayLiteral(a_durations), db::ArrayLiteral(a_codes),
+        db::ArrayLiteral(a_excerpts), db::ArrayLiteral(a_errors), db::ArrayLiteral(a_details),
+        worker);
+  }
+}
+
+// The state rows of a batch of outcomes; returns the deliveries it made FAILED after an attempt.
+std::vector<Exhausted> RecordStates(pqxx::work& txn, const std::vector<Outcome>& outcomes) {
+  // A success deletes the delivery's state row (migration 12: a delivery without one
+  // SUCCEEDED); any other outcome updates it. A late duplicate never moves a finished delivery
+  // back (a FAILED or DISCARDED row is left alone, a succeeded one has none), nor lowers its
+  // attempt count. Each statement names its ids as a constant list, found along the primary
+  // key of their days' partitions (migration 9); `status + 0` keeps the planner from reading
+  // a status index instead. A batch of successes only, the common case, is one DELETE: joined
+  // with the batch as a table, the same statement took 3.8 ms for 89 rows, reading the day's
+  // whole partition.
+  std::vector<std::string> succeeded;
+  // The other outcomes as parallel arrays; a next time of InfinitePast means "now" (NULL here).
+  std::vector<std::string> ids, statuses, attempt_numbers, codes, nexts, attempted;
+  for (const Outcome& o : outcomes) {
+    if (o.status == v1::SUCCEEDED) {
+      succeeded.push_back(o.delivery_id);
+      continue;
+    }
+    ids.push_back(o.delivery_id);
+    statuses.push_back(std::to_string(static_cast<int>(o.status)));
+    attempt_numbers.push_back(std::to_string(o.attempted ? o.attempt : 0));
+    codes.push_back(std::to_string(o.result.status_code));
+    nexts.push_back(o.next_attempt_time == absl::InfinitePast()
+                        ? ""
+                        : db::TimestampLiteral(o.next_attempt_time));
+    attempted.push_back(o.attempted ? "t" : "f");
+  }
+  if (!succeeded.empty()) {
+    db::ExecPrepared(
+        txn, "worker_succeeded",
+        "DELETE FROM delivery_state WHERE id = ANY($1::text[]) AND (status + 0) NOT IN " +
+            Sql(kFinished),
+        db::ArrayLiteral(succeeded));
+  }
+  // Only the rows this batch made FAILED after an attempt come back: a late duplicate updates
+  // no row, so each exhausted delivery is reported once.
+  pqxx::result failed;
+  if (!ids.empty()) {
+    failed = db::ExecPrepared(
+        txn, "worker_record",
+        "WITH u AS (UPDATE delivery_state AS s SET status = v.status,"
+        " attempt_count = greatest(s.attempt_count, v.attempt),"
+        " last_status_code = CASE WHEN v.attempted THEN v.code ELSE s.last_status_code END,"
+        " next_attempt_time = coalesce(nullif(v.next, '')::timestamptz, now()),"
+        " update_time = now()"
+        " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
+        " AS v(id, status, attempt, code, next, attempted)"
+        " WHERE s.id = v.id AND s.id = ANY($1::text[]) AND (s.status + 0) NOT IN " +
+            Sql(kFinished) +
+            " RETURNING s.id, s.app_id, s.tenant, s.attempt_count, s.status, v.attempted)"
+            " SELECT id, app_id, tenant, attempt_count FROM u WHERE status = " +
+            Sql(v1::FAILED) + " AND attempted",
+        db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
+        db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
+  }
+  std::vector<Exhausted> exhausted;
+  if (!failed.empty()) {
+    std::map<std::string, const Outcome*> by_id;
+    for (const Outcome& o : outcomes) by_id[o.delivery_id] = &o;
+    for (const auto& row : failed) {
+      Exhausted e{.delivery_id = row[0].as<std::string>(),
+                  .event_id = {},
+                  .event_type = {},
+                  .app_id = row[1].as<std::string>(),
+                  .tenant = row[2].as<std::string>(),
+                  .attempts = row[3].as<int>(),
+                  .last_result = {}};
+      if (auto it = by_id.find(e.delivery_id); it != by_id.end()) {
+        e.event_id = it->second->event_id;
+        e.event_type = it->second->event_type;
+        e.last_result = it->second->result;
+      }
+      exhausted.push_back(std::move(e));
+    }
+  }
+  return exhausted;
+}
+
+// The apps' failure streaks: the marks of those that reached half of their threshold, or all of
+// it, go to `recorded`.
+void RecordStreaks(pqxx::work& txn, const std::vector<Outcome>& outcomes, Recorded& recorded) {
+  // Failure streaks: per app, failures after its last success in this batch. One statement
+  // per app, in id order, so that two workers lock apps rows in the same order.
+  struct Streak {
+    bool reset = false;
+    int failures = 0;
+    const Outcome* last_failure = nullptr;
+  };
+  std::map<std::string, Streak> streaks;  // by app
+  for (const Outcome& o : outcomes) {
+    Streak& streak = streaks[o.app_id];
+    if (o.counts_success) {
+      streak.reset = true;
+      streak.failures = 0;
+    } else if (o.counts_failure) {
+      ++streak.failures;
+      streak.last_failure = &o;
+    }
+  }
+  for (const auto& [app_id, streak] : streaks) {
+    if (!streak.reset && streak.failures == 0) continue;
+    // A reset of a streak that is 0 already writes nothing: with healthy apps this is the
+    // common case, and skipping it keeps every batch from updating (and locking) apps rows.
+    pqxx::result rows = db::ExecPrepared(
+        txn, "worker_streak",
+        "UPDATE apps SET failure_streak = CASE WHEN $2 THEN $3 ELSE failure_streak + $3 END"
+        " WHERE id = $1 AND (failure_streak <> 0 OR $3 <> 0) RETURNING failure_streak,"
+        " coalesce((config->>'disable_after_failures')::int, 10), active, tenant,"
+        " coalesce(config->>'name', '')",
+        app_id, streak.reset, streak.failures);
+    if (rows.empty() || streak.failures == 0 || !rows[0][2].as<bool>()) continue;
+    StreakReached mark{.app_id = app_id,
+                       .tenant = rows[0][3].as<std::string>(),
+                       .app_name = rows[0][4].as<std::string>(),
+                       .streak = rows[0][0].as<int>(),
+                       .threshold = rows[0][1].as<int>(),
+                       .last_result = streak.last_failure->result,
+                       .last_delivery_id = streak.last_failure->delivery_id};
+    const int half = (mark.threshold + 1) / 2;
+    const int before = mark.streak - streak.failures;
+    if (mark.streak >= mark.threshold) {
+      recorded.reached.push_back(std::move(mark));
+    } else if (before < half && mark.streak >= half) {
+      recorded.failing.push_back(std::move(mark));
+    }
+  }
+}
+
+}  // namespace
+
 absl::Status DeliveryStore::RecordOnce(const std::vector<Outcome>& outcomes,
                                        const AfterRecord& after, bool check_exists,
                                        Recorded& recorded) {
   return db_.Transact("record outcomes", [&](pqxx::work& txn) -> absl::Status {
     recorded = Recorded();  // a retried transaction starts over
-    // The attempts, as parallel arrays of one statement.
-    std::vector<std::string> a_ids, a_numbers, a_apps, a_starts, a_durations, a_codes, a_excerpts,
-        a_errors, a_details;
-    for (const Outcome& o : outcomes) {
-      if (!o.attempted) continue;
-      a_ids.push_back(o.delivery_id);
-      a_numbers.push_back(std::to_string(o.attempt));
-      a_apps.push_back(o.app_id);
-      a_starts.push_back(db::TimestampLiteral(o.result.start_time));
-      a_durations.push_back(std::to_string(absl::ToInt64Milliseconds(o.result.duration)));
-      a_codes.push_back(std::to_string(o.result.status_code));
-      a_excerpts.push_back(SanitizeUtf8(o.result.body_excerpt));
-      a_errors.push_back(std::to_string(static_cast<int>(o.result.error)));
-      a_details.push_back(SanitizeUtf8(o.result.error_detail));
-    }
-    if (!a_ids.empty()) {
-      db::ExecPrepared(
-          txn, check_exists ? "worker_attempts_of_existing" : "worker_attempts",
-          std::string("INSERT INTO attempts (delivery_id, attempt, app_id, start_time, duration_ms,"
-                      " status_code, response_excerpt, error, error_detail, worker)"
-                      " SELECT v.id, v.n, v.app, v.start::timestamptz, v.ms, v.code, v.excerpt,"
-                      " v.error, v.detail, $10 FROM unnest($1::text[], $2::int[], $3::text[],"
-                      " $4::text[], $5::int[], $6::int[], $7::text[], $8::smallint[], $9::text[])"
-                      " AS v(id, n, app, start, ms, code, excerpt, error, detail)") +
-              (check_exists ? " WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id"
-                              " AND d.id = ANY($1::text[]))"
-                            : ""),
-          db::ArrayLiteral(a_ids), db::ArrayLiteral(a_numbers), db::ArrayLiteral(a_apps),
-          db::ArrayLiteral(a_starts), db::ArrayLiteral(a_durations), db::ArrayLiteral(a_codes),
-          db::ArrayLiteral(a_excerpts), db::ArrayLiteral(a_errors), db::ArrayLiteral(a_details),
-          worker_);
-    }
-
-    // A success deletes the delivery's state row (migration 12: a delivery without one
-    // SUCCEEDED); any other outcome updates it. A late duplicate never moves a finished delivery
-    // back (a FAILED or DISCARDED row is left alone, a succeeded one has none), nor lowers its
-    // attempt count. Each statement names its ids as a constant list, found along the primary
-    // key of their days' partitions (migration 9); `status + 0` keeps the planner from reading
-    // a status index instead. A batch of successes only, the common case, is one DELETE: joined
-    // with the batch as a table, the same statement took 3.8 ms for 89 rows, reading the day's
-    // whole partition.
-    std::vector<std::string> succeeded;
-    // The other outcomes as parallel arrays; a next time of InfinitePast means "now" (NULL here).
-    std::vector<std::string> ids, statuses, attempt_numbers, codes, nexts, attempted;
-    for (const Outcome& o : outcomes) {
-      if (o.status == v1::SUCCEEDED) {
-        succeeded.push_back(o.delivery_id);
-        continue;
-      }
-      ids.push_back(o.delivery_id);
-      statuses.push_back(std::to_string(static_cast<int>(o.status)));
-      attempt_numbers.push_back(std::to_string(o.attempted ? o.attempt : 0));
-      codes.push_back(std::to_string(o.result.status_code));
-      nexts.push_back(o.next_attempt_time == absl::InfinitePast()
-                          ? ""
-                          : db::TimestampLiteral(o.next_attempt_time));
-      attempted.push_back(o.attempted ? "t" : "f");
-    }
-    if (!succeeded.empty()) {
-      db::ExecPrepared(
-          txn, "worker_succeeded",
-          "DELETE FROM delivery_state WHERE id = ANY($1::text[]) AND (status + 0) NOT IN " +
-              Sql(kFinished),
-          db::ArrayLiteral(succeeded));
-    }
-    // Only the rows this batch made FAILED after an attempt come back: a late duplicate updates
-    // no row, so each exhausted delivery is reported once.
-    pqxx::result failed;
-    if (!ids.empty()) {
-      failed = db::ExecPrepared(
-          txn, "worker_record",
-          "WITH u AS (UPDATE delivery_state AS s SET status = v.status,"
-          " attempt_count = greatest(s.attempt_count, v.attempt),"
-          " last_status_code = CASE WHEN v.attempted THEN v.code ELSE s.last_status_code END,"
-          " next_attempt_time = coalesce(nullif(v.next, '')::timestamptz, now()),"
-          " update_time = now()"
-          " FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::bool[])"
-          " AS v(id, status, attempt, code, next, attempted)"
-          " WHERE s.id = v.id AND s.id = ANY($1::text[]) AND (s.status + 0) NOT IN " +
-              Sql(kFinished) +
-              " RETURNING s.id, s.app_id, s.tenant, s.attempt_count, s.status, v.attempted)"
-              " SELECT id, app_id, tenant, attempt_count FROM u WHERE status = " +
-              Sql(v1::FAILED) + " AND attempted",
-          db::ArrayLiteral(ids), db::ArrayLiteral(statuses), db::ArrayLiteral(attempt_numbers),
-          db::ArrayLiteral(codes), db::ArrayLiteral(nexts), db::ArrayLiteral(attempted));
-    }
-    if (!failed.empty()) {
-      std::map<std::string, const Outcome*> by_id;
-      for (const Outcome& o : outcomes) by_id[o.delivery_id] = &o;
-      for (const auto& row : failed) {
-        Exhausted e{.delivery_id = row[0].as<std::string>(),
-                    .event_id = {},
-                    .event_type = {},
-                    .app_id = row[1].as<std::string>(),
-                    .tenant = row[2].as<std::string>(),
-                    .attempts = row[3].as<int>(),
-                    .last_result = {}};
-        if (auto it = by_id.find(e.delivery_id); it != by_id.end()) {
-          e.event_id = it->second->event_id;
-          e.event_type = it->second->event_type;
-          e.last_result = it->second->result;
-        }
-        recorded.exhausted.push_back(std::move(e));
-      }
-    }
-
-    // Failure streaks: per app, failures after its last success in this batch. One statement
-    // per app, in id order, so that two workers lock apps rows in the same order.
-    struct Streak {
-      bool reset = false;
-      int failures = 0;
-      const Outcome* last_failure = nullptr;
-    };
-    std::map<std::string, Streak> streaks;  // by app
-    for (const Outcome& o : outcomes) {
-      Streak& streak = streaks[o.app_id];
-      if (o.counts_success) {
-        streak.reset = true;
-        streak.failures = 0;
-      } else if (o.counts_failure) {
-        ++streak.failures;
-        streak.last_failure = &o;
-      }
-    }
-    for (const auto& [app_id, streak] : streaks) {
-      if (!streak.reset && streak.failures == 0) continue;
-      // A reset of a streak that is 0 already writes nothing: with healthy apps this is the
-      // common case, and skipping it keeps every batch from updating (and locking) apps rows.
-      pqxx::result rows = db::ExecPrepared(
-          txn, "worker_streak",
-          "UPDATE apps SET failure_streak = CASE WHEN $2 THEN $3 ELSE failure_streak + $3 END"
-          " WHERE id = $1 AND (failure_streak <> 0 OR $3 <> 0) RETURNING failure_streak,"
-          " coalesce((config->>'disable_after_failures')::int, 10), active, tenant,"
-          " coalesce(config->>'name', '')",
-          app_id, streak.reset, streak.failures);
-      if (rows.empty() || streak.failures == 0 || !rows[0][2].as<bool>()) continue;
-      StreakReached mark{.app_id = app_id,
-                         .tenant = rows[0][3].as<std::string>(),
-                         .app_name = rows[0][4].as<std::string>(),
-                         .streak = rows[0][0].as<int>(),
-                         .threshold = rows[0][1].as<int>(),
-                         .last_result = streak.last_failure->result,
-                         .last_delivery_id = streak.last_failure->delivery_id};
-      const int half = (mark.threshold + 1) / 2;
-      const int before = mark.streak - streak.failures;
-      if (mark.streak >= mark.threshold) {
-        recorded.reached.push_back(std::move(mark));
-      } else if (before < half && mark.streak >= half) {
-        recorded.failing.push_back(std::move(mark));
-      }
-    }
+    InsertAttempts(txn, outcomes, check_exists, worker_);
+    recorded.exhausted = RecordStates(txn, outcomes);
+    RecordStreaks(txn, outcomes, recorded);
     if (after) HOOKD_RETURN_IF_ERROR(after(txn, recorded));
     return absl::OkStatus();
   });

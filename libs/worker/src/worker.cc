@@ -70,6 +70,33 @@ struct Job {
 using EntryKey = std::pair<int, std::string>;
 EntryKey KeyOf(const queue::StreamEntry& entry) { return {entry.partition, entry.entry_id}; }
 
+// The decision step for a job whose delivery is loaded and whose app (null: unknown here) is
+// looked up: nullopt when it is to be sent, else its outcome, recorded without an attempt (an
+// empty Outcome records nothing).
+std::optional<Outcome> DecideBeforeSending(const Job& job, absl::Time now) {
+  if (ledger::IsFinal(job.delivery.status)) return Outcome{};  // a duplicate entry
+  Outcome outcome;
+  outcome.delivery_id = job.delivery.id;
+  outcome.app_id = job.delivery.app_id;
+  outcome.attempted = false;
+  if (job.app == nullptr) {
+    if (now - job.delivery.event.create_time > kUnknownAppPatience) {
+      outcome.status = v1::FAILED;  // the app was deleted
+    } else {
+      outcome.status = job.delivery.status;
+      outcome.next_attempt_time = now + kUnknownAppRecheck;
+    }
+    return outcome;
+  }
+  if (!job.app->active()) {
+    // Held, not attempted: EnableApp resumes or discards it, RecoverFailed re-queues it.
+    outcome.status = v1::HELD;
+    outcome.next_attempt_time = absl::InfiniteFuture();
+    return outcome;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct Worker::State {
@@ -144,16 +171,11 @@ struct Worker::State {
     if (wake) completed_cv.notify_one();
   }
 
-  // Loads the deliveries of `entries` and starts their attempts (or decides them at once).
-  // `fresh` entries were never read before: a first attempt carrying its event needs nothing
-  // from Postgres (entries taken over from a dead worker may be finished already, so are loaded).
-  void Process(std::vector<queue::StreamEntry> entries, bool fresh) {
-    if (entries.empty()) return;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      in_flight += static_cast<int>(entries.size());
-      for (const auto& e : entries) held.emplace(KeyOf(e), e.message.delivery_id);
-    }
+  // The deliveries of `entries`. `fresh` entries were never read before: a first attempt
+  // carrying its event needs nothing from Postgres (entries taken over from a dead worker may be
+  // finished already, so are loaded).
+  absl::StatusOr<std::map<std::string, LoadedDelivery>> Load(
+      const std::vector<queue::StreamEntry>& entries, bool fresh) {
     std::vector<std::string> ids;
     std::map<std::string, LoadedDelivery> carried;
     for (const auto& e : entries) {
@@ -173,20 +195,30 @@ struct Worker::State {
         ids.push_back(m.delivery_id);
       }
     }
-    auto loaded = store->Load(ids);
-    if (loaded.ok()) loaded->merge(carried);
+    HOOKD_ASSIGN_OR_RETURN(auto loaded, store->Load(ids));
+    loaded.merge(carried);
+    return loaded;
+  }
+
+  // Loads the deliveries of `entries` and starts their attempts (or decides them at once).
+  void Process(std::vector<queue::StreamEntry> entries, bool fresh) {
+    if (entries.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      in_flight += static_cast<int>(entries.size());
+      for (const auto& e : entries) held.emplace(KeyOf(e), e.message.delivery_id);
+    }
+    auto loaded = Load(entries, fresh);
     if (!loaded.ok()) {
       // Left unacknowledged: the entries are claimed again after the visibility timeout.
-      spdlog::warn("loading {} deliveries failed: {}", ids.size(), loaded.status().ToString());
+      spdlog::warn("loading {} deliveries failed: {}", entries.size(), loaded.status().ToString());
       Forget(entries);
       return;
     }
     auto current = apps->Current();
-    absl::Time now = absl::Now();
+    const absl::Time now = absl::Now();
     std::vector<Job> decided;
     std::vector<Job> to_send;
-    std::vector<RateLimiter::Ask> asks;
-    std::vector<size_t> asked;  // index into to_send
     for (auto& entry : entries) {
       Job job;
       job.entry = std::move(entry);
@@ -201,72 +233,11 @@ struct Worker::State {
         continue;
       }
       job.delivery = std::move(it->second);
-      Outcome outcome;
-      outcome.delivery_id = job.delivery.id;
-      outcome.app_id = job.delivery.app_id;
-      outcome.attempted = false;
-      if (ledger::IsFinal(job.delivery.status)) {
-        job.decided = Outcome{};  // a duplicate entry of a finished delivery
-        decided.push_back(std::move(job));
-        continue;
-      }
       job.app = current->Find(job.delivery.app_id);
-      if (job.app == nullptr) {
-        if (now - job.delivery.event.create_time > kUnknownAppPatience) {
-          outcome.status = v1::FAILED;  // the app was deleted
-        } else {
-          outcome.status = job.delivery.status;
-          outcome.next_attempt_time = now + kUnknownAppRecheck;
-        }
-        job.decided = outcome;
-        decided.push_back(std::move(job));
-        continue;
-      }
-      if (!job.app->active()) {
-        // Held, not attempted: EnableApp resumes or discards it, RecoverFailed re-queues it.
-        outcome.status = v1::HELD;
-        outcome.next_attempt_time = absl::InfiniteFuture();
-        job.decided = outcome;
-        decided.push_back(std::move(job));
-        continue;
-      }
-      if (job.app->rate_limit_per_second() > 0) {
-        asks.push_back({job.app->id(), job.app->rate_limit_per_second()});
-        asked.push_back(to_send.size());
-      }
-      to_send.push_back(std::move(job));
+      job.decided = DecideBeforeSending(job, now);
+      (job.decided ? decided : to_send).push_back(std::move(job));
     }
-
-    if (!asks.empty()) {
-      absl::StatusOr<std::vector<absl::Duration>> waits = limiter->Take(asks);
-      if (!waits.ok()) {
-        spdlog::warn("rate limiter unavailable, delivering unlimited: {}",
-                     waits.status().ToString());
-      } else {
-        std::vector<std::pair<queue::DeliveryMessage, absl::Time>> later;
-        std::vector<queue::StreamEntry> later_entries;
-        std::set<size_t> deferred;
-        for (size_t k = 0; k < asks.size(); ++k) {
-          if ((*waits)[k] <= absl::ZeroDuration()) continue;
-          Job& job = to_send[asked[k]];
-          later.push_back({job.entry.message, now + (*waits)[k]});
-          later_entries.push_back(job.entry);
-          deferred.insert(asked[k]);
-        }
-        // Over the limit: back to the retry set for when a token is free; not an attempt.
-        if (!later.empty() && queue->ScheduleRetries(later).ok() &&
-            queue->Ack(options.group, later_entries).ok()) {
-          std::vector<Job> kept;
-          for (size_t i = 0; i < to_send.size(); ++i) {
-            if (deferred.count(i) == 0) kept.push_back(std::move(to_send[i]));
-          }
-          to_send = std::move(kept);
-          Metrics().rate_limited.Increment(static_cast<double>(later.size()));
-          Forget(later_entries);
-        }
-      }
-    }
-
+    DeferRateLimited(to_send, now);
     Finish(std::move(decided));
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -277,6 +248,47 @@ struct Worker::State {
       }
     }
     Dispatch();
+  }
+
+  // Takes the jobs of apps over their rate limit out of `to_send`: back to the retry set for when
+  // a token is free, not an attempt. Should the limiter or Redis fail, they are sent anyway.
+  void DeferRateLimited(std::vector<Job>& to_send, absl::Time now) {
+    std::vector<RateLimiter::Ask> asks;
+    std::vector<size_t> asked;  // index into to_send
+    for (size_t i = 0; i < to_send.size(); ++i) {
+      const v1::App& app = *to_send[i].app;
+      if (app.rate_limit_per_second() > 0) {
+        asks.push_back({app.id(), app.rate_limit_per_second()});
+        asked.push_back(i);
+      }
+    }
+    if (asks.empty()) return;
+    absl::StatusOr<std::vector<absl::Duration>> waits = limiter->Take(asks);
+    if (!waits.ok()) {
+      spdlog::warn("rate limiter unavailable, delivering unlimited: {}", waits.status().ToString());
+      return;
+    }
+    std::vector<std::pair<queue::DeliveryMessage, absl::Time>> later;
+    std::vector<queue::StreamEntry> later_entries;
+    std::set<size_t> deferred;
+    for (size_t k = 0; k < asks.size(); ++k) {
+      if ((*waits)[k] <= absl::ZeroDuration()) continue;
+      Job& job = to_send[asked[k]];
+      later.push_back({job.entry.message, now + (*waits)[k]});
+      later_entries.push_back(job.entry);
+      deferred.insert(asked[k]);
+    }
+    if (later.empty() || !queue->ScheduleRetries(later).ok() ||
+        !queue->Ack(options.group, later_entries).ok()) {
+      return;
+    }
+    std::vector<Job> kept;
+    for (size_t i = 0; i < to_send.size(); ++i) {
+      if (deferred.count(i) == 0) kept.push_back(std::move(to_send[i]));
+    }
+    to_send = std::move(kept);
+    Metrics().rate_limited.Increment(static_cast<double>(later.size()));
+    Forget(later_entries);
   }
 
   // Jobs whose entries are done with, acknowledged or left for another worker to claim: no longer

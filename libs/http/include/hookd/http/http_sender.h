@@ -74,7 +74,7 @@ struct HttpSenderOptions {
   // Plain http:// urls are refused unless true (HOOKD_ALLOW_HTTP).
   bool allow_http = false;
   // Addresses endpoints may resolve to although private or loopback (HOOKD_PRIVATE_ALLOWLIST).
-  std::vector<http::IpNetwork> private_allowlist;
+  std::vector<IpNetwork> private_allowlist;
   // Sent as User-Agent.
   std::string user_agent = "hookd/0.1 (+https://www.standardwebhooks.com)";
   // Idle keep-alive connections kept across all hosts.
