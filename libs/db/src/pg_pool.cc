@@ -70,9 +70,14 @@ absl::Status TranslateCurrentException(std::string_view what) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(const PgOptions& options) {
+absl::Status ValidatePgOptions(const PgOptions& options) {
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.url, "database_url", "HOOKD_DATABASE_URL"));
   if (options.pool_size < 1) return InvalidField("database_pool_size", "must be at least 1");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(const PgOptions& options) {
+  HOOKD_RETURN_IF_ERROR(ValidatePgOptions(options));
   std::unique_ptr<PgPool> pool(new PgPool(options.url, options.pool_size));
   // Fail fast at startup rather than on the first request.
   HOOKD_RETURN_IF_ERROR(pool->Run("connect", [](pqxx::connection&) { return absl::OkStatus(); }));

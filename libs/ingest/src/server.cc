@@ -9,6 +9,7 @@
 #include "hookd/common/config.h"
 #include "hookd/common/status.h"
 #include "hookd/db/migrations.h"
+#include "hookd/db/pg_pool.h"
 #include "hookd/service/grpc_util.h"
 #include "ingest_metrics.h"
 #include "ingest_service.h"
@@ -42,7 +43,7 @@ struct Server::State {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
-  HOOKD_RETURN_IF_ERROR(RequireSetting(options.postgres.url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(db::ValidatePgOptions(options.postgres));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis.url, "redis_url", "HOOKD_REDIS_URL"));
   HOOKD_RETURN_IF_ERROR(queue::ValidateRedisOptions(options.redis));
   HOOKD_RETURN_IF_ERROR(

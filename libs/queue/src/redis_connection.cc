@@ -205,7 +205,7 @@ absl::Status ValidateRedisOptions(const RedisOptions& options) {
   if (options.partitions < 1 || options.partitions > kMaxPartitions) {
     return InvalidField("partitions", absl::StrCat("must be in 1..", kMaxPartitions));
   }
-  if (options.key_prefix.empty()) return InvalidField("key_prefix", "must not be empty");
+  if (options.key_prefix.empty()) return InvalidField("redis_key_prefix", "must not be empty");
   if (IsClusterUrl(options.url)) return ParseRedisClusterUrl(options.url).status();
   return ParseRedisUrl(options.url).status();
 }

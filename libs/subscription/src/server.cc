@@ -57,7 +57,7 @@ struct Server::State {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
-  HOOKD_RETURN_IF_ERROR(RequireSetting(options.postgres.url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(db::ValidatePgOptions(options.postgres));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.master_key, "master_key", "HOOKD_MASTER_KEY"));
   HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(options.ops_tenant, "ops_tenant"));
   if (!options.redis.url.empty()) HOOKD_RETURN_IF_ERROR(queue::ValidateRedisOptions(options.redis));

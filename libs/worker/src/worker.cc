@@ -744,7 +744,7 @@ struct Worker::State {
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const WorkerOptions& options) {
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.admin_token, "admin_token", "HOOKD_ADMIN_TOKEN"));
-  HOOKD_RETURN_IF_ERROR(RequireSetting(options.postgres.url, "database_url", "HOOKD_DATABASE_URL"));
+  HOOKD_RETURN_IF_ERROR(db::ValidatePgOptions(options.postgres));
   HOOKD_RETURN_IF_ERROR(RequireSetting(options.redis.url, "redis_url", "HOOKD_REDIS_URL"));
   HOOKD_RETURN_IF_ERROR(queue::ValidateRedisOptions(options.redis));
   HOOKD_RETURN_IF_ERROR(

@@ -57,6 +57,26 @@ TEST(WorkerOptions, RefusesEachBadSettingByName) {
   options.max_connections_per_host = -1;
   EXPECT_EQ(RefusedField(options), "max_connections_per_host");
 
+  // The shared Postgres and Redis options, checked before anything is dialled.
+  options = Valid();
+  options.postgres.url.clear();
+  EXPECT_EQ(RefusedField(options), "database_url");
+  options = Valid();
+  options.postgres.pool_size = 0;
+  EXPECT_EQ(RefusedField(options), "database_pool_size");
+  options = Valid();
+  options.redis.url.clear();
+  EXPECT_EQ(RefusedField(options), "redis_url");
+  options = Valid();
+  options.redis.url = "http://127.0.0.1:6379";
+  EXPECT_EQ(RefusedField(options), "redis_url");
+  options = Valid();
+  options.redis.partitions = 1025;
+  EXPECT_EQ(RefusedField(options), "partitions");
+  options = Valid();
+  options.redis.key_prefix.clear();
+  EXPECT_EQ(RefusedField(options), "redis_key_prefix");
+
   options = Valid();
   options.ops_tenant = "";
   EXPECT_EQ(RefusedField(options), "ops_tenant");

@@ -29,13 +29,17 @@ absl::Status TranslateCurrentException(std::string_view what);
 // Whether `status` is TranslateCurrentException's answer to a row of a day without a partition.
 bool IsMissingPartition(const absl::Status& status);
 
+// OK when `options` names a Postgres url and at least one connection, else INVALID_ARGUMENT
+// naming "database_url" (and HOOKD_DATABASE_URL) or "database_pool_size": for a check at start,
+// before anything is connected.
+absl::Status ValidatePgOptions(const PgOptions& options);
+
 // A bounded set of libpqxx connections shared by threads. libpqxx is blocking, so callers run on
 // worker threads (see ThreadPool), never on a gRPC reactor thread.
 class PgPool {
  public:
-  // Opens one connection to check the url. INVALID_ARGUMENT naming "database_url" or
-  // "database_pool_size" for a missing url or a size under 1, UNAVAILABLE when Postgres cannot be
-  // reached.
+  // Opens one connection to check the url. INVALID_ARGUMENT as ValidatePgOptions says,
+  // UNAVAILABLE when Postgres cannot be reached.
   static absl::StatusOr<std::unique_ptr<PgPool>> Create(const PgOptions& options);
 
   // Runs `fn` with a connection of its own, waiting while all `size` are in use. Exceptions thrown
