@@ -38,7 +38,7 @@ TokenCache::~TokenCache() {
 
 absl::Status TokenCache::Refresh() {
   std::lock_guard<std::mutex> refreshing(refresh_mu_);
-  const absl::Time started = absl::Now();
+  const absl::Time started = options_.clock->Now();
   int64_t after;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,12 +113,12 @@ absl::Status TokenCache::StillValid(const std::string& token_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto hash = hash_of_id_.find(token_id);
   if (hash == hash_of_id_.end()) return absl::UnauthenticatedError("invalid token");
-  return Refusal(by_hash_.at(hash->second), absl::Now());
+  return Refusal(by_hash_.at(hash->second), options_.clock->Now());
 }
 
 absl::StatusOr<Principal> TokenCache::Find(std::string_view secret) {
   const std::string hash = TokenHash(secret);
-  const absl::Time now = absl::Now();
+  const absl::Time now = options_.clock->Now();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return absl::UnauthenticatedError("invalid token");

@@ -16,6 +16,7 @@
 #include "hookd/queue/delivery_queue.h"
 #include "hookd/subscription/retention.h"
 #include "hookd/subscription/server.h"
+#include "hookd/testing/fake_clock.h"
 #include "hookd/testing/process.h"
 #include "hookd/testing/test_database.h"
 #include "hookd/testing/test_redis.h"
@@ -255,6 +256,31 @@ TEST_F(IngestTest, FansOutByPatternChannelAndActiveState) {
   // And its outbox row goes: with the next publish's commit or, publishing having stopped, by
   // the enqueuer after its delete delay.
   EXPECT_TRUE(PollUntil([&] { return Count("SELECT count(*) FROM outbox") == 0; }));
+}
+
+// When a delayed delivery is due is decided by ingest's clock: here two days ahead of the real
+// one, and the delivery is due exactly an hour after it.
+TEST_F(IngestTest, ADelayIsCountedFromTheClock) {
+  testing::FakeClock clock(absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now())) +
+                           absl::Hours(48));
+  ingest_.reset();
+  ServerOptions options = IngestOptions();
+  options.clock = &clock;
+  StartIngest(options);
+  CreateApp("clocked", {"*"});
+  v1::PublishRequest request = Event("clocked", "video.ready");
+  request.mutable_deliver_after()->set_seconds(3600);
+  v1::PublishResponse response;
+  ASSERT_TRUE(PollUntil(
+      [&] { return Publish(request, &response).ok() && response.delivery_count() == 1; }));
+  pqxx::connection conn(db_->url());
+  pqxx::read_transaction txn(conn);
+  pqxx::row row = txn.exec_params1(
+      "SELECT status, (extract(epoch FROM next_attempt_time) * 1000000)::bigint"
+      " FROM delivery_view WHERE event_id = $1",
+      response.event_id());
+  EXPECT_EQ(row[0].as<int>(), v1::SCHEDULED);
+  EXPECT_EQ(absl::FromUnixMicros(row[1].as<int64_t>()), clock.Now() + absl::Hours(1));
 }
 
 TEST_F(IngestTest, PayloadsAreCheckedAgainstTheirTypesSchema) {

@@ -22,11 +22,11 @@ absl::Status NotReady() {
 absl::StatusOr<PendingEvent> IngestServiceImpl::Prepare(const auth::Access& access,
                                                         const v1::PublishRequest& request,
                                                         const std::string& prefix) {
-  HOOKD_RETURN_IF_ERROR(ValidatePublish(request, ctx_.limits, ctx_.catalog, prefix));
+  const absl::Time now = ctx_.clock.Now();
+  HOOKD_RETURN_IF_ERROR(ValidatePublish(request, ctx_.limits, ctx_.catalog, prefix, now));
   HOOKD_RETURN_IF_ERROR(access.Tenant(request.tenant()));
   std::vector<std::string> channels(request.channels().begin(), request.channels().end());
   PendingEvent event{.request = &request, .routes = {}};
-  const absl::Time now = absl::Now();
   const absl::Time deliver_at = DeliverAt(request, now);
   for (const auto& app :
        ctx_.apps.Current()->Route(request.tenant(), request.event_type(), channels)) {

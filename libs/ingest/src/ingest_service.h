@@ -4,6 +4,7 @@
 #include "hookd/appcache/app_cache.h"
 #include "hookd/appcache/event_type_catalog.h"
 #include "hookd/auth/authenticator.h"
+#include "hookd/common/clock.h"
 #include "hookd/common/thread_pool.h"
 #include "hookd/db/pg_pool.h"
 #include "hookd/v1/ingest.grpc.pb.h"
@@ -22,6 +23,9 @@ struct IngestContext {
   ThreadPool& pool;
   PublishLimits limits;
   int max_batch_events = 1000;
+  // When a delivery is due (deliver_at, deliver_after, an app's delivery delay) is decided at its
+  // Now().
+  const Clock& clock;
 };
 
 class IngestServiceImpl final : public v1::IngestService::CallbackService {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "hookd/common/absl_view.h"
 #include "hookd/schema/json_schema.h"
 #include "publish_validation.h"
@@ -46,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   request.set_payload(in.ConsumeRemainingBytesAsString());
 
   const hookd::ingest::PublishLimits limits{.max_payload_bytes = 4096};
-  ExpectRefusal(hookd::ingest::ValidatePublishFields(request, limits, "events[0]."), "events[0].");
+  ExpectRefusal(hookd::ingest::ValidatePublishFields(request, limits, "events[0].", absl::Now()),
+                "events[0].");
 
   auto schema = hookd::schema::CompiledSchema::Compile(schema_text, "event_type.schema");
   ExpectRefusal(schema.status(), "event_type.schema");

@@ -87,7 +87,7 @@ absl::Time DeliverAt(const v1::PublishRequest& request, absl::Time now) {
 }
 
 absl::Status ValidatePublishFields(const v1::PublishRequest& request, const PublishLimits& limits,
-                                   const std::string& prefix) {
+                                   const std::string& prefix, absl::Time now) {
   HOOKD_RETURN_IF_ERROR(apps::ValidateTenant(request.tenant(), prefix + "tenant"));
   const std::string type_field = prefix + "event_type";
   if (request.event_type().empty()) return InvalidField(type_field, "required");
@@ -120,12 +120,13 @@ absl::Status ValidatePublishFields(const v1::PublishRequest& request, const Publ
                         "must be a W3C traceparent (00-<trace>-<span>-<flags>)");
   }
 
-  return ValidateSchedule(request, prefix, absl::Now());
+  return ValidateSchedule(request, prefix, now);
 }
 
 absl::Status ValidatePublish(const v1::PublishRequest& request, const PublishLimits& limits,
-                             appcache::EventTypeCatalog& catalog, const std::string& prefix) {
-  HOOKD_RETURN_IF_ERROR(ValidatePublishFields(request, limits, prefix));
+                             appcache::EventTypeCatalog& catalog, const std::string& prefix,
+                             absl::Time now) {
+  HOOKD_RETURN_IF_ERROR(ValidatePublishFields(request, limits, prefix, now));
   const std::string type_field = prefix + "event_type";
   const std::string payload_field = prefix + "payload";
   // Last, since it may need a round trip to hookd-subscription.

@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       .pool = *state->pool,
       .limits = {.max_payload_bytes = options.max_payload_bytes},
       .max_batch_events = options.max_batch_events,
+      .clock = *options.clock,
   });
   state->service = std::make_unique<IngestServiceImpl>(*state->context);
   state->reflection = std::make_unique<auth::ReflectionService>(

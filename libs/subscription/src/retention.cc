@@ -171,7 +171,7 @@ absl::Status Retention::DropExpiredDays(absl::Time now, const Attempt& attempt, 
 }
 
 absl::Duration Retention::Tick() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = options_.clock->Now();
   auto pass = RunOnce(now);
   if (!pass.ok()) {
     spdlog::warn("retention: {}", pass.status().ToString());

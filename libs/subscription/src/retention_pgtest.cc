@@ -13,6 +13,7 @@
 #include "hookd/db/migrations.h"
 #include "hookd/subscription/retention.h"
 #include "hookd/subscription/server.h"
+#include "hookd/testing/fake_clock.h"
 #include "hookd/testing/log_rows.h"
 #include "hookd/testing/test_database.h"
 #include "hookd/testing/testing.h"
@@ -169,6 +170,26 @@ TEST_F(RetentionTest, OnePassDropsOnlyWholeExpiredDays) {
 
 // A drop waits for a long reader (an export) no longer than the lock timeout, and never locks
 // publishing out meanwhile: given up, it is finished by the next pass.
+// The background passes take "now" from the retention's clock: 40 days on, today has expired.
+TEST_F(RetentionTest, TheBackgroundPassesGoByItsClock) {
+  LoggedEvent today;
+  Write([&](pqxx::work& txn) {
+    today = InsertEvent(txn, ids_, NoonToday(), "acme", {"app_a"});
+    InsertAttempt(txn, today.delivery_ids[0], 1, "app_a", NoonToday(), 10, 200);
+  });
+  testing::FakeClock clock(NoonToday() + absl::Hours(24 * 40));
+  RetentionOptions options = Options();
+  options.clock = &clock;
+  auto retention = Retention::Create(db_->url(), options);
+  ASSERT_TRUE(retention.ok()) << retention.status();
+  (*retention)->Start();
+  EXPECT_TRUE(testing::PollUntil([&] {
+    return Ids(db_->url(), "events").empty() && Ids(db_->url(), "deliveries").empty() &&
+           Ids(db_->url(), "attempts", "delivery_id").empty();
+  })) << "today's rows outlived a clock 40 days on";
+  (*retention)->Stop();
+}
+
 TEST_F(RetentionTest, ADropBlockedByALongReaderWaitsForTheNextPass) {
   const absl::Time now = NoonToday();
   const absl::Time old_time = now - absl::Hours(24 * 40);

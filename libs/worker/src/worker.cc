@@ -216,7 +216,7 @@ struct Worker::State {
       return;
     }
     auto current = apps->Current();
-    const absl::Time now = absl::Now();
+    const absl::Time now = options.clock->Now();
     std::vector<Job> decided;
     std::vector<Job> to_send;
     for (auto& entry : entries) {
@@ -381,7 +381,7 @@ struct Worker::State {
                 .error_detail = job.result.error_detail,
                 .start_time = job.result.start_time,
                 .duration = job.result.duration};
-    absl::Time now = absl::Now();
+    const absl::Time now = options.clock->Now();  // retry times are decided on the clock
     switch (delivery::Classify(job.result)) {
       case delivery::Verdict::kSucceeded:
         o.status = v1::SUCCEEDED;
@@ -704,7 +704,7 @@ struct Worker::State {
     absl::Time next_claim = absl::Now();
     absl::Time next_lost = absl::Now();
     while (!stopping.load()) {
-      auto promoted = queue->PromoteDueRetries(absl::Now(), 1000);
+      auto promoted = queue->PromoteDueRetries(options.clock->Now(), 1000);
       if (!promoted.ok()) spdlog::warn("promoting retries: {}", promoted.status().ToString());
       // Scheduled deliveries become due from Postgres (so a Redis restarted empty neither loses
       // nor hastens them); one that fails to queue here is found by ClaimLost below.

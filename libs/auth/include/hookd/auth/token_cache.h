@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "hookd/auth/permissions.h"
 #include "hookd/auth/token_store.h"
+#include "hookd/common/clock.h"
 #include "hookd/common/periodic_task.h"
 #include "hookd/db/pg_pool.h"
 
@@ -25,6 +26,8 @@ struct TokenCacheOptions {
   // A cache that could not read the changes for this long refuses the tokens it holds
   // (UNAVAILABLE) rather than honour one revoked meanwhile; HOOKD_ADMIN_TOKEN keeps working.
   absl::Duration max_staleness = absl::Seconds(5);
+  // Decides expiry and staleness, and times the uses (not owned; outlives the cache).
+  const Clock* clock = &Clock::Real();
 };
 
 // Every API token, in memory, kept current from the api_tokens change feed, so that checking a

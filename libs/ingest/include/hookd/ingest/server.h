@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hookd/common/clock.h"
 #include "hookd/common/store_options.h"
 
 namespace hookd::ingest {
@@ -17,7 +18,7 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50052";
   // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
   std::string health_listen;
-  PgOptions postgres = {.pool_size = 6};
+  PgOptions postgres = {.url = "", .pool_size = 6};
   RedisOptions redis;
   std::string admin_token;
   // hookd-subscription, for the app change feed and the event type catalog.
@@ -31,6 +32,8 @@ struct ServerOptions {
   absl::Duration sweep_interval = absl::Seconds(1);
   absl::Duration sweep_grace = absl::Seconds(5);
   absl::Duration catalog_refresh = absl::Seconds(2);
+  // What "now" is when a publish's due time is decided (not owned; outlives the server).
+  const Clock* clock = &Clock::Real();
 };
 
 // hookd-ingest: IngestService, health and reflection on one gRPC server.

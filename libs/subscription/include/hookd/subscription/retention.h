@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hookd/common/clock.h"
 #include "hookd/db/leader_task.h"
 #include "pqxx/pqxx"
 
@@ -29,6 +30,8 @@ struct RetentionOptions {
   absl::Duration lock_timeout = absl::Seconds(1);
   // Days after today that always have their partitions.
   int days_ahead = 7;
+  // What "now" is for the background passes (not owned; outlives the retention).
+  const Clock* clock = &Clock::Real();
 };
 
 // What one pass did.

@@ -18,7 +18,7 @@ struct ServerOptions {
   // Plaintext grpc.health.v1 alone, for probes without a client certificate (empty: none).
   std::string health_listen;
   // Postgres; its pool_size is also the number of threads running the blocking part of RPCs.
-  PgOptions postgres = {.pool_size = 8};
+  PgOptions postgres = {.url = "", .pool_size = 8};
   std::string admin_token;
   // base64 of 32 bytes.
   std::string master_key;

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "hookd/common/clock.h"
 #include "hookd/common/store_options.h"
 #include "hookd/http/ip_policy.h"
 #include "hookd/opsevents/ops_events.h"
@@ -56,6 +57,9 @@ struct WorkerOptions {
   // The tenant operational events go to (HOOKD_OPS_TENANT): hookd.delivery.exhausted and
   // hookd.app.failing are published by the worker recording them.
   std::string ops_tenant = opsevents::kDefaultTenant;
+  // What "now" is when the worker decides a delivery's next attempt or waits for an unknown
+  // app; signatures and timeouts keep the real time (not owned; outlives the worker).
+  const Clock* clock = &Clock::Real();
 };
 
 // hookd-worker: consumes the delivery streams, signs and POSTs, logs every attempt, schedules
