@@ -636,26 +636,15 @@ absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags =
       CommandFlags("hookctl apps list [--tenant T] [--page-size N] [--page-token X] [--all]",
                    "Lists apps ordered by id, a page at a time.");
-  v1::ListAppsRequest request;
-  std::string tenant;
-  flags.AddString("tenant", "T", "Only apps of this tenant.", &tenant);
-  PageFlags paging;
-  paging.Add(flags, "apps", 50);
-  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
-  if (parsed.help) return absl::OkStatus();
-  request.set_tenant(tenant);
-  request.set_page_size(paging.page_size);
-  request.set_page_token(paging.page_token);
-
-  auto stub = Stub(inv);
   v1::ListAppsResponse response;
-  HOOKD_RETURN_IF_ERROR(ListPages(
-      inv, request, paging.all,
-      [&](grpc::ClientContext* context, const v1::ListAppsRequest& r, v1::ListAppsResponse* page) {
-        return stub->ListApps(context, r, page);
-      },
-      response));
-  if (inv.options().json) return PrintListJson(inv, response, paging.all);
+  HOOKD_ASSIGN_OR_RETURN(
+      bool print_table,
+      ListOfTenant<v1::ListAppsRequest>(
+          inv, flags, args, "apps", "Only apps of this tenant.",
+          [&](grpc::ClientContext* context, const v1::ListAppsRequest& r,
+              v1::ListAppsResponse* page) { return Stub(inv)->ListApps(context, r, page); },
+          response));
+  if (!print_table) return absl::OkStatus();
   Table table({"ID", "TENANT", "NAME", "URL", "ACTIVE", "EVENT TYPES"});
   for (const App& app : response.apps()) {
     table.AddRow({app.id(), app.tenant(), app.name(), app.url(), app.active() ? "true" : "false",

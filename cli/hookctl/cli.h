@@ -138,6 +138,30 @@ absl::Status ListPages(Invocation& inv, Request request, bool all, Call call, Re
 // Prints a List answer as protobuf JSON; after ListPages with `all`, without next_page_token.
 absl::Status PrintListJson(Invocation& inv, const google::protobuf::Message& response, bool all);
 
+// A list command whose one filter is --tenant (apps list, tokens list): adds that flag (its help
+// `tenant_help`) and the paging flags of `items` to `flags`, parses `args`, and reads the pages
+// (every one with --all) through `call` into `response`, printed as JSON with --json. Returns
+// whether the caller prints its table: false after --help or --json.
+template <typename Request, typename Response, typename Call>
+absl::StatusOr<bool> ListOfTenant(Invocation& inv, FlagParser& flags,
+                                  const std::vector<std::string>& args, const std::string& items,
+                                  const std::string& tenant_help, Call call, Response& response) {
+  std::string tenant;
+  flags.AddString("tenant", "T", tenant_help, &tenant);
+  PageFlags paging;
+  paging.Add(flags, items, 50);
+  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
+  if (parsed.help) return false;
+  Request request;
+  request.set_tenant(tenant);
+  request.set_page_size(paging.page_size);
+  request.set_page_token(paging.page_token);
+  HOOKD_RETURN_IF_ERROR(ListPages(inv, request, paging.all, call, response));
+  if (!inv.options().json) return true;
+  HOOKD_RETURN_IF_ERROR(PrintListJson(inv, response, paging.all));
+  return false;
+}
+
 // A command runs with the arguments after its name; returns the RPC's status, or a UsageError.
 using CommandFn = absl::Status (*)(Invocation& invocation, const std::vector<std::string>& args);
 

@@ -89,25 +89,15 @@ absl::Status List(Invocation& inv, const std::vector<std::string>& args) {
   FlagParser flags =
       CommandFlags("hookctl tokens list [--tenant T] [--page-size N] [--page-token X] [--all]",
                    "Lists API tokens ordered by id, revoked ones included; never their text.");
-  v1::ListTokensRequest request;
-  std::string tenant;
-  flags.AddString("tenant", "T", "Only tokens of this tenant.", &tenant);
-  PageFlags paging;
-  paging.Add(flags, "tokens", 50);
-  HOOKD_ASSIGN_OR_RETURN(FlagParser::Result parsed, inv.Parse(flags, args, {}));
-  if (parsed.help) return absl::OkStatus();
-  request.set_tenant(tenant);
-  request.set_page_size(paging.page_size);
-  request.set_page_token(paging.page_token);
-
-  auto stub = Stub(inv);
   v1::ListTokensResponse response;
-  HOOKD_RETURN_IF_ERROR(ListPages(
-      inv, request, paging.all,
-      [&](grpc::ClientContext* context, const v1::ListTokensRequest& r,
-          v1::ListTokensResponse* page) { return stub->ListTokens(context, r, page); },
-      response));
-  if (inv.options().json) return PrintListJson(inv, response, paging.all);
+  HOOKD_ASSIGN_OR_RETURN(
+      bool print_table,
+      ListOfTenant<v1::ListTokensRequest>(
+          inv, flags, args, "tokens", "Only tokens of this tenant.",
+          [&](grpc::ClientContext* context, const v1::ListTokensRequest& r,
+              v1::ListTokensResponse* page) { return Stub(inv)->ListTokens(context, r, page); },
+          response));
+  if (!print_table) return absl::OkStatus();
   Table table({"ID", "NAME", "ROLE", "TENANT", "EXPIRES", "REVOKED", "LAST USED"});
   for (const Token& token : response.tokens()) {
     table.AddRow({token.id(), token.name(), RoleText(token.role()),
